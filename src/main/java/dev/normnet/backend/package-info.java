@@ -1,0 +1,2 @@
+/** The kernel interface every layer calls, with one implementation per device. */
+package dev.normnet.backend;

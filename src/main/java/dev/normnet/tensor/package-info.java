@@ -1,0 +1,2 @@
+/** Shapes and float32 tensors that live on one device. */
+package dev.normnet.tensor;

@@ -95,6 +95,13 @@ class Case:
         README_CASES.append((self.name, self.description, self.files))
 
 
+def f32(value):
+    """The float32 value nearest to value, as a Python float. Hyperparameters go through this:
+    normnet receives them as float32, so the float64 reference must use exactly those values
+    (0.999 and float32(0.999) differ by 1.3e-8, which moves 1 - beta2 by 1.3e-5 relative)."""
+    return float(np.float32(value))
+
+
 def leaf(t, dtype):
     """A fresh copy of t in dtype that records gradients (never t itself, even when dtype matches)."""
     return t.detach().to(dtype, copy=True).requires_grad_()
@@ -142,7 +149,7 @@ def batchnorm_case(name, description, seed, shape):
     running_mean = 0.2 * torch.randn(ch)
     running_var = 0.5 + torch.rand(ch)
     dy = torch.randn(*shape)
-    momentum, eps = 0.1, 1e-5
+    momentum, eps = f32(0.1), f32(1e-5)
     case = Case(name, description)
     case.put("hyper", [momentum, eps])
     for key, val in [("x", x), ("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
@@ -317,6 +324,7 @@ def cross_entropy_case(name, description, seed):
 
 
 def optimizer_case(name, description, seed, make, hyper):
+    hyper = [f32(h) for h in hyper]
     torch.manual_seed(seed)
     size = 13
     p0 = torch.randn(size)
@@ -328,7 +336,7 @@ def optimizer_case(name, description, seed, make, hyper):
     ref = {}
     for dtype in (torch.float64, torch.float32):
         p = nn.Parameter(p0.to(dtype).clone())
-        opt = make([p])
+        opt = make([p], *hyper)
         after = []
         for t in range(3):
             p.grad = grads[t].to(dtype).clone()
@@ -391,6 +399,7 @@ def fashion_batch(count, seed):
 
 
 def model_case(name, description, seed, factory, batch, steps, lr, momentum, weight_decay):
+    lr, momentum, weight_decay = f32(lr), f32(momentum), f32(weight_decay)
     torch.manual_seed(seed)
     model32 = factory()                      # PyTorch's default initialization, float32
     init = {k: v.detach().clone() for k, v in model32.state_dict().items()}
@@ -465,7 +474,9 @@ def write_readme():
         "Every file is a NumPy `.npy` array, `<f4` (float32 little-endian), C order. Integers",
         "(labels, strides, counts, num_batches_tracked) are exact float32 values. Inputs are seeded",
         "float32 draws; every output is PyTorch's float64 result from those inputs, rounded once to",
-        "float32. The parity tests (`src/test/java/dev/normnet/parity/`) accept a tensor when",
+        "float32. Hyperparameters (hyper.npy: learning rate, momentum, eps, ...) are float32 values",
+        "and the float64 reference uses exactly those values, as normnet receives them.",
+        "The parity tests (`src/test/java/dev/normnet/parity/`) accept a tensor when",
         "`max |got - ref| <= %g * max |ref|`; a reference that is zero by construction (the" % TOLERANCE,
         "gradient of a bias followed by batch norm) is measured against the largest gradient of its",
         "case instead.",
@@ -531,12 +542,15 @@ def main():
     optimizer_case("sgd_momentum", "SGD, lr 0.1, momentum 0.9, weight decay 0.01, 3 steps on 13 values: "
                    "hyper = (lr, momentum, weight_decay); grads[t] is the gradient given at step t, params[t] "
                    "the values after it; momentum_buffer after step 3", 701,
-                   lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01), [0.1, 0.9, 0.01])
+                   lambda ps, lr, mom, wd: torch.optim.SGD(ps, lr=lr, momentum=mom, weight_decay=wd),
+                   [0.1, 0.9, 0.01])
     optimizer_case("sgd_plain", "SGD, lr 0.1, no momentum, weight decay 0.01, 3 steps; files as sgd_momentum",
-                   702, lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.0, weight_decay=0.01), [0.1, 0.0, 0.01])
+                   702, lambda ps, lr, mom, wd: torch.optim.SGD(ps, lr=lr, momentum=mom, weight_decay=wd),
+                   [0.1, 0.0, 0.01])
     optimizer_case("adam", "Adam, lr 0.01, betas (0.9, 0.999), eps 1e-8, weight decay 0.01, 3 steps: "
                    "hyper = (lr, beta1, beta2, eps, weight_decay); exp_avg and exp_avg_sq after step 3", 703,
-                   lambda ps: torch.optim.Adam(ps, lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01),
+                   lambda ps, lr, b1, b2, eps, wd: torch.optim.Adam(ps, lr=lr, betas=(b1, b2), eps=eps,
+                                                                    weight_decay=wd),
                    [0.01, 0.9, 0.999, 1e-8, 0.01])
 
     model_case("lenet_bn", "LeNet-BN (d2l 7.5) as nn.Sequential, PyTorch default init from seed 801, "

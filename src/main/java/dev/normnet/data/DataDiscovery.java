@@ -1,0 +1,177 @@
+package dev.normnet.data;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Finds the directory that holds a data set's four IDX files. The order:
+ * <ol>
+ * <li>an explicit directory ({@code --data DIR}): when given it is the only place looked at, and a
+ * missing file there is an error naming the directory and the file;</li>
+ * <li>{@code $NORMNET_DATA}: that directory itself, or torchvision's layout under it
+ * ({@code $NORMNET_DATA/FashionMNIST/raw});</li>
+ * <li>{@code ./data/FashionMNIST/raw} ({@code ./data/MNIST/raw} for MNIST), torchvision's layout
+ * under the working directory;</li>
+ * <li>the system package's directory ({@code /usr/share/datasets/fashion-mnist}, Debian's
+ * dataset-fashion-mnist);</li>
+ * <li>otherwise the four files are downloaded from the data set's official location into
+ * {@code ./data/<Name>/raw}, each checked against its pinned digests before it is kept
+ * (see {@link Downloader}).</li>
+ * </ol>
+ * The download location can be replaced with the system property {@value #BASE_URL_PROPERTY} or the
+ * environment variable {@value #BASE_URL_ENV} (a mirror, or a local server in tests).
+ * <p>
+ * The static {@link #find(String, Path)} uses the real environment and working directory; tests
+ * build an instance with their own environment map, working directory and system directory.
+ */
+public final class DataDiscovery {
+    /** Environment variable naming a data directory. */
+    public static final String DATA_ENV = "NORMNET_DATA";
+    /** System property that replaces the download location (a URL ending with '/'). */
+    public static final String BASE_URL_PROPERTY = "normnet.data.url";
+    /** Environment variable that replaces the download location (a URL ending with '/'). */
+    public static final String BASE_URL_ENV = "NORMNET_DATA_URL";
+
+    private final Map<String, String> env;
+    private final Path workingDir;
+    private final Map<String, Path> systemDirs;
+    private final String baseUrl;
+    private final PrintStream log;
+
+    /**
+     * @param env        the environment to read {@value #DATA_ENV} and {@value #BASE_URL_ENV} from
+     * @param workingDir the directory that {@code ./data} is relative to
+     * @param systemDirs replaces a data set's system directory, by id (a null value: none); data
+     *                   sets not in the map keep their own
+     * @param baseUrl    replaces the download location when not null (takes precedence over the
+     *                   environment)
+     * @param log        where progress ("downloading ...") is printed; null for silence
+     */
+    public DataDiscovery(Map<String, String> env, Path workingDir, Map<String, Path> systemDirs,
+                         String baseUrl, PrintStream log) {
+        this.env = Map.copyOf(Objects.requireNonNull(env, "env"));
+        this.workingDir = Objects.requireNonNull(workingDir, "workingDir").toAbsolutePath();
+        this.systemDirs = new java.util.HashMap<>(Objects.requireNonNull(systemDirs, "systemDirs"));
+        this.baseUrl = baseUrl;
+        this.log = log;
+    }
+
+    /** Discovery with the process environment, the current directory and the system property. */
+    public static DataDiscovery system() {
+        return new DataDiscovery(System.getenv(), Path.of(""), Map.of(),
+                System.getProperty(BASE_URL_PROPERTY), System.err);
+    }
+
+    /**
+     * Finds (or downloads) {@code dataset} ("fashion-mnist" or "mnist") with the process environment;
+     * {@code explicitDir} is {@code --data DIR} or null.
+     */
+    public static Path find(String dataset, Path explicitDir) {
+        return system().locate(dataset, explicitDir);
+    }
+
+    /** Finds the data set like {@link #find} and reads its train and test splits. */
+    public static DatasetSplits load(String dataset, Path explicitDir) {
+        return dataset(dataset).load(find(dataset, explicitDir));
+    }
+
+    /** The description of a data set by its id: "fashion-mnist" (also "fashion_mnist", "fashionmnist") or "mnist". */
+    public static IdxDataset dataset(String id) {
+        Objects.requireNonNull(id, "dataset");
+        switch (id.toLowerCase(Locale.ROOT)) {
+            case "fashion-mnist":
+            case "fashion_mnist":
+            case "fashionmnist":
+                return FashionMnist.DATASET;
+            case "mnist":
+                return Mnist.DATASET;
+            default:
+                throw new IllegalArgumentException("unknown data set '" + id + "' (known: fashion-mnist, mnist)");
+        }
+    }
+
+    /** Finds or downloads the directory of {@code dataset}; see the class comment for the order. */
+    public Path locate(String dataset, Path explicitDir) {
+        IdxDataset ds = dataset(dataset);
+        if (systemDirs.containsKey(ds.id())) {
+            ds = ds.withSystemDir(systemDirs.get(ds.id()));
+        }
+        return locate(ds, explicitDir);
+    }
+
+    /** Finds or downloads the directory of a data set described by {@code ds}. */
+    public Path locate(IdxDataset ds, Path explicitDir) {
+        if (explicitDir != null) {
+            Path dir = explicitDir.isAbsolute() ? explicitDir : workingDir.resolve(explicitDir);
+            if (!Files.isDirectory(dir)) {
+                throw new DataException("--data " + dir + ": no such directory");
+            }
+            String missing = ds.firstMissing(dir);
+            if (missing != null) {
+                throw new DataException("--data " + dir + ": missing " + missing + " (" + ds.id()
+                        + " needs " + String.join(", ", ds.baseNames()) + ", each raw or .gz)");
+            }
+            return dir;
+        }
+        List<String> looked = new ArrayList<>();
+        String fromEnv = env.get(DATA_ENV);
+        if (fromEnv != null && !fromEnv.isBlank()) {
+            Path root = workingDir.resolve(fromEnv);
+            for (Path dir : List.of(root, root.resolve(ds.folderName()).resolve("raw"))) {
+                if (ds.firstMissing(dir) == null) {
+                    return dir;
+                }
+                looked.add(dir.toString());
+            }
+        } else {
+            looked.add("$" + DATA_ENV + " (not set)");
+        }
+        Path local = localDir(ds);
+        if (ds.firstMissing(local) == null) {
+            return local;
+        }
+        looked.add(local.toString());
+        if (ds.systemDir() != null) {
+            if (ds.firstMissing(ds.systemDir()) == null) {
+                return ds.systemDir();
+            }
+            looked.add(ds.systemDir().toString());
+        }
+        String base = downloadBase(ds);
+        try {
+            new Downloader(log).download(ds, base, local);
+        } catch (DataException e) {
+            StringBuilder how = new StringBuilder();
+            if (ds.installHint() != null) {
+                how.append(ds.installHint()).append(", or ");
+            }
+            how.append("pass --data DIR with the four files ").append(String.join(", ", ds.baseNames()))
+                    .append(" (raw or .gz)");
+            throw new DataException(ds.id() + " not found (looked in " + String.join(", ", looked)
+                    + ") and the download failed: " + e.getMessage() + ". To get it: " + how, e);
+        }
+        return local;
+    }
+
+    /** Where a download goes and where torchvision keeps the files: {@code ./data/<Name>/raw}. */
+    public Path localDir(IdxDataset ds) {
+        return workingDir.resolve("data").resolve(ds.folderName()).resolve("raw");
+    }
+
+    private String downloadBase(IdxDataset ds) {
+        String base = baseUrl;
+        if (base == null || base.isBlank()) {
+            base = env.get(BASE_URL_ENV);
+        }
+        if (base == null || base.isBlank()) {
+            return ds.downloadBase();
+        }
+        return base.endsWith("/") ? base : base + "/";
+    }
+}

@@ -1,0 +1,2 @@
+/** Loss functions, fused with their gradient. */
+package dev.normnet.loss;

@@ -1,0 +1,140 @@
+package dev.normnet.nn;
+
+import dev.normnet.backend.Backend;
+import dev.normnet.tensor.Shape;
+import dev.normnet.tensor.Tensor;
+
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Batch normalization with PyTorch's semantics ({@code nn.BatchNorm1d} for a per-sample input
+ * (C), {@code nn.BatchNorm2d} for (C, H, W); chosen by the input rank, lazily sized like
+ * {@code nn.LazyBatchNorm2d}).
+ *
+ * <p>Statistics are per channel over m = N values (2-D input) or m = N*H*W values (4-D input).
+ * <pre>
+ * training:  mean = sum(x) / m,  var = sum((x - mean)^2) / m           (biased, for normalizing)
+ *            y = gamma * (x - mean) / sqrt(var + eps) + beta
+ *            running_mean = (1 - momentum) * running_mean + momentum * mean
+ *            running_var  = (1 - momentum) * running_var  + momentum * var * m / (m - 1)   (unbiased)
+ *            num_batches_tracked += 1
+ * eval:      y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta
+ * </pre>
+ * Defaults as PyTorch: momentum 0.1 weighting the <em>new</em> value, eps 1e-5 inside the square
+ * root, gamma 1, beta 0, running mean 0, running variance 1, num_batches_tracked 0. Training with
+ * m == 1 fails with PyTorch's message "expected more than 1 value per channel when training".
+ *
+ * <p>This differs from the from-scratch {@code batch_norm} in d2l 7.5, where {@code momentum = 0.9}
+ * weights the <em>old</em> value ({@code moving = 0.9 * moving + 0.1 * batch}), the running
+ * variance is updated with the biased batch variance, and no batch counter is kept. With the
+ * defaults here the weighting of old and new values is the same (0.9 / 0.1); the running variance
+ * differs by the factor m / (m - 1).
+ *
+ * <p>State names (PyTorch's): parameters {@code weight} (gamma) and {@code bias} (beta); buffers
+ * {@code running_mean}, {@code running_var}, {@code num_batches_tracked} (a float holding the count).
+ */
+public final class BatchNorm extends Layer {
+    /** PyTorch's default momentum (weight of the new batch statistic). */
+    public static final float DEFAULT_MOMENTUM = 0.1f;
+    /** PyTorch's default epsilon, added to the variance inside the square root. */
+    public static final float DEFAULT_EPS = 1e-5f;
+
+    private final float momentum;
+    private final float eps;
+    private int channels = -1;
+    private int inputRank = -1;
+
+    public BatchNorm() {
+        this(DEFAULT_MOMENTUM, DEFAULT_EPS);
+    }
+
+    public BatchNorm(float momentum, float eps) {
+        if (!(momentum >= 0 && momentum <= 1)) throw new IllegalArgumentException("BatchNorm: momentum must be in [0, 1], got " + momentum);
+        if (!(eps > 0)) throw new IllegalArgumentException("BatchNorm: eps must be > 0, got " + eps);
+        this.momentum = momentum;
+        this.eps = eps;
+    }
+
+    public float momentum() {
+        return momentum;
+    }
+
+    public float eps() {
+        return eps;
+    }
+
+    public int channels() {
+        return channels;
+    }
+
+    @Override
+    public String typeName() {
+        return inputRank == 3 ? "BatchNorm2d" : "BatchNorm1d";
+    }
+
+    @Override
+    protected Shape infer(Shape input) {
+        if (input.rank() != 1 && input.rank() != 3) {
+            throw new IllegalArgumentException("BatchNorm expects a per-sample input (C) or (C, H, W), got " + input);
+        }
+        inputRank = input.rank();
+        channels = input.dim(0);
+        return input;
+    }
+
+    @Override
+    public List<Entry> parameterEntries() {
+        return List.of(new Entry("weight", Shape.of(channels)), new Entry("bias", Shape.of(channels)));
+    }
+
+    @Override
+    public List<Entry> bufferEntries() {
+        return List.of(new Entry("running_mean", Shape.of(channels)), new Entry("running_var", Shape.of(channels)),
+                new Entry("num_batches_tracked", Shape.of()));
+    }
+
+    @Override
+    protected void initialize(float[][] params, float[][] buffers, SplittableRandom rng, Init init) {
+        java.util.Arrays.fill(params[0], 1f);   // gamma
+        java.util.Arrays.fill(buffers[1], 1f);  // running_var
+    }
+
+    @Override
+    protected Step bind(Backend backend, Scratch scratch, Tensor x, Tensor y, Tensor dx, Tensor dy) {
+        Tensor gamma = param(0);
+        Tensor beta = param(1);
+        Tensor runningMean = buffer(0);
+        Tensor runningVar = buffer(1);
+        Tensor batchesTracked = buffer(2);
+        Shape s = x.shape();
+        long m = s.size() / s.dim(1);
+        // Per-plan scratch, allocated once: the statistics the backward pass reuses.
+        Tensor saveMean = scratch.allocate(Shape.of(channels));     // (C)
+        Tensor saveInvStd = scratch.allocate(Shape.of(channels));   // (C)
+        Tensor dgamma = dy == null ? null : grad(0);
+        Tensor dbeta = dy == null ? null : grad(1);
+        // The backend needs somewhere to write dx even when no layer reads it (BatchNorm first).
+        Tensor dxOut = dy == null || dx != null ? dx : scratch.allocate(x.shape());
+        return new Step() {
+            @Override
+            public void forward(boolean training) {
+                if (training) {
+                    if (m <= 1) {
+                        throw new IllegalArgumentException("BatchNorm: expected more than 1 value per channel when training, got input size "
+                                + s);
+                    }
+                    backend.batchNormForwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps);
+                    backend.addScalar(batchesTracked, 0, 1f);
+                } else {
+                    backend.batchNormForwardEval(x, gamma, beta, runningMean, runningVar, y, eps);
+                }
+            }
+
+            @Override
+            public void backward() {
+                backend.batchNormBackward(x, dy, gamma, saveMean, saveInvStd, dxOut, dgamma, dbeta);
+            }
+        };
+    }
+}

@@ -59,6 +59,8 @@ import jcuda.driver.JCudaDriver;
 public final class CudaBackend implements Backend {
     /** Class-path location of the kernels compiled by nvcc during the build. */
     public static final String FATBIN_RESOURCE = "/dev/normnet/backend/cuda/normnet.fatbin";
+    /** Class-path location of the kernels' parameter types ("name u64 u32 f32 ..." per line), written with the fatbin. */
+    public static final String SIGNATURES_RESOURCE = "/dev/normnet/backend/cuda/normnet.kernels";
 
     static final boolean DEBUG = "1".equals(System.getProperty("normnet.debug"));
 
@@ -77,6 +79,9 @@ public final class CudaBackend implements Backend {
     private final Map<CudaTensor.Storage, Boolean> live = new IdentityHashMap<>();
     private final List<CUgraphExec> graphs = new ArrayList<>();
     private final CUdeviceptr nullPointer = new CUdeviceptr();
+    private final Map<String, String> signatures = readSignatures();
+    /** Launches recorded instead of run (a backend made by {@link #recorder()}); null on a real GPU. */
+    private final List<Launch> recorded;
 
     private Pointer staging;  // pinned host memory
     private long stagingBytes;
@@ -96,6 +101,7 @@ public final class CudaBackend implements Backend {
      * @throws CudaException when the driver, the device or the kernels cannot be used
      */
     public CudaBackend() {
+        recorded = null;
         byte[] fatbin = readFatbin();
         if (fatbin == null) {
             throw new CudaException("kernels not built: no " + FATBIN_RESOURCE + " on the class path", CUresult.CUDA_ERROR_NOT_FOUND);
@@ -123,6 +129,36 @@ public final class CudaBackend implements Backend {
         }
         stream = new CUstream();
         check(JCudaDriver.cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+    }
+
+    /** One kernel launch as seen by a recorder: name, grid, block, dynamic shared memory, argument types, shapes. */
+    record Launch(String kernel, int gx, int gy, int gz, int threads, int sharedBytes, String argTypes, String shapes) {
+    }
+
+    private CudaBackend(List<Launch> recorded) {
+        this.recorded = recorded;
+        cuDevice = null;
+        context = null;
+        stream = null;
+        module = null;
+        name = "launch recorder";
+        major = 0;
+        minor = 0;
+    }
+
+    /**
+     * A backend that needs no GPU: every op checks its arguments, computes its launches and
+     * checks them against the kernels' parameter types, then records them instead of running
+     * them. Tensors hold no memory (reading one gives zeros). For host-side tests of the launch
+     * code.
+     */
+    static CudaBackend recorder() {
+        return new CudaBackend(new ArrayList<>());
+    }
+
+    /** The launches recorded so far (recorder only). */
+    List<Launch> recorded() {
+        return recorded;
     }
 
     // ================================================================ probe
@@ -202,6 +238,26 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /** The kernels' parameter types by name, empty when the build had no nvcc. */
+    static Map<String, String> readSignatures() {
+        Map<String, String> map = new HashMap<>();
+        try (InputStream in = CudaBackend.class.getResourceAsStream(SIGNATURES_RESOURCE)) {
+            if (in == null) {
+                return map;
+            }
+            for (String line : new String(in.readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII).split("\n")) {
+                String t = line.trim();
+                if (!t.isEmpty()) {
+                    int space = t.indexOf(' ');
+                    map.put(space < 0 ? t : t.substring(0, space), space < 0 ? "" : t.substring(space + 1));
+                }
+            }
+            return map;
+        } catch (IOException e) {
+            throw new CudaException("cannot read " + SIGNATURES_RESOURCE + ": " + e.getMessage(), CUresult.CUDA_ERROR_FILE_NOT_FOUND);
+        }
+    }
+
     /** The fatbin resource's bytes, or null when the build had no nvcc. */
     static byte[] readFatbin() {
         try (InputStream in = CudaBackend.class.getResourceAsStream(FATBIN_RESOURCE)) {
@@ -257,7 +313,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalStateException("CudaBackend is closed");
         }
         Thread t = Thread.currentThread();
-        if (t != contextThread) {
+        if (recorded == null && t != contextThread) {
             check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
             contextThread = t;
         }
@@ -273,13 +329,18 @@ public final class CudaBackend implements Backend {
         }
         long elements = Math.max(1, shape.size());
         CudaTensor.Storage storage = allocStorage(elements, "allocate " + shape);
+        if (recorded != null) {
+            return new CudaTensor(this, storage, 0, shape, true);
+        }
         check(JCudaDriver.cuMemsetD32Async(storage.base, 0, elements, stream), "cuMemsetD32Async (zero " + shape + ")");
         return new CudaTensor(this, storage, 0, shape, true);
     }
 
     private CudaTensor.Storage allocStorage(long elements, String what) {
         CUdeviceptr p = new CUdeviceptr();
-        check(JCudaDriver.cuMemAlloc(p, elements * Float.BYTES), "cuMemAlloc " + elements * Float.BYTES + " bytes for " + what);
+        if (recorded == null) {
+            check(JCudaDriver.cuMemAlloc(p, elements * Float.BYTES), "cuMemAlloc " + elements * Float.BYTES + " bytes for " + what);
+        }
         CudaTensor.Storage s = new CudaTensor.Storage(p, elements);
         live.put(s, Boolean.TRUE);
         return s;
@@ -293,11 +354,14 @@ public final class CudaBackend implements Backend {
             throw new IllegalStateException("closing a tensor inside a captured step");
         }
         enter();
+        storage.freed = true;
+        live.remove(storage);
+        if (recorded != null) {
+            return;
+        }
         if (!planning) {
             check(JCudaDriver.cuStreamSynchronize(stream), "synchronize before cuMemFree (an earlier kernel may have failed)");
         }
-        storage.freed = true;
-        live.remove(storage);
         check(JCudaDriver.cuMemFree(storage.base), "cuMemFree");
     }
 
@@ -309,7 +373,9 @@ public final class CudaBackend implements Backend {
                 throw new IllegalStateException("scratch " + key + " first needed inside a capture (the dry run should have reserved it)");
             }
             p = new CUdeviceptr();
-            check(JCudaDriver.cuMemAlloc(p, Math.max(1, floats) * Float.BYTES), "cuMemAlloc scratch " + key);
+            if (recorded == null) {
+                check(JCudaDriver.cuMemAlloc(p, Math.max(1, floats) * Float.BYTES), "cuMemAlloc scratch " + key);
+            }
             scratch.put(key, p);
         }
         return p;
@@ -341,6 +407,9 @@ public final class CudaBackend implements Backend {
     void download(CudaTensor t, float[] out) {
         enter();
         noTransferWhileCapturing("reading " + t.shape());
+        if (recorded != null) {
+            return;
+        }
         long total = out.length;
         long chunk = STAGING_MAX_BYTES / Float.BYTES;
         for (long done = 0; done < total; done += chunk) {
@@ -358,6 +427,9 @@ public final class CudaBackend implements Backend {
     void upload(CudaTensor t, float[] src) {
         enter();
         noTransferWhileCapturing("copyFrom into " + t.shape());
+        if (recorded != null) {
+            return;
+        }
         long total = src.length;
         long chunk = STAGING_MAX_BYTES / Float.BYTES;
         for (long done = 0; done < total; done += chunk) {
@@ -372,6 +444,9 @@ public final class CudaBackend implements Backend {
     }
 
     private void uploadBytes(CUdeviceptr dst, byte[] src) {
+        if (recorded != null) {
+            return;
+        }
         long chunk = STAGING_MAX_BYTES;
         for (long done = 0; done < src.length; done += chunk) {
             int n = (int) Math.min(chunk, src.length - done);
@@ -415,7 +490,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void synchronize() {
         enter();
-        if (capturing || planning) {
+        if (capturing || planning || recorded != null) {
             return;
         }
         check(JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize (an earlier kernel may have failed)");
@@ -977,6 +1052,9 @@ public final class CudaBackend implements Backend {
                 if (exec == null) {
                     exec = record(step);
                 }
+                if (recorded != null) {
+                    return;
+                }
                 check(JCudaDriver.cuGraphLaunch(exec, stream), "cuGraphLaunch");
                 if (DEBUG) {
                     check(JCudaDriver.cuStreamSynchronize(stream), "graph replay");
@@ -994,6 +1072,15 @@ public final class CudaBackend implements Backend {
             step.run();
         } finally {
             planning = false;
+        }
+        if (recorded != null) {
+            capturing = true;
+            try {
+                step.run();
+            } finally {
+                capturing = false;
+            }
+            return new CUgraphExec();
         }
         check(JCudaDriver.cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
                 "cuStreamBeginCapture");
@@ -1027,35 +1114,43 @@ public final class CudaBackend implements Backend {
     /** Kernel arguments in declaration order. */
     private final class Args {
         private final NativePointerObject[] items = new NativePointerObject[24];
+        private final String[] kinds = new String[24];
         private int count;
 
-        private Args add(NativePointerObject p) {
-            items[count++] = p;
+        private Args add(NativePointerObject p, String kind) {
+            items[count] = p;
+            kinds[count] = kind;
+            count++;
             return this;
         }
 
         Args ptr(CudaTensor t) {
-            return add(Pointer.to(t.pointer()));
+            return add(Pointer.to(t.pointer()), "u64");
         }
 
         Args ptrOrNull(CudaTensor t) {
-            return add(Pointer.to(t == null ? nullPointer : t.pointer()));
+            return add(Pointer.to(t == null ? nullPointer : t.pointer()), "u64");
         }
 
         Args raw(CUdeviceptr p) {
-            return add(Pointer.to(p));
+            return add(Pointer.to(p), "u64");
         }
 
         Args i(int v) {
-            return add(Pointer.to(new int[] {v}));
+            return add(Pointer.to(new int[] {v}), "u32");
         }
 
         Args l(long v) {
-            return add(Pointer.to(new long[] {v}));
+            return add(Pointer.to(new long[] {v}), "u64");
         }
 
         Args f(float v) {
-            return add(Pointer.to(new float[] {v}));
+            return add(Pointer.to(new float[] {v}), "f32");
+        }
+
+        /** The argument types as the PTX declares them, e.g. "u64 u64 u32 f32". */
+        String types() {
+            return String.join(" ", java.util.Arrays.copyOf(kinds, count));
         }
 
         Pointer pointer() {
@@ -1084,8 +1179,20 @@ public final class CudaBackend implements Backend {
         if (planning) {
             return;
         }
-        if (gx < 1 || gy < 1 || gz < 1 || gy > LaunchGeometry.MAX_GRID_YZ || gz > LaunchGeometry.MAX_GRID_YZ) {
-            throw new IllegalArgumentException(kernel + ": grid (" + gx + ", " + gy + ", " + gz + ") out of range for " + shapes);
+        if (gx < 1 || gy < 1 || gz < 1 || gy > LaunchGeometry.MAX_GRID_YZ || gz > LaunchGeometry.MAX_GRID_YZ
+                || threads < 1 || threads > 1024 || sharedBytes < 0 || sharedBytes > LaunchGeometry.MAX_DYNAMIC_SMEM_BYTES) {
+            throw new IllegalArgumentException(kernel + ": grid (" + gx + ", " + gy + ", " + gz + "), block " + threads
+                    + ", shared " + sharedBytes + " bytes out of range for " + shapes);
+        }
+        String expected = signatures.get(kernel);
+        String types = a.types();
+        if (!signatures.isEmpty() && !types.equals(expected)) {
+            throw new IllegalStateException("kernel " + kernel + " declares parameters (" + expected
+                    + ") but is launched with (" + types + ")");
+        }
+        if (recorded != null) {
+            recorded.add(new Launch(kernel, gx, gy, gz, threads, sharedBytes, types, shapes));
+            return;
         }
         if (DEBUG) {
             debug(kernel + " grid(" + gx + "," + gy + "," + gz + ") block(" + threads + ") smem " + sharedBytes + "  " + shapes);
@@ -1133,6 +1240,11 @@ public final class CudaBackend implements Backend {
             return;
         }
         enter();
+        if (recorded != null) {
+            live.clear();
+            closed = true;
+            return;
+        }
         JCudaDriver.cuStreamSynchronize(stream);
         for (CUgraphExec g : graphs) {
             JCudaDriver.cuGraphExecDestroy(g);

@@ -44,24 +44,28 @@ final class Limits {
     // ---------------------------------------------------------------- CPU
 
     static Measured cpu(int threads, int repeats) {
+        return cpu(threads, repeats, 32 << 20, 1024);
+    }
+
+    /** As {@link #cpu(int, int)} with {@code n} floats copied and a g x g x g GEMM (g a multiple of 4 * threads). */
+    static Measured cpu(int threads, int repeats, int n, int g) {
         ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "normnet-limits");
             t.setDaemon(true);
             return t;
         });
         try {
-            double copy = cpuCopy(pool, threads, repeats);
-            double gemm = cpuGemm(pool, threads, repeats);
+            double copy = cpuCopy(pool, threads, repeats, n);
+            double gemm = cpuGemm(pool, threads, repeats, g);
             return new Measured(copy, gemm,
-                    "System.arraycopy of 128 MB float arrays, " + threads + " threads (read + write bytes)",
-                    "blocked Java GEMM loop, n = 1024, " + threads + " threads");
+                    "System.arraycopy of " + (4L * n >> 20) + " MB float arrays, " + threads + " threads (read + write bytes)",
+                    "blocked Java GEMM loop, n = " + g + ", " + threads + " threads");
         } finally {
             pool.shutdownNow();
         }
     }
 
-    private static double cpuCopy(ExecutorService pool, int threads, int repeats) {
-        int n = 32 << 20;                      // 32M floats = 128 MB
+    private static double cpuCopy(ExecutorService pool, int threads, int repeats, int n) {
         float[] src = new float[n];
         float[] dst = new float[n];
         for (int i = 0; i < n; i += 1024) {
@@ -76,14 +80,16 @@ final class Limits {
                 best = Math.max(best, 2.0 * 4 * n / s / 1e9);
             }
         }
-        if (dst[n - 1024] != src[n - 1024]) {
+        if (dst[(n - 1) / 1024 * 1024] != src[(n - 1) / 1024 * 1024]) {
             throw new IllegalStateException("copy bandwidth probe: copy went wrong");
         }
         return best;
     }
 
-    private static double cpuGemm(ExecutorService pool, int threads, int repeats) {
-        int n = 1024;
+    private static double cpuGemm(ExecutorService pool, int threads, int repeats, int n) {
+        if (n % 4 != 0 || n < 8) {
+            throw new IllegalArgumentException("GEMM probe size must be a multiple of 4, at least 8, got " + n);
+        }
         float[] a = new float[n * n];          // (n, n)
         float[] b = new float[n * n];          // (n, n)
         float[] c = new float[n * n];          // (n, n)
@@ -169,13 +175,16 @@ final class Limits {
 
     /** Copy bandwidth and GEMM rate through the backend's own ops (used on the GPU). */
     static Measured device(Backend backend, int repeats) {
-        int n = 64 << 20;                      // 64M floats = 256 MB
+        return device(backend, repeats, 64 << 20, 4096);
+    }
+
+    /** As {@link #device(Backend, int)} with {@code n} floats copied and a g x g x g GEMM. */
+    static Measured device(Backend backend, int repeats, int n, int g) {
         double copy;
         try (Tensor src = backend.allocate(Shape.of(n)); Tensor dst = backend.allocate(Shape.of(n))) {
             backend.fill(src, 1f);
             copy = best(backend, repeats, 20, () -> backend.copy(src, dst), 2.0 * 4 * n / 1e9);
         }
-        int g = 4096;
         double gemm;
         try (Tensor x = backend.allocate(Shape.of(g, g)); Tensor w = backend.allocate(Shape.of(g, g));
              Tensor y = backend.allocate(Shape.of(g, g))) {
@@ -183,8 +192,8 @@ final class Limits {
             backend.fill(w, 0.25f);
             gemm = best(backend, repeats, 5, () -> backend.linearForward(x, w, null, y), 2.0 * g * g * g / 1e9);
         }
-        return new Measured(copy, gemm, "Backend.copy of a 256 MB tensor (read + write bytes)",
-                "Backend.linearForward, 4096 x 4096 x 4096 (normnet's GEMM)");
+        return new Measured(copy, gemm, "Backend.copy of a " + (4L * n >> 20) + " MB tensor (read + write bytes)",
+                "Backend.linearForward, " + g + " x " + g + " x " + g + " (normnet's GEMM)");
     }
 
     private static double best(Backend backend, int repeats, int callsPerRun, Runnable call, double unitsPerCall) {

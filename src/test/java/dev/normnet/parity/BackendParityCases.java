@@ -328,6 +328,38 @@ abstract class BackendParityCases {
         close(params, grad, m, v, hyperTensor);
     }
 
+    @ParameterizedTest
+    @ValueSource(ints = {28, 32})
+    void gatherBatch(int size) {
+        Golden g = golden("gather_batch");
+        NpyReader.Array pixels = g.load("pixels");   // (count, H, W) as exact integers
+        NpyReader.Array labels = g.load("labels");   // (count)
+        int count = pixels.dim(0);
+        byte[] px = new byte[pixels.data().length];
+        for (int i = 0; i < px.length; i++) {
+            px[i] = (byte) Math.round(pixels.data()[i]);
+        }
+        byte[] lab = new byte[count];
+        for (int i = 0; i < count; i++) {
+            lab[i] = (byte) Math.round(labels.data()[i]);
+        }
+        NpyReader.Array batchLabels = g.load("batch_labels");
+        int batch = batchLabels.dim(0);
+        float start = g.load("cursor").data()[0];
+        try (var images = backend.uploadImages(px, lab, count, pixels.dim(1), pixels.dim(2))) {
+            Tensor order = g.upload(backend, "order");
+            Tensor cursor = g.upload(backend, "cursor");
+            Tensor x = output(Shape.of(batch, 1, size, size));
+            Tensor y = output(Shape.of(batch));
+            backend.gatherBatch(images, order, cursor, x, y);
+            g.check("x_" + size, x, "x_" + size);
+            g.check("labels", y.toArray(), batchLabels);
+            assertEquals(start + batch, cursor.toArray()[0], "gatherBatch: cursor must advance by the batch size");
+            System.out.println(g.summary());
+            close(order, cursor, x, y);
+        }
+    }
+
     private static NpyReader.Array row(NpyReader.Array a, int t) {
         int size = a.dim(1);
         return new NpyReader.Array(a.name() + "[" + t + "]", new int[] {size},

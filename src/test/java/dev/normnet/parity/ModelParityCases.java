@@ -13,6 +13,7 @@ import dev.normnet.train.History;
 import dev.normnet.train.Trainer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -40,9 +41,22 @@ abstract class ModelParityCases {
         return backend.device().id();
     }
 
+    /** Why the backend cannot run on this machine, or null when it can (then every case is skipped with it). */
+    protected String unavailableReason() {
+        return null;
+    }
+
     @BeforeAll
     void openBackend() {
-        backend = createBackend();
+        if (unavailableReason() == null) {
+            backend = createBackend();
+        }
+    }
+
+    @BeforeEach
+    void requireBackend() {
+        String reason = unavailableReason();
+        assumeTrue(reason == null, reason);
     }
 
     @AfterAll

@@ -7,11 +7,13 @@ import dev.normnet.tensor.Shape;
 import dev.normnet.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Every {@link Backend} op against the PyTorch golden files (see
@@ -33,9 +35,22 @@ abstract class BackendParityCases {
         return backend.device().id();
     }
 
+    /** Why the backend cannot run on this machine, or null when it can (then every case is skipped with it). */
+    protected String unavailableReason() {
+        return null;
+    }
+
     @BeforeAll
     void openBackend() {
-        backend = createBackend();
+        if (unavailableReason() == null) {
+            backend = createBackend();
+        }
+    }
+
+    @BeforeEach
+    void requireBackend() {
+        String reason = unavailableReason();
+        assumeTrue(reason == null, reason);
     }
 
     @AfterAll

@@ -75,7 +75,8 @@ public final class BenchCommand {
         return run(args, System.out, System.err);
     }
 
-    static int run(String[] args, PrintStream out, PrintStream err) {
+    /** As {@link #run(String[])}, printing to {@code out} and {@code err}. */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
         Options o;
         try {
             o = parse(args);

@@ -233,8 +233,10 @@ __global__ void conv2d_backward_filter_partial_kernel3(const float* __restrict__
                                                        int N, int C, int H, int W, int K, int R, int S,
                                                        int P, int Q, int stride, int pad, int CRSb,
                                                        int jChunk) {
-    __shared__ float dys[BF_BJ][BF_TK];
-    __shared__ float cols[BF_BJ][BF_TC];
+    // Rows padded by one float: the stores below, position-major across a warp, would
+    // otherwise hit 8 (dys) or 16 (cols) times the same bank.
+    __shared__ float dys[BF_BJ][BF_TK + 1];
+    __shared__ float cols[BF_BJ][BF_TC + 1];
     const int tid = threadIdx.x;
     const int tx = tid % 16;
     const int ty = tid / 16;

@@ -485,10 +485,11 @@ int main(int argc, char** argv) {
         // Determinism: a second run gives the same bits.
         {
             float* first = from_device(d_dw, nw);
+            poison(d_dw, nw);
             conv2d_backward_filter(version, d_x, d_dy, d_dw, d_db, s);
             float* second = from_device(d_dw, nw);
             if (memcmp(first, second, nw * sizeof(float)) != 0) {
-                fprintf(stderr, "FAILED: two runs of version %d gave different dw bits\n", version);
+                fprintf(stderr, "FAILED: two runs of version %d gave different dw bits (or left outputs unwritten)\n", version);
                 exit(EXIT_FAILURE);
             }
             printf("    dw           identical bits on a second run\n");

@@ -99,7 +99,7 @@ abstract class ModelParityCases {
             plan.backward();
             losses[t] = metrics.toArray()[0] / n;
             if (t == 0) {
-                firstGrads = gradientsByName(model);
+                firstGrads = model.gradientState();
             }
             sgd.step();
         }
@@ -227,25 +227,5 @@ abstract class ModelParityCases {
             out.put(name, g.load(prefix + name).data());
         }
         return out;
-    }
-
-    /**
-     * The parameter gradients by state name. The gradient buffer has the parameter buffer's layout,
-     * so the gradients are copied over the parameters, read with {@link Sequential#state()}, and
-     * the parameters restored.
-     */
-    private Map<String, float[]> gradientsByName(Sequential model) {
-        Tensor params = model.parameters();
-        float[] saved = params.toArray();
-        backend.copy(model.gradients(), params);
-        Map<String, float[]> state = model.state();
-        params.copyFrom(saved);
-        Map<String, float[]> grads = new LinkedHashMap<>();
-        for (String name : state.keySet()) {
-            if (name.endsWith(".weight") || name.endsWith(".bias")) {
-                grads.put(name, state.get(name));
-            }
-        }
-        return grads;
     }
 }

@@ -146,7 +146,7 @@ public final class Trainer implements AutoCloseable {
             double trainSeconds = (System.nanoTime() - t0) / 1e9;
             double testAcc = test == null ? Double.NaN : evaluate(test);
             double seconds = (System.nanoTime() - t0) / 1e9;
-            EpochRecord record = new EpochRecord(epoch, m[0] / used, m[1] / used, testAcc, used / trainSeconds, seconds);
+            EpochRecord record = new EpochRecord(epoch, (double) m[0] / used, (double) m[1] / used, testAcc, used / trainSeconds, seconds);
             epochsDone++;
             history.add(record);
             l.onEpoch(record);
@@ -182,7 +182,7 @@ public final class Trainer implements AutoCloseable {
             restStep.run();
         }
         float[] m = evalMetrics.toArray();
-        return new double[] {m[0] / data.count(), m[1] / (double) data.count()};
+        return new double[] {(double) m[0] / data.count(), (double) m[1] / data.count()};
     }
 
     /** Frees the resident data, the trainer's tensors and the optimizer state (the model stays on the backend). */

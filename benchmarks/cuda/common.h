@@ -1,0 +1,381 @@
+// common.h: helpers shared by every file of the normnet kernel lab (benchmarks/cuda).
+//
+// Each lab file is one op: a CPU reference with float64 accumulation, kernels v1..vN from the
+// simplest to the fastest, and a main that checks the chosen version against the reference at
+// several sizes and then times it. This header holds what they share:
+//   CUDA_CHECK / CUDA_CHECK_LAUNCH   every CUDA call and every launch is checked
+//   make_random_* / host_alloc       deterministic random inputs (splitmix64, seeded)
+//   to_device / device_alloc_poison  uploads; outputs are pre-filled with NaN so a kernel that
+//                                    forgets an element fails the check instead of passing on
+//                                    stale data
+//   validate_result                  max abs / rel difference against the reference; exits with
+//                                    status 1 and a loud message on the first op that fails
+//   benchmark_kernel                 warm-up, then per repeat: L2 flush, event, launch, event
+//   print_timing                     ms, GB/s and GFLOP/s
+//   nn_block_sum / nn_block_sum_d    the fixed-tree block sums, copied from src/main/cuda/common.cuh
+//
+// Shape letters (as in src/main/cuda): N batch, C input channels, H W input height and width,
+// K output channels (or classes), R S filter height and width, P Q output height and width.
+#pragma once
+
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#ifndef LAB_EMULATION
+#include <cuda_runtime.h>
+#endif
+
+// ----------------------------------------------------------------------------------- checking
+
+#define CUDA_CHECK(call)                                                                     \
+    do {                                                                                     \
+        cudaError_t err_ = (call);                                                           \
+        if (err_ != cudaSuccess) {                                                           \
+            fprintf(stderr, "[CUDA ERROR] %s failed at %s:%d: %s (%s)\n", #call, __FILE__,   \
+                    __LINE__, cudaGetErrorString(err_), cudaGetErrorName(err_));             \
+            exit(EXIT_FAILURE);                                                              \
+        }                                                                                    \
+    } while (0)
+
+// After every launch: reports a bad configuration (too many threads, too much shared memory,
+// no kernel image for this GPU) at the launch that caused it.
+#define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
+
+static inline void fail(const char* fmt, const char* what) {
+    fprintf(stderr, fmt, what);
+    fprintf(stderr, "\n");
+    exit(EXIT_FAILURE);
+}
+
+__host__ __device__ static inline int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+// ----------------------------------------------------------------------------------- block sums
+// Copied from src/main/cuda/common.cuh so the kernels copied from the mainline compile as they are.
+
+#define NN_KERNEL extern "C" __global__
+#define NN_REDUCE_THREADS 256
+
+// Sum of v over the block, in a fixed tree; every thread must call it; the result is valid in
+// thread 0. buf holds blockDim.x floats; blockDim.x must be a power of two.
+__device__ __forceinline__ float nn_block_sum(float v, float* buf) {
+    buf[threadIdx.x] = v;
+    __syncthreads();
+    for (int s = blockDim.x >> 1; s > 0; s >>= 1) {
+        if (threadIdx.x < s) {
+            buf[threadIdx.x] += buf[threadIdx.x + s];
+        }
+        __syncthreads();
+    }
+    float r = buf[0];
+    __syncthreads();
+    return r;
+}
+
+// The same in double.
+__device__ __forceinline__ double nn_block_sum_d(double v, double* buf) {
+    buf[threadIdx.x] = v;
+    __syncthreads();
+    for (int s = blockDim.x >> 1; s > 0; s >>= 1) {
+        if (threadIdx.x < s) {
+            buf[threadIdx.x] += buf[threadIdx.x + s];
+        }
+        __syncthreads();
+    }
+    double r = buf[0];
+    __syncthreads();
+    return r;
+}
+
+// Sum over a full warp with a xor butterfly. Every lane ends with the same bits: at each step
+// lanes i and i^o add the same two values (float addition is commutative), so the order is fixed.
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) {
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    }
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) {
+        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    }
+    return v;
+}
+
+// ----------------------------------------------------------------------------------- host data
+
+static inline void* host_alloc(size_t bytes) {
+    void* p = malloc(bytes == 0 ? 1 : bytes);
+    if (p == nullptr) {
+        fprintf(stderr, "out of host memory allocating %zu bytes\n", bytes);
+        exit(EXIT_FAILURE);
+    }
+    return p;
+}
+
+// splitmix64: small, seedable, the same sequence on every machine.
+static inline uint64_t rng_next(uint64_t* state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+// Uniform in [0, 1) with 24 random bits (exact in float).
+static inline float rng_uniform(uint64_t* state) {
+    return (float) (rng_next(state) >> 40) * (1.0f / 16777216.0f);
+}
+
+// n floats uniform in [lo, hi).
+static inline float* make_random_float(size_t n, float lo, float hi, uint64_t seed) {
+    float* a = (float*) host_alloc(n * sizeof(float));
+    uint64_t s = seed;
+    for (size_t i = 0; i < n; i++) {
+        a[i] = lo + (hi - lo) * rng_uniform(&s);
+    }
+    return a;
+}
+
+// n class indices in [0, classes), stored as exact integers in float32 (normnet's convention).
+static inline float* make_random_labels(size_t n, int classes, uint64_t seed) {
+    float* a = (float*) host_alloc(n * sizeof(float));
+    uint64_t s = seed;
+    for (size_t i = 0; i < n; i++) {
+        a[i] = (float) (rng_next(&s) % (uint64_t) classes);
+    }
+    return a;
+}
+
+static inline double* make_zeros_double(size_t n) {
+    double* a = (double*) host_alloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        a[i] = 0.0;
+    }
+    return a;
+}
+
+// ----------------------------------------------------------------------------------- device data
+
+static inline float* to_device(const float* host, size_t n) {
+    float* d = nullptr;
+    CUDA_CHECK(cudaMalloc(&d, (n == 0 ? 1 : n) * sizeof(float)));
+    if (n > 0) {
+        CUDA_CHECK(cudaMemcpy(d, host, n * sizeof(float), cudaMemcpyHostToDevice));
+    }
+    return d;
+}
+
+// Fills with 0xFF bytes, which is a NaN in float32: an element the kernel does not write fails.
+static inline void poison(float* d, size_t n) {
+    CUDA_CHECK(cudaMemset(d, 0xFF, n * sizeof(float)));
+}
+
+static inline float* device_alloc_poison(size_t n) {
+    float* d = nullptr;
+    CUDA_CHECK(cudaMalloc(&d, (n == 0 ? 1 : n) * sizeof(float)));
+    poison(d, n);
+    return d;
+}
+
+static inline float* from_device(const float* d, size_t n) {
+    float* h = (float*) host_alloc(n * sizeof(float));
+    if (n > 0) {
+        CUDA_CHECK(cudaMemcpy(h, d, n * sizeof(float), cudaMemcpyDeviceToHost));
+    }
+    return h;
+}
+
+// ----------------------------------------------------------------------------------- comparing
+
+// Compares n floats on the device with a float64 reference. An element passes when
+// |gpu - ref| <= atol + rtol * |ref| and gpu is finite. Prints the largest absolute and relative
+// differences; on any failure prints the first offending elements and exits with status 1.
+static inline void validate_result(const float* d_result, const double* ref, const char* name,
+                                   size_t n, double atol, double rtol) {
+    float* h = from_device(d_result, n);
+    double max_abs = 0.0, max_rel = 0.0;
+    size_t bad = 0, printed = 0;
+    for (size_t i = 0; i < n; i++) {
+        double g = (double) h[i];
+        double r = ref[i];
+        double d = fabs(g - r);
+        bool ok = std::isfinite(g) && d <= atol + rtol * fabs(r);
+        if (!std::isfinite(g)) {
+            d = INFINITY;
+        }
+        if (d > max_abs) max_abs = d;
+        double rel = d / (fabs(r) + atol);
+        if (rel > max_rel) max_rel = rel;
+        if (!ok) {
+            if (printed < 5) {
+                fprintf(stderr, "  %s[%zu]: gpu %.9g, reference %.9g, difference %.3g\n", name, i, g, r,
+                        fabs(g - r));
+                printed++;
+            }
+            bad++;
+        }
+    }
+    free(h);
+    if (bad > 0) {
+        fprintf(stderr, "FAILED %s: %zu of %zu elements differ by more than %.1e + %.1e * |ref| "
+                        "(max abs %.3e, max rel %.3e)\n",
+                name, bad, n, atol, rtol, max_abs, max_rel);
+        exit(EXIT_FAILURE);
+    }
+    printf("    %-12s ok  n=%-10zu max abs diff %.3e  max rel diff %.3e\n", name, n, max_abs, max_rel);
+}
+
+// Same, against a float reference that lives on the device (used at sizes too large for the
+// CPU reference: the result is compared with v1, itself checked against the CPU at smaller sizes).
+static inline void validate_against_device(const float* d_result, const float* d_ref, const char* name,
+                                           size_t n, double atol, double rtol) {
+    float* r = from_device(d_ref, n);
+    double* rd = (double*) host_alloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        rd[i] = (double) r[i];
+    }
+    free(r);
+    validate_result(d_result, rd, name, n, atol, rtol);
+    free(rd);
+}
+
+// ----------------------------------------------------------------------------------- timing
+
+static void* g_flush_buffer = nullptr;
+static size_t g_flush_bytes = 0;
+
+// Evicts the L2 cache by writing a buffer twice its size, so a timed launch starts cold.
+static inline void l2_flush() {
+    if (g_flush_buffer == nullptr) {
+        int dev = 0;
+        CUDA_CHECK(cudaGetDevice(&dev));
+        int l2 = 0;
+        CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev));
+        g_flush_bytes = 2 * (size_t) (l2 > 0 ? l2 : (64 << 20));
+        CUDA_CHECK(cudaMalloc(&g_flush_buffer, g_flush_bytes));
+    }
+    CUDA_CHECK(cudaMemset(g_flush_buffer, 0, g_flush_bytes));
+}
+
+struct Timing {
+    float avg_ms;
+    float min_ms;
+};
+
+// Runs launch(args...) three times to warm up, then `repeats` times, each preceded by an L2
+// flush and bracketed by events. launch must only queue work on the default stream.
+template <class Launch, class... Args>
+static Timing benchmark_kernel(int repeats, Launch launch, Args&&... args) {
+    cudaEvent_t start, stop;
+    CUDA_CHECK(cudaEventCreate(&start));
+    CUDA_CHECK(cudaEventCreate(&stop));
+    for (int i = 0; i < 3; i++) {
+        launch(args...);
+    }
+    CUDA_CHECK(cudaDeviceSynchronize());
+    float total = 0.0f, best = FLT_MAX;
+    for (int i = 0; i < repeats; i++) {
+        l2_flush();
+        CUDA_CHECK(cudaEventRecord(start));
+        launch(args...);
+        CUDA_CHECK(cudaEventRecord(stop));
+        CUDA_CHECK(cudaEventSynchronize(stop));
+        float ms = 0.0f;
+        CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+        total += ms;
+        if (ms < best) best = ms;
+    }
+    CUDA_CHECK(cudaEventDestroy(start));
+    CUDA_CHECK(cudaEventDestroy(stop));
+    return Timing{total / repeats, best};
+}
+
+// One line: label, average and best time, effective bandwidth (bytes that must move at least
+// once) and arithmetic rate (flops = 2 per multiply-add; 0 to leave it out).
+static inline void print_timing(const char* label, Timing t, double bytes, double flops) {
+    printf("    %-40s %9.4f ms avg  %9.4f ms min  %8.1f GB/s", label, t.avg_ms, t.min_ms,
+           bytes / (t.avg_ms * 1e-3) / 1e9);
+    if (flops > 0) {
+        printf("  %9.1f GFLOP/s", flops / (t.avg_ms * 1e-3) / 1e9);
+    }
+    printf("\n");
+}
+
+// ----------------------------------------------------------------------------------- main helpers
+
+static inline void print_device() {
+    int dev = 0;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
+    printf("device %d: %s, sm_%d%d, %d SMs, L2 %d MiB\n", dev, prop.name, prop.major, prop.minor,
+           prop.multiProcessorCount, prop.l2CacheSize >> 20);
+}
+
+// True when an argument equals word.
+static inline bool has_arg(int argc, char** argv, const char* word) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], word) == 0) return true;
+    }
+    return false;
+}
+
+// The first argument that is a positive integer is the version; the default otherwise.
+// "--versions" prints the number of versions and exits (used by emu/run_all.sh).
+static inline int parse_version(int argc, char** argv, int default_version, int max_version) {
+    if (has_arg(argc, argv, "--versions")) {
+        printf("%d\n", max_version);
+        exit(EXIT_SUCCESS);
+    }
+    int v = default_version;
+    for (int i = 1; i < argc; i++) {
+        char* end = nullptr;
+        long x = strtol(argv[i], &end, 10);
+        if (end != argv[i] && *end == '\0') {
+            v = (int) x;
+            break;
+        }
+    }
+    if (v < 1 || v > max_version) {
+        fprintf(stderr, "%s: version must be in 1..%d, got %d\n", argv[0], max_version, v);
+        exit(EXIT_FAILURE);
+    }
+    return v;
+}
+
+// Number of timed repeats: $LAB_REPEATS or the default.
+static inline int repeats_from_env(int default_repeats) {
+    const char* s = getenv("LAB_REPEATS");
+    if (s == nullptr) return default_repeats;
+    int r = atoi(s);
+    return r > 0 ? r : default_repeats;
+}
+
+// Under the CPU emulation (emu/), cases with more than $LAB_EMU_MAX (default 2,000,000) output
+// elements are skipped, and nothing is timed; on a GPU every case runs.
+static inline bool skip_case(size_t elements) {
+#ifdef LAB_EMULATION
+    const char* s = getenv("LAB_EMU_MAX");
+    size_t limit = s != nullptr ? (size_t) atoll(s) : (size_t) 2000000;
+    if (elements > limit) {
+        printf("    skipped under emulation (%zu elements)\n", elements);
+        return true;
+    }
+#else
+    (void) elements;
+#endif
+    return false;
+}
+
+static inline bool timing_enabled() {
+#ifdef LAB_EMULATION
+    return false;
+#else
+    return true;
+#endif
+}

@@ -1,0 +1,252 @@
+"""Shared pieces of the PyTorch reference scripts: data, models, timing, machine facts, JSON.
+
+Everything here mirrors what normnet does, so that the two sides measure the same work:
+the same IDX files read into memory once (no DataLoader), the same models (d2l 7.5 LeNet-BN,
+MLP-BN) with PyTorch's default initialization, the same batch assembly (gather by a permuted
+index, divide by 255, bilinear resize with align_corners=False when the model wants another
+size), and the same JSON schema as `normnet bench --json`.
+"""
+
+import datetime
+import gzip
+import os
+import platform
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+SCHEMA = "normnet-bench/1"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# ---------------------------------------------------------------- data
+
+DATA_DIRS = ["data/FashionMNIST/raw", "/usr/share/datasets/fashion-mnist"]
+FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+def _open_idx(directory, stem):
+    for name in (stem, stem + ".gz"):
+        path = os.path.join(directory, name)
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def find_data(explicit=None):
+    """The Fashion-MNIST directory, in normnet's discovery order: --data, $NORMNET_DATA, ./data/FashionMNIST/raw, /usr/share/datasets/fashion-mnist."""
+    candidates = []
+    if explicit:
+        candidates.append(explicit)
+    if os.environ.get("NORMNET_DATA"):
+        candidates.append(os.environ["NORMNET_DATA"])
+    candidates += [os.path.join(REPO, DATA_DIRS[0]), DATA_DIRS[0], DATA_DIRS[1]]
+    for d in candidates:
+        if d and _open_idx(d, FILES["train"][0]) and _open_idx(d, FILES["test"][1]):
+            return d
+    if explicit:
+        sys.exit(f"error: --data {explicit}: no Fashion-MNIST IDX files (train-images-idx3-ubyte[.gz] ...) there")
+    sys.exit("error: Fashion-MNIST not found in " + ", ".join(candidates) + "; pass --data DIR")
+
+
+def read_idx(path):
+    """An IDX file (raw or gzip) as a numpy uint8 array of its declared shape."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        sys.exit(f"error: {path}: not an unsigned-byte IDX file (magic {data[:4].hex()})")
+    ndim = data[3]
+    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(dims)):
+        sys.exit(f"error: {path}: {body.size} bytes of data for shape {dims}")
+    return body.reshape(dims)
+
+
+def load_split(directory, split):
+    images = read_idx(_open_idx(directory, FILES[split][0]))
+    labels = read_idx(_open_idx(directory, FILES[split][1]))
+    if images.shape[0] != labels.shape[0]:
+        sys.exit(f"error: {directory}: {images.shape[0]} {split} images but {labels.shape[0]} labels")
+    return images, labels
+
+
+class Resident:
+    """A labelled image set kept on the device as uint8, gathered per batch like Backend.gatherBatch."""
+
+    def __init__(self, images, labels, device):
+        self.images = torch.from_numpy(images.copy()).to(device)  # (count, H, W) uint8
+        self.labels = torch.from_numpy(labels.astype(np.int64)).to(device)  # (count)
+        self.count = self.images.shape[0]
+
+    def gather(self, idx, size):
+        """x (B, 1, size, size) float32 in [0, 1], labels (B) int64."""
+        x = self.images.index_select(0, idx).unsqueeze(1).float().div_(255.0)
+        if size != x.shape[-1]:
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+        return x, self.labels.index_select(0, idx)
+
+
+# ---------------------------------------------------------------- models
+
+
+def lenet_bn(size=28, pool="avg", activation="sigmoid"):
+    """d2l 7.5 LeNet with batch norm; the first Linear's input follows the image size."""
+    act = nn.Sigmoid if activation == "sigmoid" else nn.ReLU
+    pool_layer = nn.AvgPool2d if pool == "avg" else nn.MaxPool2d
+    s = ((size - 4) // 2 - 4) // 2
+    return nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5), nn.BatchNorm2d(6), act(), pool_layer(kernel_size=2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), act(), pool_layer(kernel_size=2, stride=2),
+        nn.Flatten(),
+        nn.Linear(16 * s * s, 120), nn.BatchNorm1d(120), act(),
+        nn.Linear(120, 84), nn.BatchNorm1d(84), act(),
+        nn.Linear(84, 10))
+
+
+def mlp_bn():
+    """784 -> 32 -> 32 -> 10 with BatchNorm1d and ReLU."""
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(784, 32), nn.BatchNorm1d(32), nn.ReLU(),
+        nn.Linear(32, 32), nn.BatchNorm1d(32), nn.ReLU(),
+        nn.Linear(32, 10))
+
+
+def make_model(name, size=28):
+    if name == "lenet-bn":
+        return lenet_bn(size)
+    if name == "mlp-bn":
+        if size != 28:
+            sys.exit(f"error: mlp-bn takes 28x28 inputs, not {size}")
+        return mlp_bn()
+    sys.exit(f"error: unknown model {name!r} (lenet-bn, mlp-bn)")
+
+
+def make_optimizer(name, params, lr, momentum=0.0, capturable=False):
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, capturable=capturable)
+    sys.exit(f"error: unknown optimizer {name!r} (sgd, adam)")
+
+
+# ---------------------------------------------------------------- statistics and timing
+
+
+def spread(values):
+    """median, min, max, first and third quartile (linear interpolation, as numpy's default)."""
+    v = sorted(values)
+    q = np.percentile(np.array(v, dtype=np.float64), [25, 50, 75])
+    return {"median": float(q[1]), "min": float(v[0]), "max": float(v[-1]),
+            "q1": float(q[0]), "q3": float(q[2]), "runs": [float(x) for x in values]}
+
+
+def calibrate(step, sync, target_s, warmup_s, max_steps=100000):
+    """Warms up for warmup_s (at least 2 steps), then returns how many steps take about target_s."""
+    start = time.perf_counter()
+    n = 0
+    while n < 2 or time.perf_counter() - start < warmup_s:
+        step()
+        n += 1
+    sync()
+    # time a short burst to estimate one step
+    k = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(k):
+            step()
+        sync()
+        dt = time.perf_counter() - t0
+        if dt >= min(0.2, target_s / 2) or k >= 64:
+            break
+        k *= 2
+    per_step = dt / k
+    return max(1, min(max_steps, int(round(target_s / per_step))))
+
+
+def timed_runs(step, sync, steps, repeats):
+    """Seconds of each of `repeats` runs of `steps` steps."""
+    out = []
+    for _ in range(repeats):
+        sync()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        sync()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+# ---------------------------------------------------------------- machine facts and JSON
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _git_commit():
+    try:
+        head = subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _gpu():
+    if not torch.cuda.is_available():
+        return None
+    driver = "unknown"
+    try:
+        with open("/proc/driver/nvidia/version") as f:
+            first = f.readline()
+            for word in first.split():
+                if word[:1].isdigit() and "." in word:
+                    driver = word
+                    break
+    except OSError:
+        pass
+    return {"name": torch.cuda.get_device_name(0), "driver": driver,
+            "cuda": torch.version.cuda, "cudnn": str(torch.backends.cudnn.version())}
+
+
+def header(implementation, settings):
+    """The machine/run header shared with `normnet bench --json`."""
+    return {
+        "schema": SCHEMA,
+        "implementation": implementation,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "git_commit": _git_commit(),
+        "machine": {"hostname": socket.gethostname(), "os": f"{platform.system()} {platform.release()}",
+                    "cores": os.cpu_count(), "cpu_model": _cpu_model()},
+        "gpu": _gpu(),
+        "runtime": {"python": platform.python_version(), "torch": torch.__version__},
+        "threads": torch.get_num_threads(),
+        "settings": settings,
+    }
+
+
+def cuda_usable():
+    return torch.cuda.is_available()

@@ -1,0 +1,2 @@
+/** The {@code normnet} commands: argument parsing, help, error reporting, and the train and summary commands. */
+package dev.normnet.cli;

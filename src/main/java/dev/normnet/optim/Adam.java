@@ -1,0 +1,147 @@
+package dev.normnet.optim;
+
+import dev.normnet.backend.Backend;
+import dev.normnet.tensor.Shape;
+import dev.normnet.tensor.Tensor;
+
+/**
+ * Adam as PyTorch's {@code torch.optim.Adam} (L2 weight decay added to the gradient, not AdamW;
+ * no amsgrad), with step t counted from 1:
+ * <pre>
+ * g = grad + weightDecay * p
+ * m = beta1 * m + (1 - beta1) * g
+ * v = beta2 * v + (1 - beta2) * g^2
+ * p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+ * </pre>
+ * Defaults: betas (0.9, 0.999), eps 1e-8, weight decay 0. One {@link Backend#adamStep} call
+ * updates the whole model; lr is {@code hyper[0]} and t is {@code hyper[1]}, advanced on the
+ * device by each step, so a captured step keeps counting.
+ */
+public final class Adam implements Optimizer {
+    private final float baseLr;
+    private final float beta1;
+    private final float beta2;
+    private final float eps;
+    private final float weightDecay;
+    private float lr;
+    private Backend backend;
+    private Tensor params;
+    private Tensor grads;
+    private Tensor m;       // (P) first moment
+    private Tensor v;       // (P) second moment
+    private Tensor hyper;   // (2): lr, t
+
+    private Adam(Builder b) {
+        this.baseLr = b.lr;
+        this.beta1 = b.beta1;
+        this.beta2 = b.beta2;
+        this.eps = b.eps;
+        this.weightDecay = b.weightDecay;
+        this.lr = b.lr;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    @Override
+    public void attach(Backend backend, Tensor params, Tensor grads) {
+        if (params.size() != grads.size()) {
+            throw new IllegalArgumentException("Adam: params " + params.shape() + " and grads " + grads.shape() + " differ in size");
+        }
+        close();
+        this.backend = backend;
+        this.params = params;
+        this.grads = grads;
+        this.m = backend.allocate(params.shape());
+        this.v = backend.allocate(params.shape());
+        this.hyper = backend.upload(new float[] {lr, 0f}, Shape.of(2));
+    }
+
+    @Override
+    public void step() {
+        if (backend == null) {
+            throw new IllegalStateException("Adam: attach(backend, params, grads) first");
+        }
+        backend.addScalar(hyper, 1, 1f);
+        backend.adamStep(params, grads, m, v, hyper, beta1, beta2, eps, weightDecay);
+    }
+
+    @Override
+    public float baseLearningRate() {
+        return baseLr;
+    }
+
+    @Override
+    public float learningRate() {
+        return lr;
+    }
+
+    /** Sets lr in hyper[0]; the step count hyper[1] is kept (read back, then written with the new lr). */
+    @Override
+    public void setLearningRate(float value) {
+        this.lr = value;
+        if (hyper != null) {
+            float[] h = hyper.toArray();
+            h[0] = value;
+            hyper.copyFrom(h);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (m != null) m.close();
+        if (v != null) v.close();
+        if (hyper != null) hyper.close();
+        m = null;
+        v = null;
+        hyper = null;
+        backend = null;
+    }
+
+    @Override
+    public String toString() {
+        return "Adam(lr=" + baseLr + ", betas=(" + beta1 + ", " + beta2 + "), eps=" + eps + ", weightDecay=" + weightDecay + ")";
+    }
+
+    /** {@code setLearningRate} is required; the rest default to PyTorch's values. */
+    public static final class Builder {
+        private float lr = Float.NaN;
+        private float beta1 = 0.9f;
+        private float beta2 = 0.999f;
+        private float eps = 1e-8f;
+        private float weightDecay;
+
+        public Builder setLearningRate(float value) {
+            this.lr = value;
+            return this;
+        }
+
+        public Builder optBetas(float b1, float b2) {
+            this.beta1 = b1;
+            this.beta2 = b2;
+            return this;
+        }
+
+        public Builder optEps(float value) {
+            this.eps = value;
+            return this;
+        }
+
+        public Builder optWeightDecay(float value) {
+            this.weightDecay = value;
+            return this;
+        }
+
+        public Adam build() {
+            if (Float.isNaN(lr)) throw new IllegalArgumentException("Adam: setLearningRate is required");
+            if (!(lr > 0)) throw new IllegalArgumentException("Adam: learning rate must be > 0, got " + lr);
+            if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
+                throw new IllegalArgumentException("Adam: betas must be in [0, 1), got (" + beta1 + ", " + beta2 + ")");
+            }
+            if (!(eps > 0)) throw new IllegalArgumentException("Adam: eps must be > 0, got " + eps);
+            if (!(weightDecay >= 0)) throw new IllegalArgumentException("Adam: weight decay must be >= 0, got " + weightDecay);
+            return new Adam(this);
+        }
+    }
+}

@@ -1,0 +1,36 @@
+package dev.normnet.optim;
+
+import dev.normnet.backend.Backend;
+import dev.normnet.tensor.Tensor;
+
+/**
+ * Updates all parameters of a model in one backend call per step, over the model's flat
+ * parameter and gradient tensors (see {@code Sequential.parameters()}).
+ *
+ * <p>The learning rate lives on the device in {@code hyper[0]}, where the step reads it; changing
+ * it between epochs ({@link #setLearningRate}) therefore needs no re-capture of a captured step.
+ */
+public interface Optimizer extends AutoCloseable {
+    /**
+     * Binds to flat {@code params} and {@code grads} of equal size on {@code backend} and allocates
+     * the optimizer state there (zeros), once. Binding again (another model or backend) starts from
+     * fresh state.
+     */
+    void attach(Backend backend, Tensor params, Tensor grads);
+
+    /** Queues one update of every parameter from the current gradients; allocates nothing. */
+    void step();
+
+    /** The learning rate the optimizer was built with. */
+    float baseLearningRate();
+
+    /** The learning rate in effect. */
+    float learningRate();
+
+    /** Sets the learning rate (written to the device, outside any captured step). */
+    void setLearningRate(float lr);
+
+    /** Frees the optimizer state on the device. */
+    @Override
+    void close();
+}

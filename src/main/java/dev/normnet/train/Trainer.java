@@ -1,0 +1,426 @@
+package dev.normnet.train;
+
+import dev.normnet.backend.Backend;
+import dev.normnet.backend.ResidentImages;
+import dev.normnet.data.LabeledImages;
+import dev.normnet.loss.SoftmaxCrossEntropyLoss;
+import dev.normnet.nn.BatchNorm;
+import dev.normnet.nn.Layer;
+import dev.normnet.nn.Sequential;
+import dev.normnet.optim.LrScheduler;
+import dev.normnet.optim.Optimizer;
+import dev.normnet.tensor.Shape;
+import dev.normnet.tensor.Tensor;
+
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Trains a {@link Sequential} classifier with softmax cross-entropy, d2l style (train, then
+ * evaluate on the test set after each epoch), with everything resident on the backend:
+ * <ul>
+ *   <li>the images are uploaded once ({@link Backend#uploadImages}); each epoch the seeded
+ *       permutation is copied once into an {@code order} tensor and a {@code cursor} reset;</li>
+ *   <li>one training step = gatherBatch, forward (training mode), loss and its gradient, backward,
+ *       optimizer step. It is built once per batch size over the model's plan and, with
+ *       {@code optGraph(true)}, wrapped once with {@link Backend#capture} and replayed;</li>
+ *   <li>the last, smaller batch (drop-last is off by default, as d2l's loaders) has its own plan;</li>
+ *   <li>loss sums and correct counts accumulate in a device metrics tensor read once per epoch;</li>
+ *   <li>evaluation runs in eval mode (running statistics) with its own cached steps.</li>
+ * </ul>
+ * The step allocates nothing; the learning-rate schedule is written into the optimizer's
+ * device-side hyper-parameters between epochs, so a captured step needs no re-capture.
+ */
+public final class Trainer implements AutoCloseable {
+    private final Sequential model;
+    private final Backend backend;
+    private final Optimizer optimizer;
+    private final LrScheduler scheduler;
+    private final int batchSize;
+    private final int evalBatchSize;
+    private final long seed;
+    private final boolean graph;
+    private final boolean shuffle;
+    private final boolean dropLast;
+    private final SoftmaxCrossEntropyLoss loss;
+
+    private Tensor attachedParams;
+    private final Map<LabeledImages, Resident> resident = new IdentityHashMap<>();
+    private final Map<StepKey, Runnable> steps = new HashMap<>();
+    private Tensor cursor;        // (1)
+    private Tensor trainMetrics;  // (2): loss sum, correct count
+    private Tensor evalMetrics;   // (2)
+    private int epochsDone;
+
+    private Trainer(Builder b) {
+        this.model = b.model;
+        this.backend = b.backend;
+        this.optimizer = b.optimizer;
+        this.scheduler = b.scheduler;
+        this.batchSize = b.batchSize;
+        this.evalBatchSize = b.evalBatchSize > 0 ? b.evalBatchSize : b.batchSize;
+        this.seed = b.seed;
+        this.graph = b.graph;
+        this.shuffle = b.shuffle;
+        this.dropLast = b.dropLast;
+        this.loss = new SoftmaxCrossEntropyLoss(backend);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public Sequential model() {
+        return model;
+    }
+
+    public Backend backend() {
+        return backend;
+    }
+
+    /** Epochs trained so far by this trainer (the scheduler continues from here). */
+    public int epochsDone() {
+        return epochsDone;
+    }
+
+    /**
+     * Trains for {@code epochs} epochs on {@code train}, evaluating on {@code test} (nullable)
+     * after each; {@code listener} (nullable) hears every epoch. Builds the model first when it is
+     * not built (with the trainer's seed) and moves it to the backend.
+     */
+    public History fit(LabeledImages train, LabeledImages test, int epochs, EpochListener listener) {
+        if (epochs < 0) throw new IllegalArgumentException("epochs must be >= 0, got " + epochs);
+        EpochListener l = listener == null ? EpochListener.none() : listener;
+        prepare(train);
+        Resident r = resident(train);
+        int full = train.count() / batchSize;
+        int rest = dropLast ? 0 : train.count() % batchSize;
+        int used = full * batchSize + rest;
+        if (used == 0) {
+            throw new IllegalArgumentException("training set of " + train.count() + " images gives no batch of " + batchSize
+                    + (dropLast ? " with drop-last" : ""));
+        }
+        if (rest == 1 && hasBatchNorm()) {
+            throw new IllegalArgumentException("the last training batch would hold 1 example, and BatchNorm expects more than 1 value "
+                    + "per channel when training (" + train.count() + " examples, batch " + batchSize + "); use drop-last or another batch size");
+        }
+        Runnable fullStep = full > 0 ? step(r, batchSize, true) : null;
+        Runnable restStep = rest > 0 ? step(r, rest, true) : null;
+        int batches = full + (rest > 0 ? 1 : 0);
+        float[] orderHost = new float[train.count()];
+        History history = new History();
+        for (int e = 0; e < epochs; e++) {
+            int epoch = epochsDone + 1;
+            long t0 = System.nanoTime();
+            float lr = scheduler == null ? optimizer.baseLearningRate()
+                    : scheduler.learningRate(optimizer.baseLearningRate(), epochsDone);
+            if (lr != optimizer.learningRate()) {
+                optimizer.setLearningRate(lr);
+            }
+            int[] order = epochOrder(train.count(), epochsDone);
+            for (int i = 0; i < order.length; i++) {
+                orderHost[i] = order[i];
+            }
+            r.trainOrder.copyFrom(orderHost);
+            backend.fill(cursor, 0f);
+            backend.fill(trainMetrics, 0f);
+            for (int b = 0; b < full; b++) {
+                fullStep.run();
+                l.onBatch(epoch, b + 1, batches);
+            }
+            if (restStep != null) {
+                restStep.run();
+                l.onBatch(epoch, batches, batches);
+            }
+            float[] m = trainMetrics.toArray();   // the one read-back of the epoch (waits for the device)
+            double trainSeconds = (System.nanoTime() - t0) / 1e9;
+            double testAcc = test == null ? Double.NaN : evaluate(test);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            EpochRecord record = new EpochRecord(epoch, m[0] / used, m[1] / used, testAcc, used / trainSeconds, seconds);
+            epochsDone++;
+            history.add(record);
+            l.onEpoch(record);
+        }
+        return history;
+    }
+
+    /** Accuracy of the model on {@code data} in eval mode (running statistics), batches of the eval batch size. */
+    public double evaluate(LabeledImages data) {
+        return evaluateLossAndAccuracy(data)[1];
+    }
+
+    /** {mean loss, accuracy} of the model on {@code data} in eval mode. */
+    public double[] evaluateLossAndAccuracy(LabeledImages data) {
+        prepare(data);
+        Resident r = resident(data);
+        int full = data.count() / evalBatchSize;
+        int rest = data.count() % evalBatchSize;
+        if (data.count() == 0) {
+            throw new IllegalArgumentException("cannot evaluate on an empty set");
+        }
+        Runnable fullStep = full > 0 ? step(r, evalBatchSize, false) : null;
+        Runnable restStep = rest > 0 ? step(r, rest, false) : null;
+        backend.fill(cursor, 0f);
+        backend.fill(evalMetrics, 0f);
+        for (int b = 0; b < full; b++) {
+            fullStep.run();
+        }
+        if (restStep != null) {
+            restStep.run();
+        }
+        float[] m = evalMetrics.toArray();
+        return new double[] {m[0] / data.count(), m[1] / (double) data.count()};
+    }
+
+    /** Frees the resident data, the trainer's tensors and the optimizer state (the model stays on the backend). */
+    @Override
+    public void close() {
+        for (Resident r : resident.values()) {
+            r.close();
+        }
+        resident.clear();
+        steps.clear();
+        if (cursor != null) {
+            cursor.close();
+            trainMetrics.close();
+            evalMetrics.close();
+            cursor = null;
+        }
+        optimizer.close();
+        attachedParams = null;
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    private void prepare(LabeledImages data) {
+        if (!model.isBuilt()) {
+            try {
+                model.build(seed);
+            } catch (IllegalStateException e) {
+                model.build(Shape.of(1, data.height(), data.width()), seed);
+            }
+        }
+        if (model.backend() != backend) {
+            model.to(backend);
+            steps.clear();
+        }
+        if (attachedParams != model.parameters()) {
+            optimizer.attach(backend, model.parameters(), model.gradients());
+            attachedParams = model.parameters();
+            steps.clear();
+        }
+        if (cursor == null) {
+            cursor = backend.allocate(Shape.of(1));
+            trainMetrics = backend.allocate(Shape.of(2));
+            evalMetrics = backend.allocate(Shape.of(2));
+        }
+    }
+
+    private boolean hasBatchNorm() {
+        for (Layer layer : model.layers()) {
+            if (layer instanceof BatchNorm) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private Resident resident(LabeledImages data) {
+        Resident r = resident.get(data);
+        if (r == null) {
+            r = new Resident(data);
+            resident.put(data, r);
+        }
+        return r;
+    }
+
+    /** The step for (data set, batch size, mode), built and captured once. */
+    private Runnable step(Resident r, int batch, boolean training) {
+        StepKey key = new StepKey(r, batch, training);
+        Runnable s = steps.get(key);
+        if (s == null) {
+            s = training ? trainStep(r, batch) : evalStep(r, batch);
+            if (graph) {
+                s = backend.capture(s);
+            }
+            steps.put(key, s);
+        }
+        return s;
+    }
+
+    private Runnable trainStep(Resident r, int batch) {
+        Sequential.Plan plan = model.plan(batch);
+        Tensor labels = r.labels(batch);
+        Tensor x = plan.input();
+        Tensor logits = plan.output();
+        Tensor dlogits = plan.outputGradient();
+        Tensor order = r.trainOrder;
+        Tensor metrics = trainMetrics;
+        return () -> {
+            backend.gatherBatch(r.images, order, cursor, x, labels);
+            plan.forward(true);
+            loss.forwardBackward(logits, labels, dlogits, metrics);
+            plan.backward();
+            optimizer.step();
+        };
+    }
+
+    private Runnable evalStep(Resident r, int batch) {
+        Sequential.Plan plan = model.forwardPlan(batch);
+        Tensor labels = r.labels(batch);
+        Tensor x = plan.input();
+        Tensor logits = plan.output();
+        Tensor order = r.identityOrder;
+        Tensor metrics = evalMetrics;
+        return () -> {
+            backend.gatherBatch(r.images, order, cursor, x, labels);
+            plan.forward(false);
+            loss.forward(logits, labels, metrics);
+        };
+    }
+
+    /** The example order of an epoch: identity without shuffling, else a permutation seeded by (seed, epoch). */
+    int[] epochOrder(int count, int epoch) {
+        int[] order = new int[count];
+        for (int i = 0; i < count; i++) {
+            order[i] = i;
+        }
+        if (shuffle) {
+            SplittableRandom rng = new SplittableRandom(seed ^ (0x9E3779B97F4A7C15L * (epoch + 1)));
+            for (int i = count - 1; i > 0; i--) {
+                int j = rng.nextInt(i + 1);
+                int t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+        }
+        return order;
+    }
+
+    private record StepKey(Resident data, int batch, boolean training) {
+    }
+
+    /** A data set on the device, with its order tensors and per-batch-size label buffers. */
+    private final class Resident {
+        final ResidentImages images;
+        final Tensor trainOrder;      // (count): the epoch's permutation
+        final Tensor identityOrder;   // (count): 0, 1, 2, ... for evaluation
+        final Map<Integer, Tensor> labels = new HashMap<>();
+
+        Resident(LabeledImages data) {
+            images = backend.uploadImages(data.pixels(), data.labels(), data.count(), data.height(), data.width());
+            float[] identity = new float[data.count()];
+            for (int i = 0; i < identity.length; i++) {
+                identity[i] = i;
+            }
+            identityOrder = backend.upload(identity, Shape.of(identity.length));
+            trainOrder = backend.allocate(Shape.of(data.count()));
+        }
+
+        Tensor labels(int batch) {
+            return labels.computeIfAbsent(batch, b -> backend.allocate(Shape.of(b)));   // (N)
+        }
+
+        void close() {
+            images.close();
+            trainOrder.close();
+            identityOrder.close();
+            for (Tensor t : labels.values()) {
+                t.close();
+            }
+        }
+
+        // Identity semantics: one entry per uploaded set.
+        @Override
+        public boolean equals(Object o) {
+            return this == o;
+        }
+
+        @Override
+        public int hashCode() {
+            return System.identityHashCode(this);
+        }
+    }
+
+    /** {@code setModel}, {@code setBackend} and {@code setOptimizer} are required. */
+    public static final class Builder {
+        private Sequential model;
+        private Backend backend;
+        private Optimizer optimizer;
+        private LrScheduler scheduler;
+        private int batchSize = 256;
+        private int evalBatchSize;
+        private long seed;
+        private boolean graph = true;
+        private boolean shuffle = true;
+        private boolean dropLast;
+
+        public Builder setModel(Sequential value) {
+            this.model = value;
+            return this;
+        }
+
+        public Builder setBackend(Backend value) {
+            this.backend = value;
+            return this;
+        }
+
+        public Builder setOptimizer(Optimizer value) {
+            this.optimizer = value;
+            return this;
+        }
+
+        /** A learning-rate schedule applied before each epoch; none by default. */
+        public Builder optScheduler(LrScheduler value) {
+            this.scheduler = value;
+            return this;
+        }
+
+        /** Training batch size, 256 by default. */
+        public Builder optBatchSize(int value) {
+            this.batchSize = value;
+            return this;
+        }
+
+        /** Evaluation batch size; the training batch size by default (its plan then serves both). */
+        public Builder optEvalBatchSize(int value) {
+            this.evalBatchSize = value;
+            return this;
+        }
+
+        /** Seed of the shuffling (and of the model's initialization when the trainer builds it); 0 by default. */
+        public Builder optSeed(long value) {
+            this.seed = value;
+            return this;
+        }
+
+        /** Capture each step once and replay it ({@link Backend#capture}); true by default. */
+        public Builder optGraph(boolean value) {
+            this.graph = value;
+            return this;
+        }
+
+        /** Shuffle the training set each epoch; true by default. */
+        public Builder optShuffle(boolean value) {
+            this.shuffle = value;
+            return this;
+        }
+
+        /** Drop the last, smaller training batch; false by default (as d2l's loaders). */
+        public Builder optDropLast(boolean value) {
+            this.dropLast = value;
+            return this;
+        }
+
+        public Trainer build() {
+            if (model == null) throw new IllegalArgumentException("Trainer: setModel is required");
+            if (backend == null) throw new IllegalArgumentException("Trainer: setBackend is required");
+            if (optimizer == null) throw new IllegalArgumentException("Trainer: setOptimizer is required");
+            if (batchSize < 1) throw new IllegalArgumentException("Trainer: batch size must be >= 1, got " + batchSize);
+            if (evalBatchSize < 0) throw new IllegalArgumentException("Trainer: eval batch size must be >= 1, got " + evalBatchSize);
+            return new Trainer(this);
+        }
+    }
+}

@@ -606,10 +606,10 @@ public class CpuBackend implements Backend {
     // ================================================================ pooling
 
     /** Sizes of one pooling: planes NC, input H x W, output P x Q. */
-    private record PoolDims(int planes, int h, int w, int p, int q, int kernel, int stride, int pad) {
+    record PoolDims(int planes, int h, int w, int p, int q, int kernel, int stride, int pad) {
     }
 
-    private static PoolDims poolDims(String op, Tensor x, Tensor y, String xName, String yName, PoolSpec spec) {
+    static PoolDims poolDims(String op, Tensor x, Tensor y, String xName, String yName, PoolSpec spec) {
         if (spec == null) {
             throw new IllegalArgumentException(op + ": spec must not be null");
         }

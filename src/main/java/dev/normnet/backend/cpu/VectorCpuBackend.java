@@ -166,6 +166,9 @@ public class VectorCpuBackend extends CpuBackend {
                 for (; kk + 4 <= v.k(); kk += 4) {
                     forwardBlock4(xp, toff, w, wo + kk * v.crs(), v.crs(), yw, kk * v.rounded(), v.rounded());
                 }
+                for (; kk + 2 <= v.k(); kk += 2) {
+                    forwardBlock2(xp, toff, w, wo + kk * v.crs(), v.crs(), yw, kk * v.rounded(), v.rounded());
+                }
                 for (; kk < v.k(); kk++) {
                     forwardBlock1(xp, toff, w, wo + kk * v.crs(), v.crs(), yw, kk * v.rounded(), v.rounded());
                 }
@@ -203,6 +206,21 @@ public class VectorCpuBackend extends CpuBackend {
             a1.intoArray(out, outBase + rounded + i);
             a2.intoArray(out, outBase + 2 * rounded + i);
             a3.intoArray(out, outBase + 3 * rounded + i);
+        }
+    }
+
+    private static void forwardBlock2(float[] xp, int[] toff, float[] w, int wBase, int crs,
+                                      float[] out, int outBase, int rounded) {
+        for (int i = 0; i < rounded; i += VL) {
+            FloatVector a0 = FloatVector.zero(SPECIES);
+            FloatVector a1 = FloatVector.zero(SPECIES);
+            for (int t = 0; t < crs; t++) {
+                FloatVector xv = FloatVector.fromArray(SPECIES, xp, toff[t] + i);
+                a0 = xv.fma(FloatVector.broadcast(SPECIES, w[wBase + t]), a0);
+                a1 = xv.fma(FloatVector.broadcast(SPECIES, w[wBase + crs + t]), a1);
+            }
+            a0.intoArray(out, outBase + i);
+            a1.intoArray(out, outBase + rounded + i);
         }
     }
 
@@ -261,17 +279,21 @@ public class VectorCpuBackend extends CpuBackend {
                         for (int p = 0; p < v.p(); p++) {
                             int src = dyPlane + (k * v.p() + p) * v.q();
                             int dst = k * v.rounded() + p * v.wp();
+                            System.arraycopy(dya, src, dyw, dst, v.q());
+                            float row = 0f;
                             for (int q = 0; q < v.q(); q++) {
-                                float d = dya[src + q];
-                                dyw[dst + q] = d;
-                                sum += d;
+                                row += dya[src + q];
                             }
+                            sum += row;
                         }
                         partials[base + kcrs + k] += sum;
                     }
                     int kk = 0;
                     for (; kk + 4 <= v.k(); kk += 4) {
                         filterBlock4(xp, toff, dyw, kk * v.rounded(), v.rounded(), v.crs(), lane, kk * v.crs());
+                    }
+                    for (; kk + 2 <= v.k(); kk += 2) {
+                        filterBlock2(xp, toff, dyw, kk * v.rounded(), v.rounded(), v.crs(), lane, kk * v.crs());
                     }
                     for (; kk < v.k(); kk++) {
                         filterBlock1(xp, toff, dyw, kk * v.rounded(), v.rounded(), v.crs(), lane, kk * v.crs());
@@ -334,6 +356,24 @@ public class VectorCpuBackend extends CpuBackend {
             FloatVector.fromArray(SPECIES, lane, l2).add(a2).intoArray(lane, l2);
             int l3 = (kt + 3 * crs + t) * VL;
             FloatVector.fromArray(SPECIES, lane, l3).add(a3).intoArray(lane, l3);
+        }
+    }
+
+    private static void filterBlock2(float[] xp, int[] toff, float[] dyw, int dyBase, int rounded, int crs,
+                                     float[] lane, int kt) {
+        for (int t = 0; t < crs; t++) {
+            FloatVector a0 = FloatVector.zero(SPECIES);
+            FloatVector a1 = FloatVector.zero(SPECIES);
+            int xb = toff[t];
+            for (int i = 0; i < rounded; i += VL) {
+                FloatVector xv = FloatVector.fromArray(SPECIES, xp, xb + i);
+                a0 = FloatVector.fromArray(SPECIES, dyw, dyBase + i).fma(xv, a0);
+                a1 = FloatVector.fromArray(SPECIES, dyw, dyBase + rounded + i).fma(xv, a1);
+            }
+            int l0 = (kt + t) * VL;
+            FloatVector.fromArray(SPECIES, lane, l0).add(a0).intoArray(lane, l0);
+            int l1 = (kt + crs + t) * VL;
+            FloatVector.fromArray(SPECIES, lane, l1).add(a1).intoArray(lane, l1);
         }
     }
 
@@ -576,6 +616,279 @@ public class VectorCpuBackend extends CpuBackend {
             for (int j = from; j < to; j++) {
                 float s = ya[yo + j];
                 dxa[dxo + j] = dya[dyo + j] * s * (1f - s);
+            }
+        });
+    }
+    // ================================================================ batch norm (4-D input)
+
+    /** Sum of a[from .. from+len) in float32 vector lanes, lanes added in order. */
+    private static float sum(float[] a, int from, int len) {
+        FloatVector acc = FloatVector.zero(SPECIES);
+        int j = 0;
+        for (; j + VL <= len; j += VL) {
+            acc = acc.add(FloatVector.fromArray(SPECIES, a, from + j));
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; j < len; j++) {
+            s += a[from + j];
+        }
+        return s;
+    }
+
+    /** Sum of (a - mean)^2 over a[from .. from+len). */
+    private static float squaredDeviations(float[] a, int from, int len, float mean) {
+        FloatVector m = FloatVector.broadcast(SPECIES, mean);
+        FloatVector acc = FloatVector.zero(SPECIES);
+        int j = 0;
+        for (; j + VL <= len; j += VL) {
+            FloatVector d = FloatVector.fromArray(SPECIES, a, from + j).sub(m);
+            acc = d.fma(d, acc);
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; j < len; j++) {
+            float d = a[from + j] - mean;
+            s += d * d;
+        }
+        return s;
+    }
+
+    /** y[from ..] = x[from ..] * scale + shift. */
+    private static void affine(float[] x, int xFrom, float[] y, int yFrom, int len, float scale, float shift) {
+        FloatVector sc = FloatVector.broadcast(SPECIES, scale);
+        FloatVector sh = FloatVector.broadcast(SPECIES, shift);
+        int j = 0;
+        for (; j + VL <= len; j += VL) {
+            FloatVector.fromArray(SPECIES, x, xFrom + j).fma(sc, sh).intoArray(y, yFrom + j);
+        }
+        for (; j < len; j++) {
+            y[yFrom + j] = Math.fma(x[xFrom + j], scale, shift);
+        }
+    }
+
+    /**
+     * Batch norm over (N, C, H, W): the reference's two passes, each plane of H*W values summed in
+     * float32 vector lanes and the planes in float64. 2-D inputs take the reference path.
+     */
+    @Override
+    public void batchNormForwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                      Tensor y, Tensor saveMean, Tensor saveInvStd, float momentum, float eps) {
+        String op = "batchNormForwardTrain";
+        CpuTensor cx = cpu(op, "x", x);
+        CpuTensor cy = cpu(op, "y", y);
+        NormDims d = normDims(op, cx, cy, "y");
+        if (d.hw() < VL || d.m() <= 1) {
+            super.batchNormForwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps);
+            return;
+        }
+        CpuTensor cg = channelParam(op, "gamma", gamma, d, cx);
+        CpuTensor cb = channelParam(op, "beta", beta, d, cx);
+        CpuTensor crm = channelParam(op, "runningMean", runningMean, d, cx);
+        CpuTensor crv = channelParam(op, "runningVar", runningVar, d, cx);
+        CpuTensor csm = channelParam(op, "saveMean", saveMean, d, cx);
+        CpuTensor csi = channelParam(op, "saveInvStd", saveInvStd, d, cx);
+        float[] xa = cx.data(), ya = cy.data();
+        int xo = cx.off(), yo = cy.off();
+        int hw = d.hw();
+        pool.run(d.c(), 1, (from, to, worker) -> {
+            for (int c = from; c < to; c++) {
+                int m = d.m();
+                double total = 0;
+                for (int i = 0; i < d.n(); i++) {
+                    total += sum(xa, xo + (i * d.c() + c) * hw, hw);
+                }
+                double mean = total / m;
+                double squares = 0;
+                for (int i = 0; i < d.n(); i++) {
+                    squares += squaredDeviations(xa, xo + (i * d.c() + c) * hw, hw, (float) mean);
+                }
+                double var = squares / m;                     // biased, used to normalize
+                double invStd = 1.0 / Math.sqrt(var + eps);
+                float scale = (float) (cg.get(c) * invStd);
+                float shift = (float) (cb.get(c) - mean * cg.get(c) * invStd);
+                for (int i = 0; i < d.n(); i++) {
+                    affine(xa, xo + (i * d.c() + c) * hw, ya, yo + (i * d.c() + c) * hw, hw, scale, shift);
+                }
+                csm.set(c, (float) mean);
+                csi.set(c, (float) invStd);
+                double unbiased = squares / (m - 1);
+                crm.set(c, (float) ((1.0 - momentum) * crm.get(c) + (double) momentum * mean));
+                crv.set(c, (float) ((1.0 - momentum) * crv.get(c) + (double) momentum * unbiased));
+            }
+        });
+    }
+
+    @Override
+    public void batchNormForwardEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                     Tensor y, float eps) {
+        String op = "batchNormForwardEval";
+        CpuTensor cx = cpu(op, "x", x);
+        CpuTensor cy = cpu(op, "y", y);
+        NormDims d = normDims(op, cx, cy, "y");
+        if (d.hw() < VL) {
+            super.batchNormForwardEval(x, gamma, beta, runningMean, runningVar, y, eps);
+            return;
+        }
+        CpuTensor cg = channelParam(op, "gamma", gamma, d, cx);
+        CpuTensor cb = channelParam(op, "beta", beta, d, cx);
+        CpuTensor crm = channelParam(op, "runningMean", runningMean, d, cx);
+        CpuTensor crv = channelParam(op, "runningVar", runningVar, d, cx);
+        float[] xa = cx.data(), ya = cy.data();
+        int xo = cx.off(), yo = cy.off();
+        int hw = d.hw();
+        pool.run(d.n() * d.c(), 1, (from, to, worker) -> {
+            for (int nc = from; nc < to; nc++) {
+                int c = nc % d.c();
+                double s = cg.get(c) / Math.sqrt((double) crv.get(c) + eps);
+                affine(xa, xo + nc * hw, ya, yo + nc * hw, hw, (float) s, (float) (cb.get(c) - crm.get(c) * s));
+            }
+        });
+    }
+
+    @Override
+    public void batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
+                                  Tensor dx, Tensor dgamma, Tensor dbeta) {
+        String op = "batchNormBackward";
+        CpuTensor cx = cpu(op, "x", x);
+        CpuTensor cdy = cpu(op, "dy", dy);
+        CpuTensor cdx = cpu(op, "dx", dx);
+        NormDims d = normDims(op, cx, cdy, "dy");
+        normDims(op, cx, cdx, "dx");
+        if (d.hw() < VL) {
+            super.batchNormBackward(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+            return;
+        }
+        CpuTensor cg = channelParam(op, "gamma", gamma, d, cx);
+        CpuTensor csm = channelParam(op, "saveMean", saveMean, d, cx);
+        CpuTensor csi = channelParam(op, "saveInvStd", saveInvStd, d, cx);
+        CpuTensor cdg = channelParam(op, "dgamma", dgamma, d, cx);
+        CpuTensor cdb = channelParam(op, "dbeta", dbeta, d, cx);
+        float[] xa = cx.data(), dya = cdy.data(), dxa = cdx.data();
+        int xo = cx.off(), dyo = cdy.off(), dxo = cdx.off();
+        int hw = d.hw();
+        pool.run(d.c(), 1, (from, to, worker) -> {
+            for (int c = from; c < to; c++) {
+                int m = d.m();
+                float mean = csm.get(c);
+                double invStd = csi.get(c);
+                double sumDy = 0;
+                double sumDyCentered = 0;                      // sum(dy * (x - mean)); times invStd gives sum(dy * xhat)
+                FloatVector mv = FloatVector.broadcast(SPECIES, mean);
+                for (int i = 0; i < d.n(); i++) {
+                    int xb = xo + (i * d.c() + c) * hw;
+                    int gb = dyo + (i * d.c() + c) * hw;
+                    FloatVector s1 = FloatVector.zero(SPECIES);
+                    FloatVector s2 = FloatVector.zero(SPECIES);
+                    int j = 0;
+                    for (; j + VL <= hw; j += VL) {
+                        FloatVector g = FloatVector.fromArray(SPECIES, dya, gb + j);
+                        s1 = s1.add(g);
+                        s2 = g.fma(FloatVector.fromArray(SPECIES, xa, xb + j).sub(mv), s2);
+                    }
+                    float t1 = s1.reduceLanes(VectorOperators.ADD);
+                    float t2 = s2.reduceLanes(VectorOperators.ADD);
+                    for (; j < hw; j++) {
+                        t1 += dya[gb + j];
+                        t2 += dya[gb + j] * (xa[xb + j] - mean);
+                    }
+                    sumDy += t1;
+                    sumDyCentered += t2;
+                }
+                double sumDyXhat = sumDyCentered * invStd;
+                // dx = k * (m * dy - sumDy - xhat * sumDyXhat) = a * dy + b * (x - mean) + c0
+                double k = cg.get(c) * invStd / m;
+                float a = (float) (k * m);
+                float b = (float) (-k * invStd * sumDyXhat);
+                float c0 = (float) (-k * sumDy);
+                FloatVector av = FloatVector.broadcast(SPECIES, a);
+                FloatVector bv = FloatVector.broadcast(SPECIES, b);
+                FloatVector cv = FloatVector.broadcast(SPECIES, c0);
+                for (int i = 0; i < d.n(); i++) {
+                    int xb = xo + (i * d.c() + c) * hw;
+                    int gb = dyo + (i * d.c() + c) * hw;
+                    int ob = dxo + (i * d.c() + c) * hw;
+                    int j = 0;
+                    for (; j + VL <= hw; j += VL) {
+                        FloatVector g = FloatVector.fromArray(SPECIES, dya, gb + j);
+                        FloatVector xc = FloatVector.fromArray(SPECIES, xa, xb + j).sub(mv);
+                        g.fma(av, xc.fma(bv, cv)).intoArray(dxa, ob + j);
+                    }
+                    for (; j < hw; j++) {
+                        dxa[ob + j] = dya[gb + j] * a + ((xa[xb + j] - mean) * b + c0);
+                    }
+                }
+                cdg.set(c, (float) sumDyXhat);
+                cdb.set(c, (float) sumDy);
+            }
+        });
+    }
+
+    // ================================================================ pooling
+
+    /** Non-overlapping 2x2 windows (kernel 2, stride 2, no padding): the LeNet pooling. */
+    private static boolean isTwoByTwo(dev.normnet.backend.PoolSpec spec) {
+        return spec.kernel() == 2 && spec.stride() == 2 && spec.pad() == 0;
+    }
+
+    @Override
+    public void avgPool2dForward(Tensor x, Tensor y, dev.normnet.backend.PoolSpec spec) {
+        String op = "avgPool2dForward";
+        CpuTensor cx = cpu(op, "x", x);
+        CpuTensor cy = cpu(op, "y", y);
+        PoolDims g = poolDims(op, cx, cy, "x", "y", spec);
+        if (!isTwoByTwo(spec)) {
+            super.avgPool2dForward(x, y, spec);
+            return;
+        }
+        float[] xa = cx.data(), ya = cy.data();
+        int xo = cx.off(), yo = cy.off();
+        pool.run(g.planes(), 16, (from, to, worker) -> {
+            for (int pl = from; pl < to; pl++) {
+                int xPlane = xo + pl * g.h() * g.w();
+                int yPlane = yo + pl * g.p() * g.q();
+                for (int p = 0; p < g.p(); p++) {
+                    int r0 = xPlane + 2 * p * g.w();
+                    int r1 = r0 + g.w();
+                    int yr = yPlane + p * g.q();
+                    for (int q = 0; q < g.q(); q++) {
+                        // the reference's order: row 0 then row 1, left to right
+                        ya[yr + q] = (xa[r0 + 2 * q] + xa[r0 + 2 * q + 1] + xa[r1 + 2 * q] + xa[r1 + 2 * q + 1]) * 0.25f;
+                    }
+                }
+            }
+        });
+    }
+
+    @Override
+    public void avgPool2dBackward(Tensor dy, Tensor dx, dev.normnet.backend.PoolSpec spec) {
+        String op = "avgPool2dBackward";
+        CpuTensor cdy = cpu(op, "dy", dy);
+        CpuTensor cdx = cpu(op, "dx", dx);
+        PoolDims g = poolDims(op, cdx, cdy, "dx", "dy", spec);
+        if (!isTwoByTwo(spec)) {
+            super.avgPool2dBackward(dy, dx, spec);
+            return;
+        }
+        float[] dya = cdy.data(), dxa = cdx.data();
+        int dyo = cdy.off(), dxo = cdx.off();
+        pool.run(g.planes(), 16, (from, to, worker) -> {
+            for (int pl = from; pl < to; pl++) {
+                int dxPlane = dxo + pl * g.h() * g.w();
+                int dyPlane = dyo + pl * g.p() * g.q();
+                if (g.h() != 2 * g.p() || g.w() != 2 * g.q()) {
+                    java.util.Arrays.fill(dxa, dxPlane, dxPlane + g.h() * g.w(), 0f);   // odd edge rows/columns get nothing
+                }
+                for (int p = 0; p < g.p(); p++) {
+                    int r0 = dxPlane + 2 * p * g.w();
+                    int r1 = r0 + g.w();
+                    int yr = dyPlane + p * g.q();
+                    for (int q = 0; q < g.q(); q++) {
+                        float v = dya[yr + q] * 0.25f;
+                        dxa[r0 + 2 * q] = v;
+                        dxa[r0 + 2 * q + 1] = v;
+                        dxa[r1 + 2 * q] = v;
+                        dxa[r1 + 2 * q + 1] = v;
+                    }
+                }
             }
         });
     }

@@ -170,4 +170,86 @@ class VectorCpuBackendTest {
             assertArrayEquals(run(one, in, shapes, 3, op, false), run(three, in, shapes, 3, op, false));
         }
     }
+    /** |fast - ref| <= tol * max |ref| over the tensor, elementwise. */
+    private static void assertClose(String what, float[] ref, float[] fast, double tol) {
+        double scale = 0;
+        for (float v : ref) {
+            scale = Math.max(scale, Math.abs(v));
+        }
+        for (int i = 0; i < ref.length; i++) {
+            int at = i;
+            double limit = tol * scale;
+            assertTrue(Math.abs(fast[i] - ref[i]) <= limit, () -> what + ": element " + at + " fast " + fast[at]
+                    + " reference " + ref[at] + ", allowed " + limit);
+        }
+    }
+
+    @ParameterizedTest(name = "N={0} C={1} H={2} W={3}")
+    @CsvSource({"16, 6, 28, 28", "16, 16, 10, 10", "3, 5, 7, 9", "2, 3, 4, 4"})
+    void batchNormMatchesReference(int n, int c, int h, int w) {
+        SplittableRandom rnd = new SplittableRandom(n * 13 + c);
+        Shape xs = Shape.of(n, c, h, w), cs = Shape.of(c);
+        float[] x = random(rnd, (int) xs.size()), dy = random(rnd, (int) xs.size());
+        for (int i = 0; i < x.length; i++) {
+            x[i] = 3f + 2f * x[i];                          // a mean far from zero tests the two-pass variance
+        }
+        float[] gamma = random(rnd, c), beta = random(rnd, c), rm = random(rnd, c), rv = new float[c];
+        for (int i = 0; i < c; i++) {
+            rv[i] = 0.5f + Math.abs(gamma[i]);
+        }
+        float[][] outs = new float[2][];
+        float[][] stats = new float[2][];
+        float[][] grads = new float[2][];
+        float[][] evals = new float[2][];
+        Backend[] backends = {REF, FAST};
+        for (int b = 0; b < 2; b++) {
+            Backend be = backends[b];
+            Tensor tx = be.upload(x, xs), tdy = be.upload(dy, xs), tg = be.upload(gamma, cs), tb = be.upload(beta, cs);
+            Tensor trm = be.upload(rm, cs), trv = be.upload(rv, cs), ty = be.allocate(xs), tm = be.allocate(cs), ti = be.allocate(cs);
+            Tensor tdx = be.allocate(xs), tdg = be.allocate(cs), tdb = be.allocate(cs), te = be.allocate(xs);
+            be.fill(ty, Float.NaN);
+            be.fill(tdx, Float.NaN);
+            be.fill(te, Float.NaN);
+            be.batchNormForwardTrain(tx, tg, tb, trm, trv, ty, tm, ti, 0.1f, 1e-5f);
+            be.batchNormBackward(tx, tdy, tg, tm, ti, tdx, tdg, tdb);
+            be.batchNormForwardEval(tx, tg, tb, trm, trv, te, 1e-5f);
+            outs[b] = ty.toArray();
+            stats[b] = concat(tm.toArray(), ti.toArray(), trm.toArray(), trv.toArray());
+            grads[b] = concat(tdx.toArray(), tdg.toArray(), tdb.toArray());
+            evals[b] = te.toArray();
+        }
+        assertClose("batch norm y", outs[0], outs[1], 1e-5);
+        assertClose("batch norm statistics", stats[0], stats[1], 1e-6);
+        assertClose("batch norm eval y", evals[0], evals[1], 1e-5);
+        assertClose("batch norm dx, dgamma, dbeta", grads[0], grads[1], 1e-5);
+    }
+
+    private static float[] concat(float[]... parts) {
+        int size = 0;
+        for (float[] p : parts) {
+            size += p.length;
+        }
+        float[] out = new float[size];
+        int at = 0;
+        for (float[] p : parts) {
+            System.arraycopy(p, 0, out, at, p.length);
+            at += p.length;
+        }
+        return out;
+    }
+
+    @ParameterizedTest(name = "N={0} C={1} H={2} W={3}")
+    @CsvSource({"4, 6, 28, 28", "4, 16, 10, 10", "3, 2, 7, 9"})
+    void averagePoolingIsBitIdenticalToReference(int n, int c, int h, int w) {
+        SplittableRandom rnd = new SplittableRandom(h * 7 + w);
+        dev.normnet.backend.PoolSpec spec = new dev.normnet.backend.PoolSpec(2, 2, 0);
+        Shape xs = Shape.of(n, c, h, w), ys = Shape.of(n, c, h / 2, w / 2);
+        float[] x = random(rnd, (int) xs.size()), dy = random(rnd, (int) ys.size());
+        BiConsumer<Backend, Tensor[]> fwd = (be, t) -> be.avgPool2dForward(t[0], t[1], spec);
+        BiConsumer<Backend, Tensor[]> bwd = (be, t) -> be.avgPool2dBackward(t[0], t[1], spec);
+        assertArrayEquals(run(REF, new float[][]{x, null}, new Shape[]{xs, ys}, 1, fwd, false),
+                run(FAST, new float[][]{x, null}, new Shape[]{xs, ys}, 1, fwd, false));
+        assertArrayEquals(run(REF, new float[][]{dy, null}, new Shape[]{ys, xs}, 1, bwd, false),
+                run(FAST, new float[][]{dy, null}, new Shape[]{ys, xs}, 1, bwd, false));
+    }
 }

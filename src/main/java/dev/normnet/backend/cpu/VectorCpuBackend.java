@@ -463,24 +463,71 @@ public class VectorCpuBackend extends CpuBackend {
         float[] ba = cb == null ? null : cb.data();
         int xo = cx.off(), wo = cw.off(), yo = cy.off(), bo = cb == null ? 0 : cb.off();
         int vecEnd = in / VL * VL;
-        pool.run(n, 1, (from, to, worker) -> {
-            for (int i = from; i < to; i++) {
-                int xRow = xo + i * in;
-                for (int o = 0; o < out; o++) {
-                    int wRow = wo + o * in;
-                    FloatVector acc = FloatVector.zero(SPECIES);
-                    for (int j = 0; j < vecEnd; j += VL) {
-                        acc = FloatVector.fromArray(SPECIES, xa, xRow + j)
-                                .fma(FloatVector.fromArray(SPECIES, wa, wRow + j), acc);
+        int blocks = (n + 3) / 4;
+        // Items are blocks of four rows of x; each weight vector loaded serves all four.
+        pool.run(blocks, 1, (from, to, worker) -> {
+            for (int blk = from; blk < to; blk++) {
+                int i0 = blk * 4;
+                if (i0 + 4 > n) {
+                    for (int i = i0; i < n; i++) {
+                        linearRows1(xa, xo + i * in, wa, wo, in, vecEnd, out, ya, yo + i * out, ba, bo);
                     }
-                    float sum = acc.reduceLanes(VectorOperators.ADD);
-                    for (int j = vecEnd; j < in; j++) {
-                        sum += xa[xRow + j] * wa[wRow + j];
-                    }
-                    ya[yo + i * out + o] = ba == null ? sum : sum + ba[bo + o];
+                    continue;
                 }
+                linearRows4(xa, xo + i0 * in, wa, wo, in, vecEnd, out, ya, yo + i0 * out, ba, bo);
             }
         });
+    }
+
+    /** y[r, o] = b[o] + x[r] . w[o] for four consecutive rows r of x. */
+    private static void linearRows4(float[] xa, int xRow, float[] wa, int wo, int in, int vecEnd, int out,
+                                    float[] ya, int yRow, float[] ba, int bo) {
+        for (int o = 0; o < out; o++) {
+            int wRow = wo + o * in;
+            FloatVector a0 = FloatVector.zero(SPECIES);
+            FloatVector a1 = FloatVector.zero(SPECIES);
+            FloatVector a2 = FloatVector.zero(SPECIES);
+            FloatVector a3 = FloatVector.zero(SPECIES);
+            for (int j = 0; j < vecEnd; j += VL) {
+                FloatVector wv = FloatVector.fromArray(SPECIES, wa, wRow + j);
+                a0 = FloatVector.fromArray(SPECIES, xa, xRow + j).fma(wv, a0);
+                a1 = FloatVector.fromArray(SPECIES, xa, xRow + in + j).fma(wv, a1);
+                a2 = FloatVector.fromArray(SPECIES, xa, xRow + 2 * in + j).fma(wv, a2);
+                a3 = FloatVector.fromArray(SPECIES, xa, xRow + 3 * in + j).fma(wv, a3);
+            }
+            float s0 = a0.reduceLanes(VectorOperators.ADD);
+            float s1 = a1.reduceLanes(VectorOperators.ADD);
+            float s2 = a2.reduceLanes(VectorOperators.ADD);
+            float s3 = a3.reduceLanes(VectorOperators.ADD);
+            for (int j = vecEnd; j < in; j++) {
+                float wj = wa[wRow + j];
+                s0 += xa[xRow + j] * wj;
+                s1 += xa[xRow + in + j] * wj;
+                s2 += xa[xRow + 2 * in + j] * wj;
+                s3 += xa[xRow + 3 * in + j] * wj;
+            }
+            float bias = ba == null ? 0f : ba[bo + o];
+            ya[yRow + o] = s0 + bias;
+            ya[yRow + out + o] = s1 + bias;
+            ya[yRow + 2 * out + o] = s2 + bias;
+            ya[yRow + 3 * out + o] = s3 + bias;
+        }
+    }
+
+    private static void linearRows1(float[] xa, int xRow, float[] wa, int wo, int in, int vecEnd, int out,
+                                    float[] ya, int yRow, float[] ba, int bo) {
+        for (int o = 0; o < out; o++) {
+            int wRow = wo + o * in;
+            FloatVector a0 = FloatVector.zero(SPECIES);
+            for (int j = 0; j < vecEnd; j += VL) {
+                a0 = FloatVector.fromArray(SPECIES, xa, xRow + j).fma(FloatVector.fromArray(SPECIES, wa, wRow + j), a0);
+            }
+            float s0 = a0.reduceLanes(VectorOperators.ADD);
+            for (int j = vecEnd; j < in; j++) {
+                s0 += xa[xRow + j] * wa[wRow + j];
+            }
+            ya[yRow + o] = s0 + (ba == null ? 0f : ba[bo + o]);
+        }
     }
 
     @Override
@@ -498,25 +545,33 @@ public class VectorCpuBackend extends CpuBackend {
         int n = cdy.shape().dim(0), out = cw.shape().dim(0), in = cw.shape().dim(1);
         float[] dya = cdy.data(), wa = cw.data(), dxa = cdx.data();
         int dyo = cdy.off(), wo = cw.off(), dxo = cdx.off();
-        int vecEnd = in / VL * VL;
-        pool.run(n, 1, (from, to, worker) -> {
-            for (int i = from; i < to; i++) {
-                int dyRow = dyo + i * out;
-                int dxRow = dxo + i * in;                          // dx (N, I)
-                for (int j = 0; j < vecEnd; j += VL) {
-                    FloatVector acc = FloatVector.zero(SPECIES);
-                    for (int o = 0; o < out; o++) {
-                        acc = FloatVector.fromArray(SPECIES, wa, wo + o * in + j)
-                                .fma(FloatVector.broadcast(SPECIES, dya[dyRow + o]), acc);
+        int vectors = in / VL;
+        // Items are column vectors of dx (plus one item for the scalar tail): the (O, VL) block of w
+        // they read stays in L1 while every row of dy passes over it.
+        pool.run(vectors + 1, 1, (from, to, worker) -> {
+            for (int item = from; item < to; item++) {
+                if (item < vectors) {
+                    int j = item * VL;
+                    for (int i = 0; i < n; i++) {
+                        int dyRow = dyo + i * out;
+                        FloatVector acc = FloatVector.zero(SPECIES);
+                        for (int o = 0; o < out; o++) {
+                            acc = FloatVector.fromArray(SPECIES, wa, wo + o * in + j)
+                                    .fma(FloatVector.broadcast(SPECIES, dya[dyRow + o]), acc);
+                        }
+                        acc.intoArray(dxa, dxo + i * in + j);      // dx (N, I)
                     }
-                    acc.intoArray(dxa, dxRow + j);
-                }
-                for (int j = vecEnd; j < in; j++) {
-                    float sum = 0f;
-                    for (int o = 0; o < out; o++) {
-                        sum = Math.fma(wa[wo + o * in + j], dya[dyRow + o], sum);
+                } else {
+                    for (int i = 0; i < n; i++) {
+                        int dyRow = dyo + i * out;
+                        for (int j = vectors * VL; j < in; j++) {
+                            float sum = 0f;
+                            for (int o = 0; o < out; o++) {
+                                sum = Math.fma(wa[wo + o * in + j], dya[dyRow + o], sum);
+                            }
+                            dxa[dxo + i * in + j] = sum;
+                        }
                     }
-                    dxa[dxRow + j] = sum;
                 }
             }
         });
@@ -540,31 +595,38 @@ public class VectorCpuBackend extends CpuBackend {
         float[] xa = cx.data(), dya = cdy.data(), dwa = cdw.data();
         float[] dba = cdb == null ? null : cdb.data();
         int xo = cx.off(), dyo = cdy.off(), dwo = cdw.off(), dbo = cdb == null ? 0 : cdb.off();
-        int vecEnd = in / VL * VL;
-        pool.run(out, 1, (from, to, worker) -> {
-            for (int o = from; o < to; o++) {
-                int dwRow = dwo + o * in;                          // dw (O, I)
-                for (int j = 0; j < vecEnd; j += VL) {
-                    FloatVector acc = FloatVector.zero(SPECIES);
-                    for (int i = 0; i < n; i++) {
-                        acc = FloatVector.fromArray(SPECIES, xa, xo + i * in + j)
-                                .fma(FloatVector.broadcast(SPECIES, dya[dyo + i * out + o]), acc);
+        int vectors = in / VL;
+        // Items are column vectors of dw (plus one item for the scalar tail and the bias): the
+        // (N, VL) block of x they read stays in L1 while every output row passes over it.
+        pool.run(vectors + 1, 1, (from, to, worker) -> {
+            for (int item = from; item < to; item++) {
+                if (item < vectors) {
+                    int j = item * VL;
+                    for (int o = 0; o < out; o++) {
+                        FloatVector acc = FloatVector.zero(SPECIES);
+                        for (int i = 0; i < n; i++) {
+                            acc = FloatVector.fromArray(SPECIES, xa, xo + i * in + j)
+                                    .fma(FloatVector.broadcast(SPECIES, dya[dyo + i * out + o]), acc);
+                        }
+                        acc.intoArray(dwa, dwo + o * in + j);      // dw (O, I)
                     }
-                    acc.intoArray(dwa, dwRow + j);
-                }
-                for (int j = vecEnd; j < in; j++) {
-                    float sum = 0f;
-                    for (int i = 0; i < n; i++) {
-                        sum = Math.fma(xa[xo + i * in + j], dya[dyo + i * out + o], sum);
+                } else {
+                    for (int o = 0; o < out; o++) {
+                        for (int j = vectors * VL; j < in; j++) {
+                            float sum = 0f;
+                            for (int i = 0; i < n; i++) {
+                                sum = Math.fma(xa[xo + i * in + j], dya[dyo + i * out + o], sum);
+                            }
+                            dwa[dwo + o * in + j] = sum;
+                        }
+                        if (dba != null) {
+                            double bias = 0;
+                            for (int i = 0; i < n; i++) {
+                                bias += dya[dyo + i * out + o];
+                            }
+                            dba[dbo + o] = (float) bias;
+                        }
                     }
-                    dwa[dwRow + j] = sum;
-                }
-                if (dba != null) {
-                    double bias = 0;
-                    for (int i = 0; i < n; i++) {
-                        bias += dya[dyo + i * out + o];
-                    }
-                    dba[dbo + o] = (float) bias;
                 }
             }
         });

@@ -252,18 +252,13 @@ static void conv2d_forward1(const float* x, const float* w, const float* b, floa
     CUDA_CHECK_LAUNCH();
 }
 
+// Launched as src/main/java/dev/normnet/backend/cuda/CudaBackend.java launches it.
 static void conv2d_forward2(const float* x, const float* w, const float* b, float* y, ConvShape s) {
-    int block = 256;
-    int perChannel = s.R * s.S * CONV_CB * (int) sizeof(float);
-    int cChunk = s.C < kSharedLimit / perChannel ? s.C : kSharedLimit / perChannel;
-    if (cChunk < 1) {
-        fprintf(stderr, "conv2d_forward2: a %dx%d filter does not fit in shared memory\n", s.R, s.S);
-        exit(EXIT_FAILURE);
-    }
-    dim3 grid(ceil_div(s.P * s.Q, block), ceil_div(s.K, CONV_CB), s.N < 65535 ? s.N : 65535);
-    size_t smem = (size_t) cChunk * perChannel;
-    conv2d_forward_kernel2<<<grid, block, smem>>>(x, w, b, y, s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.P, s.Q,
-                                                  s.stride, s.pad, cChunk);
+    int cChunk = geometry::conv_chunk(s.C, s.R, s.S);
+    dim3 grid(ceil_div(s.P * s.Q, geometry::THREADS), geometry::channel_blocks(s.K), geometry::batch_grid(s.N));
+    size_t smem = geometry::conv_shared_bytes(cChunk, s.R, s.S);
+    conv2d_forward_kernel2<<<grid, geometry::THREADS, smem>>>(x, w, b, y, s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.P,
+                                                              s.Q, s.stride, s.pad, cChunk);
     CUDA_CHECK_LAUNCH();
 }
 

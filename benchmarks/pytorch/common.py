@@ -154,25 +154,34 @@ def spread(values):
 
 
 def calibrate(step, sync, target_s, warmup_s, max_steps=100000):
-    """Warms up for warmup_s (at least 2 steps), then returns how many steps take about target_s."""
+    """Warms up for warmup_s (at least 2 synchronized steps), then returns how many steps take about target_s.
+
+    A slow step is timed by the last warm-up step; fast ones by a doubling burst (as Timer.java).
+    """
     start = time.perf_counter()
     n = 0
-    while n < 2 or time.perf_counter() - start < warmup_s:
-        step()
-        n += 1
-    sync()
-    # time a short burst to estimate one step
-    k = 1
     while True:
         t0 = time.perf_counter()
-        for _ in range(k):
-            step()
+        step()
         sync()
-        dt = time.perf_counter() - t0
-        if dt >= min(0.2, target_s / 2) or k >= 64:
+        last = time.perf_counter() - t0
+        n += 1
+        if n >= 2 and time.perf_counter() - start >= warmup_s:
             break
-        k *= 2
-    per_step = dt / k
+    per_step = last
+    enough = min(0.2, target_s / 2)
+    if last < enough:
+        k = 2
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(k):
+                step()
+            sync()
+            dt = time.perf_counter() - t0
+            per_step = dt / k
+            if dt >= enough or k >= 64:
+                break
+            k *= 2
     return max(1, min(max_steps, int(round(target_s / per_step))))
 
 

@@ -64,6 +64,10 @@ inline typename std::common_type<A, B>::type min(A a, B b) { return b < a ? b : 
 template <class A, class B>
 inline typename std::common_type<A, B>::type max(A a, B b) { return a < b ? b : a; }
 
+// CUDA device code calls isnan and isinf unqualified.
+using std::isinf;
+using std::isnan;
+
 inline float rsqrtf(float v) { return 1.0f / sqrtf(v); }
 inline double rsqrt(double v) { return 1.0 / sqrt(v); }
 inline float __expf(float v) { return expf(v); }
@@ -72,6 +76,16 @@ inline float __fdividef(float a, float b) { return a / b; }
 inline float __saturatef(float v) { return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); }
 template <class T>
 inline T __ldg(const T* p) { return *p; }
+inline float __int_as_float(int v) {
+    float f;
+    memcpy(&f, &v, sizeof(f));
+    return f;
+}
+inline int __float_as_int(float f) {
+    int v;
+    memcpy(&v, &f, sizeof(v));
+    return v;
+}
 inline void __threadfence() {}
 inline void __threadfence_block() {}
 

@@ -4,7 +4,7 @@
 set -eu
 bin=$1
 shift
-n=$("$bin" --versions)
+n=$("$bin" --versions "$@")
 v=1
 while [ "$v" -le "$n" ]; do
     "$bin" "$v" "$@" > /dev/null || { echo "FAILED: $bin $v $*" >&2; "$bin" "$v" "$@" 2>&1 | tail -20 >&2; exit 1; }

@@ -357,6 +357,47 @@ def optimizer_case(name, description, seed, make, hyper):
     case.done()
 
 
+def gather_case(name, description, seed, sizes):
+    """Backend.gatherBatch: pixels / 255 (torchvision's ToTensor), then bilinear resize as
+    F.interpolate(align_corners=False) when the batch is larger than the stored images."""
+    count, batch, start = 6, 3, 2
+    pixels, labels, source = fashion_bytes(count, seed, "t10k")
+    order = [4, 1, 5, 0, 3, 2]                      # order[start : start + batch] = 5, 0, 3
+    picked = pixels[order[start:start + batch]]
+    case = Case(name, description + "; images: " + source)
+    case.put("pixels", pixels)                      # (count, 28, 28) as exact integers
+    case.put("labels", labels)
+    case.put("order", order)
+    case.put("cursor", [start])
+    case.put("batch_labels", labels[order[start:start + batch]])
+    for size in sizes:
+        x64 = torch.from_numpy(picked.astype(np.float64) / 255.0).unsqueeze(1)
+        x32 = torch.from_numpy(picked.astype(np.float32)).unsqueeze(1) / 255.0
+        if size != pixels.shape[1]:
+            x64 = F.interpolate(x64, size=(size, size), mode="bilinear", align_corners=False)
+            x32 = F.interpolate(x32, size=(size, size), mode="bilinear", align_corners=False)
+        case.put("x_%d" % size, x64)
+        case.check("x_%d" % size, x32, x64)
+    case.done()
+
+
+def fashion_bytes(count, seed, split):
+    """The first `count` Fashion-MNIST images of a split as uint8 (count, 28, 28) and labels, or seeded random."""
+    images = os.path.join(FASHION, split + "-images-idx3-ubyte.gz")
+    labels = os.path.join(FASHION, split + "-labels-idx1-ubyte.gz")
+    if os.path.exists(images) and os.path.exists(labels):
+        with gzip.open(images, "rb") as f:
+            raw = f.read(16 + count * 28 * 28)
+        with gzip.open(labels, "rb") as f:
+            lab = f.read(8 + count)
+        pixels = np.frombuffer(raw[16:], dtype=np.uint8).reshape(count, 28, 28)
+        return pixels, np.frombuffer(lab[8:], dtype=np.uint8), \
+            "the first %d Fashion-MNIST %s images" % (count, "test" if split == "t10k" else "training")
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8),
+            rng.integers(0, 10, size=count, dtype=np.uint8), "seeded random bytes (Fashion-MNIST not found)")
+
+
 # ------------------------------------------------------------------------------------ models
 
 def lenet_bn():
@@ -504,8 +545,8 @@ def main():
     os.makedirs(OUT)
 
     conv_case("conv_s1_p2", "Conv2d as LeNet's first layer (1 -> 6 channels, 5x5, stride 1, padding 2) on "
-              "x (2, 1, 16, 16), w (6, 1, 5, 5); spec = (stride, pad); outputs y, dx, dw, db for the upstream "
-              "gradient dy", 101, 2, 1, 16, 16, 6, 5, 5, 1, 2)
+              "x (2, 1, 12, 12), w (6, 1, 5, 5); spec = (stride, pad); outputs y, dx, dw, db for the upstream "
+              "gradient dy", 101, 2, 1, 12, 12, 6, 5, 5, 1, 2)
     conv_case("conv_s1_p0", "Conv2d as LeNet's second layer: x (2, 6, 10, 10), w (16, 6, 5, 5), stride 1, "
               "padding 0", 102, 2, 6, 10, 10, 16, 5, 5, 1, 0)
     conv_case("conv_s2_p1", "Conv2d with stride 2, padding 1, odd non-square input and kernel: x (3, 3, 9, 7), "
@@ -552,6 +593,11 @@ def main():
                    lambda ps, lr, b1, b2, eps, wd: torch.optim.Adam(ps, lr=lr, betas=(b1, b2), eps=eps,
                                                                     weight_decay=wd),
                    [0.01, 0.9, 0.999, 1e-8, 0.01])
+
+    gather_case("gather_batch", "gatherBatch: 6 stored images (pixels as exact integers), order (6), "
+                "cursor (1) = 2, a batch of 3 read from order[2:5]: x_28 = pixels / 255 (3, 1, 28, 28), x_32 the "
+                "same resized to 32x32 (bilinear, half-pixel centres: F.interpolate align_corners=False), "
+                "batch_labels their labels; the cursor advances to 5", 901, (28, 32))
 
     model_case("lenet_bn", "LeNet-BN (d2l 7.5) as nn.Sequential, PyTorch default init from seed 801, "
                "3 training steps of SGD (hyper = (lr 0.1, momentum 0.9, weight decay 1e-4, steps 3)) on one "

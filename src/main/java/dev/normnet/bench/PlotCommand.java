@@ -52,7 +52,8 @@ public final class PlotCommand {
         return run(args, System.out, System.err);
     }
 
-    static int run(String[] args, PrintStream out, PrintStream err) {
+    /** As {@link #run(String[])}, printing to {@code out} and {@code err}. */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
         System.setProperty("java.awt.headless", "true");
         Path outFile = null;
         String title = null;

@@ -4,6 +4,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -57,7 +58,7 @@ public final class DataDiscovery {
                          String baseUrl, PrintStream log) {
         this.env = Map.copyOf(Objects.requireNonNull(env, "env"));
         this.workingDir = Objects.requireNonNull(workingDir, "workingDir").toAbsolutePath();
-        this.systemDirs = new java.util.HashMap<>(Objects.requireNonNull(systemDirs, "systemDirs"));
+        this.systemDirs = new HashMap<>(Objects.requireNonNull(systemDirs, "systemDirs"));
         this.baseUrl = baseUrl;
         this.log = log;
     }
@@ -129,6 +130,10 @@ public final class DataDiscovery {
                 }
                 looked.add(dir.toString());
             }
+            if (log != null) {
+                log.println("$" + DATA_ENV + "=" + fromEnv + " holds no " + ds.id() + " files (neither there nor in "
+                        + ds.folderName() + "/raw under it); looking further");
+            }
         } else {
             looked.add("$" + DATA_ENV + " (not set)");
         }
@@ -164,7 +169,8 @@ public final class DataDiscovery {
         return workingDir.resolve("data").resolve(ds.folderName()).resolve("raw");
     }
 
-    private String downloadBase(IdxDataset ds) {
+    /** The download location: the constructor's, else {@value #BASE_URL_ENV}, else the data set's own. */
+    String downloadBase(IdxDataset ds) {
         String base = baseUrl;
         if (base == null || base.isBlank()) {
             base = env.get(BASE_URL_ENV);

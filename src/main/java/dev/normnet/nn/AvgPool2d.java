@@ -26,6 +26,10 @@ public final class AvgPool2d extends Layer {
         this.spec = new PoolSpec(kernel, stride, padding);
     }
 
+    public PoolSpec spec() {
+        return spec;
+    }
+
     @Override
     public String typeName() {
         return "AvgPool2d";

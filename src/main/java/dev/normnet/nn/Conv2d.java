@@ -47,6 +47,19 @@ public final class Conv2d extends Layer {
         return outChannels;
     }
 
+    /** Side R of the R x R kernel. */
+    public int kernel() {
+        return kernel;
+    }
+
+    public ConvSpec spec() {
+        return spec;
+    }
+
+    public boolean hasBias() {
+        return bias;
+    }
+
     @Override
     public String typeName() {
         return "Conv2d";

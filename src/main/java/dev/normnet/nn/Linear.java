@@ -35,6 +35,10 @@ public final class Linear extends Layer {
         return outFeatures;
     }
 
+    public boolean hasBias() {
+        return bias;
+    }
+
     @Override
     public String typeName() {
         return "Linear";

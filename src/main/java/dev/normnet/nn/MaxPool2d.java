@@ -27,6 +27,10 @@ public final class MaxPool2d extends Layer {
         this.spec = new PoolSpec(kernel, stride, padding);
     }
 
+    public PoolSpec spec() {
+        return spec;
+    }
+
     @Override
     public String typeName() {
         return "MaxPool2d";

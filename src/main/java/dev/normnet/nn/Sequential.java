@@ -498,6 +498,24 @@ public final class Sequential implements AutoCloseable {
     }
 
     /**
+     * A host copy of the parameter gradients of the last backward pass, named as the parameters
+     * ("0.weight", "0.bias", ...).
+     */
+    public Map<String, float[]> gradientState() {
+        requireDevice();
+        float[] g = grads.toArray();
+        Map<String, float[]> out = new LinkedHashMap<>();
+        for (int i = 0; i < layers.size(); i++) {
+            List<Layer.Entry> pe = layers.get(i).parameterEntries();
+            for (int j = 0; j < pe.size(); j++) {
+                int off = (int) paramOffsets[i][j];
+                out.put(i + "." + pe.get(j).name(), java.util.Arrays.copyOfRange(g, off, off + pe.get(j).shape().sizeInt()));
+            }
+        }
+        return out;
+    }
+
+    /**
      * Replaces the whole state from {@code state} (names as {@link #state()}). Everything is checked
      * before anything is written: a missing or unknown name, or a wrong length, throws
      * {@link IllegalArgumentException} naming the tensor and leaves the model unchanged.

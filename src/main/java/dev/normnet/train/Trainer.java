@@ -2,6 +2,8 @@ package dev.normnet.train;
 
 import dev.normnet.backend.Backend;
 import dev.normnet.backend.ResidentImages;
+import dev.normnet.data.DataLoader;
+import dev.normnet.data.DatasetSplits;
 import dev.normnet.data.LabeledImages;
 import dev.normnet.loss.SoftmaxCrossEntropyLoss;
 import dev.normnet.nn.BatchNorm;
@@ -15,14 +17,13 @@ import dev.normnet.tensor.Tensor;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.Map;
-import java.util.SplittableRandom;
 
 /**
  * Trains a {@link Sequential} classifier with softmax cross-entropy, d2l style (train, then
  * evaluate on the test set after each epoch), with everything resident on the backend:
  * <ul>
  *   <li>the images are uploaded once ({@link Backend#uploadImages}); each epoch the seeded
- *       permutation is copied once into an {@code order} tensor and a {@code cursor} reset;</li>
+ *       permutation of {@link DataLoader#order(int)} is copied once into an {@code order} tensor and a {@code cursor} reset;</li>
  *   <li>one training step = gatherBatch, forward (training mode), loss and its gradient, backward,
  *       optimizer step. It is built once per batch size over the model's plan and, with
  *       {@code optGraph(true)}, wrapped once with {@link Backend#capture} and replayed;</li>
@@ -85,6 +86,11 @@ public final class Trainer implements AutoCloseable {
         return epochsDone;
     }
 
+    /** Trains on {@code data.train()} and evaluates on {@code data.test()} after each epoch. */
+    public History fit(DatasetSplits data, int epochs, EpochListener listener) {
+        return fit(data.train(), data.test(), epochs, listener);
+    }
+
     /**
      * Trains for {@code epochs} epochs on {@code train}, evaluating on {@code test} (nullable)
      * after each; {@code listener} (nullable) hears every epoch. Builds the model first when it is
@@ -103,12 +109,14 @@ public final class Trainer implements AutoCloseable {
                     + (dropLast ? " with drop-last" : ""));
         }
         if (rest == 1 && hasBatchNorm()) {
-            throw new IllegalArgumentException("the last training batch would hold 1 example, and BatchNorm expects more than 1 value "
-                    + "per channel when training (" + train.count() + " examples, batch " + batchSize + "); use drop-last or another batch size");
+            throw new IllegalArgumentException("the last training batch would hold 1 example, and BatchNorm fails on it with \"expected more "
+                    + "than 1 value per channel when training\" (" + train.count() + " examples, batch " + batchSize + "); use drop-last or another batch size");
         }
         Runnable fullStep = full > 0 ? step(r, batchSize, true) : null;
         Runnable restStep = rest > 0 ? step(r, rest, true) : null;
         int batches = full + (rest > 0 ? 1 : 0);
+        DataLoader loader = new DataLoader(train, batchSize, shuffle, dropLast, seed, model.inputShape().dim(-1));
+        int[] order = new int[train.count()];
         float[] orderHost = new float[train.count()];
         History history = new History();
         for (int e = 0; e < epochs; e++) {
@@ -119,7 +127,7 @@ public final class Trainer implements AutoCloseable {
             if (lr != optimizer.learningRate()) {
                 optimizer.setLearningRate(lr);
             }
-            int[] order = epochOrder(train.count(), epochsDone);
+            loader.order(epochsDone, order);
             for (int i = 0; i < order.length; i++) {
                 orderHost[i] = order[i];
             }
@@ -146,7 +154,10 @@ public final class Trainer implements AutoCloseable {
         return history;
     }
 
-    /** Accuracy of the model on {@code data} in eval mode (running statistics), batches of the eval batch size. */
+    /**
+     * Accuracy of the model on {@code data} in eval mode (running statistics), batches of the eval
+     * batch size. The set is uploaded on first use and kept (per instance) until {@link #close()}.
+     */
     public double evaluate(LabeledImages data) {
         return evaluateLossAndAccuracy(data)[1];
     }
@@ -279,24 +290,6 @@ public final class Trainer implements AutoCloseable {
             plan.forward(false);
             loss.forward(logits, labels, metrics);
         };
-    }
-
-    /** The example order of an epoch: identity without shuffling, else a permutation seeded by (seed, epoch). */
-    int[] epochOrder(int count, int epoch) {
-        int[] order = new int[count];
-        for (int i = 0; i < count; i++) {
-            order[i] = i;
-        }
-        if (shuffle) {
-            SplittableRandom rng = new SplittableRandom(seed ^ (0x9E3779B97F4A7C15L * (epoch + 1)));
-            for (int i = count - 1; i > 0; i--) {
-                int j = rng.nextInt(i + 1);
-                int t = order[i];
-                order[i] = order[j];
-                order[j] = t;
-            }
-        }
-        return order;
     }
 
     private record StepKey(Resident data, int batch, boolean training) {

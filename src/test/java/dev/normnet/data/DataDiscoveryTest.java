@@ -318,4 +318,26 @@ class DataDiscoveryTest {
         assertEquals(10000, s.test().count());
         assertEquals(26421880L, Files.size(dir.resolve("train-images-idx3-ubyte.gz")));
     }
+
+    @Test
+    void downloadLocationOverrides() {
+        IdxDataset ds = FashionMnist.DATASET;
+        Path cwd = tmp.resolve("cwd");
+        assertEquals(ds.downloadBase(), new DataDiscovery(Map.of(), cwd, Map.of(), null, null).downloadBase(ds));
+        assertEquals("http://127.0.0.1:1/env/", new DataDiscovery(Map.of(DataDiscovery.BASE_URL_ENV, "http://127.0.0.1:1/env"),
+                cwd, Map.of(), null, null).downloadBase(ds));
+        assertEquals("http://127.0.0.1:1/arg/", new DataDiscovery(Map.of(DataDiscovery.BASE_URL_ENV, "http://127.0.0.1:1/env"),
+                cwd, Map.of(), "http://127.0.0.1:1/arg/", null).downloadBase(ds));
+        String before = System.getProperty(DataDiscovery.BASE_URL_PROPERTY);
+        try {
+            System.setProperty(DataDiscovery.BASE_URL_PROPERTY, "http://127.0.0.1:1/property/");
+            assertEquals("http://127.0.0.1:1/property/", DataDiscovery.system().downloadBase(ds));
+        } finally {
+            if (before == null) {
+                System.clearProperty(DataDiscovery.BASE_URL_PROPERTY);
+            } else {
+                System.setProperty(DataDiscovery.BASE_URL_PROPERTY, before);
+            }
+        }
+    }
 }

@@ -3,21 +3,27 @@ package dev.normnet.parity;
 import dev.normnet.backend.Backend;
 import dev.normnet.backend.ConvSpec;
 import dev.normnet.backend.PoolSpec;
+import dev.normnet.optim.Adam;
+import dev.normnet.optim.Optimizer;
+import dev.normnet.optim.Sgd;
 import dev.normnet.tensor.Shape;
 import dev.normnet.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Every {@link Backend} op against the PyTorch golden files (see
- * {@code src/test/resources/golden/README.md}). A subclass names the backend; the same cases run
- * on each. Outputs are filled with a sentinel before each op, so an op that accumulates into its
- * output instead of overwriting it fails.
+ * {@code src/test/resources/golden/README.md}), and the optimizer classes over the optimizer
+ * cases. A subclass names the backend; the same cases run on each. Outputs are filled with a
+ * sentinel before each op, so an op that accumulates into its output instead of overwriting it
+ * fails.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 abstract class BackendParityCases {
@@ -33,9 +39,22 @@ abstract class BackendParityCases {
         return backend.device().id();
     }
 
+    /** Why the backend cannot run on this machine, or null when it can (then every case is skipped with it). */
+    protected String unavailableReason() {
+        return null;
+    }
+
     @BeforeAll
     void openBackend() {
-        backend = createBackend();
+        if (unavailableReason() == null) {
+            backend = createBackend();
+        }
+    }
+
+    @BeforeEach
+    void requireBackend() {
+        String reason = unavailableReason();
+        assumeTrue(reason == null, reason);
     }
 
     @AfterAll
@@ -326,6 +345,64 @@ abstract class BackendParityCases {
         g.check("exp_avg_sq", v, "exp_avg_sq");
         System.out.println(g.summary());
         close(params, grad, m, v, hyperTensor);
+    }
+
+    /** The optimizer classes of dev.normnet.optim over the same cases: builder wiring, state, Adam's step count. */
+    @ParameterizedTest
+    @ValueSource(strings = {"sgd_momentum", "sgd_plain", "adam"})
+    void optimizerClass(String name) {
+        Golden g = golden(name);
+        float[] hyper = g.load("hyper").data();
+        Optimizer optimizer = name.equals("adam")
+                ? Adam.builder().setLearningRate(hyper[0]).optBetas(hyper[1], hyper[2]).optEps(hyper[3])
+                        .optWeightDecay(hyper[4]).build()
+                : Sgd.builder().setLearningRate(hyper[0]).optMomentum(hyper[1]).optWeightDecay(hyper[2]).build();
+        NpyReader.Array grads = g.load("grads");    // (3, size)
+        NpyReader.Array after = g.load("params");   // (3, size)
+        int size = grads.dim(1);
+        Tensor params = g.upload(backend, "params0");
+        Tensor grad = backend.allocate(Shape.of(size));
+        optimizer.attach(backend, params, grad);
+        for (int t = 0; t < grads.dim(0); t++) {
+            grad.copyFrom(java.util.Arrays.copyOfRange(grads.data(), t * size, (t + 1) * size));
+            optimizer.step();
+            g.check(optimizer.getClass().getSimpleName() + " params[" + t + "]", params.toArray(), row(after, t));
+        }
+        System.out.println(g.summary());
+        optimizer.close();
+        close(params, grad);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {28, 32})
+    void gatherBatch(int size) {
+        Golden g = golden("gather_batch");
+        NpyReader.Array pixels = g.load("pixels");   // (count, H, W) as exact integers
+        NpyReader.Array labels = g.load("labels");   // (count)
+        int count = pixels.dim(0);
+        byte[] px = new byte[pixels.data().length];
+        for (int i = 0; i < px.length; i++) {
+            px[i] = (byte) Math.round(pixels.data()[i]);
+        }
+        byte[] lab = new byte[count];
+        for (int i = 0; i < count; i++) {
+            lab[i] = (byte) Math.round(labels.data()[i]);
+        }
+        NpyReader.Array batchLabels = g.load("batch_labels");
+        int batch = batchLabels.dim(0);
+        float start = g.load("cursor").data()[0];
+        try (var images = backend.uploadImages(px, lab, count, pixels.dim(1), pixels.dim(2))) {
+            Tensor order = g.upload(backend, "order");
+            Tensor cursor = g.upload(backend, "cursor");
+            Tensor x = output(Shape.of(batch, 1, size, size));
+            Tensor y = output(Shape.of(batch));
+            backend.gatherBatch(images, order, cursor, x, y);
+            g.check("x_" + size, x, "x_" + size);
+            g.check("labels", y.toArray(), batchLabels);
+            assertEquals(start + batch, cursor.toArray()[0], "gatherBatch: cursor must advance by the batch size");
+            System.out.println(g.summary());
+            close(order, cursor, x, y);
+        }
     }
 
     private static NpyReader.Array row(NpyReader.Array a, int t) {

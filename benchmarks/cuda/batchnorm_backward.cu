@@ -1,0 +1,320 @@
+/*
+batchnorm_backward: backward of training-mode batch norm, float32, (N, C) or (N, C, H, W).
+Statistics per channel over m = N*L values, L = H*W (1 for 2-D input). With the statistics
+saved by the forward pass and xhat = (x - saveMean) * saveInvStd:
+  dbeta  = sum(dy);  dgamma = sum(dy * xhat)
+  dx = gamma * saveInvStd / m * (m * dy - dbeta - xhat * dgamma)
+
+Compile and run:
+  make batchnorm_backward    (nvcc -O3 -std=c++17 -arch=sm_90 batchnorm_backward.cu -o batchnorm_backward)
+  ./batchnorm_backward 2
+
+version 1: one thread per channel: sums in double, then dx; serial and slow
+version 2: [mainline batchnorm_backward_partial v2 + batchnorm_backward_finalize v2 +
+           batchnorm_backward_dx v1, src/main/cuda/batchnorm.cu] each channel split over G
+           blocks that write (sum dy, sum dy * xhat) partials from fixed trees; one thread per
+           channel merges them in order in double; a grid-stride pass writes dx
+All versions are deterministic.
+*/
+#include "common.h"
+
+// ----------------------------------------------------------------------------------- CPU reference
+
+static void batchnorm_backward_cpu(double* dx, double* dgamma, double* dbeta, const float* x, const float* dy,
+                                   const float* gamma, const float* saveMean, const float* saveInvStd, int N, int C,
+                                   int L) {
+    double m = (double) N * L;
+    for (int c = 0; c < C; c++) {
+        double mean = saveMean[c], invstd = saveInvStd[c];
+        double sdy = 0.0, sdyx = 0.0;
+        for (int n = 0; n < N; n++) {
+            for (int l = 0; l < L; l++) {
+                size_t i = ((size_t) n * C + c) * L + l;
+                sdy += dy[i];
+                sdyx += (double) dy[i] * (x[i] - mean) * invstd;
+            }
+        }
+        dbeta[c] = sdy;
+        dgamma[c] = sdyx;
+        for (int n = 0; n < N; n++) {
+            for (int l = 0; l < L; l++) {
+                size_t i = ((size_t) n * C + c) * L + l;
+                double xhat = (x[i] - mean) * invstd;
+                dx[i] = (double) gamma[c] * invstd / m * (m * dy[i] - sdy - xhat * sdyx);
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------- kernels
+
+// v1: one thread per channel.
+__global__ void batchnorm_backward_kernel1(const float* __restrict__ x, const float* __restrict__ dy,
+                                           const float* __restrict__ gamma, const float* __restrict__ saveMean,
+                                           const float* __restrict__ saveInvStd, float* __restrict__ dx,
+                                           float* __restrict__ dgamma, float* __restrict__ dbeta, int N, int C,
+                                           int L) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    const float mean = saveMean[c], invstd = saveInvStd[c];
+    double sdy = 0.0, sdyx = 0.0;
+    for (int n = 0; n < N; n++) {
+        for (int l = 0; l < L; l++) {
+            size_t i = ((size_t) n * C + c) * L + l;
+            sdy += dy[i];
+            sdyx += (double) (dy[i] * ((x[i] - mean) * invstd));
+        }
+    }
+    const float db = (float) sdy, dg = (float) sdyx, m = (float) N * L;
+    dbeta[c] = db;
+    dgamma[c] = dg;
+    for (int n = 0; n < N; n++) {
+        for (int l = 0; l < L; l++) {
+            size_t i = ((size_t) n * C + c) * L + l;
+            float xhat = (x[i] - mean) * invstd;
+            dx[i] = gamma[c] * invstd / m * (m * dy[i] - db - xhat * dg);
+        }
+    }
+}
+
+// ---- v2: copied from src/main/cuda/batchnorm.cu
+
+__device__ __forceinline__ size_t bn_index(long long j, int c, int C, int L) {
+    long long n = j / L;
+    long long l = j - n * L;
+    return ((size_t) n * C + c) * L + l;
+}
+
+// batchnorm_backward_partial v2: per block (g, c), the sums of dy and dy * xhat over the block's
+// slice (xhat = (x - saveMean) * saveInvStd), each thread strided, then a fixed tree.
+// Writes partials[c][g] = (sum dy, sum dy * xhat).
+__global__ void batchnorm_backward_partial(const float* __restrict__ x, const float* __restrict__ dy,
+                                           const float* __restrict__ saveMean,
+                                           const float* __restrict__ saveInvStd,
+                                           float* __restrict__ partials,  // (C, G, 2)
+                                           int N, int C, int L, int chunk) {
+    __shared__ float buf[NN_REDUCE_THREADS];
+    const int g = blockIdx.x;
+    const int G = gridDim.x;
+    const int c = blockIdx.y;
+    const long long m = (long long) N * L;
+    const long long j0 = (long long) g * chunk;
+    const long long j1 = min(m, j0 + chunk);
+    const float mean = saveMean[c];
+    const float invstd = saveInvStd[c];
+    float sdy = 0.0f;
+    float sdyx = 0.0f;
+    for (long long j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
+        size_t i = bn_index(j, c, C, L);
+        float d = dy[i];
+        sdy += d;
+        sdyx = fmaf(d, (x[i] - mean) * invstd, sdyx);
+    }
+    float a = nn_block_sum(sdy, buf);
+    float b = nn_block_sum(sdyx, buf);
+    if (threadIdx.x == 0) {
+        float* out = partials + ((size_t) c * G + g) * 2;
+        out[0] = a;
+        out[1] = b;
+    }
+}
+
+// batchnorm_backward_finalize v2: one thread per channel sums its G partials in order (double):
+// dbeta = sum(dy), dgamma = sum(dy * xhat).
+__global__ void batchnorm_backward_finalize(const float* __restrict__ partials,  // (C, G, 2)
+                                            int C, int G,
+                                            float* __restrict__ dgamma, float* __restrict__ dbeta) {
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    double a = 0.0, b = 0.0;
+    for (int g = 0; g < G; g++) {
+        a += partials[((size_t) c * G + g) * 2];
+        b += partials[((size_t) c * G + g) * 2 + 1];
+    }
+    dbeta[c] = (float) a;
+    dgamma[c] = (float) b;
+}
+
+// batchnorm_backward_dx v1: dx = gamma * invstd / m * (m * dy - dbeta - xhat * dgamma).
+// dx may alias dy (each element is read before it is written by the same thread).
+__global__ void batchnorm_backward_dx(const float* x, const float* dy,
+                                      const float* __restrict__ gamma,
+                                      const float* __restrict__ saveMean,
+                                      const float* __restrict__ saveInvStd,
+                                      const float* __restrict__ dgamma,
+                                      const float* __restrict__ dbeta,
+                                      float* dx, int C, int L, int total, float m) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+        int c = (i / L) % C;
+        float invstd = saveInvStd[c];
+        float xhat = (x[i] - saveMean[c]) * invstd;
+        dx[i] = gamma[c] * invstd / m * (m * dy[i] - dbeta[c] - xhat * dgamma[c]);
+    }
+}
+
+// ----------------------------------------------------------------------------------- launchers
+
+struct BnArgs {
+    const float* x;
+    const float* dy;
+    const float* gamma;
+    const float* saveMean;
+    const float* saveInvStd;
+    float* dx;
+    float* dgamma;
+    float* dbeta;
+    int N, C, L;
+};
+
+static float* g_partials = nullptr;
+static size_t g_partials_n = 0;
+static float* partials_scratch(size_t n) {
+    if (n > g_partials_n) {
+        if (g_partials != nullptr) CUDA_CHECK(cudaFree(g_partials));
+        CUDA_CHECK(cudaMalloc(&g_partials, n * sizeof(float)));
+        g_partials_n = n;
+    }
+    return g_partials;
+}
+
+static void batchnorm_backward(int version, BnArgs a) {
+    switch (version) {
+        case 1:
+            batchnorm_backward_kernel1<<<ceil_div(a.C, 32), 32>>>(a.x, a.dy, a.gamma, a.saveMean, a.saveInvStd, a.dx,
+                                                                  a.dgamma, a.dbeta, a.N, a.C, a.L);
+            CUDA_CHECK_LAUNCH();
+            break;
+        case 2: {
+            // Launched as src/main/java/dev/normnet/backend/cuda/CudaBackend.java launches it.
+            long long m = (long long) a.N * a.L;
+            geometry::Split split = geometry::batchnorm_split(m);
+            float* partials = partials_scratch((size_t) 2 * a.C * split.groups);
+            dim3 grid(split.groups, a.C);
+            batchnorm_backward_partial<<<grid, geometry::REDUCE_THREADS>>>(a.x, a.dy, a.saveMean, a.saveInvStd,
+                                                                           partials, a.N, a.C, a.L, split.chunk);
+            CUDA_CHECK_LAUNCH();
+            batchnorm_backward_finalize<<<ceil_div(a.C, 128), 128>>>(partials, a.C, split.groups, a.dgamma, a.dbeta);
+            CUDA_CHECK_LAUNCH();
+            int total = a.N * a.C * a.L;
+            batchnorm_backward_dx<<<geometry::stride_blocks(total), geometry::THREADS>>>(
+                a.x, a.dy, a.gamma, a.saveMean, a.saveInvStd, a.dgamma, a.dbeta, a.dx, a.C, a.L, total, (float) m);
+            CUDA_CHECK_LAUNCH();
+            break;
+        }
+        default: fprintf(stderr, "batchnorm_backward: no version %d\n", version); exit(EXIT_FAILURE);
+    }
+}
+
+// ----------------------------------------------------------------------------------- main
+
+struct Case {
+    const char* name;
+    int N, C, H, W;  // H = W = 0 for a 2-D (N, C) input
+    bool timed;
+};
+
+int main(int argc, char** argv) {
+    const int versions = 2;
+    int version = parse_version(argc, argv, versions, versions);
+    int repeats = repeats_from_env(50);
+    print_device();
+    printf("batchnorm_backward version %d\n", version);
+
+    const Case cases[] = {
+        {"odd 3x5x7x3", 3, 5, 7, 3, false},
+        {"odd 2-D 7x10", 7, 10, 0, 0, false},
+        {"odd 2-D 2x3 (m = 2)", 2, 3, 0, 0, false},
+        {"odd 5x3x33x31", 5, 3, 33, 31, false},
+        {"LeNet BN1 256x6x28x28", 256, 6, 28, 28, true},
+        {"LeNet BN2 256x16x10x10", 256, 16, 10, 10, true},
+        {"LeNet-BN BN1 256x6x24x24", 256, 6, 24, 24, true},
+        {"LeNet-BN BN2 256x16x8x8", 256, 16, 8, 8, true},
+        {"BN1d 256x120", 256, 120, 0, 0, true},
+        {"BN1d 256x84", 256, 84, 0, 0, true},
+        {"large 256x16x106x106", 256, 16, 106, 106, true},
+    };
+
+    uint64_t seed = 41;
+    for (const Case& cs : cases) {
+        int N = cs.N, C = cs.C, L = cs.H == 0 ? 1 : cs.H * cs.W;
+        size_t nx = (size_t) N * C * L;
+        printf("%s: x (%d, %d, %d)\n", cs.name, N, C, L);
+        if (skip_case(nx)) continue;
+        float* x = make_random_float(nx, -1.0f, 3.0f, seed++);
+        float* dy = make_random_float(nx, -1.0f, 1.0f, seed++);
+        float* gamma = make_random_float((size_t) C, 0.5f, 1.5f, seed++);
+        // Statistics as a forward pass would save them (float32), from the data itself.
+        float* mean = (float*) host_alloc(C * sizeof(float));
+        float* invstd = (float*) host_alloc(C * sizeof(float));
+        for (int c = 0; c < C; c++) {
+            double s = 0.0, sq = 0.0, m = (double) N * L;
+            for (int n = 0; n < N; n++)
+                for (int l = 0; l < L; l++) s += x[((size_t) n * C + c) * L + l];
+            for (int n = 0; n < N; n++) {
+                for (int l = 0; l < L; l++) {
+                    double d = x[((size_t) n * C + c) * L + l] - s / m;
+                    sq += d * d;
+                }
+            }
+            mean[c] = (float) (s / m);
+            invstd[c] = (float) (1.0 / sqrt(sq / m + 1e-5));
+        }
+        BnArgs a;
+        a.x = to_device(x, nx);
+        a.dy = to_device(dy, nx);
+        a.gamma = to_device(gamma, (size_t) C);
+        a.saveMean = to_device(mean, (size_t) C);
+        a.saveInvStd = to_device(invstd, (size_t) C);
+        a.dx = device_alloc_poison(nx);
+        a.dgamma = device_alloc_poison((size_t) C);
+        a.dbeta = device_alloc_poison((size_t) C);
+        a.N = N;
+        a.C = C;
+        a.L = L;
+        double* ref_dx = (double*) host_alloc(nx * sizeof(double));
+        double* ref_dgamma = make_zeros_double((size_t) C);
+        double* ref_dbeta = make_zeros_double((size_t) C);
+        batchnorm_backward(version, a);
+        batchnorm_backward_cpu(ref_dx, ref_dgamma, ref_dbeta, x, dy, gamma, mean, invstd, N, C, L);
+        // dgamma and dbeta are sums of m terms of size ~1 (error ~2e-8 * m); dx subtracts them
+        // divided by m, so its error stays ~1e-6 relative to the largest term.
+        double m = (double) N * L;
+        validate_result(a.dbeta, ref_dbeta, "dbeta", (size_t) C, 2e-7 * m + 1e-5, 1e-5);
+        validate_result(a.dgamma, ref_dgamma, "dgamma", (size_t) C, 2e-7 * m + 1e-5, 1e-5);
+        validate_result(a.dx, ref_dx, "dx", nx, 2e-5, 1e-4);
+        float* first = from_device(a.dgamma, (size_t) C);
+        batchnorm_backward(version, a);
+        float* second = from_device(a.dgamma, (size_t) C);
+        if (memcmp(first, second, C * sizeof(float)) != 0) {
+            fprintf(stderr, "FAILED: two runs of version %d gave different dgamma bits\n", version);
+            exit(EXIT_FAILURE);
+        }
+        printf("    dgamma       identical bits on a second run\n");
+        free(first);
+        free(second);
+        if (cs.timed && timing_enabled()) {
+            // reads x and dy twice (sums, dx), writes dx
+            double bytes = (double) nx * sizeof(float) * 5.0;
+            Timing t = benchmark_kernel(repeats, batchnorm_backward, version, a);
+            print_timing("time", t, bytes, 0.0);
+        }
+        free(ref_dx);
+        free(ref_dgamma);
+        free(ref_dbeta);
+        free(x);
+        free(dy);
+        free(gamma);
+        free(mean);
+        free(invstd);
+        CUDA_CHECK(cudaFree((void*) a.x));
+        CUDA_CHECK(cudaFree((void*) a.dy));
+        CUDA_CHECK(cudaFree((void*) a.gamma));
+        CUDA_CHECK(cudaFree((void*) a.saveMean));
+        CUDA_CHECK(cudaFree((void*) a.saveInvStd));
+        CUDA_CHECK(cudaFree(a.dx));
+        CUDA_CHECK(cudaFree(a.dgamma));
+        CUDA_CHECK(cudaFree(a.dbeta));
+    }
+    printf("batchnorm_backward version %d: all checks passed\n", version);
+    return 0;
+}

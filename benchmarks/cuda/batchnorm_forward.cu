@@ -1,0 +1,507 @@
+/*
+batchnorm_forward: batch norm with PyTorch's semantics over (N, C) or (N, C, H, W), float32.
+Statistics per channel over m = N*L values, L = H*W (1 for 2-D input); element (n, c, l) sits at
+(n*C + c)*L + l.
+  train: mean = sum(x) / m, var = sum((x - mean)^2) / m (biased, computed stably)
+         y = gamma * (x - mean) / sqrt(var + eps) + beta;  saveMean = mean, saveInvStd = 1/sqrt(var + eps)
+         runningMean = (1 - momentum) * runningMean + momentum * mean
+         runningVar  = (1 - momentum) * runningVar  + momentum * var * m / (m - 1)
+  eval:  y = gamma * (x - runningMean) / sqrt(runningVar + eps) + beta
+
+Compile and run:
+  make batchnorm_forward    (nvcc -O3 -std=c++17 -arch=sm_90 batchnorm_forward.cu -o batchnorm_forward)
+  ./batchnorm_forward 3          training-mode versions (default)
+  ./batchnorm_forward 2 eval     eval-mode versions
+
+train version 1: one thread per channel, two passes in double, then y; serial and slow
+train version 2: one block per channel: block sum of x - x[first] (fixed tree) -> mean, block sum of
+                 (x - mean)^2 -> var, then the same block writes y; reads x three times
+train version 3: [mainline batchnorm_stats_partial v3 + batchnorm_stats_finalize v3 +
+                 batchnorm_normalize v1, src/main/cuda/batchnorm.cu] each channel split over
+                 G blocks: Welford per thread, Chan merges in a fixed tree, partials (C, G, 3)
+                 merged in order in double by one thread per channel, then a grid-stride
+                 normalize over all elements
+eval version 1:  [mainline batchnorm_forward_eval v1] grid-stride, one element per iteration
+eval version 2:  four elements per iteration with float4 loads and stores when L % 4 == 0
+                 (the four share a channel), else version 1
+All versions are deterministic.
+*/
+#include "common.h"
+
+// ----------------------------------------------------------------------------------- CPU reference
+
+static void batchnorm_forward_train_cpu(double* y, double* saveMean, double* saveInvStd, double* runningMean,
+                                        double* runningVar, const float* x, const float* gamma, const float* beta,
+                                        const float* rm0, const float* rv0, int N, int C, int L, float momentum,
+                                        float eps) {
+    double m = (double) N * L;
+    for (int c = 0; c < C; c++) {
+        double sum = 0.0;
+        for (int n = 0; n < N; n++)
+            for (int l = 0; l < L; l++) sum += x[((size_t) n * C + c) * L + l];
+        double mean = sum / m;
+        double sq = 0.0;
+        for (int n = 0; n < N; n++) {
+            for (int l = 0; l < L; l++) {
+                double d = x[((size_t) n * C + c) * L + l] - mean;
+                sq += d * d;
+            }
+        }
+        double var = sq / m;
+        double invstd = 1.0 / sqrt(var + (double) eps);
+        for (int n = 0; n < N; n++) {
+            for (int l = 0; l < L; l++) {
+                size_t i = ((size_t) n * C + c) * L + l;
+                y[i] = (double) gamma[c] * (x[i] - mean) * invstd + (double) beta[c];
+            }
+        }
+        saveMean[c] = mean;
+        saveInvStd[c] = invstd;
+        runningMean[c] = (1.0 - momentum) * rm0[c] + momentum * mean;
+        runningVar[c] = (1.0 - momentum) * rv0[c] + momentum * sq / (m - 1.0);
+    }
+}
+
+static void batchnorm_forward_eval_cpu(double* y, const float* x, const float* gamma, const float* beta,
+                                       const float* rm, const float* rv, int N, int C, int L, float eps) {
+    for (int n = 0; n < N; n++) {
+        for (int c = 0; c < C; c++) {
+            double invstd = 1.0 / sqrt((double) rv[c] + (double) eps);
+            for (int l = 0; l < L; l++) {
+                size_t i = ((size_t) n * C + c) * L + l;
+                y[i] = (double) gamma[c] * (x[i] - (double) rm[c]) * invstd + (double) beta[c];
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------- train kernels
+
+// train v1: one thread per channel; sums in double, two passes, then y.
+__global__ void batchnorm_forward_train_kernel1(const float* __restrict__ x, const float* __restrict__ gamma,
+                                                const float* __restrict__ beta, float* __restrict__ runningMean,
+                                                float* __restrict__ runningVar, float* __restrict__ y,
+                                                float* __restrict__ saveMean, float* __restrict__ saveInvStd,
+                                                int N, int C, int L, float momentum, float eps) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    double m = (double) N * L;
+    double sum = 0.0;
+    for (int n = 0; n < N; n++)
+        for (int l = 0; l < L; l++) sum += x[((size_t) n * C + c) * L + l];
+    double mean = sum / m;
+    double sq = 0.0;
+    for (int n = 0; n < N; n++) {
+        for (int l = 0; l < L; l++) {
+            double d = x[((size_t) n * C + c) * L + l] - mean;
+            sq += d * d;
+        }
+    }
+    float meanF = (float) mean;
+    float invstd = (float) (1.0 / sqrt(sq / m + (double) eps));
+    for (int n = 0; n < N; n++) {
+        for (int l = 0; l < L; l++) {
+            size_t i = ((size_t) n * C + c) * L + l;
+            y[i] = gamma[c] * ((x[i] - meanF) * invstd) + beta[c];
+        }
+    }
+    saveMean[c] = meanF;
+    saveInvStd[c] = invstd;
+    runningMean[c] = (float) ((1.0 - momentum) * runningMean[c] + momentum * mean);
+    runningVar[c] = (float) ((1.0 - momentum) * runningVar[c] + momentum * sq / (m - 1.0));
+}
+
+// train v2: one block per channel (NN_REDUCE_THREADS threads). Pass 1: block sum of x -> mean;
+// pass 2: block sum of (x - mean)^2 -> var; pass 3: y. Thread t handles j = t, t + blockDim, ...
+// of the channel's m values, j -> (n = j / L, l = j % L).
+__global__ void batchnorm_forward_train_kernel2(const float* __restrict__ x, const float* __restrict__ gamma,
+                                                const float* __restrict__ beta, float* __restrict__ runningMean,
+                                                float* __restrict__ runningVar, float* __restrict__ y,
+                                                float* __restrict__ saveMean, float* __restrict__ saveInvStd,
+                                                int N, int C, int L, float momentum, float eps) {
+    __shared__ float buf[NN_REDUCE_THREADS];
+    const int c = blockIdx.x;
+    const int m = N * L;
+    // Summing x - shift (any value of the channel) keeps the partial sums small when the mean
+    // is far from 0, so float32 loses little.
+    const float shift = x[(size_t) c * L];
+    float sum = 0.0f;
+    for (int j = threadIdx.x; j < m; j += blockDim.x) {
+        int n = j / L;
+        sum += x[((size_t) n * C + c) * L + (j - n * L)] - shift;
+    }
+    const float mu = shift + nn_block_sum(sum, buf) / (float) m;  // nn_block_sum returns to every thread
+    float sq = 0.0f;
+    for (int j = threadIdx.x; j < m; j += blockDim.x) {
+        int n = j / L;
+        float d = x[((size_t) n * C + c) * L + (j - n * L)] - mu;
+        sq = fmaf(d, d, sq);
+    }
+    const float m2 = nn_block_sum(sq, buf);
+    __shared__ float shared_invstd;
+    if (threadIdx.x == 0) {
+        float var = m2 / (float) m;
+        float invstd = 1.0f / sqrtf(var + eps);
+        shared_invstd = invstd;
+        saveMean[c] = mu;
+        saveInvStd[c] = invstd;
+        runningMean[c] = (1.0f - momentum) * runningMean[c] + momentum * mu;
+        runningVar[c] = (1.0f - momentum) * runningVar[c] + momentum * (m2 / (float) (m - 1));
+    }
+    __syncthreads();
+    const float invstd = shared_invstd;
+    const float g = gamma[c], b = beta[c];
+    for (int j = threadIdx.x; j < m; j += blockDim.x) {
+        int n = j / L;
+        size_t i = ((size_t) n * C + c) * L + (j - n * L);
+        y[i] = g * ((x[i] - mu) * invstd) + b;
+    }
+}
+
+// ---- train v3: copied from src/main/cuda/batchnorm.cu
+
+__device__ __forceinline__ size_t bn_index(long long j, int c, int C, int L) {
+    long long n = j / L;
+    long long l = j - n * L;
+    return ((size_t) n * C + c) * L + l;
+}
+
+// Chan's merge of two (count, mean, M2) summaries into the first.
+__device__ __forceinline__ void bn_chan_merge(float& na, float& ma, float& m2a, float nb, float mb, float m2b) {
+    float n = na + nb;
+    if (nb == 0.0f) return;
+    float delta = mb - ma;
+    float fb = nb / n;
+    ma = ma + delta * fb;
+    m2a = m2a + m2b + delta * delta * na * fb;
+    na = n;
+}
+
+// batchnorm_stats_partial v3: Welford per thread over a strided part of the block's slice, then
+// a fixed tree of Chan merges in shared memory. Grid (G, C); block (g, c) covers
+// j in [g*chunk, min(m, (g+1)*chunk)). Writes partials[c][g] = (count, mean, M2).
+__global__ void batchnorm_stats_partial(const float* __restrict__ x,  // (N, C, L)
+                                        float* __restrict__ partials,  // (C, G, 3)
+                                        int N, int C, int L, int chunk) {
+    __shared__ float sn[NN_REDUCE_THREADS];
+    __shared__ float sm[NN_REDUCE_THREADS];
+    __shared__ float s2[NN_REDUCE_THREADS];
+    const int g = blockIdx.x;
+    const int G = gridDim.x;
+    const int c = blockIdx.y;
+    const long long m = (long long) N * L;
+    const long long j0 = (long long) g * chunk;
+    const long long j1 = min(m, j0 + chunk);
+    int count = 0;
+    float mean = 0.0f;
+    float m2 = 0.0f;
+    for (long long j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
+        float v = x[bn_index(j, c, C, L)];
+        count++;
+        float delta = v - mean;
+        mean += delta / (float) count;
+        m2 += delta * (v - mean);
+    }
+    sn[threadIdx.x] = (float) count;
+    sm[threadIdx.x] = mean;
+    s2[threadIdx.x] = m2;
+    __syncthreads();
+    for (int s = blockDim.x >> 1; s > 0; s >>= 1) {
+        if (threadIdx.x < s) {
+            float na = sn[threadIdx.x], ma = sm[threadIdx.x], m2a = s2[threadIdx.x];
+            bn_chan_merge(na, ma, m2a, sn[threadIdx.x + s], sm[threadIdx.x + s], s2[threadIdx.x + s]);
+            sn[threadIdx.x] = na;
+            sm[threadIdx.x] = ma;
+            s2[threadIdx.x] = m2a;
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        float* out = partials + ((size_t) c * G + g) * 3;
+        out[0] = sn[0];
+        out[1] = sm[0];
+        out[2] = s2[0];
+    }
+}
+
+// batchnorm_stats_finalize v3: one thread per channel merges its G partials in order (Chan, in
+// double), then writes saveMean, saveInvStd = 1/sqrt(var + eps) with the biased variance, and
+// updates the running statistics with PyTorch's convention: momentum weights the new value, and
+// the running variance takes the unbiased var * m / (m - 1).
+__global__ void batchnorm_stats_finalize(const float* __restrict__ partials,  // (C, G, 3)
+                                         int C, int G, long long m,
+                                         float* __restrict__ runningMean,  // (C)
+                                         float* __restrict__ runningVar,   // (C)
+                                         float* __restrict__ saveMean,     // (C)
+                                         float* __restrict__ saveInvStd,   // (C)
+                                         float momentum, float eps) {
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    double n = 0.0, mean = 0.0, m2 = 0.0;
+    for (int g = 0; g < G; g++) {
+        const float* in = partials + ((size_t) c * G + g) * 3;
+        double nb = in[0];
+        if (nb == 0.0) continue;
+        double mb = in[1], m2b = in[2];
+        double total = n + nb;
+        double delta = mb - mean;
+        mean += delta * nb / total;
+        m2 += m2b + delta * delta * n * nb / total;
+        n = total;
+    }
+    double var = m2 / (double) m;
+    saveMean[c] = (float) mean;
+    saveInvStd[c] = (float) (1.0 / sqrt(var + (double) eps));
+    double unbiased = m2 / (double) (m - 1);
+    runningMean[c] = (float) ((1.0 - momentum) * runningMean[c] + momentum * mean);
+    runningVar[c] = (float) ((1.0 - momentum) * runningVar[c] + momentum * unbiased);
+}
+
+// batchnorm_normalize v1: y = gamma[c] * (x - mean[c]) * invstd[c] + beta[c], grid-stride over
+// the N*C*L elements. Used by training (saved statistics) after batchnorm_stats_finalize.
+__global__ void batchnorm_normalize(const float* __restrict__ x, const float* __restrict__ gamma,
+                                    const float* __restrict__ beta, const float* __restrict__ mean,
+                                    const float* __restrict__ invstd, float* __restrict__ y,
+                                    int C, int L, int total) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+        int c = (i / L) % C;
+        y[i] = gamma[c] * ((x[i] - mean[c]) * invstd[c]) + beta[c];
+    }
+}
+
+// ----------------------------------------------------------------------------------- eval kernels
+
+// eval v1: copied from src/main/cuda/batchnorm.cu (batchnorm_forward_eval v1).
+// y = gamma * (x - runningMean) / sqrt(runningVar + eps) + beta.
+__global__ void batchnorm_forward_eval_kernel1(const float* __restrict__ x, const float* __restrict__ gamma,
+                                               const float* __restrict__ beta,
+                                               const float* __restrict__ runningMean,
+                                               const float* __restrict__ runningVar, float* __restrict__ y,
+                                               int C, int L, int total, float eps) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+        int c = (i / L) % C;
+        float invstd = 1.0f / sqrtf(runningVar[c] + eps);
+        y[i] = gamma[c] * ((x[i] - runningMean[c]) * invstd) + beta[c];
+    }
+}
+
+// eval v2: L % 4 == 0, so each aligned group of four elements lies in one channel; grid-stride
+// over total / 4 groups with float4 loads and stores (x and y 16-byte aligned: cudaMalloc).
+__global__ void batchnorm_forward_eval_kernel2(const float4* __restrict__ x, const float* __restrict__ gamma,
+                                               const float* __restrict__ beta,
+                                               const float* __restrict__ runningMean,
+                                               const float* __restrict__ runningVar, float4* __restrict__ y,
+                                               int C, int L, int total4, float eps) {
+    const int L4 = L / 4;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total4; i += gridDim.x * blockDim.x) {
+        int c = (i / L4) % C;
+        float invstd = 1.0f / sqrtf(runningVar[c] + eps);
+        float g = gamma[c], b = beta[c], mu = runningMean[c];
+        float4 v = x[i];
+        float4 r;
+        r.x = g * ((v.x - mu) * invstd) + b;
+        r.y = g * ((v.y - mu) * invstd) + b;
+        r.z = g * ((v.z - mu) * invstd) + b;
+        r.w = g * ((v.w - mu) * invstd) + b;
+        y[i] = r;
+    }
+}
+
+// ----------------------------------------------------------------------------------- launchers
+
+struct BnArgs {
+    const float* x;
+    const float* gamma;
+    const float* beta;
+    float* runningMean;
+    float* runningVar;
+    float* y;
+    float* saveMean;
+    float* saveInvStd;
+    int N, C, L;
+    float momentum, eps;
+};
+
+static float* g_partials = nullptr;
+static size_t g_partials_n = 0;
+static float* partials_scratch(size_t n) {
+    if (n > g_partials_n) {
+        if (g_partials != nullptr) CUDA_CHECK(cudaFree(g_partials));
+        CUDA_CHECK(cudaMalloc(&g_partials, n * sizeof(float)));
+        g_partials_n = n;
+    }
+    return g_partials;
+}
+
+static void batchnorm_forward_train(int version, BnArgs a) {
+    switch (version) {
+        case 1:
+            batchnorm_forward_train_kernel1<<<ceil_div(a.C, 32), 32>>>(a.x, a.gamma, a.beta, a.runningMean,
+                                                                       a.runningVar, a.y, a.saveMean, a.saveInvStd,
+                                                                       a.N, a.C, a.L, a.momentum, a.eps);
+            CUDA_CHECK_LAUNCH();
+            break;
+        case 2:
+            batchnorm_forward_train_kernel2<<<a.C, NN_REDUCE_THREADS>>>(a.x, a.gamma, a.beta, a.runningMean,
+                                                                        a.runningVar, a.y, a.saveMean,
+                                                                        a.saveInvStd, a.N, a.C, a.L, a.momentum,
+                                                                        a.eps);
+            CUDA_CHECK_LAUNCH();
+            break;
+        case 3: {
+            // Launched as src/main/java/dev/normnet/backend/cuda/CudaBackend.java launches it.
+            long long m = (long long) a.N * a.L;
+            geometry::Split split = geometry::batchnorm_split(m);
+            float* partials = partials_scratch((size_t) 3 * a.C * split.groups);
+            dim3 grid(split.groups, a.C);
+            batchnorm_stats_partial<<<grid, geometry::REDUCE_THREADS>>>(a.x, partials, a.N, a.C, a.L, split.chunk);
+            CUDA_CHECK_LAUNCH();
+            batchnorm_stats_finalize<<<ceil_div(a.C, 128), 128>>>(partials, a.C, split.groups, m, a.runningMean,
+                                                                  a.runningVar, a.saveMean, a.saveInvStd,
+                                                                  a.momentum, a.eps);
+            CUDA_CHECK_LAUNCH();
+            int total = a.N * a.C * a.L;
+            batchnorm_normalize<<<geometry::stride_blocks(total), geometry::THREADS>>>(
+                a.x, a.gamma, a.beta, a.saveMean, a.saveInvStd, a.y, a.C, a.L, total);
+            CUDA_CHECK_LAUNCH();
+            break;
+        }
+        default: fprintf(stderr, "batchnorm_forward train: no version %d\n", version); exit(EXIT_FAILURE);
+    }
+}
+
+static void batchnorm_forward_eval(int version, BnArgs a) {
+    int total = a.N * a.C * a.L;
+    if (version == 2 && a.L % 4 == 0) {
+        batchnorm_forward_eval_kernel2<<<geometry::stride_blocks(total / 4), geometry::THREADS>>>(
+            (const float4*) a.x, a.gamma, a.beta, a.runningMean, a.runningVar, (float4*) a.y, a.C, a.L, total / 4,
+            a.eps);
+    } else if (version == 1 || version == 2) {
+        batchnorm_forward_eval_kernel1<<<geometry::stride_blocks(total), geometry::THREADS>>>(
+            a.x, a.gamma, a.beta, a.runningMean, a.runningVar, a.y, a.C, a.L, total, a.eps);
+    } else {
+        fprintf(stderr, "batchnorm_forward eval: no version %d\n", version);
+        exit(EXIT_FAILURE);
+    }
+    CUDA_CHECK_LAUNCH();
+}
+
+// ----------------------------------------------------------------------------------- main
+
+struct Case {
+    const char* name;
+    int N, C, H, W;  // H = W = 0 for a 2-D (N, C) input
+    float lo, hi;    // x uniform in [lo, hi)
+    bool timed;
+};
+
+int main(int argc, char** argv) {
+    const bool eval = has_arg(argc, argv, "eval");
+    const int versions = eval ? 2 : 3;
+    int version = parse_version(argc, argv, versions, versions);
+    int repeats = repeats_from_env(50);
+    const float momentum = 0.1f, eps = 1e-5f;
+    print_device();
+    printf("batchnorm_forward %s version %d\n", eval ? "eval" : "train", version);
+
+    const Case cases[] = {
+        {"odd 3x5x7x3", 3, 5, 7, 3, -1.0f, 1.0f, false},
+        {"odd 2-D 7x10", 7, 10, 0, 0, -1.0f, 1.0f, false},
+        {"odd 2-D 2x3 (m = 2)", 2, 3, 0, 0, -1.0f, 1.0f, false},
+        {"odd 5x3x33x31, mean 3 (stability)", 5, 3, 33, 31, 2.0f, 4.0f, false},
+        {"LeNet BN1 256x6x28x28", 256, 6, 28, 28, -1.0f, 1.0f, true},
+        {"LeNet BN2 256x16x10x10", 256, 16, 10, 10, -1.0f, 1.0f, true},
+        {"LeNet-BN BN1 256x6x24x24", 256, 6, 24, 24, -1.0f, 1.0f, true},
+        {"LeNet-BN BN2 256x16x8x8", 256, 16, 8, 8, -1.0f, 1.0f, true},
+        {"BN1d 256x120", 256, 120, 0, 0, -1.0f, 1.0f, true},
+        {"BN1d 256x84", 256, 84, 0, 0, -1.0f, 1.0f, true},
+        {"large 256x16x106x106, mean 3", 256, 16, 106, 106, 2.0f, 4.0f, true},
+    };
+
+    uint64_t seed = 31;
+    for (const Case& cs : cases) {
+        int N = cs.N, C = cs.C, L = cs.H == 0 ? 1 : cs.H * cs.W;
+        size_t nx = (size_t) N * C * L;
+        printf("%s: x (%d, %d, %d)\n", cs.name, N, C, L);
+        if (skip_case(nx)) continue;
+        float* x = make_random_float(nx, cs.lo, cs.hi, seed++);
+        float* gamma = make_random_float((size_t) C, 0.5f, 1.5f, seed++);
+        float* beta = make_random_float((size_t) C, -0.5f, 0.5f, seed++);
+        float* rm = make_random_float((size_t) C, -0.5f, 0.5f, seed++);
+        float* rv = make_random_float((size_t) C, 0.5f, 2.0f, seed++);
+        BnArgs a;
+        a.x = to_device(x, nx);
+        a.gamma = to_device(gamma, (size_t) C);
+        a.beta = to_device(beta, (size_t) C);
+        a.runningMean = to_device(rm, (size_t) C);
+        a.runningVar = to_device(rv, (size_t) C);
+        a.y = device_alloc_poison(nx);
+        a.saveMean = device_alloc_poison((size_t) C);
+        a.saveInvStd = device_alloc_poison((size_t) C);
+        a.N = N;
+        a.C = C;
+        a.L = L;
+        a.momentum = momentum;
+        a.eps = eps;
+        double* ref_y = (double*) host_alloc(nx * sizeof(double));
+        if (eval) {
+            batchnorm_forward_eval(version, a);
+            batchnorm_forward_eval_cpu(ref_y, x, gamma, beta, rm, rv, N, C, L, eps);
+            validate_result(a.y, ref_y, "y", nx, 1e-5, 1e-5);
+        } else {
+            double* ref_mean = make_zeros_double((size_t) C);
+            double* ref_invstd = make_zeros_double((size_t) C);
+            double* ref_rm = make_zeros_double((size_t) C);
+            double* ref_rv = make_zeros_double((size_t) C);
+            batchnorm_forward_train(version, a);
+            batchnorm_forward_train_cpu(ref_y, ref_mean, ref_invstd, ref_rm, ref_rv, x, gamma, beta, rm, rv, N, C, L,
+                                        momentum, eps);
+            // y is about N(0, 1) * gamma + beta: float32 statistics of m values drift by ~1e-6.
+            validate_result(a.y, ref_y, "y", nx, 5e-5, 1e-5);
+            validate_result(a.saveMean, ref_mean, "saveMean", (size_t) C, 1e-5, 1e-5);
+            validate_result(a.saveInvStd, ref_invstd, "saveInvStd", (size_t) C, 1e-5, 1e-5);
+            validate_result(a.runningMean, ref_rm, "runningMean", (size_t) C, 1e-6, 1e-5);
+            validate_result(a.runningVar, ref_rv, "runningVar", (size_t) C, 1e-6, 1e-5);
+            free(ref_mean);
+            free(ref_invstd);
+            free(ref_rm);
+            free(ref_rv);
+            // Determinism: a second run (running statistics restored first) gives the same bits.
+            float* first = from_device(a.y, nx);
+            CUDA_CHECK(cudaMemcpy(a.runningMean, rm, C * sizeof(float), cudaMemcpyHostToDevice));
+            CUDA_CHECK(cudaMemcpy(a.runningVar, rv, C * sizeof(float), cudaMemcpyHostToDevice));
+            batchnorm_forward_train(version, a);
+            float* second = from_device(a.y, nx);
+            if (memcmp(first, second, nx * sizeof(float)) != 0) {
+                fprintf(stderr, "FAILED: two runs of version %d gave different y bits\n", version);
+                exit(EXIT_FAILURE);
+            }
+            printf("    y            identical bits on a second run\n");
+            free(first);
+            free(second);
+        }
+        free(ref_y);
+        if (cs.timed && timing_enabled()) {
+            // train reads x twice (statistics, normalize) and writes y; eval reads x once.
+            double bytes = (double) nx * sizeof(float) * (eval ? 2.0 : 3.0);
+            Timing t = eval ? benchmark_kernel(repeats, batchnorm_forward_eval, version, a)
+                            : benchmark_kernel(repeats, batchnorm_forward_train, version, a);
+            print_timing("time", t, bytes, 0.0);
+        }
+        free(x);
+        free(gamma);
+        free(beta);
+        free(rm);
+        free(rv);
+        CUDA_CHECK(cudaFree((void*) a.x));
+        CUDA_CHECK(cudaFree((void*) a.gamma));
+        CUDA_CHECK(cudaFree((void*) a.beta));
+        CUDA_CHECK(cudaFree(a.runningMean));
+        CUDA_CHECK(cudaFree(a.runningVar));
+        CUDA_CHECK(cudaFree(a.y));
+        CUDA_CHECK(cudaFree(a.saveMean));
+        CUDA_CHECK(cudaFree(a.saveInvStd));
+    }
+    printf("batchnorm_forward %s version %d: all checks passed\n", eval ? "eval" : "train", version);
+    return 0;
+}

@@ -1,0 +1,117 @@
+#!/usr/bin/python3
+"""PyTorch reference for `normnet train`: the same recipe, the same history JSON.
+
+d2l-style training on Fashion-MNIST held in memory as tensors (no DataLoader): each epoch a
+seeded permutation, batches of --batch with the last smaller batch kept, softmax cross-entropy,
+SGD (momentum) or Adam, an optional StepLR stepped after each epoch, then eval-mode accuracy on
+the test set. The history file has the keys `normnet train --history` writes:
+{"device", "settings", "history": [{"epoch", "train_loss", "train_acc", "test_acc",
+"examples_per_sec", "seconds"}]}.
+
+    /usr/bin/python3 benchmarks/pytorch/train.py --model lenet-bn --optimizer sgd --lr 1.0 --epochs 10 \\
+        --seed 0 --history h.json
+"""
+
+import argparse
+import json
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+import common
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="lenet-bn", choices=["lenet-bn", "mlp-bn"])
+    p.add_argument("--data")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--lr", type=float, default=1.0)
+    p.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"])
+    p.add_argument("--momentum", type=float, default=0.0)
+    p.add_argument("--step-size", type=int)
+    p.add_argument("--gamma", type=float)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, help="train on the first N training images")
+    p.add_argument("--test-limit", type=int, help="evaluate on the first N test images")
+    p.add_argument("--eval-batch", type=int, default=1000)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--history", help="write the history JSON here")
+    a = p.parse_args(argv)
+    for name in ("epochs", "batch", "eval_batch"):
+        if getattr(a, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be positive")
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    if a.device == "cuda" and not torch.cuda.is_available():
+        print("error: --device cuda: torch.cuda is not available on this machine", file=sys.stderr)
+        return 2
+    torch.manual_seed(a.seed)
+    directory = common.find_data(a.data)
+    tr_x, tr_y = common.load_split(directory, "train")
+    te_x, te_y = common.load_split(directory, "test")
+    if a.limit:
+        tr_x, tr_y = tr_x[:a.limit], tr_y[:a.limit]
+    if a.test_limit:
+        te_x, te_y = te_x[:a.test_limit], te_y[:a.test_limit]
+    train = common.Resident(tr_x, tr_y, a.device)
+    test = common.Resident(te_x, te_y, a.device)
+    model = common.make_model(a.model).to(a.device)
+    opt = (torch.optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum) if a.optimizer == "sgd"
+           else torch.optim.Adam(model.parameters(), lr=a.lr))
+    sched = None
+    if a.step_size:
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=a.step_size, gamma=a.gamma if a.gamma is not None else 0.1)
+    gen = torch.Generator(device="cpu")
+    history = []
+    for epoch in range(1, a.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        gen.manual_seed(a.seed * 1000003 + epoch)
+        order = torch.randperm(train.count, generator=gen).to(a.device)
+        loss_sum = torch.zeros((), device=a.device)
+        correct = torch.zeros((), dtype=torch.int64, device=a.device)
+        for start in range(0, train.count, a.batch):
+            x, y = train.gather(order[start:start + a.batch], 28)
+            out = model(x)
+            loss = F.cross_entropy(out, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.detach() * y.shape[0]
+            correct += (out.argmax(1) == y).sum()
+        train_loss = loss_sum.item() / train.count
+        train_acc = correct.item() / train.count
+        train_seconds = time.perf_counter() - t0
+        model.eval()
+        hits = 0
+        with torch.no_grad():
+            ident = torch.arange(test.count, device=a.device)
+            for start in range(0, test.count, a.eval_batch):
+                x, y = test.gather(ident[start:start + a.eval_batch], 28)
+                hits += (model(x).argmax(1) == y).sum().item()
+        test_acc = hits / test.count
+        if sched is not None:
+            sched.step()
+        seconds = time.perf_counter() - t0
+        rec = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_acc": test_acc,
+               "examples_per_sec": train.count / train_seconds, "seconds": seconds}
+        history.append(rec)
+        print(f"epoch {epoch:3d}  loss {train_loss:.4f}  train acc {train_acc:.4f}  test acc {test_acc:.4f}  "
+              f"{rec['examples_per_sec']:.0f} examples/s  {seconds:.1f} s", flush=True)
+    settings = {k: v for k, v in vars(a).items() if k not in ("history", "data")}
+    doc = {"device": f"pytorch {torch.__version__} {a.device}" + (f": {torch.get_num_threads()} threads" if a.device == "cpu" else ""),
+           "settings": settings, "history": history}
+    if a.history:
+        with open(a.history, "w") as f:
+            json.dump(doc, f, indent=1)
+            f.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+// elementwise.cu: fill, copy, addScalar and the activations. All use grid-stride loops over n
+// elements, so any grid size is correct; the Java side launches min(ceil(n / 256), 65535 * 8)
+// blocks of 256 threads. In-place use (x == y, dy == dx) is safe: each element is read before it
+// is written by the same thread.
+#include "common.cuh"
+
+// fill v1: t[i] = value.
+NN_KERNEL void fill(float* __restrict__ t, float value, int n) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        t[i] = value;
+    }
+}
+
+// copy v1: dst[i] = src[i] (src and dst do not overlap, or are the same).
+NN_KERNEL void copy(const float* src, float* dst, int n) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        dst[i] = src[i];
+    }
+}
+
+// add_scalar v1: t[index] += delta, one thread (step counters inside a captured step).
+NN_KERNEL void add_scalar(float* t, int index, float delta) {
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+        t[index] = t[index] + delta;
+    }
+}
+
+// sigmoid_forward v1: y = 1 / (1 + exp(-x)), IEEE expf and division (no fast math).
+NN_KERNEL void sigmoid_forward(const float* x, float* y, int n) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        y[i] = 1.0f / (1.0f + expf(-x[i]));
+    }
+}
+
+// sigmoid_backward v1: dx = dy * y * (1 - y).
+NN_KERNEL void sigmoid_backward(const float* y, const float* dy, float* dx, int n) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        float v = y[i];
+        dx[i] = dy[i] * v * (1.0f - v);
+    }
+}
+
+// relu_forward v1: y = x > 0 ? x : 0.
+NN_KERNEL void relu_forward(const float* x, float* y, int n) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        float v = x[i];
+        y[i] = v > 0.0f ? v : 0.0f;
+    }
+}
+
+// relu_backward v1: dx = x > 0 ? dy : 0.
+NN_KERNEL void relu_backward(const float* x, const float* dy, float* dx, int n) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+    }
+}

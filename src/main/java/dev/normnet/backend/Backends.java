@@ -1,0 +1,99 @@
+package dev.normnet.backend;
+
+import dev.normnet.backend.cpu.CpuBackend;
+import dev.normnet.backend.cuda.CudaBackend;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Chooses a backend and says why. CUDA is probed once per process ({@link #cudaStatus()}); a
+ * missing driver, device or kernel binary is reported, never hidden behind a silent fallback.
+ */
+public final class Backends {
+    /** Every reason {@link #cudaStatus()} gives for an unusable GPU besides a CUDA error name ({@code CUDA_ERROR_...}). */
+    public static final List<String> UNAVAILABLE_REASONS =
+            List.of("no NVIDIA driver", "no CUDA device", "kernels not built", "no binary for this GPU");
+
+    /**
+     * Whether the CUDA backend can run here. {@code reason} is one of {@link #UNAVAILABLE_REASONS}
+     * or a CUDA error name when unavailable, and names the device when available; {@code device}
+     * describes the GPU ("NVIDIA H100 80GB HBM3 (sm_90, driver 13.0)") or is "none".
+     */
+    public record CudaStatus(boolean available, String reason, String device) {
+    }
+
+    /** A chosen backend and one line saying which it is and why it was chosen. */
+    public record Selection(Backend backend, String reason) {
+    }
+
+    private static volatile CudaStatus status;
+
+    private Backends() {
+    }
+
+    /** The best CPU backend. */
+    public static Backend cpu() {
+        return new CpuBackend();
+    }
+
+    /** Probes CUDA once (driver, device, kernels, binary for this GPU) and remembers the answer. */
+    public static CudaStatus cudaStatus() {
+        CudaStatus s = status;
+        if (s == null) {
+            synchronized (Backends.class) {
+                s = status;
+                if (s == null) {
+                    s = probe();
+                    status = s;
+                }
+            }
+        }
+        return s;
+    }
+
+    private static CudaStatus probe() {
+        try {
+            return CudaBackend.probe();
+        } catch (LinkageError e) {  // JCuda itself missing or unloadable
+            return new CudaStatus(false, "no NVIDIA driver", "none");
+        } catch (Throwable t) {
+            return new CudaStatus(false, t.getClass().getSimpleName() + ": " + t.getMessage(), "none");
+        }
+    }
+
+    /**
+     * Picks a backend by name: {@code "cpu"}; {@code "cuda"}, which throws
+     * {@link DeviceUnavailableException} (message = the reason) when no usable GPU is here; or
+     * {@code "auto"}, which picks CUDA when usable, else the CPU, and says why.
+     *
+     * @throws IllegalArgumentException for any other name
+     */
+    public static Selection select(String device) {
+        String d = device == null ? "" : device.trim().toLowerCase(Locale.ROOT);
+        switch (d) {
+            case "cpu": {
+                Backend b = cpu();
+                return new Selection(b, b.describe() + " (requested)");
+            }
+            case "cuda": {
+                CudaStatus s = cudaStatus();
+                if (!s.available()) {
+                    throw new DeviceUnavailableException(s.reason());
+                }
+                Backend b = new CudaBackend();
+                return new Selection(b, b.describe() + " (requested)");
+            }
+            case "auto": {
+                CudaStatus s = cudaStatus();
+                if (s.available()) {
+                    Backend b = new CudaBackend();
+                    return new Selection(b, b.describe() + " (auto: a usable GPU was found)");
+                }
+                Backend b = cpu();
+                return new Selection(b, b.describe() + " (auto: CUDA unavailable: " + s.reason() + ")");
+            }
+            default:
+                throw new IllegalArgumentException("unknown device \"" + device + "\": expected auto|cpu|cuda");
+        }
+    }
+}

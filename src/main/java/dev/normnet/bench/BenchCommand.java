@@ -1,0 +1,357 @@
+package dev.normnet.bench;
+
+import dev.normnet.backend.Backend;
+import dev.normnet.backend.Backends;
+import dev.normnet.backend.ResidentImages;
+import dev.normnet.backend.cpu.CpuBackend;
+import dev.normnet.data.DataDiscovery;
+import dev.normnet.data.LabeledImages;
+import dev.normnet.nn.ModelOptions;
+import dev.normnet.nn.Models;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+/**
+ * {@code normnet bench}: training and inference throughput of the reference models on every
+ * usable device (GPU steps with and without a CUDA graph), or with {@code --kernels} the time of
+ * each op at LeNet-BN's shapes and one large shape against the device's measured copy bandwidth
+ * and GEMM rate. Prints a table; {@code --json FILE} writes the figures with the machine, date,
+ * commit and Java version. See benchmarks/README.md.
+ */
+public final class BenchCommand {
+    static final String USAGE = """
+            usage: normnet bench [--device cpu|cuda|all] [--quick] [--threads N] [--repeats R] [--seconds S]
+                                 [--only REGEX] [--data DIR] [--seed N] [--json FILE] [--kernels [--no-large]]
+              Throughput (examples/s) of LeNet-BN 28x28 (batch 64, 256, 1024; inference 1000),
+              LeNet-BN 224x224 (batch 32 on the CPU, 128 on the GPU) and MLP-BN (batch 32, 256;
+              inference 1000), training steps (gather, forward, loss, backward, update) and
+              inference (gather, eval forward, loss sums) on data resident on the device.
+              --device     cpu, cuda, or all usable devices (default all)
+              --quick      shorter timed runs (0.3 s), fewer repeats (3), shorter warm-up
+              --threads    CPU threads (default: all cores)
+              --repeats    timed runs per case (default 5, quick 3)
+              --seconds    target seconds per timed run (default 1.0, quick 0.3)
+              --only       run only the cases (or kernels) whose id matches the regular expression
+              --data       Fashion-MNIST directory (default: normnet's discovery order)
+              --json       write the results to FILE
+              --kernels    time each op forward and backward instead, with bytes, flops, GB/s,
+                           GFLOP/s and fractions of the measured copy bandwidth and GEMM rate
+              --no-large   with --kernels: skip the large shape (N=256, C=16, H=W=106)""";
+
+    private BenchCommand() {
+    }
+
+    /** Options of one invocation. */
+    record Options(String device, boolean quick, int threads, int repeats, double seconds, Pattern only,
+                   Path data, long seed, Path json, boolean kernels, boolean large) {
+        Timer timer() {
+            return new Timer(quick ? 0.3 : 1.0, seconds, repeats);
+        }
+
+        Map<String, Object> settings() {
+            Map<String, Object> s = new LinkedHashMap<>();
+            s.put("quick", quick);
+            s.put("repeats", repeats);
+            s.put("target_seconds", seconds);
+            s.put("warmup_seconds", quick ? 0.3 : 1.0);
+            s.put("seed", seed);
+            if (only != null) {
+                s.put("only", only.pattern());
+            }
+            return s;
+        }
+    }
+
+    /** Entry point of {@code normnet bench}; returns the exit code (0 ok, 1 failure, 2 bad usage). */
+    public static int run(String[] args) {
+        return run(args, System.out, System.err);
+    }
+
+    /** As {@link #run(String[])}, printing to {@code out} and {@code err}. */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        Options o;
+        try {
+            o = parse(args);
+        } catch (PlotCommand.UsageException e) {
+            err.println("normnet bench: " + e.getMessage());
+            err.println(USAGE);
+            return 2;
+        }
+        if (o == null) {
+            out.println(USAGE);
+            return 0;
+        }
+        try {
+            List<String> devices = devices(o.device(), err);
+            Map<String, Object> doc = o.kernels() ? kernels(o, devices, out, err) : throughput(o, devices, out, err);
+            if (o.json() != null) {
+                Json.write(o.json(), doc);
+                out.println("wrote " + o.json());
+            }
+            return 0;
+        } catch (RuntimeException | IOException e) {
+            // bad arguments, data errors (DataException), an unusable device, CUDA errors: each carries a one-line message
+            err.println("normnet bench: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    static Options parse(String[] args) throws PlotCommand.UsageException {
+        String device = "all";
+        boolean quick = false;
+        int threads = 0;
+        Integer repeats = null;
+        Double seconds = null;
+        Pattern only = null;
+        Path data = null;
+        long seed = 42;
+        Path json = null;
+        boolean kernels = false;
+        boolean large = true;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            switch (a) {
+                case "-h", "--help" -> {
+                    return null;
+                }
+                case "--device" -> {
+                    device = PlotCommand.value(args, ++i, a).toLowerCase(Locale.ROOT);
+                    if (!List.of("cpu", "cuda", "all").contains(device)) {
+                        throw new PlotCommand.UsageException("--device " + args[i] + ": expected cpu, cuda or all");
+                    }
+                }
+                case "--quick" -> quick = true;
+                case "--threads" -> threads = PlotCommand.positive(PlotCommand.value(args, ++i, a), a);
+                case "--repeats" -> repeats = PlotCommand.positive(PlotCommand.value(args, ++i, a), a);
+                case "--seconds" -> {
+                    String v = PlotCommand.value(args, ++i, a);
+                    try {
+                        seconds = Double.parseDouble(v);
+                    } catch (NumberFormatException e) {
+                        seconds = -1.0;
+                    }
+                    if (!(seconds > 0) || seconds > 600) {
+                        throw new PlotCommand.UsageException("--seconds " + v + ": expected a number of seconds in (0, 600]");
+                    }
+                }
+                case "--only" -> {
+                    String v = PlotCommand.value(args, ++i, a);
+                    try {
+                        only = Pattern.compile(v);
+                    } catch (PatternSyntaxException e) {
+                        throw new PlotCommand.UsageException("--only " + v + ": not a regular expression (" + e.getDescription() + ")");
+                    }
+                }
+                case "--data" -> data = Path.of(PlotCommand.value(args, ++i, a));
+                case "--seed" -> {
+                    String v = PlotCommand.value(args, ++i, a);
+                    try {
+                        seed = Long.parseLong(v);
+                    } catch (NumberFormatException e) {
+                        throw new PlotCommand.UsageException("--seed " + v + ": expected an integer");
+                    }
+                }
+                case "--json" -> json = Path.of(PlotCommand.value(args, ++i, a));
+                case "--kernels" -> kernels = true;
+                case "--no-large" -> large = false;
+                default -> throw new PlotCommand.UsageException("unknown option " + a);
+            }
+        }
+        return new Options(device, quick, threads, repeats != null ? repeats : quick ? 3 : 5,
+                seconds != null ? seconds : quick ? 0.3 : 1.0, only, data, seed, json, kernels, large);
+    }
+
+    /** The devices to run: cpu and/or cuda; an unusable GPU is an error when asked for alone, and skipped in "all". */
+    private static List<String> devices(String device, PrintStream err) {
+        List<String> d = new ArrayList<>();
+        if (!device.equals("cuda")) {
+            d.add("cpu");
+        }
+        if (!device.equals("cpu")) {
+            Backends.CudaStatus s = Backends.cudaStatus();
+            if (s.available()) {
+                d.add("cuda");
+            } else if (device.equals("cuda")) {
+                throw new IllegalStateException("--device cuda: CUDA is not usable here: " + s.reason());
+            } else {
+                err.println("cuda: skipped (" + s.reason() + ")");
+            }
+        }
+        return d;
+    }
+
+    private static Backend backend(String device, int threads) {
+        if (device.equals("cpu")) {
+            return threads > 0 ? new CpuBackend(threads) : Backends.cpu();
+        }
+        return Backends.select("cuda").backend();
+    }
+
+    private static int threadCount(Options o) {
+        return o.threads() > 0 ? o.threads() : Runtime.getRuntime().availableProcessors();
+    }
+
+    private static Map<String, Object> header(Options o, List<String> devices) {
+        String gpu = devices.contains("cuda") ? Backends.cudaStatus().device() : null;
+        Map<String, Object> h = MachineInfo.header("normnet", gpu, threadCount(o), o.settings());
+        h.put("kind", o.kernels() ? "kernels" : "throughput");
+        return h;
+    }
+
+    // ---------------------------------------------------------------- throughput
+
+    static Map<String, Object> throughput(Options o, List<String> devices, PrintStream out, PrintStream err) {
+        LabeledImages train = DataDiscovery.load("fashion-mnist", o.data()).train();
+        Map<String, Object> doc = header(o, devices);
+        Map<String, Object> backends = new LinkedHashMap<>();
+        doc.put("backends", backends);
+        List<Map<String, Object>> cases = new ArrayList<>();
+        doc.put("cases", cases);
+        Timer timer = o.timer();
+        for (String device : devices) {
+            try (Backend backend = backend(device, o.threads())) {
+                backends.put(device, backend.describe());
+                err.println(device + ": " + backend.describe());
+                try (ResidentImages images = ModelBench.upload(backend, train)) {
+                    for (BenchCase c : BenchCase.forDevice(device)) {
+                        if (o.only() != null && !o.only().matcher(c.id()).find()) {
+                            continue;
+                        }
+                        Timer.Result r;
+                        try (ModelBench m = new ModelBench(backend, images, c, o.seed())) {
+                            r = timer.measure(m::step, m::sync);
+                        }
+                        Map<String, Object> row = caseJson(c, r);
+                        cases.add(row);
+                        err.printf(Locale.ROOT, "  %s: %.1f examples/s%n", c.id(), r.rate(c.batch()).median());
+                    }
+                }
+            }
+        }
+        addSpeedups(cases);
+        printTable(cases, out);
+        return doc;
+    }
+
+    static Map<String, Object> caseJson(BenchCase c, Timer.Result r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("id", c.id());
+        m.put("model", c.model());
+        m.put("input", c.input());
+        m.put("mode", c.mode());
+        m.put("batch", c.batch());
+        m.put("device", c.device());
+        m.put("graph", c.graph());
+        m.put("optimizer", c.optimizer());
+        m.put("steps_per_run", r.steps());
+        m.put("repeats", r.seconds().length);
+        m.put("seconds", Stats.of(r.seconds()).toJson());
+        m.put("examples_per_sec", r.rate(c.batch()).toJson());
+        return m;
+    }
+
+    /** GPU/CPU speed-up: a CUDA case's median over the CPU case of the same model, input, mode (and batch when there is one). */
+    static void addSpeedups(List<Map<String, Object>> cases) {
+        Map<String, Map<String, Object>> cpu = new LinkedHashMap<>();
+        for (Map<String, Object> c : cases) {
+            if ("cpu".equals(c.get("device"))) {
+                cpu.putIfAbsent(key(c, false), c);
+                cpu.put(key(c, true), c);
+            }
+        }
+        for (Map<String, Object> c : cases) {
+            if ("cuda".equals(c.get("device"))) {
+                Map<String, Object> ref = cpu.getOrDefault(key(c, true), cpu.get(key(c, false)));
+                if (ref != null) {
+                    c.put("speedup_vs_cpu", median(c) / median(ref));
+                    c.put("speedup_reference", ref.get("id"));
+                }
+            }
+        }
+    }
+
+    private static String key(Map<String, Object> c, boolean withBatch) {
+        return c.get("model") + "|" + c.get("input") + "|" + c.get("mode") + (withBatch ? "|" + c.get("batch") : "");
+    }
+
+    @SuppressWarnings("unchecked")
+    static double median(Map<String, Object> c) {
+        return ((Number) ((Map<String, Object>) c.get("examples_per_sec")).get("median")).doubleValue();
+    }
+
+    static void printTable(List<Map<String, Object>> cases, PrintStream out) {
+        out.printf(Locale.ROOT, "%-34s %6s %20s %10s %10s %7s%n", "case", "steps", "examples/s (median)", "min", "max", "vs cpu");
+        for (Map<String, Object> c : cases) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> e = (Map<String, Object>) c.get("examples_per_sec");
+            Object sp = c.get("speedup_vs_cpu");
+            out.printf(Locale.ROOT, "%-34s %6d %20.1f %10.1f %10.1f %7s%n", c.get("id"), ((Number) c.get("steps_per_run")).intValue(),
+                    ((Number) e.get("median")).doubleValue(), ((Number) e.get("min")).doubleValue(),
+                    ((Number) e.get("max")).doubleValue(),
+                    sp == null ? "" : String.format(Locale.ROOT, "%.1fx", ((Number) sp).doubleValue()));
+        }
+    }
+
+    // ---------------------------------------------------------------- kernels
+
+    static Map<String, Object> kernels(Options o, List<String> devices, PrintStream out, PrintStream err) {
+        Map<String, Object> doc = header(o, devices);
+        List<Map<String, Object>> perDevice = new ArrayList<>();
+        doc.put("devices", perDevice);
+        long lenetParameters = Models.create("lenet-bn", ModelOptions.defaults()).build(0).parameterCount();
+        Timer timer = o.timer();
+        for (String device : devices) {
+            try (Backend backend = backend(device, o.threads())) {
+                err.println(device + ": " + backend.describe() + ": measuring copy bandwidth and GEMM");
+                Limits.Measured limits = device.equals("cpu") ? Limits.cpu(threadCount(o), o.quick() ? 3 : 5)
+                        : Limits.device(backend, o.quick() ? 3 : 5);
+                err.printf(Locale.ROOT, "  limits: copy %.1f GB/s, GEMM %.1f GFLOP/s%n",
+                        limits.copyGbPerSecond(), limits.gemmGflopPerSecond());
+                KernelBench kb = new KernelBench(backend);
+                try {
+                    List<KernelBench.Kernel> list = new ArrayList<>();
+                    for (KernelBench.Kernel k : kb.kernels(256, o.large(), lenetParameters)) {
+                        if (o.only() == null || o.only().matcher(k.id()).find()) {
+                            list.add(k);
+                        }
+                    }
+                    List<Map<String, Object>> rows = kb.run(list, timer, limits, err);
+                    Map<String, Object> d = new LinkedHashMap<>();
+                    d.put("device", device);
+                    d.put("backend", backend.describe());
+                    d.put("limits", limits.toJson());
+                    d.put("kernels", rows);
+                    perDevice.add(d);
+                    printKernelTable(d, out);
+                } finally {
+                    kb.free();
+                }
+            }
+        }
+        return doc;
+    }
+
+    @SuppressWarnings("unchecked")
+    static void printKernelTable(Map<String, Object> d, PrintStream out) {
+        Map<String, Object> lim = (Map<String, Object>) d.get("limits");
+        out.printf(Locale.ROOT, "%s (%s): copy %.1f GB/s, GEMM %.1f GFLOP/s%n", d.get("device"), d.get("backend"),
+                ((Number) lim.get("copy_gb_per_s")).doubleValue(), ((Number) lim.get("gemm_gflop_per_s")).doubleValue());
+        out.printf(Locale.ROOT, "%-22s %-16s %-30s %10s %9s %9s %7s %7s%n", "op", "direction", "shape", "ms", "GB/s", "GFLOP/s",
+                "%copy", "%gemm");
+        for (Map<String, Object> k : (List<Map<String, Object>>) d.get("kernels")) {
+            double ms = ((Number) ((Map<String, Object>) k.get("ms")).get("median")).doubleValue();
+            out.printf(Locale.ROOT, "%-22s %-16s %-30s %10.4f %9.2f %9.2f %6.1f%% %6.1f%%%n", k.get("op"), k.get("direction"),
+                    k.get("shape"), ms, ((Number) k.get("gb_per_s")).doubleValue(), ((Number) k.get("gflop_per_s")).doubleValue(),
+                    100 * ((Number) k.get("fraction_of_copy_bandwidth")).doubleValue(),
+                    100 * ((Number) k.get("fraction_of_gemm")).doubleValue());
+        }
+    }
+}

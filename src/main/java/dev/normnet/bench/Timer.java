@@ -1,0 +1,88 @@
+package dev.normnet.bench;
+
+/**
+ * The timing protocol shared by the model and kernel benchmarks (and mirrored by
+ * benchmarks/pytorch/common.py): warm up for a while (at least two steps, each synchronized),
+ * estimate one step (the last warm-up step when it is slow, else a doubling burst of steps),
+ * choose the number of steps that fills the target run length, then time several runs of that
+ * many steps back to back, synchronizing with the device before and after each run.
+ *
+ * @param warmupSeconds minimum warm-up time
+ * @param targetSeconds target length of one timed run
+ * @param repeats       number of timed runs
+ */
+public record Timer(double warmupSeconds, double targetSeconds, int repeats) {
+    static final int MAX_STEPS = 100_000;
+
+    public Timer {
+        if (warmupSeconds < 0 || !(targetSeconds > 0) || repeats < 1) {
+            throw new IllegalArgumentException("timer: warm-up " + warmupSeconds + " s, run " + targetSeconds
+                    + " s and " + repeats + " repeats: the run length and repeats must be positive");
+        }
+    }
+
+    /** The measured steps per run and the seconds of each run. */
+    public record Result(int steps, double[] seconds) {
+        /** Stats of {@code perStep * steps / seconds} over the runs (e.g. examples per second with perStep = batch). */
+        public Stats rate(double perStep) {
+            double[] r = new double[seconds.length];
+            for (int i = 0; i < r.length; i++) {
+                r[i] = perStep * steps / seconds[i];
+            }
+            return Stats.of(r);
+        }
+
+        /** Stats of the milliseconds per step over the runs. */
+        public Stats millisPerStep() {
+            double[] r = new double[seconds.length];
+            for (int i = 0; i < r.length; i++) {
+                r[i] = 1e3 * seconds[i] / steps;
+            }
+            return Stats.of(r);
+        }
+    }
+
+    public Result measure(Runnable step, Runnable sync) {
+        long start = System.nanoTime();
+        int n = 0;
+        double last;
+        do {
+            long t0 = System.nanoTime();
+            step.run();
+            sync.run();
+            last = (System.nanoTime() - t0) / 1e9;
+            n++;
+        } while (n < 2 || (System.nanoTime() - start) / 1e9 < warmupSeconds);
+        // a slow step is timed well enough by the last warm-up step; fast ones by a burst
+        double perStep = last;
+        double enough = Math.min(0.2, targetSeconds / 2);
+        if (last < enough) {
+            int k = 2;
+            while (true) {
+                long t0 = System.nanoTime();
+                for (int i = 0; i < k; i++) {
+                    step.run();
+                }
+                sync.run();
+                double dt = (System.nanoTime() - t0) / 1e9;
+                perStep = dt / k;
+                if (dt >= enough || k >= 64) {
+                    break;
+                }
+                k *= 2;
+            }
+        }
+        int steps = (int) Math.max(1, Math.min(MAX_STEPS, Math.round(targetSeconds / perStep)));
+        double[] seconds = new double[repeats];
+        for (int r = 0; r < repeats; r++) {
+            sync.run();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < steps; i++) {
+                step.run();
+            }
+            sync.run();
+            seconds[r] = (System.nanoTime() - t0) / 1e9;
+        }
+        return new Result(steps, seconds);
+    }
+}

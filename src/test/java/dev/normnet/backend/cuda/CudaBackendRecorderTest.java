@@ -1,0 +1,242 @@
+package dev.normnet.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.normnet.backend.ConvSpec;
+import dev.normnet.backend.PoolSpec;
+import dev.normnet.backend.ResidentImages;
+import dev.normnet.tensor.Shape;
+import dev.normnet.tensor.Tensor;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The CUDA backend's host side without a GPU: every op runs on a launch recorder, which checks
+ * each launch's argument types against the parameter lists nvcc compiled (normnet.kernels) and
+ * its grid against CUDA's limits. The tests then check that the grids cover the work, that the
+ * dry run before a capture launches nothing, and that every compiled kernel is exercised.
+ */
+class CudaBackendRecorderTest {
+    private CudaBackend be;
+
+    @BeforeEach
+    void open() {
+        be = CudaBackend.recorder();
+    }
+
+    @AfterEach
+    void close() {
+        be.close();
+    }
+
+    private Tensor t(int... dims) {
+        return be.allocate(Shape.of(dims));
+    }
+
+    private List<CudaBackend.Launch> launches(String kernel) {
+        return be.recorded().stream().filter(l -> l.kernel().equals(kernel)).collect(Collectors.toList());
+    }
+
+    private CudaBackend.Launch only(String kernel) {
+        List<CudaBackend.Launch> l = launches(kernel);
+        assertEquals(1, l.size(), kernel + " launches: " + be.recorded());
+        return l.get(0);
+    }
+
+    /** Runs every op at LeNet-BN sizes (batch 256) plus odd sizes. */
+    private void runEveryOp() {
+        int n = 256;
+        ConvSpec pad2 = new ConvSpec(1, 2);
+        ConvSpec pad0 = new ConvSpec(1, 0);
+        PoolSpec pool = new PoolSpec(2, 2, 0);
+        Tensor x = t(n, 1, 28, 28);
+        Tensor w1 = t(6, 1, 5, 5);
+        Tensor b1 = t(6);
+        Tensor y1 = t(n, 6, 28, 28);
+        be.conv2dForward(x, w1, b1, y1, pad2);
+        be.conv2dBackwardData(y1, w1, x, pad2);
+        be.conv2dBackwardFilter(x, y1, w1, b1, pad2);
+        Tensor x2 = t(n, 6, 14, 14);
+        Tensor w2 = t(16, 6, 5, 5);
+        Tensor y2 = t(n, 16, 10, 10);
+        be.conv2dForward(x2, w2, null, y2, pad0);
+        be.conv2dBackwardFilter(x2, y2, w2, null, pad0);
+        Tensor c6 = t(6);
+        be.batchNormForwardTrain(y1, c6, c6, c6, c6, y1, c6, c6, 0.1f, 1e-5f);
+        be.batchNormForwardEval(y1, c6, c6, c6, c6, y1, 1e-5f);
+        be.batchNormBackward(y1, y1, c6, c6, c6, y1, c6, c6);
+        Tensor h = t(n, 120);
+        Tensor c120 = t(120);
+        be.batchNormForwardTrain(h, c120, c120, c120, c120, h, c120, c120, 0.1f, 1e-5f);
+        be.avgPool2dForward(y1, x2, pool);
+        be.avgPool2dBackward(x2, y1, pool);
+        be.maxPool2dForward(y1, x2, pool);
+        be.maxPool2dBackward(y1, x2, y1, pool);
+        be.sigmoidForward(y1, y1);
+        be.sigmoidBackward(y1, y1, y1);
+        be.reluForward(y1, y1);
+        be.reluBackward(y1, y1, y1);
+        Tensor flat = t(n, 256);
+        Tensor fw = t(120, 256);
+        be.linearForward(flat, fw, c120, h);
+        be.linearBackwardData(h, fw, flat);
+        be.linearBackwardWeight(flat, h, fw, c120);
+        Tensor bigX = t(16, 3000);
+        Tensor bigW = t(10, 3000);
+        Tensor bigY = t(16, 10);
+        be.linearForward(bigX, bigW, t(10), bigY);  // split-K
+        Tensor logits = t(n, 10);
+        Tensor labels = t(n);
+        Tensor metrics = t(2);
+        be.softmaxCrossEntropy(logits, labels, logits, metrics);
+        Tensor params = t(1000);
+        Tensor hyper = t(2);
+        be.sgdStep(params, params, params, hyper, 0.9f, 0f);
+        be.sgdStep(params, params, null, hyper, 0f, 0f);
+        be.adamStep(params, params, params, params, hyper, 0.9f, 0.999f, 1e-8f, 0f);
+        be.fill(params, 1f);
+        be.copy(params, params);
+        be.addScalar(hyper, 1, 1f);
+        try (ResidentImages images = be.uploadImages(new byte[10 * 28 * 28], new byte[10], 10, 28, 28)) {
+            be.gatherBatch(images, t(10), t(1), t(4, 1, 32, 32), t(4));
+        }
+    }
+
+    @Test
+    void everyLaunchMatchesItsKernelsParameters() {
+        Assumptions.assumeFalse(CudaBackend.readSignatures().isEmpty(), "the build had no nvcc, so no normnet.kernels");
+        runEveryOp();
+        Set<String> compiled = new TreeSet<>(CudaBackend.readSignatures().keySet());
+        Set<String> launched = be.recorded().stream().map(CudaBackend.Launch::kernel).collect(Collectors.toCollection(TreeSet::new));
+        assertEquals(compiled, launched, "every compiled kernel is launched by some op, and only those");
+    }
+
+    @Test
+    void gridsCoverTheWork() {
+        runEveryOp();
+        // conv1 forward: P*Q = 784 pixels per thread row, K = 6 in one channel block, the batch on z
+        CudaBackend.Launch conv = launches("conv2d_forward").get(0);
+        assertTrue(conv.gx() * conv.threads() >= 28 * 28);
+        assertEquals(1, conv.gy());
+        assertEquals(256, conv.gz());
+        assertEquals(LaunchGeometry.convSharedBytes(1, 5, 5), conv.sharedBytes());
+        CudaBackend.Launch conv2 = launches("conv2d_forward").get(1);
+        assertEquals(2, conv2.gy(), "16 output channels in blocks of 8");
+        assertEquals(LaunchGeometry.convSharedBytes(6, 5, 5), conv2.sharedBytes());
+        CudaBackend.Launch data = only("conv2d_backward_data");
+        assertTrue(data.gx() * data.threads() >= 28 * 28);
+        assertEquals(1, data.gy());
+        CudaBackend.Launch filter = launches("conv2d_backward_filter_partial").get(0);
+        LaunchGeometry.Split split = LaunchGeometry.filterSplit(156, 256L * 28 * 28);
+        assertTrue(filter.gx() * filter.threads() >= 156);
+        assertEquals(split.groups(), filter.gy());
+        // batch norm after conv1: (G, C) blocks
+        CudaBackend.Launch stats = launches("batchnorm_stats_partial").get(0);
+        assertEquals(LaunchGeometry.batchNormSplit(256L * 784).groups(), stats.gx());
+        assertEquals(6, stats.gy());
+        assertEquals(LaunchGeometry.REDUCE_THREADS, stats.threads());
+        // GEMM: y (256, 120) is 4 x 2 tiles of 64; the 16 x 10 output with k = 3000 is split
+        CudaBackend.Launch gemm = launches("sgemm_strided").get(0);
+        assertEquals(2, gemm.gx());
+        assertEquals(4, gemm.gy());
+        assertEquals(1, gemm.gz());
+        CudaBackend.Launch splitK = launches("sgemm_strided").get(3);
+        assertEquals(LaunchGeometry.gemmSplit(16, 10, 3000).groups(), splitK.gz());
+        assertTrue(splitK.gz() > 1);
+        // softmax: 8 rows per block of 256 threads, then one block merges
+        CudaBackend.Launch rows = only("softmax_ce_rows");
+        assertEquals(32, rows.gx());
+        assertEquals(256, rows.threads());
+        assertEquals(1, only("softmax_ce_accumulate").gx());
+        // the cursor moves after the gather
+        List<CudaBackend.Launch> all = be.recorded();
+        int gather = all.indexOf(only("gather_batch"));
+        assertEquals("gather_advance_cursor", all.get(gather + 1).kernel());
+    }
+
+    @Test
+    void captureDryRunLaunchesNothingThenCapturesTheStep() {
+        Tensor a = t(3, 4);
+        Tensor b = t(3, 4);
+        Runnable step = () -> {
+            be.sigmoidForward(a, b);
+            be.addScalar(a, 0, 1f);
+        };
+        Runnable replay = be.capture(step);
+        assertTrue(be.recorded().isEmpty(), "capture itself launches nothing");
+        replay.run();
+        assertEquals(List.of("sigmoid_forward", "add_scalar"),
+                be.recorded().stream().map(CudaBackend.Launch::kernel).collect(Collectors.toList()),
+                "the dry run launches nothing; the captured run launches the step once");
+        replay.run();
+        assertEquals(2, be.recorded().size(), "replays launch the graph, not the step");
+    }
+
+    @Test
+    void captureRejectsTransfersAndAllocationInsideTheStep() {
+        Tensor a = t(3);
+        Runnable reads = be.capture(a::toArray);
+        IllegalStateException e = assertThrows(IllegalStateException.class, reads::run);
+        assertTrue(e.getMessage().contains("captured step"), e.getMessage());
+        Runnable uploads = be.capture(() -> a.copyFrom(new float[3]));
+        assertThrows(IllegalStateException.class, uploads::run);
+    }
+
+    @Test
+    void allocationInTheDryRunIsKeptForTheCapture() {
+        Tensor[] lazy = new Tensor[1];
+        Runnable replay = be.capture(() -> {
+            if (lazy[0] == null) {
+                lazy[0] = be.allocate(Shape.of(5));
+            }
+            be.fill(lazy[0], 2f);
+        });
+        replay.run();
+        assertEquals(1, launches("fill").size());
+    }
+
+    @Test
+    void shapeErrorsNameTheOpAndShapes() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> be.conv2dForward(t(2, 3, 8, 8), t(4, 2, 3, 3), null, t(2, 4, 6, 6), new ConvSpec(1, 0)));
+        assertTrue(e.getMessage().startsWith("conv2dForward"), e.getMessage());
+        assertTrue(e.getMessage().contains("[2, 3, 8, 8]"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> be.linearForward(t(2, 3), t(4, 5), null, t(2, 4)));
+        assertTrue(e.getMessage().startsWith("linearForward"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> be.batchNormForwardTrain(t(1, 3), t(3), t(3), t(3), t(3), t(1, 3), t(3), t(3), 0.1f, 1e-5f));
+        assertTrue(e.getMessage().contains("expected more than 1 value per channel when training"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> be.copy(t(3), t(4)));
+        assertTrue(e.getMessage().startsWith("copy"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> be.addScalar(t(3), 3, 1f));
+        assertTrue(e.getMessage().contains("index 3"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> be.conv2dForward(new dev.normnet.backend.cpu.CpuTensor(Shape.of(1, 1, 5, 5)), t(1, 1, 3, 3), null,
+                        t(1, 1, 3, 3), new ConvSpec(1, 0)));
+        assertTrue(e.getMessage().contains("lives on cpu"), e.getMessage());
+        assertTrue(be.recorded().isEmpty(), "nothing launched for bad input");
+    }
+
+    @Test
+    void viewsAddressTheirOffsetAndClosedStorageIsRefused() {
+        Tensor a = t(10);
+        Tensor v = a.view(4, Shape.of(2, 3));
+        assertEquals(4, v.offset());
+        assertThrows(IllegalArgumentException.class, () -> a.view(5, Shape.of(6)));
+        v.close();  // a view does not own the storage
+        be.fill(a, 1f);
+        a.close();
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> be.fill(a, 1f));
+        assertTrue(e.getMessage().contains("after its storage was closed"), e.getMessage());
+        assertFalse(be.recorded().isEmpty());
+    }
+}

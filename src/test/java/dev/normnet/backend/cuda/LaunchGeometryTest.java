@@ -1,0 +1,127 @@
+package dev.normnet.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/** The launch arithmetic: every element covered, every partial group non-empty, limits respected. */
+class LaunchGeometryTest {
+    @Test
+    void ceilDiv() {
+        assertEquals(0, LaunchGeometry.ceilDiv(0, 256));
+        assertEquals(1, LaunchGeometry.ceilDiv(1, 256));
+        assertEquals(1, LaunchGeometry.ceilDiv(256, 256));
+        assertEquals(2, LaunchGeometry.ceilDiv(257, 256));
+    }
+
+    @Test
+    void strideBlocks() {
+        assertEquals(1, LaunchGeometry.strideBlocks(0));
+        assertEquals(1, LaunchGeometry.strideBlocks(1));
+        assertEquals(1, LaunchGeometry.strideBlocks(256));
+        assertEquals(2, LaunchGeometry.strideBlocks(257));
+        assertEquals(4704, LaunchGeometry.strideBlocks(256L * 6 * 28 * 28));  // LeNet conv1 output
+        assertEquals(LaunchGeometry.MAX_STRIDE_BLOCKS, LaunchGeometry.strideBlocks(1L << 40));
+    }
+
+    @Test
+    void batchAndChannelGrids() {
+        assertEquals(1, LaunchGeometry.batchGrid(1));
+        assertEquals(256, LaunchGeometry.batchGrid(256));
+        assertEquals(65535, LaunchGeometry.batchGrid(100000));
+        assertEquals(1, LaunchGeometry.channelBlocks(6));
+        assertEquals(1, LaunchGeometry.channelBlocks(8));
+        assertEquals(2, LaunchGeometry.channelBlocks(16));
+        assertEquals(3, LaunchGeometry.channelBlocks(17));
+    }
+
+    @Test
+    void convChunks() {
+        assertEquals(1, LaunchGeometry.convChunk(1, 5, 5));    // conv1: C = 1
+        assertEquals(6, LaunchGeometry.convChunk(6, 5, 5));    // conv2 forward: all 6 input channels
+        assertEquals(16, LaunchGeometry.convChunk(16, 5, 5));  // conv2 backward-data: all 16 output channels
+        assertEquals(30, LaunchGeometry.convChunk(40, 5, 5));  // 6144 / (25 * 8)
+        assertEquals(1, LaunchGeometry.convChunk(64, 27, 27));
+        assertEquals(6 * 25 * 8 * 4, LaunchGeometry.convSharedBytes(6, 5, 5));
+        for (int c : new int[] {1, 3, 6, 16, 40, 300}) {
+            for (int r : new int[] {1, 3, 5, 11, 27}) {
+                int chunk = LaunchGeometry.convChunk(c, r, r);
+                assertTrue(chunk >= 1 && chunk <= c);
+                assertTrue(LaunchGeometry.convSharedBytes(chunk, r, r) <= LaunchGeometry.MAX_DYNAMIC_SMEM_BYTES);
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> LaunchGeometry.convChunk(1, 40, 40));
+    }
+
+    private static void assertCovers(LaunchGeometry.Split s, long total) {
+        assertTrue(s.groups() >= 1 && s.chunk() >= 1, s.toString());
+        assertTrue((long) s.groups() * s.chunk() >= total, "covers all " + total + ": " + s);
+        assertTrue((long) (s.groups() - 1) * s.chunk() < total, "last group non-empty for " + total + ": " + s);
+    }
+
+    @Test
+    void filterSplits() {
+        // LeNet conv1 at batch 256: 6*1*5*5 + 6 outputs over 256*28*28 positions
+        LaunchGeometry.Split conv1 = LaunchGeometry.filterSplit(156, 256L * 28 * 28);
+        assertEquals(239, conv1.chunk());  // ceil(200704 / ceil(131072 / 156))
+        assertEquals(840, conv1.groups());
+        assertCovers(conv1, 256L * 28 * 28);
+        // LeNet conv2: 16*6*5*5 + 16 outputs over 256*10*10
+        LaunchGeometry.Split conv2 = LaunchGeometry.filterSplit(2416, 25600);
+        assertEquals(55, conv2.groups());
+        assertCovers(conv2, 25600);
+        for (int outputs : new int[] {1, 7, 156, 2416, 100000, 1 << 20}) {
+            for (long m : new long[] {1, 2, 63, 64, 65, 1000, 25600, 200704, 12_390_400L}) {
+                LaunchGeometry.Split s = LaunchGeometry.filterSplit(outputs, m);
+                assertCovers(s, m);
+                assertTrue(s.groups() <= LaunchGeometry.FILTER_MAX_GROUPS);
+                assertTrue(s.groups() <= LaunchGeometry.MAX_GRID_YZ, "grid y limit");
+            }
+        }
+    }
+
+    @Test
+    void batchNormSplits() {
+        assertEquals(new LaunchGeometry.Split(1, 256), LaunchGeometry.batchNormSplit(256));       // BN1d at batch 256
+        assertEquals(new LaunchGeometry.Split(1, 2), LaunchGeometry.batchNormSplit(2));
+        LaunchGeometry.Split lenet = LaunchGeometry.batchNormSplit(256L * 28 * 28);               // BN after conv1
+        assertEquals(49, lenet.groups());
+        assertCovers(lenet, 256L * 28 * 28);
+        for (long m : new long[] {2, 3, 4095, 4096, 4097, 25600, 12_390_400L, 100_000_000L}) {
+            LaunchGeometry.Split s = LaunchGeometry.batchNormSplit(m);
+            assertCovers(s, m);
+            assertTrue(s.groups() <= LaunchGeometry.BN_MAX_GROUPS);
+        }
+    }
+
+    @Test
+    void gemmSplits() {
+        // LeNet fc1 forward (256 x 120, k = 256): 8 tiles but k too short to split
+        assertEquals(new LaunchGeometry.Split(1, 256), LaunchGeometry.gemmSplit(256, 120, 256));
+        // LeNet at 224x224, fc1 forward (256 x 120, k = 44944): 16 splits of 2816
+        LaunchGeometry.Split big = LaunchGeometry.gemmSplit(256, 120, 44944);
+        assertEquals(16, big.groups());
+        assertEquals(2816, big.chunk());
+        // its weight gradient (120 x 44944, k = 256) has plenty of tiles
+        assertEquals(1, LaunchGeometry.gemmSplit(120, 44944, 256).groups());
+        for (int m : new int[] {1, 7, 64, 256, 1000}) {
+            for (int n : new int[] {1, 10, 120, 44944}) {
+                for (int k : new int[] {1, 15, 16, 17, 511, 513, 3000, 44944}) {
+                    LaunchGeometry.Split s = LaunchGeometry.gemmSplit(m, n, k);
+                    assertCovers(s, k);
+                    assertEquals(0, s.chunk() % LaunchGeometry.GEMM_BK, "chunks are whole k-tiles: " + s);
+                    assertTrue(s.groups() <= LaunchGeometry.MAX_GRID_YZ);
+                }
+            }
+        }
+    }
+
+    @Test
+    void softmaxBlocks() {
+        assertEquals(32, LaunchGeometry.softmaxBlocks(256));
+        assertEquals(1, LaunchGeometry.softmaxBlocks(1));
+        assertEquals(2, LaunchGeometry.softmaxBlocks(9));
+    }
+}

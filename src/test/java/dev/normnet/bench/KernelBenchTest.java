@@ -1,0 +1,76 @@
+package dev.normnet.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.normnet.backend.cpu.CpuBackend;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+class KernelBenchTest {
+    private static KernelBench.Kernel find(List<KernelBench.Kernel> list, String op, String direction) {
+        return list.stream().filter(k -> k.op().equals(op) && k.direction().equals(direction)).findFirst()
+                .orElseThrow(() -> new AssertionError("no kernel " + op + "/" + direction));
+    }
+
+    @Test
+    void countsFlopsAndBytesOfTheLenetShapes() {
+        try (CpuBackend backend = new CpuBackend(1)) {
+            KernelBench kb = new KernelBench(backend);
+            try {
+                int n = 4;
+                List<KernelBench.Kernel> list = kb.kernels(n, false, 1000);
+                KernelBench.Kernel conv1 = find(list, "conv1", "forward");
+                double outputs = n * 6 * 24 * 24;
+                assertEquals(2 * outputs * 25 + outputs, conv1.flops());
+                assertEquals(4 * (n * 784 + 150 + 6 + outputs), conv1.bytes());
+                assertEquals("4x1x28x28->4x6x24x24 k5", conv1.shape());
+                KernelBench.Kernel linear1 = find(list, "linear1", "backward_data");
+                assertEquals(2.0 * n * 256 * 120, linear1.flops());
+                assertEquals(4.0 * (n * 120 + 120 * 256 + n * 256), linear1.bytes());
+                KernelBench.Kernel bn = find(list, "bn2", "backward");
+                assertEquals("4x16x8x8", bn.shape());
+                assertEquals(4 * (3.0 * n * 16 * 64 + 5 * 16), bn.bytes());
+                assertEquals(4 * 7 * 1000.0, find(list, "adam", "update").bytes());
+                // the first convolution has no input gradient in a model, so none is timed
+                assertTrue(list.stream().noneMatch(k -> k.op().equals("conv1") && k.direction().equals("backward_data")));
+                assertTrue(list.stream().noneMatch(k -> k.op().endsWith("-224")), "no large shape when not asked");
+            } finally {
+                kb.free();
+            }
+        }
+    }
+
+    @Test
+    void timesEachKernelAndReportsRatesAndFractions() {
+        try (CpuBackend backend = new CpuBackend(1)) {
+            KernelBench kb = new KernelBench(backend);
+            try {
+                List<KernelBench.Kernel> list = kb.kernels(8, false, 500).stream()
+                        .filter(k -> k.op().equals("linear3") || k.op().equals("sgd") || k.op().equals("gather"))
+                        .collect(Collectors.toList());
+                ByteArrayOutputStream log = new ByteArrayOutputStream();
+                List<Map<String, Object>> rows = kb.run(list, new Timer(0, 0.01, 2),
+                        new Limits.Measured(10, 2, "test", "test"), new PrintStream(log, true, StandardCharsets.UTF_8));
+                assertEquals(5, rows.size());
+                for (Map<String, Object> r : rows) {
+                    double gbps = (Double) r.get("gb_per_s");
+                    assertTrue(gbps > 0, r.toString());
+                    assertEquals(gbps / 10, (Double) r.get("fraction_of_copy_bandwidth"), 1e-12);
+                    assertEquals((Double) r.get("gflop_per_s") / 2, (Double) r.get("fraction_of_gemm"), 1e-12);
+                    @SuppressWarnings("unchecked")
+                    Map<String, Object> ms = (Map<String, Object>) r.get("ms");
+                    assertEquals((Double) r.get("bytes") / ((Double) ms.get("median") / 1e3) / 1e9, gbps, 1e-9 * gbps);
+                }
+                assertTrue(log.toString(StandardCharsets.UTF_8).contains("linear3/backward_weight 8x84->8x10"));
+            } finally {
+                kb.free();
+            }
+        }
+    }
+}

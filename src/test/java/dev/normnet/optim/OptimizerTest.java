@@ -1,0 +1,156 @@
+package dev.normnet.optim;
+
+import dev.normnet.backend.cpu.CpuBackend;
+import dev.normnet.tensor.Shape;
+import dev.normnet.tensor.Tensor;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Sgd and Adam over several steps (with a learning-rate change between them) against float64 formulas. */
+class OptimizerTest {
+    private static final int P = 53;
+    private static final int STEPS = 6;
+    private final CpuBackend backend = new CpuBackend(2);
+
+    @AfterEach
+    void close() {
+        backend.close();
+    }
+
+    private static float[] random(SplittableRandom r, double scale) {
+        float[] v = new float[P];
+        for (int i = 0; i < P; i++) {
+            v[i] = (float) (scale * (r.nextDouble() * 2 - 1));
+        }
+        return v;
+    }
+
+    /** Learning rate used at step s: the base rate, halved from step 3 on (as a schedule would). */
+    private static float lrAt(float base, int s) {
+        return s < 3 ? base : base * 0.5f;
+    }
+
+    @Test
+    void sgdWithMomentumAndWeightDecay() {
+        runSgd(0.9f, 1e-2f);
+    }
+
+    @Test
+    void plainSgd() {
+        runSgd(0f, 0f);
+    }
+
+    private void runSgd(float momentum, float weightDecay) {
+        SplittableRandom r = new SplittableRandom(1);
+        float[] p0 = random(r, 1);
+        Tensor params = backend.upload(p0, Shape.of(P));
+        Tensor grads = backend.allocate(Shape.of(P));
+        float lr = 0.1f;
+        Sgd sgd = Sgd.builder().setLearningRate(lr).optMomentum(momentum).optWeightDecay(weightDecay).build();
+        sgd.attach(backend, params, grads);
+        double[] p = toDouble(p0);
+        double[] v = new double[P];
+        for (int s = 0; s < STEPS; s++) {
+            float[] g = random(r, 0.5);
+            grads.copyFrom(g);
+            float stepLr = lrAt(lr, s);
+            sgd.setLearningRate(stepLr);
+            sgd.step();
+            for (int i = 0; i < P; i++) {
+                double gi = g[i] + weightDecay * p[i];
+                if (momentum != 0) {
+                    v[i] = s == 0 ? gi : momentum * v[i] + gi;   // PyTorch: the first buffer is g itself
+                    p[i] -= stepLr * v[i];
+                } else {
+                    p[i] -= stepLr * gi;
+                }
+            }
+        }
+        assertClose(p, params.toArray());
+        assertEquals(lrAt(lr, STEPS - 1), sgd.learningRate());
+        assertEquals(lr, sgd.baseLearningRate());
+        sgd.close();
+    }
+
+    @Test
+    void adamWithWeightDecayAndBiasCorrection() {
+        SplittableRandom r = new SplittableRandom(2);
+        float[] p0 = random(r, 1);
+        Tensor params = backend.upload(p0, Shape.of(P));
+        Tensor grads = backend.allocate(Shape.of(P));
+        float lr = 0.01f;
+        float wd = 1e-3f;
+        Adam adam = Adam.builder().setLearningRate(lr).optWeightDecay(wd).build();
+        adam.attach(backend, params, grads);
+        double[] p = toDouble(p0);
+        double[] m = new double[P];
+        double[] v = new double[P];
+        double b1 = 0.9f;
+        double b2 = 0.999f;
+        double eps = 1e-8f;
+        for (int s = 0; s < STEPS; s++) {
+            float[] g = random(r, s % 2 == 0 ? 0.5 : 1e-3);
+            grads.copyFrom(g);
+            float stepLr = lrAt(lr, s);
+            adam.setLearningRate(stepLr);
+            adam.step();
+            int t = s + 1;
+            for (int i = 0; i < P; i++) {
+                double gi = g[i] + wd * p[i];
+                m[i] = b1 * m[i] + (1 - b1) * gi;
+                v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+                double stepSize = stepLr / (1 - Math.pow(b1, t));
+                double denom = Math.sqrt(v[i]) / Math.sqrt(1 - Math.pow(b2, t)) + eps;
+                p[i] -= stepSize * m[i] / denom;
+            }
+        }
+        assertClose(p, params.toArray());
+        adam.close();
+    }
+
+    @Test
+    void buildersRequireALearningRateAndCheckRanges() {
+        assertThrows(IllegalArgumentException.class, () -> Sgd.builder().build());
+        assertThrows(IllegalArgumentException.class, () -> Sgd.builder().setLearningRate(0.1f).optMomentum(1.5f).build());
+        assertThrows(IllegalArgumentException.class, () -> Adam.builder().build());
+        assertThrows(IllegalArgumentException.class, () -> Adam.builder().setLearningRate(-1f).build());
+        assertThrows(IllegalStateException.class, () -> Sgd.builder().setLearningRate(0.1f).build().step());
+    }
+
+    @Test
+    void stepLrDecaysEveryStepSizeEpochs() {
+        StepLr s = new StepLr(2, 0.9f);
+        float base = 0.5f;
+        double[] expected = {0.5, 0.5, 0.45, 0.45, 0.405, 0.405, 0.3645};
+        for (int e = 0; e < expected.length; e++) {
+            assertEquals(expected[e], s.learningRate(base, e), 1e-7, "epoch " + e);
+        }
+        // float32 result: the float64 value within float32 rounding.
+        assertEquals(0.01 * Math.pow(0.9, 9), new StepLr(2, 0.9f).learningRate(0.01f, 19), 0.01 * Math.pow(0.9, 9) * 1e-6);
+        assertThrows(IllegalArgumentException.class, () -> new StepLr(0, 0.9f));
+    }
+
+    private static double[] toDouble(float[] v) {
+        double[] d = new double[v.length];
+        for (int i = 0; i < v.length; i++) {
+            d[i] = v[i];
+        }
+        return d;
+    }
+
+    private static void assertClose(double[] ref, float[] got) {
+        double err = 0;
+        double scale = 0;
+        for (int i = 0; i < ref.length; i++) {
+            err = Math.max(err, Math.abs(ref[i] - got[i]));
+            scale = Math.max(scale, Math.abs(ref[i]));
+        }
+        assertTrue(err <= 2e-6 * scale, "max |diff| " + err + " vs max |ref| " + scale);
+    }
+}

@@ -1,0 +1,20 @@
+package dev.normnet.parity;
+
+import dev.normnet.backend.Backend;
+import dev.normnet.backend.Backends;
+import org.junit.jupiter.api.Tag;
+
+/** The golden per-op cases on the CUDA backend; skipped, with the reason, where no GPU is usable. */
+@Tag("gpu")
+class CudaBackendParityTest extends BackendParityCases {
+    @Override
+    protected String unavailableReason() {
+        Backends.CudaStatus status = Backends.cudaStatus();
+        return status.available() ? null : "CUDA unavailable: " + status.reason();
+    }
+
+    @Override
+    protected Backend createBackend() {
+        return Backends.select("cuda").backend();
+    }
+}

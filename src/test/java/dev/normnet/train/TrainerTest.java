@@ -1,0 +1,172 @@
+package dev.normnet.train;
+
+import dev.normnet.backend.cpu.CpuBackend;
+import dev.normnet.data.DatasetSplits;
+import dev.normnet.data.LabeledImages;
+import dev.normnet.nn.ModelOptions;
+import dev.normnet.nn.Models;
+import dev.normnet.nn.Sequential;
+import dev.normnet.optim.Adam;
+import dev.normnet.optim.Sgd;
+import dev.normnet.optim.StepLr;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class TrainerTest {
+    /**
+     * Four classes of side x side images: noise in [0, 80), plus class k's quadrant lit in
+     * [150, 256). Linearly separable, so any of the models should learn it.
+     */
+    static LabeledImages synthetic(int count, int side, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        byte[] px = new byte[count * side * side];
+        byte[] labels = new byte[count];
+        int half = side / 2;
+        for (int i = 0; i < count; i++) {
+            int k = r.nextInt(4);
+            labels[i] = (byte) k;
+            int y0 = (k / 2) * half;
+            int x0 = (k % 2) * half;
+            for (int y = 0; y < side; y++) {
+                for (int x = 0; x < side; x++) {
+                    boolean lit = y >= y0 && y < y0 + half && x >= x0 && x < x0 + half;
+                    int v = lit ? 150 + r.nextInt(106) : r.nextInt(80);
+                    px[i * side * side + y * side + x] = (byte) v;
+                }
+            }
+        }
+        return new LabeledImages(px, labels, count, side, side);
+    }
+
+    private static History train(long seed, int epochs, List<Map<String, float[]>> stateOut) {
+        try (CpuBackend backend = new CpuBackend(2)) {
+            Sequential model = Models.create("mlp-bn", ModelOptions.defaults().withResize(8)).build(seed);
+            Trainer trainer = Trainer.builder().setModel(model).setBackend(backend)
+                    .setOptimizer(Sgd.builder().setLearningRate(0.1f).optMomentum(0.9f).build())
+                    .optScheduler(new StepLr(2, 0.9f)).optBatchSize(64).optSeed(seed).optGraph(true).build();
+            DatasetSplits data = new DatasetSplits(synthetic(600, 8, 1), synthetic(200, 8, 2));
+            History h = trainer.fit(data, epochs, null);
+            if (stateOut != null) {
+                stateOut.add(model.state());
+            }
+            trainer.close();
+            model.close();
+            return h;
+        }
+    }
+
+    @Test
+    void learnsASeparableProblem() {
+        History h = train(3, 4, null);
+        assertEquals(4, h.records().size());
+        EpochRecord last = h.last();
+        assertTrue(last.testAcc() > 0.9, "test accuracy " + last.testAcc() + " (chance is 0.25)");
+        assertTrue(last.trainAcc() > 0.9, "train accuracy " + last.trainAcc());
+        assertTrue(last.trainLoss() < h.records().get(0).trainLoss(), "loss should fall: " + h.toJson());
+        assertTrue(last.examplesPerSec() > 0 && last.seconds() > 0);
+        for (int i = 0; i < 4; i++) {
+            assertEquals(i + 1, h.records().get(i).epoch());
+        }
+    }
+
+    @Test
+    void sameSeedGivesTheSameBits() {
+        List<Map<String, float[]>> a = new ArrayList<>();
+        List<Map<String, float[]>> b = new ArrayList<>();
+        List<Map<String, float[]>> c = new ArrayList<>();
+        History ha = train(5, 2, a);
+        History hb = train(5, 2, b);
+        History hc = train(6, 2, c);
+        for (int i = 0; i < 2; i++) {
+            assertEquals(ha.records().get(i).trainLoss(), hb.records().get(i).trainLoss());
+            assertEquals(ha.records().get(i).testAcc(), hb.records().get(i).testAcc());
+        }
+        for (String k : a.get(0).keySet()) {
+            assertArrayEquals(a.get(0).get(k), b.get(0).get(k), k);
+        }
+        assertFalse(java.util.Arrays.equals(a.get(0).get("1.weight"), c.get(0).get("1.weight")), "another seed, another run");
+    }
+
+    @Test
+    void steadyStateTrainingAndEvaluationAllocateNothing() {
+        CountingBackend backend = new CountingBackend(new CpuBackend(2));
+        // LeNet-BN exercises conv, BatchNorm 2-D and 1-D, pooling and the Flatten view; 130 images
+        // in batches of 32 leave a last batch of 2 with its own plan; 50 test images a last batch of 18.
+        Sequential model = Models.create("lenet-bn", ModelOptions.defaults()).build(1);
+        Trainer trainer = Trainer.builder().setModel(model).setBackend(backend)
+                .setOptimizer(Adam.builder().setLearningRate(0.01f).build())
+                .optScheduler(new StepLr(1, 0.5f)).optBatchSize(32).optSeed(1).optGraph(true).build();
+        List<EpochRecord> seen = new ArrayList<>();
+        int[] batchesSeen = new int[1];
+        EpochListener armAfterFirstEpoch = new EpochListener() {
+            @Override
+            public void onEpoch(EpochRecord record) {
+                seen.add(record);
+                if (record.epoch() == 1) {
+                    assertTrue(backend.allocations > 0);
+                    backend.forbidAllocation();
+                }
+            }
+
+            @Override
+            public void onBatch(int epoch, int batch, int batches) {
+                batchesSeen[0]++;
+                assertEquals(5, batches);
+            }
+        };
+        LabeledImages test = synthetic(50, 28, 4);
+        History h = trainer.fit(synthetic(130, 28, 3), test, 3, armAfterFirstEpoch);
+        assertEquals(3, seen.size());
+        assertEquals(15, batchesSeen[0]);
+        // Two training steps (32 and 2) and two evaluation steps (32 and 18), each captured once.
+        assertEquals(4, backend.captures);
+        // Evaluating the test set again still allocates nothing.
+        double acc = trainer.evaluate(test);
+        assertTrue(acc >= 0 && acc <= 1);
+        assertTrue(h.last().trainLoss() < h.records().get(0).trainLoss(), h.toJson());
+        trainer.close();
+        model.close();
+        backend.close();
+    }
+
+    @Test
+    void lastBatchOfOneWithBatchNormIsRefusedUpFront() {
+        try (CpuBackend backend = new CpuBackend(2)) {
+            Sequential model = Models.create("mlp-bn", ModelOptions.defaults().withResize(8)).build(1);
+            Trainer trainer = Trainer.builder().setModel(model).setBackend(backend)
+                    .setOptimizer(Sgd.builder().setLearningRate(0.1f).build()).optBatchSize(16).build();
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> trainer.fit(synthetic(33, 8, 1), null, 1, null));
+            assertTrue(e.getMessage().contains("expected more than 1 value per channel"), e.getMessage());
+            // With drop-last the same data trains.
+            Trainer dropping = Trainer.builder().setModel(model).setBackend(backend)
+                    .setOptimizer(Sgd.builder().setLearningRate(0.1f).build()).optBatchSize(16).optDropLast(true).build();
+            History h = dropping.fit(synthetic(33, 8, 1), null, 1, null);
+            assertTrue(Double.isNaN(h.last().testAcc()));
+            assertTrue(h.toJson().contains("\"test_acc\": null"), h.toJson());
+        }
+    }
+
+    @Test
+    void historyJsonHasTheDocumentedKeys() {
+        History h = new History();
+        h.add(new EpochRecord(1, 0.5, 0.8, 0.75, 1234.5, 2.0));
+        h.add(new EpochRecord(2, 0.25, 0.9, 0.85, 1300.0, 1.5));
+        String expected = "[\n"
+                + "  {\"epoch\": 1, \"train_loss\": 0.5, \"train_acc\": 0.8, \"test_acc\": 0.75, \"examples_per_sec\": 1234.5, \"seconds\": 2.0},\n"
+                + "  {\"epoch\": 2, \"train_loss\": 0.25, \"train_acc\": 0.9, \"test_acc\": 0.85, \"examples_per_sec\": 1300.0, \"seconds\": 1.5}\n"
+                + "]";
+        assertEquals(expected, h.toJson());
+        assertEquals("[]", new History().toJson());
+    }
+}

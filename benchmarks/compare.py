@@ -12,8 +12,11 @@ faster.
 import argparse
 import datetime
 import json
+import os
 import statistics
 import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def load(path):
@@ -84,7 +87,7 @@ def main(argv=None):
         "rounds": min(len(by_impl["normnet"]), len(by_impl["pytorch"])),
         "settings": first.get("settings"),
         "command": a.command,
-        "files": a.files,
+        "files": [os.path.relpath(os.path.abspath(f), ROOT) for f in a.files],
         "cases": rows,
     }
     if a.json:

@@ -14,6 +14,9 @@ version 2: [mainline batchnorm_backward_partial v2 + batchnorm_backward_finalize
            batchnorm_backward_dx v1, src/main/cuda/batchnorm.cu] each channel split over G
            blocks that write (sum dy, sum dy * xhat) partials from fixed trees; one thread per
            channel merges them in order in double; a grid-stride pass writes dx
+version 3: version 2 with the finalize folded into the partial pass: the last block of each
+           channel (an integer ticket per channel) sums the channel's partials in order; two
+           launches instead of three
 All versions are deterministic.
 */
 #include "common.h"
@@ -152,6 +155,59 @@ __global__ void batchnorm_backward_dx(const float* x, const float* dy,
     }
 }
 
+// v3 (1 of 2): v2's partial pass, and the last block of each channel to finish (an integer
+// ticket per channel, taken after __threadfence) sums that channel's G partials in order (in
+// double) as batchnorm_backward_finalize v2 does, then resets the ticket. Saves the finalize
+// launch; dx is then written by batchnorm_backward_dx v1 (2 of 2).
+__global__ void batchnorm_backward_partial_kernel3(const float* __restrict__ x, const float* __restrict__ dy,
+                                                   const float* __restrict__ saveMean,
+                                                   const float* __restrict__ saveInvStd,
+                                                   float* partials,         // (C, G, 2)
+                                                   unsigned int* tickets,   // (C), 0 between launches
+                                                   float* __restrict__ dgamma, float* __restrict__ dbeta,
+                                                   int N, int C, int L, int chunk) {
+    __shared__ float buf[NN_REDUCE_THREADS];
+    __shared__ bool isLast;
+    const int g = blockIdx.x;
+    const int G = gridDim.x;
+    const int c = blockIdx.y;
+    const long long m = (long long) N * L;
+    const long long j0 = (long long) g * chunk;
+    const long long j1 = min(m, j0 + chunk);
+    const float mean = saveMean[c];
+    const float invstd = saveInvStd[c];
+    float sdy = 0.0f;
+    float sdyx = 0.0f;
+    for (long long j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
+        size_t i = bn_index(j, c, C, L);
+        float d = dy[i];
+        sdy += d;
+        sdyx = fmaf(d, (x[i] - mean) * invstd, sdyx);
+    }
+    float a = nn_block_sum(sdy, buf);
+    float b = nn_block_sum(sdyx, buf);
+    if (threadIdx.x == 0) {
+        float* out = partials + ((size_t) c * G + g) * 2;
+        out[0] = a;
+        out[1] = b;
+        __threadfence();  // the partial is visible to every block before the ticket is taken
+        isLast = atomicAdd(&tickets[c], 1u) == (unsigned int) (G - 1);
+    }
+    __syncthreads();
+    if (isLast && threadIdx.x == 0) {
+        __threadfence();
+        const volatile float* in = partials + (size_t) c * G * 2;
+        double sa = 0.0, sb = 0.0;
+        for (int k = 0; k < G; k++) {
+            sa += in[2 * k];
+            sb += in[2 * k + 1];
+        }
+        dbeta[c] = (float) sa;
+        dgamma[c] = (float) sb;
+        tickets[c] = 0u;
+    }
+}
+
 // ----------------------------------------------------------------------------------- launchers
 
 struct BnArgs {
@@ -175,6 +231,19 @@ static float* partials_scratch(size_t n) {
         g_partials_n = n;
     }
     return g_partials;
+}
+
+// Per-channel tickets of version 3, zeroed once; each launch leaves them at 0.
+static unsigned int* g_tickets = nullptr;
+static int g_tickets_n = 0;
+static unsigned int* tickets_scratch(int C) {
+    if (C > g_tickets_n) {
+        if (g_tickets != nullptr) CUDA_CHECK(cudaFree(g_tickets));
+        CUDA_CHECK(cudaMalloc(&g_tickets, C * sizeof(unsigned int)));
+        CUDA_CHECK(cudaMemset(g_tickets, 0, C * sizeof(unsigned int)));
+        g_tickets_n = C;
+    }
+    return g_tickets;
 }
 
 static void batchnorm_backward(int version, BnArgs a) {
@@ -201,6 +270,21 @@ static void batchnorm_backward(int version, BnArgs a) {
             CUDA_CHECK_LAUNCH();
             break;
         }
+        case 3: {
+            long long m = (long long) a.N * a.L;
+            geometry::Split split = geometry::batchnorm_split(m);
+            float* partials = partials_scratch((size_t) 2 * a.C * split.groups);
+            dim3 grid(split.groups, a.C);
+            batchnorm_backward_partial_kernel3<<<grid, geometry::REDUCE_THREADS>>>(
+                a.x, a.dy, a.saveMean, a.saveInvStd, partials, tickets_scratch(a.C), a.dgamma, a.dbeta, a.N, a.C, a.L,
+                split.chunk);
+            CUDA_CHECK_LAUNCH();
+            int total = a.N * a.C * a.L;
+            batchnorm_backward_dx<<<geometry::stride_blocks(total), geometry::THREADS>>>(
+                a.x, a.dy, a.gamma, a.saveMean, a.saveInvStd, a.dgamma, a.dbeta, a.dx, a.C, a.L, total, (float) m);
+            CUDA_CHECK_LAUNCH();
+            break;
+        }
         default: fprintf(stderr, "batchnorm_backward: no version %d\n", version); exit(EXIT_FAILURE);
     }
 }
@@ -214,7 +298,7 @@ struct Case {
 };
 
 int main(int argc, char** argv) {
-    const int versions = 2;
+    const int versions = 3;
     int version = parse_version(argc, argv, versions, versions);
     int repeats = repeats_from_env(50);
     print_device();
@@ -283,10 +367,13 @@ int main(int argc, char** argv) {
         validate_result(a.dgamma, ref_dgamma, "dgamma", (size_t) C, 2e-7 * m + 1e-5, 1e-5);
         validate_result(a.dx, ref_dx, "dx", nx, 2e-5, 1e-4);
         float* first = from_device(a.dgamma, (size_t) C);
+        poison(a.dgamma, (size_t) C);
+        poison(a.dbeta, (size_t) C);
+        poison(a.dx, nx);
         batchnorm_backward(version, a);
         float* second = from_device(a.dgamma, (size_t) C);
         if (memcmp(first, second, C * sizeof(float)) != 0) {
-            fprintf(stderr, "FAILED: two runs of version %d gave different dgamma bits\n", version);
+            fprintf(stderr, "FAILED: two runs of version %d gave different dgamma bits (or left outputs unwritten)\n", version);
             exit(EXIT_FAILURE);
         }
         printf("    dgamma       identical bits on a second run\n");

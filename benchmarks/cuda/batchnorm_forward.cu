@@ -21,6 +21,9 @@ train version 3: [mainline batchnorm_stats_partial v3 + batchnorm_stats_finalize
                  G blocks: Welford per thread, Chan merges in a fixed tree, partials (C, G, 3)
                  merged in order in double by one thread per channel, then a grid-stride
                  normalize over all elements
+train version 4: version 3 with the finalize folded into the partial pass: the last block of
+                 each channel (an integer ticket per channel) merges the channel's partials in
+                 order; two launches instead of three
 eval version 1:  [mainline batchnorm_forward_eval v1] grid-stride, one element per iteration
 eval version 2:  four elements per iteration with float4 loads and stores when L % 4 == 0
                  (the four share a channel), else version 1
@@ -269,6 +272,83 @@ __global__ void batchnorm_normalize(const float* __restrict__ x, const float* __
     }
 }
 
+// train v4 (1 of 2): v3's partial pass, and the last block of each channel to finish (an
+// integer ticket per channel, taken after __threadfence) merges that channel's G partials in
+// order (Chan, in double) exactly as batchnorm_stats_finalize v3 does, then resets the ticket.
+// Saves the finalize launch; y is then written by batchnorm_normalize v1 (2 of 2).
+__global__ void batchnorm_stats_kernel4(const float* __restrict__ x,  // (N, C, L)
+                                        float* partials,               // (C, G, 3)
+                                        unsigned int* tickets,         // (C), 0 between launches
+                                        int N, int C, int L, int chunk,
+                                        float* __restrict__ runningMean, float* __restrict__ runningVar,
+                                        float* __restrict__ saveMean, float* __restrict__ saveInvStd,
+                                        float momentum, float eps) {
+    __shared__ float sn[NN_REDUCE_THREADS];
+    __shared__ float sm[NN_REDUCE_THREADS];
+    __shared__ float s2[NN_REDUCE_THREADS];
+    __shared__ bool isLast;
+    const int g = blockIdx.x;
+    const int G = gridDim.x;
+    const int c = blockIdx.y;
+    const long long m = (long long) N * L;
+    const long long j0 = (long long) g * chunk;
+    const long long j1 = min(m, j0 + chunk);
+    int count = 0;
+    float mean = 0.0f;
+    float m2 = 0.0f;
+    for (long long j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
+        float v = x[bn_index(j, c, C, L)];
+        count++;
+        float delta = v - mean;
+        mean += delta / (float) count;
+        m2 += delta * (v - mean);
+    }
+    sn[threadIdx.x] = (float) count;
+    sm[threadIdx.x] = mean;
+    s2[threadIdx.x] = m2;
+    __syncthreads();
+    for (int s = blockDim.x >> 1; s > 0; s >>= 1) {
+        if (threadIdx.x < s) {
+            float na = sn[threadIdx.x], ma = sm[threadIdx.x], m2a = s2[threadIdx.x];
+            bn_chan_merge(na, ma, m2a, sn[threadIdx.x + s], sm[threadIdx.x + s], s2[threadIdx.x + s]);
+            sn[threadIdx.x] = na;
+            sm[threadIdx.x] = ma;
+            s2[threadIdx.x] = m2a;
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        float* out = partials + ((size_t) c * G + g) * 3;
+        out[0] = sn[0];
+        out[1] = sm[0];
+        out[2] = s2[0];
+        __threadfence();  // the partial is visible to every block before the ticket is taken
+        isLast = atomicAdd(&tickets[c], 1u) == (unsigned int) (G - 1);
+    }
+    __syncthreads();
+    if (isLast && threadIdx.x == 0) {
+        __threadfence();
+        const volatile float* in = partials + (size_t) c * G * 3;
+        double n = 0.0, mu = 0.0, q = 0.0;
+        for (int b = 0; b < G; b++) {
+            double nb = in[3 * b];
+            if (nb == 0.0) continue;
+            double mb = in[3 * b + 1], m2b = in[3 * b + 2];
+            double total = n + nb;
+            double delta = mb - mu;
+            mu += delta * nb / total;
+            q += m2b + delta * delta * n * nb / total;
+            n = total;
+        }
+        double var = q / (double) m;
+        saveMean[c] = (float) mu;
+        saveInvStd[c] = (float) (1.0 / sqrt(var + (double) eps));
+        runningMean[c] = (float) ((1.0 - momentum) * runningMean[c] + momentum * mu);
+        runningVar[c] = (float) ((1.0 - momentum) * runningVar[c] + momentum * (q / (double) (m - 1)));
+        tickets[c] = 0u;
+    }
+}
+
 // ----------------------------------------------------------------------------------- eval kernels
 
 // eval v1: copied from src/main/cuda/batchnorm.cu (batchnorm_forward_eval v1).
@@ -333,6 +413,19 @@ static float* partials_scratch(size_t n) {
     return g_partials;
 }
 
+// Per-channel tickets of version 4, zeroed once; each launch leaves them at 0.
+static unsigned int* g_tickets = nullptr;
+static int g_tickets_n = 0;
+static unsigned int* tickets_scratch(int C) {
+    if (C > g_tickets_n) {
+        if (g_tickets != nullptr) CUDA_CHECK(cudaFree(g_tickets));
+        CUDA_CHECK(cudaMalloc(&g_tickets, C * sizeof(unsigned int)));
+        CUDA_CHECK(cudaMemset(g_tickets, 0, C * sizeof(unsigned int)));
+        g_tickets_n = C;
+    }
+    return g_tickets;
+}
+
 static void batchnorm_forward_train(int version, BnArgs a) {
     switch (version) {
         case 1:
@@ -359,6 +452,21 @@ static void batchnorm_forward_train(int version, BnArgs a) {
             batchnorm_stats_finalize<<<ceil_div(a.C, 128), 128>>>(partials, a.C, split.groups, m, a.runningMean,
                                                                   a.runningVar, a.saveMean, a.saveInvStd,
                                                                   a.momentum, a.eps);
+            CUDA_CHECK_LAUNCH();
+            int total = a.N * a.C * a.L;
+            batchnorm_normalize<<<geometry::stride_blocks(total), geometry::THREADS>>>(
+                a.x, a.gamma, a.beta, a.saveMean, a.saveInvStd, a.y, a.C, a.L, total);
+            CUDA_CHECK_LAUNCH();
+            break;
+        }
+        case 4: {
+            long long m = (long long) a.N * a.L;
+            geometry::Split split = geometry::batchnorm_split(m);
+            float* partials = partials_scratch((size_t) 3 * a.C * split.groups);
+            dim3 grid(split.groups, a.C);
+            batchnorm_stats_kernel4<<<grid, geometry::REDUCE_THREADS>>>(a.x, partials, tickets_scratch(a.C), a.N, a.C,
+                                                                        a.L, split.chunk, a.runningMean, a.runningVar,
+                                                                        a.saveMean, a.saveInvStd, a.momentum, a.eps);
             CUDA_CHECK_LAUNCH();
             int total = a.N * a.C * a.L;
             batchnorm_normalize<<<geometry::stride_blocks(total), geometry::THREADS>>>(
@@ -397,7 +505,7 @@ struct Case {
 
 int main(int argc, char** argv) {
     const bool eval = has_arg(argc, argv, "eval");
-    const int versions = eval ? 2 : 3;
+    const int versions = eval ? 2 : 4;
     int version = parse_version(argc, argv, versions, versions);
     int repeats = repeats_from_env(50);
     const float momentum = 0.1f, eps = 1e-5f;
@@ -470,10 +578,13 @@ int main(int argc, char** argv) {
             float* first = from_device(a.y, nx);
             CUDA_CHECK(cudaMemcpy(a.runningMean, rm, C * sizeof(float), cudaMemcpyHostToDevice));
             CUDA_CHECK(cudaMemcpy(a.runningVar, rv, C * sizeof(float), cudaMemcpyHostToDevice));
+            poison(a.y, nx);
+            poison(a.saveMean, (size_t) C);
+            poison(a.saveInvStd, (size_t) C);
             batchnorm_forward_train(version, a);
             float* second = from_device(a.y, nx);
             if (memcmp(first, second, nx * sizeof(float)) != 0) {
-                fprintf(stderr, "FAILED: two runs of version %d gave different y bits\n", version);
+                fprintf(stderr, "FAILED: two runs of version %d gave different y bits (or left outputs unwritten)\n", version);
                 exit(EXIT_FAILURE);
             }
             printf("    y            identical bits on a second run\n");

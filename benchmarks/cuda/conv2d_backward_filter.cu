@@ -233,8 +233,10 @@ __global__ void conv2d_backward_filter_partial_kernel3(const float* __restrict__
                                                        int N, int C, int H, int W, int K, int R, int S,
                                                        int P, int Q, int stride, int pad, int CRSb,
                                                        int jChunk) {
-    __shared__ float dys[BF_BJ][BF_TK];
-    __shared__ float cols[BF_BJ][BF_TC];
+    // Rows padded by one float: the stores below, position-major across a warp, would
+    // otherwise hit 8 (dys) or 16 (cols) times the same bank.
+    __shared__ float dys[BF_BJ][BF_TK + 1];
+    __shared__ float cols[BF_BJ][BF_TC + 1];
     const int tid = threadIdx.x;
     const int tx = tid % 16;
     const int ty = tid / 16;
@@ -483,10 +485,11 @@ int main(int argc, char** argv) {
         // Determinism: a second run gives the same bits.
         {
             float* first = from_device(d_dw, nw);
+            poison(d_dw, nw);
             conv2d_backward_filter(version, d_x, d_dy, d_dw, d_db, s);
             float* second = from_device(d_dw, nw);
             if (memcmp(first, second, nw * sizeof(float)) != 0) {
-                fprintf(stderr, "FAILED: two runs of version %d gave different dw bits\n", version);
+                fprintf(stderr, "FAILED: two runs of version %d gave different dw bits (or left outputs unwritten)\n", version);
                 exit(EXIT_FAILURE);
             }
             printf("    dw           identical bits on a second run\n");

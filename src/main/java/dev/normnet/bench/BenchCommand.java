@@ -3,13 +3,13 @@ package dev.normnet.bench;
 import dev.normnet.backend.Backend;
 import dev.normnet.backend.Backends;
 import dev.normnet.backend.ResidentImages;
-import dev.normnet.backend.cpu.CpuBackend;
 import dev.normnet.data.DataDiscovery;
 import dev.normnet.data.LabeledImages;
 import dev.normnet.nn.ModelOptions;
 import dev.normnet.nn.Models;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.lang.reflect.Constructor;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -188,11 +188,31 @@ public final class BenchCommand {
         return d;
     }
 
-    private static Backend backend(String device, int threads) {
-        if (device.equals("cpu")) {
-            return threads > 0 ? new CpuBackend(threads) : Backends.cpu();
+    /**
+     * The backend for a device. On the CPU it is {@link Backends#cpu()} (the best CPU backend);
+     * with a thread count, the same backend class built with that many threads (through its
+     * {@code (int threads)} constructor, which CpuBackend and its subclasses have).
+     */
+    static Backend backend(String device, int threads) {
+        if (!device.equals("cpu")) {
+            return Backends.select("cuda").backend();
         }
-        return Backends.select("cuda").backend();
+        Backend best = Backends.cpu();
+        if (threads <= 0) {
+            return best;
+        }
+        Class<? extends Backend> type = best.getClass();
+        String name = best.describe();
+        best.close();
+        try {
+            Constructor<? extends Backend> c = type.getConstructor(int.class);
+            return c.newInstance(threads);
+        } catch (NoSuchMethodException e) {
+            throw new IllegalStateException("--threads " + threads + ": the CPU backend (" + name + ") takes no thread count");
+        } catch (ReflectiveOperationException e) {
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            throw new IllegalStateException("--threads " + threads + ": cannot create " + type.getSimpleName() + ": " + cause.getMessage(), cause);
+        }
     }
 
     private static int threadCount(Options o) {

@@ -72,6 +72,17 @@ class BenchCommandTest {
     }
 
     @Test
+    void threadsBuildTheBestCpuBackendWithThatManyThreads() {
+        try (dev.normnet.backend.Backend best = Backends.cpu();
+             dev.normnet.backend.Backend two = BenchCommand.backend("cpu", 2);
+             dev.normnet.backend.Backend one = BenchCommand.backend("cpu", 1)) {
+            assertEquals(best.getClass(), two.getClass());
+            assertTrue(two.describe().contains("2 threads"), two.describe());
+            assertTrue(one.describe().contains("1 thread"), one.describe());
+        }
+    }
+
+    @Test
     void missingDataIsReported() {
         assertEquals(1, bench("--device", "cpu", "--data", dir.resolve("nowhere").toString()));
         assertTrue(err().contains("nowhere"), err());

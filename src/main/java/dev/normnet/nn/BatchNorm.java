@@ -25,11 +25,13 @@ import java.util.SplittableRandom;
  * root, gamma 1, beta 0, running mean 0, running variance 1, num_batches_tracked 0. Training with
  * m == 1 fails with PyTorch's message "expected more than 1 value per channel when training".
  *
- * <p>This differs from the from-scratch {@code batch_norm} in d2l 7.5, where {@code momentum = 0.9}
- * weights the <em>old</em> value ({@code moving = 0.9 * moving + 0.1 * batch}), the running
- * variance is updated with the biased batch variance, and no batch counter is kept. With the
- * defaults here the weighting of old and new values is the same (0.9 / 0.1); the running variance
- * differs by the factor m / (m - 1).
+ * <p>This is PyTorch's {@code nn.BatchNorm} convention, so checkpoints and numbers carry over.
+ * It differs from the from-scratch {@code batch_norm} of d2l 7.5 that the reference code follows,
+ * which writes {@code moving = momentum * moving + (1 - momentum) * batch} with
+ * {@code momentum = 0.9} (the momentum weights the <em>old</em> value), updates the running
+ * variance with the <em>biased</em> batch variance, keeps no batch counter, and in some versions
+ * starts the running variance at 0. The old/new weighting (0.9 / 0.1) is the same as here with the
+ * defaults; the running variance differs by the factor m / (m - 1).
  *
  * <p>State names (PyTorch's): parameters {@code weight} (gamma) and {@code bias} (beta); buffers
  * {@code running_mean}, {@code running_var}, {@code num_batches_tracked} (a float holding the count).

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Builds dist/normnet-bundle-linux-x86_64.tar.xz: everything needed to run normnet on a Linux
+# x86-64 machine that has an NVIDIA driver but no JDK.
+#
+#   runtime/            a jlink image (java.base, java.logging, jdk.unsupported, java.management,
+#                       plus the modules jdeps finds in the jars)
+#   lib/                normnet's jar and its runtime dependencies; the JCuda natives jar keeps
+#                       only libJCudaDriver and libJCudaRuntime for linux-x86_64
+#   bin/normnet         the command line (dev.normnet.cli.Main)
+#   with --with-tests:
+#   test-classes/       the compiled tests and their resources
+#   test-lib/           test dependencies and the JUnit console launcher
+#   bin/run-gpu-tests   runs the tests tagged "gpu" (extra arguments go to the launcher)
+#
+# usage: src/main/scripts/bundle.sh [--with-tests] [--skip-build]
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+root=$PWD
+
+with_tests=false
+build=true
+for arg in "$@"; do
+    case "$arg" in
+        --with-tests) with_tests=true ;;
+        --skip-build) build=false ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        *) echo "bundle.sh: unknown argument $arg (expected --with-tests, --skip-build)" >&2; exit 2 ;;
+    esac
+done
+
+junit_console_version=1.10.2
+name=normnet-bundle-linux-x86_64
+stage=$root/target/bundle/$name
+out=$root/dist/$name.tar.xz
+
+if $build; then
+    if $with_tests; then
+        mvn -B -q package -DskipTests
+        mvn -B -q dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$root/target/test-lib"
+    else
+        mvn -B -q package -DskipTests
+    fi
+fi
+jar=$(ls "$root"/target/normnet-*.jar | grep -v -- '-sources\|-tests' | head -1)
+[ -f "$jar" ] || { echo "bundle.sh: no target/normnet-*.jar; run without --skip-build" >&2; exit 1; }
+[ -d "$root/target/lib" ] || { echo "bundle.sh: no target/lib (runtime dependencies)" >&2; exit 1; }
+if [ ! -f "$root/target/classes/dev/normnet/backend/cuda/normnet.fatbin" ]; then
+    echo "bundle.sh: warning: the jar has no CUDA kernels (the build had no nvcc)" >&2
+fi
+
+rm -rf "$stage"
+mkdir -p "$stage/lib" "$stage/bin" "$root/dist"
+
+# jars: normnet and its runtime dependencies, the natives jar reduced to the two driver-API libraries
+cp "$jar" "$stage/lib/"
+for dep in "$root"/target/lib/*.jar; do
+    case "$(basename "$dep")" in
+        jcuda-natives-*-linux-x86_64.jar)
+            tmp=$(mktemp -d)
+            (cd "$tmp" && jar xf "$dep")
+            find "$tmp/lib" -type f ! -name 'libJCudaDriver-*-linux-x86_64.so' ! -name 'libJCudaRuntime-*-linux-x86_64.so' -delete
+            jar --create --file "$stage/lib/$(basename "$dep")" -C "$tmp" .
+            rm -rf "$tmp"
+            ;;
+        *) cp "$dep" "$stage/lib/" ;;
+    esac
+done
+
+# the Java runtime
+modules=java.base,java.logging,jdk.unsupported,java.management
+found=$(jdeps --multi-release 17 --print-module-deps --ignore-missing-deps -cp "$stage/lib/*" "$stage"/lib/*.jar)
+if $with_tests; then
+    found="$found,$(jdeps --multi-release 17 --print-module-deps --ignore-missing-deps \
+        -cp "$root/target/test-lib/*:$stage/lib/*" "$root/target/test-classes")"
+fi
+modules=$(echo "$modules,$found" | tr ',' '\n' | grep -v '^$' | sort -u | paste -sd, -)
+echo "bundle.sh: jlink --add-modules $modules"
+jlink --add-modules "$modules" --strip-debug --no-header-files --no-man-pages --compress=0 --output "$stage/runtime"
+
+cat > "$stage/bin/normnet" <<'SH'
+#!/bin/sh
+# normnet's command line on the bundled Java runtime.
+here=$(cd "$(dirname "$0")/.." && pwd)
+exec "$here/runtime/bin/java" ${NORMNET_JAVA_OPTS:-} -cp "$here/lib/*" dev.normnet.cli.Main "$@"
+SH
+chmod +x "$stage/bin/normnet"
+
+if $with_tests; then
+    mkdir -p "$stage/test-lib"
+    cp -r "$root/target/test-classes" "$stage/test-classes"
+    # the console launcher jar already holds JUnit (platform, Jupiter), opentest4j and apiguardian
+    for dep in "$root"/target/test-lib/*.jar; do
+        case "$(basename "$dep")" in
+            junit-*|opentest4j-*|apiguardian-*) ;;
+            *) [ -f "$stage/lib/$(basename "$dep")" ] || cp "$dep" "$stage/test-lib/" ;;
+        esac
+    done
+    console=junit-platform-console-standalone-$junit_console_version.jar
+    if [ ! -f "$root/target/$console" ]; then
+        mvn -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:$junit_console_version \
+            -DoutputDirectory="$root/target"
+    fi
+    cp "$root/target/$console" "$stage/test-lib/"
+    cat > "$stage/bin/run-gpu-tests" <<SH
+#!/bin/sh
+# Runs normnet's tests tagged "gpu" (CUDA backend against the CPU reference) on the bundled runtime.
+# Extra arguments go to the JUnit console launcher, e.g. --include-tag gpu --exclude-tag slow, or
+# replace the selection: bin/run-gpu-tests --select-class dev.normnet.backend.cuda.CudaBackendTest
+here=\$(cd "\$(dirname "\$0")/.." && pwd)
+cd "\$here"
+# The launcher does not expand "dir/*": list the jars.
+cp="\$here/test-classes"
+for j in "\$here"/lib/*.jar "\$here"/test-lib/*.jar; do
+    case "\$j" in
+        */$console) ;;
+        *) cp="\$cp:\$j" ;;
+    esac
+done
+if [ \$# -eq 0 ]; then
+    set -- --scan-class-path="\$here/test-classes" --include-tag gpu
+fi
+exec "\$here/runtime/bin/java" \${NORMNET_JAVA_OPTS:-} -jar "\$here/test-lib/$console" execute \\
+    --class-path "\$cp" --details tree "\$@"
+SH
+    chmod +x "$stage/bin/run-gpu-tests"
+fi
+
+tar -C "$root/target/bundle" -cf - "$name" | xz -6 -T2 > "$out.tmp"
+mv "$out.tmp" "$out"
+size=$(stat -c %s "$out")
+echo "bundle.sh: $out $((size / 1024 / 1024)) MiB ($size bytes)"
+if [ "$size" -gt $((40 * 1024 * 1024)) ]; then
+    echo "bundle.sh: the bundle is over 40 MiB" >&2
+    exit 1
+fi

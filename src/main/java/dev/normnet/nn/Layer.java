@@ -140,8 +140,9 @@ public abstract class Layer {
         }
     }
 
+    /** PyTorch's repr of the layer where it has one, e.g. {@code Sigmoid()}. */
     @Override
     public String toString() {
-        return getClass().getSimpleName();
+        return getClass().getSimpleName() + "()";
     }
 }

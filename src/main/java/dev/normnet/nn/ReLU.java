@@ -32,4 +32,9 @@ public final class ReLU extends Layer {
             }
         };
     }
+
+    @Override
+    public String toString() {
+        return "ReLU()";
+    }
 }

@@ -110,7 +110,7 @@ public final class Sequential implements AutoCloseable {
             try {
                 s[i + 1] = layers.get(i).infer(s[i]);
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("layer " + i + " (" + layers.get(i) + "): " + e.getMessage(), e);
+                throw new IllegalArgumentException("layer " + i + " (" + layers.get(i).getClass().getSimpleName() + "): " + e.getMessage(), e);
             }
         }
         long[][] po = new long[layers.size()][];
@@ -611,5 +611,15 @@ public final class Sequential implements AutoCloseable {
         sb.append(String.format(Locale.ROOT, "Estimated Total Size (MB): %.2f%n", inputMb + outputMb + paramsMb));
         sb.append(rule);
         return sb.toString();
+    }
+
+    /** PyTorch's repr of an {@code nn.Sequential}: one line per layer, "(i): Layer(...)". */
+    @Override
+    public String toString() {
+        StringBuilder sb = new StringBuilder("Sequential(\n");
+        for (int i = 0; i < layers.size(); i++) {
+            sb.append("  (").append(i).append("): ").append(layers.get(i)).append('\n');
+        }
+        return sb.append(')').toString();
     }
 }

@@ -32,4 +32,9 @@ public final class Sigmoid extends Layer {
             }
         };
     }
+
+    @Override
+    public String toString() {
+        return "Sigmoid()";
+    }
 }

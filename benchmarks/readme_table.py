@@ -5,7 +5,8 @@ Reads every JSON file under benchmarks/results/ (or the directories given) and p
 first within each kind:
   - side-by-side summaries (benchmarks/side_by_side.sh): normnet and PyTorch examples/s and their ratio;
   - normnet bench throughput files (normnet bench --json) that are not part of a side-by-side run;
-  - per-kernel files (normnet bench --kernels --json), one table per device;
+  - per-kernel side-by-side summaries (benchmarks/side_by_side.sh --kernels);
+  - per-kernel files (normnet bench --kernels --json) not part of one, one table per device;
   - accuracy parity summaries (benchmarks/parity/parity.py).
 Every table names the machine and the date of its figures and the command that reproduces them.
 
@@ -125,6 +126,19 @@ def kernel_tables(path, doc, out):
         out.append(f"Reproduce: `{cmd} --device {d.get('device')} --json FILE` (result: `{rel(path)}`).\n")
 
 
+def kernel_side_by_side_table(path, doc, out):
+    out.append("#### Per-kernel time, normnet vs PyTorch (ms per call, median over rounds; ratio = PyTorch time / normnet time)\n")
+    out.append(f"Machine: {machine_of(doc)}; commit {str(doc.get('git_commit', '?'))[:12]}; measured {when(doc)}.\n")
+    out.append("| Device | Op | Direction | Shape | normnet ms | PyTorch ms | ratio |")
+    out.append("|---|---|---|---|---:|---:|---:|")
+    for k in doc["kernels"]:
+        out.append(f"| {k['device']} | {k['op']} | {k['direction']} | {k['shape']} | {k['normnet_ms']:.4g} | "
+                   f"{k['pytorch_ms']:.4g} | {k['ratio']:.2f}x |")
+    out.append("")
+    out.append(f"Reproduce: `{doc.get('command') or 'benchmarks/side_by_side.sh --kernels'}` "
+               f"(results: `{rel(os.path.dirname(path))}/`).\n")
+
+
 def parity_table(path, doc, out):
     short = " (shortened run: not the final figures)" if doc.get("shortened") else ""
     out.append(f"#### Final test accuracy, normnet vs PyTorch, seeds {doc.get('seeds')}{short}\n")
@@ -148,15 +162,16 @@ def main(argv):
     docs = load_all(dirs)
     newest = lambda item: item[1].get("date") or item[1].get("finished") or ""
     side = sorted([x for x in docs if x[1].get("schema") == "normnet-side-by-side/1"], key=newest, reverse=True)
+    kside = sorted([x for x in docs if x[1].get("schema") == "normnet-kernels-side-by-side/1"], key=newest, reverse=True)
     in_side = {os.path.abspath(os.path.join(ROOT, f)) if not os.path.isabs(f) else f
-               for _, d in side for f in d.get("files", [])}
+               for _, d in side + kside for f in d.get("files", [])}
     bench = sorted([x for x in docs if x[1].get("schema") == "normnet-bench/1" and x[1].get("implementation") == "normnet"
                     and x[1].get("kind", "throughput") == "throughput" and "cases" in x[1]
                     and os.path.abspath(x[0]) not in in_side], key=newest, reverse=True)
-    kernels = sorted([x for x in docs if x[1].get("schema") == "normnet-bench/1" and x[1].get("kind") == "kernels"],
-                     key=newest, reverse=True)
+    kernels = sorted([x for x in docs if x[1].get("schema") == "normnet-bench/1" and x[1].get("kind") == "kernels"
+                      and os.path.abspath(x[0]) not in in_side], key=newest, reverse=True)
     parity = sorted([x for x in docs if x[1].get("schema") == "normnet-parity/1"], key=newest, reverse=True)
-    if not (side or bench or kernels or parity):
+    if not (side or kside or bench or kernels or parity):
         print("error: no result files under " + ", ".join(rel(d) for d in dirs), file=sys.stderr)
         return 1
     out = []
@@ -164,6 +179,8 @@ def main(argv):
         bench_table(path, doc, out)
     for path, doc in side:
         side_by_side_table(path, doc, out)
+    for path, doc in kside:
+        kernel_side_by_side_table(path, doc, out)
     for path, doc in kernels:
         kernel_tables(path, doc, out)
     for path, doc in parity:

@@ -174,6 +174,16 @@ def main(argv=None):
         "seconds": total, "full_run_estimate_seconds": full_estimate,
         "recipes": summary, "runs": results,
     }
+    # training curves of the first seed, normnet beside PyTorch, one picture per recipe
+    for name in recipes:
+        hists = [os.path.join(ROOT, results[name][impl][0]["history"]) for impl in impls if results.get(name, {}).get(impl)]
+        png = os.path.join(out, f"{name}-curves.png")
+        proc = subprocess.run([a.normnet, "plot"] + hists + ["--out", png, "--title",
+                               f"{name}: seed {seeds[0]}, " + " vs ".join(impls)], cwd=ROOT, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(f"warning: plotting {name}: {proc.stderr.strip()}", file=sys.stderr)
+        else:
+            doc["recipes"][name]["curves"] = os.path.relpath(png, ROOT)
     path = os.path.join(out, "parity.json")
     with open(path, "w") as f:
         json.dump(doc, f, indent=1)

@@ -71,12 +71,13 @@ class Stepper:
         self.pos += self.batch
         return idx
 
-    def _body(self, idx):
+    def _body(self, idx, zero_grad=True):
         x, y = self.data.gather(idx, self.size)
         if self.train:
             out = self.model(x)
             loss = F.cross_entropy(out, y)
-            self.opt.zero_grad(set_to_none=True)
+            if zero_grad:
+                self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
             self.loss_sum += loss.detach() * self.batch
@@ -94,11 +95,13 @@ class Stepper:
             for _ in range(3):
                 self._body(self.static_idx)
         torch.cuda.current_stream().wait_stream(side)
+        # as PyTorch's whole-network capture example: gradients set to None before the capture
+        # are allocated from the graph's pool inside it and overwritten by every replay
         self.graph = torch.cuda.CUDAGraph()
         if self.opt is not None:
             self.opt.zero_grad(set_to_none=True)
         with torch.cuda.graph(self.graph):
-            self._body(self.static_idx)
+            self._body(self.static_idx, zero_grad=False)
 
     def step(self):
         if self.graph is None:

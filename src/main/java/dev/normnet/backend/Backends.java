@@ -1,6 +1,7 @@
 package dev.normnet.backend;
 
 import dev.normnet.backend.cpu.CpuBackend;
+import dev.normnet.backend.cpu.VectorCpuBackend;
 import dev.normnet.backend.cuda.CudaBackend;
 import java.util.List;
 import java.util.Locale;
@@ -31,9 +32,29 @@ public final class Backends {
     private Backends() {
     }
 
-    /** The best CPU backend. */
+    /** The best CPU backend, with one thread per available processor. */
     public static Backend cpu() {
-        return new CpuBackend();
+        return cpu(Runtime.getRuntime().availableProcessors());
+    }
+
+    /**
+     * The best CPU backend this JVM can run: {@link VectorCpuBackend} when the incubating Vector
+     * API is present ({@code --add-modules jdk.incubator.vector}, which the launcher passes), else
+     * the reference {@link CpuBackend}, which computes the same thing more slowly.
+     */
+    public static Backend cpu(int threads) {
+        return vectorApiAvailable() ? new VectorCpuBackend(threads) : new CpuBackend(threads);
+    }
+
+    /** Whether {@code jdk.incubator.vector} is in this JVM's boot layer, so that the fast CPU path can load. */
+    public static boolean vectorApiAvailable() {
+        return ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+    }
+
+    /** What {@link #cpu()} gives and why, for the line that reports the chosen device. */
+    private static String cpuReason() {
+        return vectorApiAvailable() ? "vector path"
+                : "reference path: start the JVM with --add-modules jdk.incubator.vector for the fast one";
     }
 
     /** Probes CUDA once (driver, device, kernels, binary for this GPU) and remembers the answer. */
@@ -73,7 +94,7 @@ public final class Backends {
         switch (d) {
             case "cpu": {
                 Backend b = cpu();
-                return new Selection(b, b.describe() + " (requested)");
+                return new Selection(b, b.describe() + " (requested; " + cpuReason() + ")");
             }
             case "cuda": {
                 CudaStatus s = cudaStatus();
@@ -90,7 +111,7 @@ public final class Backends {
                     return new Selection(b, b.describe() + " (auto: a usable GPU was found)");
                 }
                 Backend b = cpu();
-                return new Selection(b, b.describe() + " (auto: CUDA unavailable: " + s.reason() + ")");
+                return new Selection(b, b.describe() + " (auto: CUDA unavailable: " + s.reason() + "; " + cpuReason() + ")");
             }
             default:
                 throw new IllegalArgumentException("unknown device \"" + device + "\": expected auto|cpu|cuda");

@@ -244,7 +244,8 @@ public final class PlotCommand {
             c.getStyler().setXAxisDecimalPattern("#");
         }
         acc.getStyler().setLegendPosition(Styler.LegendPosition.InsideSE);
-        acc.getStyler().setDecimalPattern("0.00");
+        acc.getStyler().setYAxisDecimalPattern("0.000");
+        loss.getStyler().setYAxisDecimalPattern("0.000");
         Set<String> labels = new LinkedHashSet<>();
         for (int d = 0; d < docs.size(); d++) {
             Map<String, Object> doc = docs.get(d);
@@ -284,6 +285,10 @@ public final class PlotCommand {
             te.setMarker(SeriesMarkers.DIAMOND);
         }
         String heading = title != null ? title : historyTitle(docs.get(0), files.get(0));
+        int fit = width / 8;   // characters of a 16-point line that fit the picture
+        if (heading.length() > fit) {
+            heading = heading.substring(0, fit - 3) + "...";
+        }
         BufferedImage left = BitmapEncoder.getBufferedImage(loss);
         BufferedImage right = BitmapEncoder.getBufferedImage(acc);
         int top = 36;
@@ -307,6 +312,10 @@ public final class PlotCommand {
         return device.isEmpty() || name.contains(device) ? name : name + " (" + device + ")";
     }
 
+    /** Settings that name files or repeat the device, left out of a picture's title. */
+    private static final Set<String> HIDDEN_SETTINGS = Set.of("data", "history", "save", "device", "threads", "test-limit",
+            "test_limit", "eval_batch", "init", "weight-decay", "pool");
+
     private static String historyTitle(Map<String, Object> doc, Path file) {
         Object settings = doc.get("settings");
         StringBuilder sb = new StringBuilder(file.getFileName().toString());
@@ -314,7 +323,11 @@ public final class PlotCommand {
             sb.append(": ");
             List<String> parts = new ArrayList<>();
             for (Map.Entry<?, ?> e : s.entrySet()) {
-                parts.add(e.getKey() + " " + fmt(e.getValue()));
+                Object v = e.getValue();
+                if (v == null || v instanceof Map || v instanceof List || HIDDEN_SETTINGS.contains(String.valueOf(e.getKey()))) {
+                    continue;
+                }
+                parts.add(e.getKey() + " " + fmt(v));
             }
             sb.append(String.join(", ", parts));
         }

@@ -1,5 +1,6 @@
 package dev.normnet.cli;
 
+import dev.normnet.data.DataException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
@@ -13,6 +14,7 @@ final class Errors {
     /** True for errors caused by the command line, the files it names, or the machine's devices. */
     static boolean isUserError(Throwable t) {
         return t instanceof UsageException
+                || t instanceof DataException
                 || t instanceof FileSystemException;
     }
 

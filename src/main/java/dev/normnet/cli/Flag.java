@@ -49,6 +49,12 @@ public final class Flag {
                 List.of(choices), 0, false, 0, help);
     }
 
+    /** A flag taking one of {@code choices}, unset unless given; {@code defaultText} says what unset means. */
+    public static Flag optionalChoice(String name, String help, String defaultText, String... choices) {
+        return new Flag(name, Kind.CHOICE, String.join("|", choices), null, defaultText, List.of(choices),
+                0, false, 0, help);
+    }
+
     /** A whole number in [min, max] with a default. */
     public static Flag integer(String name, String valueName, int defaultValue, int min, int max, String help) {
         return new Flag(name, Kind.INT, valueName, Integer.toString(defaultValue), Integer.toString(defaultValue),

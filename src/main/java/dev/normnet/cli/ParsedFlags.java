@@ -17,6 +17,11 @@ public final class ParsedFlags {
         this.given = given;
     }
 
+    /** The command these flags belong to. */
+    public CommandSpec spec() {
+        return spec;
+    }
+
     /** True when the flag appeared on the command line. */
     public boolean isGiven(String name) {
         declared(name);
@@ -65,6 +70,25 @@ public final class ParsedFlags {
                 continue;
             }
             out.put(f.name(), f.kind() == Flag.Kind.SWITCH ? Boolean.toString(on(f.name())) : raw(f.name()));
+        }
+        return out;
+    }
+
+    /**
+     * Like {@link #effective()} with typed values for JSON: whole numbers as Long, numbers as
+     * Double, switches as Boolean, the rest as String, null when unset.
+     */
+    public Map<String, Object> effectiveTyped() {
+        Map<String, Object> out = new LinkedHashMap<>();
+        for (Map.Entry<String, String> e : effective().entrySet()) {
+            String v = e.getValue();
+            Flag.Kind kind = spec.flag(e.getKey()).kind();
+            Object typed = v == null ? null
+                    : kind == Flag.Kind.INT ? (Object) Long.parseLong(v)
+                    : kind == Flag.Kind.FLOAT ? (Object) Double.parseDouble(v)
+                    : kind == Flag.Kind.SWITCH ? (Object) Boolean.parseBoolean(v)
+                    : v;
+            out.put(e.getKey(), typed);
         }
         return out;
     }

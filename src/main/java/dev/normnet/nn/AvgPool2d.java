@@ -56,4 +56,10 @@ public final class AvgPool2d extends Layer {
             }
         };
     }
+
+    /** PyTorch's repr, e.g. {@code AvgPool2d(kernel_size=2, stride=2, padding=0)}. */
+    @Override
+    public String toString() {
+        return "AvgPool2d(kernel_size=" + spec.kernel() + ", stride=" + spec.stride() + ", padding=" + spec.pad() + ")";
+    }
 }

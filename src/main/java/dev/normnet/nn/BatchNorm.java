@@ -139,4 +139,23 @@ public final class BatchNorm extends Layer {
             }
         };
     }
+
+    /** PyTorch's repr, e.g. {@code BatchNorm2d(6, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)}. */
+    @Override
+    public String toString() {
+        return (inputRank < 0 ? "BatchNorm" : typeName()) + "(" + (channels < 0 ? "?" : Integer.toString(channels))
+                + ", eps=" + pythonFloat(this.eps) + ", momentum=" + pythonFloat(momentum) + ", affine=True, track_running_stats=True)";
+    }
+
+    /** Formats like Python's repr of a float rounded from float32 (1e-05, 0.1). */
+    static String pythonFloat(float v) {
+        String s = Float.toString(v);          // 1.0E-5, 0.1
+        int e = s.indexOf('E');
+        if (e < 0) {
+            return s;
+        }
+        String mant = s.substring(0, e).replaceFirst("\\.0$", "");
+        int exp = Integer.parseInt(s.substring(e + 1));
+        return mant + "e" + (exp < 0 ? "-" : "+") + String.format(java.util.Locale.ROOT, "%02d", Math.abs(exp));
+    }
 }

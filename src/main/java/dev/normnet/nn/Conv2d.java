@@ -110,4 +110,13 @@ public final class Conv2d extends Layer {
             }
         };
     }
+
+    /** PyTorch's repr, e.g. {@code Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1))}; in channels read "?" before build. */
+    @Override
+    public String toString() {
+        String in = inChannels < 0 ? "?" : Integer.toString(inChannels);
+        return "Conv2d(" + in + ", " + outChannels + ", kernel_size=(" + kernel + ", " + kernel + "), stride=("
+                + spec.stride() + ", " + spec.stride() + ")" + (spec.pad() > 0 ? ", padding=(" + spec.pad() + ", " + spec.pad() + ")" : "")
+                + (bias ? "" : ", bias=False") + ")";
+    }
 }

@@ -28,4 +28,9 @@ public final class Flatten extends Layer {
     protected Step bind(Backend backend, Scratch scratch, Tensor x, Tensor y, Tensor dx, Tensor dy) {
         return NO_OP;
     }
+
+    @Override
+    public String toString() {
+        return "Flatten(start_dim=1, end_dim=-1)";
+    }
 }

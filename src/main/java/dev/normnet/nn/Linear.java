@@ -86,4 +86,11 @@ public final class Linear extends Layer {
             }
         };
     }
+
+    /** PyTorch's repr, e.g. {@code Linear(in_features=256, out_features=120, bias=True)}. */
+    @Override
+    public String toString() {
+        return "Linear(in_features=" + (inFeatures < 0 ? "?" : Integer.toString(inFeatures)) + ", out_features=" + outFeatures
+                + ", bias=" + (bias ? "True" : "False") + ")";
+    }
 }

@@ -66,4 +66,11 @@ public final class MaxPool2d extends Layer {
             }
         };
     }
+
+    /** PyTorch's repr, e.g. {@code MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)}. */
+    @Override
+    public String toString() {
+        return "MaxPool2d(kernel_size=" + spec.kernel() + ", stride=" + spec.stride() + ", padding=" + spec.pad()
+                + ", dilation=1, ceil_mode=False)";
+    }
 }

@@ -108,9 +108,13 @@ public final class Trainer implements AutoCloseable {
             throw new IllegalArgumentException("training set of " + train.count() + " images gives no batch of " + batchSize
                     + (dropLast ? " with drop-last" : ""));
         }
-        if (rest == 1 && hasBatchNorm()) {
-            throw new IllegalArgumentException("the last training batch would hold 1 example, and BatchNorm fails on it with \"expected more "
-                    + "than 1 value per channel when training\" (" + train.count() + " examples, batch " + batchSize + "); use drop-last or another batch size");
+        for (int b : new int[] {full > 0 ? batchSize : 0, rest}) {
+            String layer = b > 0 ? batchNormWithOneValue(b) : null;
+            if (layer != null) {
+                throw new IllegalArgumentException("a training batch of " + b + (b == rest && b != batchSize ? " (the last one: " : " (")
+                        + train.count() + " examples, batch " + batchSize + ") gives " + layer + " one value per channel, and it fails with "
+                        + "\"expected more than 1 value per channel when training\"; use drop-last or another batch size");
+            }
         }
         Runnable fullStep = full > 0 ? step(r, batchSize, true) : null;
         Runnable restStep = rest > 0 ? step(r, rest, true) : null;
@@ -229,13 +233,15 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
-    private boolean hasBatchNorm() {
-        for (Layer layer : model.layers()) {
-            if (layer instanceof BatchNorm) {
-                return true;
+    /** The first BatchNorm layer (as "layer i (BatchNorm1d)") that a training batch of {@code batch} leaves with m == 1, or null. */
+    private String batchNormWithOneValue(int batch) {
+        for (int i = 0; i < model.layers().size(); i++) {
+            Layer layer = model.layers().get(i);
+            if (layer instanceof BatchNorm && (long) batch * model.shapeBefore(i).sizeFrom(1) == 1) {
+                return "layer " + i + " (" + layer.typeName() + ")";
             }
         }
-        return false;
+        return null;
     }
 
     private Resident resident(LabeledImages data) {

@@ -99,4 +99,17 @@ class BackendsTest {
             assertEquals(Device.CPU, b.device());
         }
     }
+
+    @Test
+    void cpuIsTheVectorPathWhenTheModuleIsPresent() {
+        // The build passes --add-modules jdk.incubator.vector to the tests, as the launcher does to normnet.
+        assertTrue(Backends.vectorApiAvailable(), "the test JVM should have jdk.incubator.vector");
+        try (Backend b = Backends.cpu(2)) {
+            assertTrue(b instanceof dev.normnet.backend.cpu.VectorCpuBackend, b.describe());
+        }
+        Backends.Selection sel = Backends.select("cpu");
+        try (Backend b = sel.backend()) {
+            assertTrue(sel.reason().contains("vector path"), sel.reason());
+        }
+    }
 }

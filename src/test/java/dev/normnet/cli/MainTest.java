@@ -25,6 +25,14 @@ class MainTest {
     }
 
     @ParameterizedTest
+    @ValueSource(strings = {"bench", "plot"})
+    void benchAndPlotAreHandedTheirArguments(String command) {
+        CliTestSupport.Result r = CliTestSupport.run(command, "--help");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().startsWith("usage: normnet " + command), r.out());
+    }
+
+    @ParameterizedTest
     @ValueSource(strings = {"train", "summary"})
     void commandHelpListsEveryFlagWithItsDefault(String command) {
         CliTestSupport.Result r = CliTestSupport.run(command, "--help");

@@ -49,6 +49,34 @@ class SequentialTest {
     }
 
     @Test
+    void printsLikePyTorch() {
+        String bn = "eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)";
+        String expected = String.join("\n",
+                "Sequential(",
+                "  (0): Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1))",
+                "  (1): BatchNorm2d(6, " + bn,
+                "  (2): Sigmoid()",
+                "  (3): AvgPool2d(kernel_size=2, stride=2, padding=0)",
+                "  (4): Conv2d(6, 16, kernel_size=(5, 5), stride=(1, 1))",
+                "  (5): BatchNorm2d(16, " + bn,
+                "  (6): Sigmoid()",
+                "  (7): AvgPool2d(kernel_size=2, stride=2, padding=0)",
+                "  (8): Flatten(start_dim=1, end_dim=-1)",
+                "  (9): Linear(in_features=256, out_features=120, bias=True)",
+                "  (10): BatchNorm1d(120, " + bn,
+                "  (11): Sigmoid()",
+                "  (12): Linear(in_features=120, out_features=84, bias=True)",
+                "  (13): BatchNorm1d(84, " + bn,
+                "  (14): Sigmoid()",
+                "  (15): Linear(in_features=84, out_features=10, bias=True)",
+                ")");
+        assertEquals(expected, lenetBn(28).toString());
+        assertEquals("Conv2d(?, 4, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False)",
+                new Conv2d(4, 3, 2, 1, false).toString());
+        assertEquals("MaxPool2d(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=False)", new MaxPool2d(3, 2, 1).toString());
+    }
+
+    @Test
     void presetOptionsChangeTheLayers() {
         Sequential m = Models.create("lenet", ModelOptions.defaults().withPool("max").withActivation("relu")).build(1);
         assertEquals(List.of("Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "Flatten",
@@ -164,6 +192,9 @@ class SequentialTest {
         CpuTensor afterFlatten = (CpuTensor) plan.activation(9);
         assertSame(beforeFlatten.data(), afterFlatten.data(), "Flatten must not copy");
         assertEquals(Shape.of(4, 256), afterFlatten.shape());
+        assertSame(((CpuTensor) plan.activation(2)).data(), ((CpuTensor) plan.activation(3)).data(),
+                "Sigmoid after BatchNorm runs in place");
+        assertNotSame(((CpuTensor) plan.activation(1)).data(), ((CpuTensor) plan.activation(2)).data());
         assertSame(plan, m.plan(4), "plans are cached per batch size");
         assertSame(plan, m.forwardPlan(4), "evaluation reuses the training plan of the same size");
         assertNotSame(plan, m.plan(3));

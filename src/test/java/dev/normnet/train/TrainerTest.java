@@ -147,13 +147,36 @@ class TrainerTest {
                     .setOptimizer(Sgd.builder().setLearningRate(0.1f).build()).optBatchSize(16).build();
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> trainer.fit(synthetic(33, 8, 1), null, 1, null));
-            assertTrue(e.getMessage().contains("expected more than 1 value per channel"), e.getMessage());
+            assertTrue(e.getMessage().contains("expected more than 1 value per channel")
+                    && e.getMessage().contains("layer 2 (BatchNorm1d)"), e.getMessage());
+            Trainer ones = Trainer.builder().setModel(model).setBackend(backend)
+                    .setOptimizer(Sgd.builder().setLearningRate(0.1f).build()).optBatchSize(1).build();
+            assertThrows(IllegalArgumentException.class, () -> ones.fit(synthetic(4, 8, 1), null, 1, null));
             // With drop-last the same data trains.
             Trainer dropping = Trainer.builder().setModel(model).setBackend(backend)
                     .setOptimizer(Sgd.builder().setLearningRate(0.1f).build()).optBatchSize(16).optDropLast(true).build();
             History h = dropping.fit(synthetic(33, 8, 1), null, 1, null);
             assertTrue(Double.isNaN(h.last().testAcc()));
             assertTrue(h.toJson().contains("\"test_acc\": null"), h.toJson());
+        }
+    }
+
+    @Test
+    void buildsAnUnbuiltModelAndResizesOnTheDevice() {
+        try (CpuBackend backend = new CpuBackend(2)) {
+            // 8 x 8 images, model input 12 x 12: gatherBatch resizes every batch.
+            Sequential model = Models.create("mlp-bn", ModelOptions.defaults().withResize(12));
+            Trainer trainer = Trainer.builder().setModel(model).setBackend(backend)
+                    .setOptimizer(Adam.builder().setLearningRate(0.01f).build()).optBatchSize(50).optSeed(4).build();
+            LabeledImages test = synthetic(200, 8, 2);
+            History h = trainer.fit(synthetic(600, 8, 1), test, 3, null);
+            assertTrue(model.isBuilt());
+            assertEquals(dev.normnet.tensor.Shape.of(1, 12, 12), model.inputShape());
+            assertTrue(h.last().testAcc() > 0.9, h.toJson());
+            double[] lossAndAcc = trainer.evaluateLossAndAccuracy(test);
+            assertEquals(h.last().testAcc(), lossAndAcc[1]);
+            assertTrue(lossAndAcc[0] > 0 && lossAndAcc[0] < h.records().get(0).trainLoss(), h.toJson());
+            trainer.close();
         }
     }
 

@@ -31,7 +31,7 @@ public class CpuBackend implements Backend {
     /** Items smaller than this are not worth a thread hand-off in elementwise ops. */
     private static final int ELEMENTWISE_GRAIN = 1 << 15;
 
-    private final WorkerPool pool;
+    final WorkerPool pool;                  // shared with the vector subclass
     private final double[][] rowScratch;   // per worker, float64 accumulators for one output row
     private double[] rowLoss = new double[0];     // (N) softmax cross-entropy loss per row
     private boolean[] rowCorrect = new boolean[0]; // (N) arg-max equals the label
@@ -105,7 +105,7 @@ public class CpuBackend implements Backend {
     // ================================================================ convolution
 
     /** The sizes of one convolution, checked once per call. */
-    private record ConvDims(int n, int c, int h, int w, int k, int r, int s, int p, int q, int stride, int pad) {
+    record ConvDims(int n, int c, int h, int w, int k, int r, int s, int p, int q, int stride, int pad) {
         /** First output row/column whose window tap {@code tap} lands inside an input of size {@code in}. */
         int first(int tap) {
             return Math.max(0, -Math.floorDiv(tap - pad, stride));
@@ -117,7 +117,7 @@ public class CpuBackend implements Backend {
         }
     }
 
-    private static ConvDims convDims(String op, Tensor x, Tensor w, Tensor y, ConvSpec spec) {
+    static ConvDims convDims(String op, Tensor x, Tensor w, Tensor y, ConvSpec spec) {
         if (spec == null) {
             throw new IllegalArgumentException(op + ": spec must not be null");
         }
@@ -444,13 +444,13 @@ public class CpuBackend implements Backend {
     // ================================================================ batch norm
 
     /** Channel count C, values per (sample, channel) HW (1 for 2-D input), and batch N of a batch-norm input. */
-    private record NormDims(int n, int c, int hw) {
+    record NormDims(int n, int c, int hw) {
         int m() {
             return n * hw;
         }
     }
 
-    private static NormDims normDims(String op, Tensor x, Tensor y, String yName) {
+    static NormDims normDims(String op, Tensor x, Tensor y, String yName) {
         Shape xs = x.shape();
         if ((xs.rank() != 2 && xs.rank() != 4) || !y.shape().equals(xs)) {
             throw new IllegalArgumentException(op + ": expected x (N, C) or (N, C, H, W) and " + yName
@@ -594,7 +594,7 @@ public class CpuBackend implements Backend {
         });
     }
 
-    private static CpuTensor channelParam(String op, String name, Tensor t, NormDims d, Tensor x) {
+    static CpuTensor channelParam(String op, String name, Tensor t, NormDims d, Tensor x) {
         CpuTensor ct = cpu(op, name, t);
         if (!ct.shape().equals(Shape.of(d.c()))) {
             throw new IllegalArgumentException(op + ": expected " + name + " (C) = [" + d.c() + "] for x "
@@ -606,10 +606,10 @@ public class CpuBackend implements Backend {
     // ================================================================ pooling
 
     /** Sizes of one pooling: planes NC, input H x W, output P x Q. */
-    private record PoolDims(int planes, int h, int w, int p, int q, int kernel, int stride, int pad) {
+    record PoolDims(int planes, int h, int w, int p, int q, int kernel, int stride, int pad) {
     }
 
-    private static PoolDims poolDims(String op, Tensor x, Tensor y, String xName, String yName, PoolSpec spec) {
+    static PoolDims poolDims(String op, Tensor x, Tensor y, String xName, String yName, PoolSpec spec) {
         if (spec == null) {
             throw new IllegalArgumentException(op + ": spec must not be null");
         }
@@ -1045,7 +1045,7 @@ public class CpuBackend implements Backend {
 
     // ================================================================ checks
 
-    private static CpuTensor cpu(String op, String name, Tensor t) {
+    static CpuTensor cpu(String op, String name, Tensor t) {
         if (t instanceof CpuTensor ct) {
             return ct;
         }
@@ -1056,14 +1056,14 @@ public class CpuBackend implements Backend {
                 + ", expected a CPU tensor");
     }
 
-    private static void requireShape(String op, String name, Tensor t, int... dims) {
+    static void requireShape(String op, String name, Tensor t, int... dims) {
         Shape expected = Shape.of(dims);
         if (!t.shape().equals(expected)) {
             throw new IllegalArgumentException(op + ": expected " + name + " " + expected + ", got " + t.shape());
         }
     }
 
-    private static int sameSize(String op, String aName, Tensor a, String bName, Tensor b) {
+    static int sameSize(String op, String aName, Tensor a, String bName, Tensor b) {
         if (a.size() != b.size()) {
             throw new IllegalArgumentException(op + ": " + aName + " " + a.shape() + " and " + bName + " "
                     + b.shape() + " differ in size");

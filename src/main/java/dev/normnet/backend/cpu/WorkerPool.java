@@ -20,6 +20,7 @@ final class WorkerPool implements AutoCloseable {
     private final int threads;
     private final Thread[] workers;
     private final Object lock = new Object();
+    private final Object callers = new Object();   // one parallel run at a time
 
     // Guarded by lock.
     private RangeTask task;
@@ -52,7 +53,7 @@ final class WorkerPool implements AutoCloseable {
     /**
      * Runs {@code task} over {@code [0, items)} in at most {@code threads} chunks of at least
      * {@code grain} items each, and returns when all are done. An exception thrown by any chunk
-     * is rethrown here.
+     * is rethrown here. Calls from several threads are served one after the other.
      */
     void run(int items, int grain, RangeTask task) {
         if (items <= 0) {
@@ -63,6 +64,12 @@ final class WorkerPool implements AutoCloseable {
             task.run(0, items, 0);
             return;
         }
+        synchronized (callers) {
+            runChunks(items, n, task);
+        }
+    }
+
+    private void runChunks(int items, int n, RangeTask task) {
         synchronized (lock) {
             if (closed) {
                 throw new IllegalStateException("the CPU backend's thread pool is closed");

@@ -93,7 +93,7 @@ class CpuBackendConvolutionTest {
         backend.conv2dBackwardData(tensor(dy, cs.n(), cs.k(), cs.p(), cs.q()), tensor(w, cs.k(), cs.c(), cs.r(), cs.s()),
                 tdx, new ConvSpec(cs.stride(), cs.pad()));
         double[] wd = toDouble(w);
-        int[] at = sampleIndices(rnd, x.length, 400);
+        int[] at = sampleIndices(rnd, x.length, 200);
         double[] expected = numericGradient(xx -> Reference64.conv2d(xx, cs.n(), cs.c(), cs.h(), cs.w(), wd,
                 cs.k(), cs.r(), cs.s(), null, cs.stride(), cs.pad()), toDouble(x), toDouble(dy), 1e-2, at);
         assertClose("conv2dBackwardData " + cs, expected, pick(tdx.toArray(), at), RTOL);
@@ -115,7 +115,7 @@ class CpuBackendConvolutionTest {
         double[] xd = toDouble(x);
         double[] bd = toDouble(b);
         double[] dyd = toDouble(dy);
-        int[] at = sampleIndices(rnd, w.length, 400);
+        int[] at = sampleIndices(rnd, w.length, 200);
         double[] expectedDw = numericGradient(ww -> Reference64.conv2d(xd, cs.n(), cs.c(), cs.h(), cs.w(), ww,
                 cs.k(), cs.r(), cs.s(), bd, cs.stride(), cs.pad()), toDouble(w), dyd, 1e-2, at);
         assertClose("conv2dBackwardFilter dw " + cs, expectedDw, pick(tdw.toArray(), at), RTOL);

@@ -59,4 +59,34 @@ class WorkerPoolTest {
             }
         }
     }
+
+    @Test
+    void callsFromTwoThreadsAreServedOneAfterTheOther() throws InterruptedException {
+        try (WorkerPool pool = new WorkerPool(3, "test")) {
+            int rounds = 300;
+            int[][] seen = new int[2][99];
+            Thread[] callers = new Thread[2];
+            for (int c = 0; c < 2; c++) {
+                int[] mine = seen[c];
+                callers[c] = new Thread(() -> {
+                    for (int r = 0; r < rounds; r++) {
+                        pool.run(mine.length, 1, (from, to, worker) -> {
+                            for (int i = from; i < to; i++) {
+                                mine[i]++;
+                            }
+                        });
+                    }
+                });
+                callers[c].start();
+            }
+            for (Thread t : callers) {
+                t.join(60_000);
+            }
+            for (int c = 0; c < 2; c++) {
+                for (int i = 0; i < seen[c].length; i++) {
+                    assertEquals(rounds, seen[c][i], "caller " + c + ", item " + i);
+                }
+            }
+        }
+    }
 }

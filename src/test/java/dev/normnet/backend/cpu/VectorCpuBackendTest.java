@@ -1,0 +1,255 @@
+package dev.normnet.backend.cpu;
+
+import dev.normnet.backend.Backend;
+import dev.normnet.backend.ConvSpec;
+import dev.normnet.tensor.Shape;
+import dev.normnet.tensor.Tensor;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.util.SplittableRandom;
+import java.util.function.BiConsumer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The fast path against the reference path, op by op. The allowed difference for each output is
+ * a float32 rounding bound for a sum: 8 * 2^-24 * sqrt(terms) * (the same sum over absolute
+ * values), where the sum of absolute values is the reference op applied to |inputs|.
+ */
+class VectorCpuBackendTest {
+    private static final double U = Math.ulp(1.0f) / 2;   // float32 unit roundoff, 2^-24
+
+    private static final CpuBackend REF = new CpuBackend(2);
+    private static final VectorCpuBackend FAST = new VectorCpuBackend(2);
+
+    @AfterAll
+    static void close() {
+        REF.close();
+        FAST.close();
+    }
+
+    private static float[] random(SplittableRandom rnd, int size) {
+        float[] a = new float[size];
+        for (int i = 0; i < size; i++) {
+            a[i] = (float) (rnd.nextDouble() * 2 - 1);
+        }
+        return a;
+    }
+
+    private static float[] abs(float[] a) {
+        float[] b = new float[a.length];
+        for (int i = 0; i < a.length; i++) {
+            b[i] = Math.abs(a[i]);
+        }
+        return b;
+    }
+
+    /** Runs {@code op} on both backends with the same inputs; compares output {@code outIndex} with the rounding bound. */
+    private static void compare(String what, float[][] inputs, Shape[] shapes, int outIndex, int terms,
+                                BiConsumer<Backend, Tensor[]> op) {
+        float[] ref = run(REF, inputs, shapes, outIndex, op, false);
+        float[] absRef = run(REF, inputs, shapes, outIndex, op, true);
+        float[] fast = run(FAST, inputs, shapes, outIndex, op, false);
+        double factor = 8 * U * Math.sqrt(terms);
+        double worst = 0;
+        int worstAt = -1;
+        for (int i = 0; i < ref.length; i++) {
+            double allowed = factor * Math.abs(absRef[i]) + Float.MIN_NORMAL;
+            double excess = Math.abs(fast[i] - ref[i]) / allowed;
+            if (!(excess <= worst) || Double.isNaN(fast[i])) {
+                worst = Double.isNaN(fast[i]) ? Double.POSITIVE_INFINITY : excess;
+                worstAt = i;
+            }
+        }
+        int at = worstAt;
+        double ratio = worst;
+        assertTrue(ratio <= 1.0, () -> what + ": element " + at + " fast " + fast[at] + " reference " + ref[at]
+                + " differs by " + Math.abs(fast[at] - ref[at]) + ", " + ratio + " times the float32 bound");
+    }
+
+    private static float[] run(Backend be, float[][] inputs, Shape[] shapes, int outIndex,
+                               BiConsumer<Backend, Tensor[]> op, boolean absolute) {
+        Tensor[] t = new Tensor[shapes.length];
+        for (int i = 0; i < shapes.length; i++) {
+            t[i] = inputs[i] == null ? be.allocate(shapes[i]) : be.upload(absolute ? abs(inputs[i]) : inputs[i], shapes[i]);
+        }
+        if (outIndex < shapes.length && inputs[outIndex] == null) {
+            be.fill(t[outIndex], Float.NaN);                    // an unwritten element fails
+        }
+        op.accept(be, t);
+        return t[outIndex].toArray();
+    }
+
+    @ParameterizedTest(name = "N={0} C={1} H={2} W={3} K={4} R={5} pad={6}")
+    @CsvSource({
+            "8, 1, 28, 28, 6, 5, 2",     // LeNet conv1
+            "8, 6, 14, 14, 16, 5, 0",    // LeNet conv2
+            "3, 5, 7, 9, 7, 3, 1",       // odd sizes, K = 4 + 3
+            "2, 3, 11, 6, 2, 3, 2",      // padding larger than half the kernel, K < 4
+            "17, 2, 5, 5, 5, 5, 0",      // output 1x1, more samples than one reduction chunk
+    })
+    void convolutionMatchesReference(int n, int c, int h, int w, int k, int r, int pad) {
+        SplittableRandom rnd = new SplittableRandom(n * 31 + c * 7 + k);
+        ConvSpec spec = new ConvSpec(1, pad);
+        int p = spec.outSize(h, r), q = spec.outSize(w, r);
+        Shape xs = Shape.of(n, c, h, w), ws = Shape.of(k, c, r, r), ys = Shape.of(n, k, p, q), bs = Shape.of(k);
+        float[] x = random(rnd, (int) xs.size()), wt = random(rnd, (int) ws.size()), b = random(rnd, k);
+        float[] dy = random(rnd, (int) ys.size());
+        compare("conv2dForward", new float[][]{x, wt, b, null}, new Shape[]{xs, ws, bs, ys}, 3, c * r * r + 1,
+                (be, t) -> be.conv2dForward(t[0], t[1], t[2], t[3], spec));
+        compare("conv2dBackwardData", new float[][]{dy, wt, null}, new Shape[]{ys, ws, xs}, 2, k * r * r,
+                (be, t) -> be.conv2dBackwardData(t[0], t[1], t[2], spec));
+        compare("conv2dBackwardFilter dw", new float[][]{x, dy, null, null}, new Shape[]{xs, ys, ws, bs}, 2, n * p * q,
+                (be, t) -> be.conv2dBackwardFilter(t[0], t[1], t[2], t[3], spec));
+        compare("conv2dBackwardFilter db", new float[][]{x, dy, null, null}, new Shape[]{xs, ys, ws, bs}, 3, n * p * q,
+                (be, t) -> be.conv2dBackwardFilter(t[0], t[1], t[2], t[3], spec));
+    }
+
+    @Test
+    void stridedConvolutionFallsBackToReference() {
+        SplittableRandom rnd = new SplittableRandom(5);
+        ConvSpec spec = new ConvSpec(2, 1);
+        Shape xs = Shape.of(2, 3, 9, 8), ws = Shape.of(4, 3, 3, 3), ys = Shape.of(2, 4, 5, 4);
+        float[] x = random(rnd, (int) xs.size()), wt = random(rnd, (int) ws.size());
+        compare("strided conv2dForward", new float[][]{x, wt, null}, new Shape[]{xs, ws, ys}, 2, 27,
+                (be, t) -> be.conv2dForward(t[0], t[1], null, t[2], spec));
+    }
+
+    @ParameterizedTest(name = "N={0} I={1} O={2}")
+    @CsvSource({"256, 400, 120", "256, 120, 84", "256, 84, 10", "5, 37, 13", "1, 16, 1"})
+    void linearMatchesReference(int n, int in, int out) {
+        SplittableRandom rnd = new SplittableRandom(n + in * 3 + out * 5);
+        Shape xs = Shape.of(n, in), ws = Shape.of(out, in), bs = Shape.of(out), ys = Shape.of(n, out);
+        float[] x = random(rnd, n * in), wt = random(rnd, out * in), b = random(rnd, out), dy = random(rnd, n * out);
+        compare("linearForward", new float[][]{x, wt, b, null}, new Shape[]{xs, ws, bs, ys}, 3, in + 1,
+                (be, t) -> be.linearForward(t[0], t[1], t[2], t[3]));
+        compare("linearBackwardData", new float[][]{dy, wt, null}, new Shape[]{ys, ws, xs}, 2, out,
+                (be, t) -> be.linearBackwardData(t[0], t[1], t[2]));
+        compare("linearBackwardWeight dw", new float[][]{x, dy, null, null}, new Shape[]{xs, ys, ws, bs}, 2, n,
+                (be, t) -> be.linearBackwardWeight(t[0], t[1], t[2], t[3]));
+        compare("linearBackwardWeight db", new float[][]{x, dy, null, null}, new Shape[]{xs, ys, ws, bs}, 3, n,
+                (be, t) -> be.linearBackwardWeight(t[0], t[1], t[2], t[3]));
+    }
+
+    @Test
+    void sigmoidMatchesReference() {
+        SplittableRandom rnd = new SplittableRandom(9);
+        int size = 3 * 6 * 28 * 28 + 5;
+        float[] x = new float[size];
+        for (int i = 0; i < size; i++) {
+            x[i] = (float) (rnd.nextDouble() * 40 - 20);
+        }
+        float[] dy = random(rnd, size);
+        Shape s = Shape.of(size);
+        float[] ref = run(REF, new float[][]{x, null}, new Shape[]{s, s}, 1, (be, t) -> be.sigmoidForward(t[0], t[1]), false);
+        float[] fast = run(FAST, new float[][]{x, null}, new Shape[]{s, s}, 1, (be, t) -> be.sigmoidForward(t[0], t[1]), false);
+        for (int i = 0; i < size; i++) {
+            float tol = 4 * Math.ulp(ref[i]);
+            int at = i;
+            assertTrue(Math.abs(fast[i] - ref[i]) <= tol, () -> "sigmoid(" + x[at] + "): fast " + fast[at] + " reference " + ref[at]);
+        }
+        compare("sigmoidBackward", new float[][]{ref, dy, null}, new Shape[]{s, s, s}, 2, 3,
+                (be, t) -> be.sigmoidBackward(t[0], t[1], t[2]));
+    }
+
+    @Test
+    void resultsDoNotDependOnTheThreadCount() {
+        SplittableRandom rnd = new SplittableRandom(11);
+        ConvSpec spec = new ConvSpec(1, 2);
+        Shape xs = Shape.of(37, 1, 28, 28), ws = Shape.of(6, 1, 5, 5), ys = Shape.of(37, 6, 28, 28), bs = Shape.of(6);
+        float[] x = random(rnd, (int) xs.size()), dy = random(rnd, (int) ys.size());
+        try (VectorCpuBackend one = new VectorCpuBackend(1); VectorCpuBackend three = new VectorCpuBackend(3)) {
+            BiConsumer<Backend, Tensor[]> op = (be, t) -> be.conv2dBackwardFilter(t[0], t[1], t[2], t[3], spec);
+            float[][] in = {x, dy, null, null};
+            Shape[] shapes = {xs, ys, ws, bs};
+            assertArrayEquals(run(one, in, shapes, 2, op, false), run(three, in, shapes, 2, op, false));
+            assertArrayEquals(run(one, in, shapes, 3, op, false), run(three, in, shapes, 3, op, false));
+        }
+    }
+    /** |fast - ref| <= tol * max |ref| over the tensor, elementwise. */
+    private static void assertClose(String what, float[] ref, float[] fast, double tol) {
+        double scale = 0;
+        for (float v : ref) {
+            scale = Math.max(scale, Math.abs(v));
+        }
+        for (int i = 0; i < ref.length; i++) {
+            int at = i;
+            double limit = tol * scale;
+            assertTrue(Math.abs(fast[i] - ref[i]) <= limit, () -> what + ": element " + at + " fast " + fast[at]
+                    + " reference " + ref[at] + ", allowed " + limit);
+        }
+    }
+
+    @ParameterizedTest(name = "N={0} C={1} H={2} W={3}")
+    @CsvSource({"16, 6, 28, 28", "16, 16, 10, 10", "3, 5, 7, 9", "2, 3, 4, 4"})
+    void batchNormMatchesReference(int n, int c, int h, int w) {
+        SplittableRandom rnd = new SplittableRandom(n * 13 + c);
+        Shape xs = Shape.of(n, c, h, w), cs = Shape.of(c);
+        float[] x = random(rnd, (int) xs.size()), dy = random(rnd, (int) xs.size());
+        for (int i = 0; i < x.length; i++) {
+            x[i] = 3f + 2f * x[i];                          // a mean far from zero tests the two-pass variance
+        }
+        float[] gamma = random(rnd, c), beta = random(rnd, c), rm = random(rnd, c), rv = new float[c];
+        for (int i = 0; i < c; i++) {
+            rv[i] = 0.5f + Math.abs(gamma[i]);
+        }
+        float[][] outs = new float[2][];
+        float[][] stats = new float[2][];
+        float[][] grads = new float[2][];
+        float[][] evals = new float[2][];
+        Backend[] backends = {REF, FAST};
+        for (int b = 0; b < 2; b++) {
+            Backend be = backends[b];
+            Tensor tx = be.upload(x, xs), tdy = be.upload(dy, xs), tg = be.upload(gamma, cs), tb = be.upload(beta, cs);
+            Tensor trm = be.upload(rm, cs), trv = be.upload(rv, cs), ty = be.allocate(xs), tm = be.allocate(cs), ti = be.allocate(cs);
+            Tensor tdx = be.allocate(xs), tdg = be.allocate(cs), tdb = be.allocate(cs), te = be.allocate(xs);
+            be.fill(ty, Float.NaN);
+            be.fill(tdx, Float.NaN);
+            be.fill(te, Float.NaN);
+            be.batchNormForwardTrain(tx, tg, tb, trm, trv, ty, tm, ti, 0.1f, 1e-5f);
+            be.batchNormBackward(tx, tdy, tg, tm, ti, tdx, tdg, tdb);
+            be.batchNormForwardEval(tx, tg, tb, trm, trv, te, 1e-5f);
+            outs[b] = ty.toArray();
+            stats[b] = concat(tm.toArray(), ti.toArray(), trm.toArray(), trv.toArray());
+            grads[b] = concat(tdx.toArray(), tdg.toArray(), tdb.toArray());
+            evals[b] = te.toArray();
+        }
+        assertClose("batch norm y", outs[0], outs[1], 1e-5);
+        assertClose("batch norm statistics", stats[0], stats[1], 1e-6);
+        assertClose("batch norm eval y", evals[0], evals[1], 1e-5);
+        assertClose("batch norm dx, dgamma, dbeta", grads[0], grads[1], 1e-5);
+    }
+
+    private static float[] concat(float[]... parts) {
+        int size = 0;
+        for (float[] p : parts) {
+            size += p.length;
+        }
+        float[] out = new float[size];
+        int at = 0;
+        for (float[] p : parts) {
+            System.arraycopy(p, 0, out, at, p.length);
+            at += p.length;
+        }
+        return out;
+    }
+
+    @ParameterizedTest(name = "N={0} C={1} H={2} W={3}")
+    @CsvSource({"4, 6, 28, 28", "4, 16, 10, 10", "3, 2, 7, 9"})
+    void averagePoolingIsBitIdenticalToReference(int n, int c, int h, int w) {
+        SplittableRandom rnd = new SplittableRandom(h * 7 + w);
+        dev.normnet.backend.PoolSpec spec = new dev.normnet.backend.PoolSpec(2, 2, 0);
+        Shape xs = Shape.of(n, c, h, w), ys = Shape.of(n, c, h / 2, w / 2);
+        float[] x = random(rnd, (int) xs.size()), dy = random(rnd, (int) ys.size());
+        BiConsumer<Backend, Tensor[]> fwd = (be, t) -> be.avgPool2dForward(t[0], t[1], spec);
+        BiConsumer<Backend, Tensor[]> bwd = (be, t) -> be.avgPool2dBackward(t[0], t[1], spec);
+        assertArrayEquals(run(REF, new float[][]{x, null}, new Shape[]{xs, ys}, 1, fwd, false),
+                run(FAST, new float[][]{x, null}, new Shape[]{xs, ys}, 1, fwd, false));
+        assertArrayEquals(run(REF, new float[][]{dy, null}, new Shape[]{ys, xs}, 1, bwd, false),
+                run(FAST, new float[][]{dy, null}, new Shape[]{ys, xs}, 1, bwd, false));
+    }
+}

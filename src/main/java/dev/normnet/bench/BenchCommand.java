@@ -9,7 +9,6 @@ import dev.normnet.nn.ModelOptions;
 import dev.normnet.nn.Models;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.lang.reflect.Constructor;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -188,31 +187,12 @@ public final class BenchCommand {
         return d;
     }
 
-    /**
-     * The backend for a device. On the CPU it is {@link Backends#cpu()} (the best CPU backend);
-     * with a thread count, the same backend class built with that many threads (through its
-     * {@code (int threads)} constructor, which CpuBackend and its subclasses have).
-     */
+    /** The backend for a device: on the CPU the best one ({@link Backends#cpu(int)}), with the given threads or all cores. */
     static Backend backend(String device, int threads) {
         if (!device.equals("cpu")) {
             return Backends.select("cuda").backend();
         }
-        Backend best = Backends.cpu();
-        if (threads <= 0) {
-            return best;
-        }
-        Class<? extends Backend> type = best.getClass();
-        String name = best.describe();
-        best.close();
-        try {
-            Constructor<? extends Backend> c = type.getConstructor(int.class);
-            return c.newInstance(threads);
-        } catch (NoSuchMethodException e) {
-            throw new IllegalStateException("--threads " + threads + ": the CPU backend (" + name + ") takes no thread count");
-        } catch (ReflectiveOperationException e) {
-            Throwable cause = e.getCause() != null ? e.getCause() : e;
-            throw new IllegalStateException("--threads " + threads + ": cannot create " + type.getSimpleName() + ": " + cause.getMessage(), cause);
-        }
+        return threads > 0 ? Backends.cpu(threads) : Backends.cpu();
     }
 
     private static int threadCount(Options o) {
@@ -239,7 +219,7 @@ public final class BenchCommand {
         for (String device : devices) {
             try (Backend backend = backend(device, o.threads())) {
                 backends.put(device, backend.describe());
-                err.println(device + ": " + backend.describe());
+                err.println(backend.describe());
                 try (ResidentImages images = ModelBench.upload(backend, train)) {
                     for (BenchCase c : BenchCase.forDevice(device)) {
                         if (o.only() != null && !o.only().matcher(c.id()).find()) {
@@ -330,7 +310,7 @@ public final class BenchCommand {
         Timer timer = o.timer();
         for (String device : devices) {
             try (Backend backend = backend(device, o.threads())) {
-                err.println(device + ": " + backend.describe() + ": measuring copy bandwidth and GEMM");
+                err.println(backend.describe() + ": measuring copy bandwidth and GEMM");
                 Limits.Measured limits = device.equals("cpu") ? Limits.cpu(threadCount(o), o.quick() ? 3 : 5)
                         : Limits.device(backend, o.quick() ? 3 : 5);
                 err.printf(Locale.ROOT, "  limits: copy %.1f GB/s, GEMM %.1f GFLOP/s%n",

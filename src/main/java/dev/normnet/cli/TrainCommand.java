@@ -170,7 +170,7 @@ final class TrainCommand implements Command {
         return 0;
     }
 
-    /** The backend --device asks for; --threads sets the CPU backend's thread count. */
+    /** The backend --device asks for; --threads sets the CPU backend's thread count (the GPU ignores it). */
     static Backends.Selection selectDevice(ParsedFlags flags) {
         String device = flags.string("device");
         Backends.Selection s;
@@ -184,7 +184,7 @@ final class TrainCommand implements Command {
             Backend old = s.backend();
             String described = old.describe();
             old.close();
-            Backend cpu = new CpuBackend(flags.integer("threads"));
+            Backend cpu = Backends.cpu(flags.integer("threads"));
             s = new Backends.Selection(cpu, s.reason().replace(described, cpu.describe()));
         }
         return s;

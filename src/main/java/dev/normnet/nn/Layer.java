@@ -55,6 +55,23 @@ public abstract class Layer {
     protected void initialize(float[][] params, float[][] buffers, SplittableRandom rng, Init init) {
     }
 
+    /**
+     * True for element-wise layers whose ops may run in place (y may be x, dx may be dy): the
+     * plan then lets them share buffers when that is safe (see {@link #backwardReadsOutput()}).
+     */
+    protected boolean isInPlaceCapable() {
+        return false;
+    }
+
+    /**
+     * True when this layer's backward pass reads its own forward output (Sigmoid does), so the
+     * next layer must not overwrite that output in place. Layers that run in place count as
+     * reading their output, since their input and output are then the same buffer.
+     */
+    protected boolean backwardReadsOutput() {
+        return isInPlaceCapable();
+    }
+
     /** True when the output is the input seen with another shape (no op runs, no buffer is allocated). */
     protected boolean isView() {
         return false;

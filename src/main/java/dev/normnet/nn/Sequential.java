@@ -27,7 +27,10 @@ import java.util.SplittableRandom;
  *       model in one call.</li>
  *   <li>{@link #plan(int)} allocates, once per batch size, every activation, activation gradient
  *       and per-layer scratch buffer; a {@link Plan}'s forward and backward only queue ops, so a
- *       training step allocates nothing and can be captured and replayed.</li>
+ *       training step allocates nothing and can be captured and replayed. Flatten is a view;
+ *       Sigmoid and ReLU write their gradient over the incoming one, and their output over
+ *       their input when the layer before does not read its own output in backward (after
+ *       Conv2d, Linear, BatchNorm, pooling).</li>
  * </ol>
  *
  * <p>{@link #state()} and {@link #loadState(Map)} use PyTorch's state_dict names for the same
@@ -379,6 +382,14 @@ public final class Sequential implements AutoCloseable {
                     if (layer.isView()) {
                         activations[i + 1] = activations[i].reshape(out);
                         activationGrads[i + 1] = activationGrads[i] != null ? activationGrads[i].reshape(out)
+                                : wantGrad ? own(backend.allocate(out)) : null;
+                    } else if (layer.isInPlaceCapable()) {
+                        // y over x is safe when the producer of x neither is a view (x would be an
+                        // earlier buffer) nor reads its output in backward; dx over dy always is.
+                        Layer producer = i == 0 ? null : layers.get(i - 1);
+                        boolean inPlace = producer != null && !producer.isView() && !producer.backwardReadsOutput();
+                        activations[i + 1] = inPlace ? activations[i] : own(backend.allocate(out));
+                        activationGrads[i + 1] = activationGrads[i] != null ? activationGrads[i]
                                 : wantGrad ? own(backend.allocate(out)) : null;
                     } else {
                         activations[i + 1] = own(backend.allocate(out));

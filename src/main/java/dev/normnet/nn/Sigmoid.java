@@ -17,6 +17,11 @@ public final class Sigmoid extends Layer {
     }
 
     @Override
+    protected boolean isInPlaceCapable() {
+        return true;
+    }
+
+    @Override
     protected Step bind(Backend backend, Scratch scratch, Tensor x, Tensor y, Tensor dx, Tensor dy) {
         return new Step() {
             @Override

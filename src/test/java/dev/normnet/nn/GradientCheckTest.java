@@ -40,6 +40,14 @@ class GradientCheckTest {
     }
 
     @Test
+    void stackedActivationsDoNotOverwriteWhatBackwardReads() {
+        // Sigmoid after Linear may run in place; ReLU after Sigmoid and Sigmoid after ReLU may not.
+        Sequential m = new Sequential(new Flatten(), new Linear(5), new Sigmoid(), new ReLU(), new Sigmoid(),
+                new Linear(4), new ReLU(), new Sigmoid(), new Linear(3));
+        check(m.build(Shape.of(6), 14), 4);
+    }
+
+    @Test
     void stridedPaddedConvWithoutBatchNorm() {
         Sequential m = new Sequential(new Conv2d(3, 3, 2, 1, true), new Sigmoid(), new AvgPool2d(3, 2, 1),
                 new Flatten(), new Linear(3));

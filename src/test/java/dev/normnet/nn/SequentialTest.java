@@ -192,6 +192,9 @@ class SequentialTest {
         CpuTensor afterFlatten = (CpuTensor) plan.activation(9);
         assertSame(beforeFlatten.data(), afterFlatten.data(), "Flatten must not copy");
         assertEquals(Shape.of(4, 256), afterFlatten.shape());
+        assertSame(((CpuTensor) plan.activation(2)).data(), ((CpuTensor) plan.activation(3)).data(),
+                "Sigmoid after BatchNorm runs in place");
+        assertNotSame(((CpuTensor) plan.activation(1)).data(), ((CpuTensor) plan.activation(2)).data());
         assertSame(plan, m.plan(4), "plans are cached per batch size");
         assertSame(plan, m.forwardPlan(4), "evaluation reuses the training plan of the same size");
         assertNotSame(plan, m.plan(3));

@@ -219,7 +219,7 @@ public final class BenchCommand {
         for (String device : devices) {
             try (Backend backend = backend(device, o.threads())) {
                 backends.put(device, backend.describe());
-                err.println(device + ": " + backend.describe());
+                err.println(backend.describe());
                 try (ResidentImages images = ModelBench.upload(backend, train)) {
                     for (BenchCase c : BenchCase.forDevice(device)) {
                         if (o.only() != null && !o.only().matcher(c.id()).find()) {
@@ -310,7 +310,7 @@ public final class BenchCommand {
         Timer timer = o.timer();
         for (String device : devices) {
             try (Backend backend = backend(device, o.threads())) {
-                err.println(device + ": " + backend.describe() + ": measuring copy bandwidth and GEMM");
+                err.println(backend.describe() + ": measuring copy bandwidth and GEMM");
                 Limits.Measured limits = device.equals("cpu") ? Limits.cpu(threadCount(o), o.quick() ? 3 : 5)
                         : Limits.device(backend, o.quick() ? 3 : 5);
                 err.printf(Locale.ROOT, "  limits: copy %.1f GB/s, GEMM %.1f GFLOP/s%n",

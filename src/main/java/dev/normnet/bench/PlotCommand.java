@@ -239,11 +239,12 @@ public final class PlotCommand {
         XYChart acc = new XYChartBuilder().width(width - half).height(height).title("Accuracy")
                 .xAxisTitle("epoch").yAxisTitle("accuracy").build();
         for (XYChart c : List.of(loss, acc)) {
-            c.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
+            c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
             c.getStyler().setChartBackgroundColor(Color.WHITE);
             c.getStyler().setXAxisDecimalPattern("#");
         }
-        acc.getStyler().setLegendPosition(Styler.LegendPosition.InsideSE);
+        double[] lossRange = {Double.MAX_VALUE, -Double.MAX_VALUE};
+        double[] accRange = {Double.MAX_VALUE, -Double.MAX_VALUE};
         acc.getStyler().setYAxisDecimalPattern("0.000");
         loss.getStyler().setYAxisDecimalPattern("0.000");
         Set<String> labels = new LinkedHashSet<>();
@@ -276,6 +277,9 @@ public final class PlotCommand {
                 name = name + "#" + (d + 1) + " ";
                 labels.add(name);
             }
+            widen(lossRange, trainLoss);
+            widen(accRange, trainAcc);
+            widen(accRange, testAcc);
             XYSeries l = loss.addSeries(name + "train loss", epoch, trainLoss);
             l.setMarker(SeriesMarkers.CIRCLE);
             XYSeries tr = acc.addSeries(name + "train acc", epoch, trainAcc);
@@ -284,8 +288,10 @@ public final class PlotCommand {
             XYSeries te = acc.addSeries(name + "test acc", epoch, testAcc);
             te.setMarker(SeriesMarkers.DIAMOND);
         }
+        pad(loss, lossRange);
+        pad(acc, accRange);
         String heading = title != null ? title : historyTitle(docs.get(0), files.get(0));
-        int fit = width / 8;   // characters of a 16-point line that fit the picture
+        int fit = width / 9;   // characters of a 16-point line that fit the picture
         if (heading.length() > fit) {
             heading = heading.substring(0, fit - 3) + "...";
         }
@@ -305,6 +311,21 @@ public final class PlotCommand {
         return img;
     }
 
+    private static void widen(double[] range, double[] values) {
+        for (double v : values) {
+            range[0] = Math.min(range[0], v);
+            range[1] = Math.max(range[1], v);
+        }
+    }
+
+    /** A y range 5% wider than the data on each side, so that no point sits on the frame. */
+    private static void pad(XYChart chart, double[] range) {
+        double span = range[1] - range[0];
+        double margin = span > 0 ? 0.05 * span : Math.max(0.01, 0.05 * Math.abs(range[0]));
+        chart.getStyler().setYAxisMin(range[0] - margin);
+        chart.getStyler().setYAxisMax(range[1] + margin);
+    }
+
     private static String label(Path file, Map<String, Object> doc) {
         String name = file.getFileName().toString();
         name = name.endsWith(".json") ? name.substring(0, name.length() - 5) : name;
@@ -313,8 +334,8 @@ public final class PlotCommand {
     }
 
     /** Settings that name files or repeat the device, left out of a picture's title. */
-    private static final Set<String> HIDDEN_SETTINGS = Set.of("data", "history", "save", "device", "threads", "test-limit",
-            "test_limit", "eval_batch", "init", "weight-decay", "pool");
+    private static final Set<String> HIDDEN_SETTINGS = Set.of("data", "dataset", "history", "save", "device", "threads",
+            "test-limit", "test_limit", "eval_batch", "init", "pool", "resize", "train_examples", "test_examples", "parameters");
 
     private static String historyTitle(Map<String, Object> doc, Path file) {
         Object settings = doc.get("settings");
@@ -324,7 +345,8 @@ public final class PlotCommand {
             List<String> parts = new ArrayList<>();
             for (Map.Entry<?, ?> e : s.entrySet()) {
                 Object v = e.getValue();
-                if (v == null || v instanceof Map || v instanceof List || HIDDEN_SETTINGS.contains(String.valueOf(e.getKey()))) {
+                boolean zero = Boolean.FALSE.equals(v) || (v instanceof Number n && n.doubleValue() == 0);
+                if (v == null || zero || v instanceof Map || v instanceof List || HIDDEN_SETTINGS.contains(String.valueOf(e.getKey()))) {
                     continue;
                 }
                 parts.add(e.getKey() + " " + fmt(v));

@@ -1,0 +1,493 @@
+// kernels_test.cpp: every kernel of normnet.fatbin run by the host emulator (emulator.hpp)
+// against naive float64 references, at LeNet sizes and odd sizes, with outputs poisoned with NaN.
+// Built and run by dev.normnet.backend.cuda.KernelEmulationTest (g++ -std=c++20); prints one
+// line per check and "N passed, N failed" at the end; exits non-zero on a failure.
+#include "emulator.hpp"
+#include "normnet_emulated.cu"  // the kernels, with dynamic shared memory mapped to the emulator
+
+#include <cstdio>
+#include <random>
+#include <string>
+
+static int passed = 0, failed = 0;
+static std::mt19937 rng(1234);
+
+static std::vector<float> randn(size_t n) {
+    std::normal_distribution<float> d(0.f, 1.f);
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(rng);
+    return v;
+}
+
+static std::vector<float> nans(size_t n) { return std::vector<float>(n, std::nanf("")); }
+
+// |got - ref| <= tol * (1 + |ref|) + 2e-6 * scale[i], where scale (when given) is the sum of the
+// absolute values of the terms summed into element i: a float32 sum of n terms is off by about
+// eps * that much (eps = 6e-8), far below what a wrong index or a lost term does.
+static void check(const std::string& what, const std::vector<double>& ref, const std::vector<float>& got, double tol,
+                  const std::vector<double>* scale = nullptr) {
+    double worst = 0;
+    size_t bad = ref.size();
+    if (ref.size() != got.size()) {
+        std::printf("FAIL %s: size %zu vs %zu\n", what.c_str(), ref.size(), got.size());
+        failed++;
+        return;
+    }
+    for (size_t i = 0; i < ref.size(); i++) {
+        double d = std::fabs(ref[i] - (double) got[i]);
+        double bound = tol * (1 + std::fabs(ref[i])) + (scale ? 2e-6 * (*scale)[i] : 0.0);
+        if (!(d <= bound)) {
+            bad = i;
+            break;
+        }
+        worst = std::max(worst, d);
+    }
+    if (bad < ref.size()) {
+        std::printf("FAIL %s: element %zu expected %.7g got %.7g\n", what.c_str(), bad, ref[bad], (double) got[bad]);
+        failed++;
+    } else {
+        std::printf("ok   %-60s max |diff| %.3g over %zu\n", what.c_str(), worst, ref.size());
+        passed++;
+    }
+}
+
+static unsigned cdiv(long long a, long long b) { return (unsigned) ((a + b - 1) / b); }
+
+// ------------------------------------------------------------------ convolution
+
+static void testConv(int N, int C, int H, int W, int K, int R, int S, int st, int pad, int gz) {
+    int P = (H + 2 * pad - R) / st + 1, Q = (W + 2 * pad - S) / st + 1;
+    auto x = randn((size_t) N * C * H * W), w = randn((size_t) K * C * R * S), b = randn(K);
+    auto dy = randn((size_t) N * K * P * Q);
+    std::vector<double> y((size_t) N * K * P * Q), dx((size_t) N * C * H * W, 0.0), dw((size_t) K * C * R * S, 0.0), db(K, 0.0);
+    std::vector<double> ya(y.size()), dxa(dx.size(), 0.0), dwa(dw.size(), 0.0), dba(K, 0.0);  // sums of |terms|
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++)
+            for (int p = 0; p < P; p++)
+                for (int q = 0; q < Q; q++) {
+                    double acc = b[k], acca = std::fabs(b[k]);
+                    double g = dy[(((size_t) n * K + k) * P + p) * Q + q];
+                    db[k] += g;
+                    dba[k] += std::fabs(g);
+                    for (int c = 0; c < C; c++)
+                        for (int r = 0; r < R; r++)
+                            for (int s = 0; s < S; s++) {
+                                int ih = p * st - pad + r, iw = q * st - pad + s;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                size_t xi = (((size_t) n * C + c) * H + ih) * W + iw;
+                                size_t wi = (((size_t) k * C + c) * R + r) * S + s;
+                                acc += (double) x[xi] * w[wi];
+                                acca += std::fabs((double) x[xi] * w[wi]);
+                                dx[xi] += g * w[wi];
+                                dxa[xi] += std::fabs(g * w[wi]);
+                                dw[wi] += g * x[xi];
+                                dwa[wi] += std::fabs(g * x[xi]);
+                            }
+                    y[(((size_t) n * K + k) * P + p) * Q + q] = acc;
+                    ya[(((size_t) n * K + k) * P + p) * Q + q] = acca;
+                }
+    char name[160];
+    std::snprintf(name, sizeof name, "N%d C%d %dx%d K%d %dx%d stride %d pad %d", N, C, H, W, K, R, S, st, pad);
+    const int CB = 8, budget = 6144;
+    int cChunk = std::max(1, std::min(C, budget / (R * S * CB)));
+    auto yo = nans(y.size());
+    emulate(conv2d_forward, dim3{cdiv(P * Q, 256), cdiv(K, CB), (unsigned) gz}, 256, (size_t) cChunk * R * S * CB * 4,
+            x.data(), w.data(), b.data(), yo.data(), N, C, H, W, K, R, S, P, Q, st, pad, cChunk);
+    check(std::string("conv2d_forward ") + name, y, yo, 1e-6, &ya);
+    int kChunk = std::max(1, std::min(K, budget / (R * S * CB)));
+    auto dxo = nans(dx.size());
+    emulate(conv2d_backward_data, dim3{cdiv(H * W, 256), cdiv(C, CB), (unsigned) gz}, 256, (size_t) kChunk * R * S * CB * 4,
+            dy.data(), w.data(), dxo.data(), N, C, H, W, K, R, S, P, Q, st, pad, kChunk);
+    check(std::string("conv2d_backward_data ") + name, dx, dxo, 1e-6, &dxa);
+    // backward filter: the partial pass with a few groups, then both merges
+    int T = K * C * R * S + K;
+    long long M = (long long) N * P * Q;
+    int groups = std::min<long long>(5, M);
+    int mChunk = (int) ((M + groups - 1) / groups);
+    groups = (int) ((M + mChunk - 1) / mChunk);
+    auto partials = nans((size_t) T * groups);
+    emulate(conv2d_backward_filter_partial, dim3{cdiv(T, 128), (unsigned) groups, 1}, 128, 0,
+            x.data(), dy.data(), partials.data(), N, C, H, W, K, R, S, P, Q, st, pad, T, mChunk);
+    auto dwo = nans(dw.size()), dbo = nans(db.size());
+    emulate(partials_merge, dim3{(unsigned) std::min(T, 7), 1, 1}, 64, 0,  // any power-of-two block works
+           
+            (const float*) partials.data(), groups, T, dwo.data(), K * C * R * S, dbo.data(), (const float*) nullptr, 1);
+    check(std::string("conv2d_backward_filter dw (merge) ") + name, dw, dwo, 1e-6, &dwa);
+    check(std::string("conv2d_backward_filter db (merge) ") + name, db, dbo, 1e-6, &dba);
+    auto dwo2 = nans(dw.size()), dbo2 = nans(db.size());
+    emulate(partials_merge_serial, dim3{2, 1, 1}, 64, 0,
+            (const float*) partials.data(), groups, T, dwo2.data(), K * C * R * S, dbo2.data(), (const float*) nullptr, 1);
+    check(std::string("conv2d_backward_filter dw (serial merge) ") + name, dw, dwo2, 1e-6, &dwa);
+    check(std::string("conv2d_backward_filter db (serial merge) ") + name, db, dbo2, 1e-6, &dba);
+}
+
+// ------------------------------------------------------------------ GEMM
+
+static void testGemm(int N, int I, int O, int splits) {
+    auto x = randn((size_t) N * I), w = randn((size_t) O * I), b = randn(O), dy = randn((size_t) N * O);
+    std::vector<double> y((size_t) N * O), dx((size_t) N * I, 0.0), dw((size_t) O * I, 0.0), db(O, 0.0);
+    std::vector<double> ya(y.size()), dxa(dx.size(), 0.0), dwa(dw.size(), 0.0), dba(O, 0.0);  // sums of |terms|
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < O; o++) {
+            double acc = b[o], acca = std::fabs(b[o]);
+            for (int i = 0; i < I; i++) {
+                acc += (double) x[(size_t) n * I + i] * w[(size_t) o * I + i];
+                acca += std::fabs((double) x[(size_t) n * I + i] * w[(size_t) o * I + i]);
+            }
+            y[(size_t) n * O + o] = acc;
+            ya[(size_t) n * O + o] = acca;
+            double g = dy[(size_t) n * O + o];
+            db[o] += g;
+            dba[o] += std::fabs(g);
+            for (int i = 0; i < I; i++) {
+                dx[(size_t) n * I + i] += g * w[(size_t) o * I + i];
+                dxa[(size_t) n * I + i] += std::fabs(g * w[(size_t) o * I + i]);
+                dw[(size_t) o * I + i] += g * x[(size_t) n * I + i];
+                dwa[(size_t) o * I + i] += std::fabs(g * x[(size_t) n * I + i]);
+            }
+        }
+    char name[96];
+    std::snprintf(name, sizeof name, "N%d I%d O%d splits %d", N, I, O, splits);
+    auto grid = [](int m, int n, int z) { return dim3{cdiv(n, 64), cdiv(m, 64), (unsigned) z}; };
+    auto chunkFor = [](int k, int z) { int c = (k + z - 1) / z; return (c + 15) / 16 * 16; };
+    if (splits == 1) {
+        auto yo = nans(y.size());
+        emulate(sgemm_strided, grid(N, O, 1), 256, 0, (const float*) x.data(), (long long) I, 1LL, (const float*) w.data(), 1LL,
+                (long long) I, yo.data(), (const float*) b.data(), N, O, I, I);
+        check(std::string("sgemm forward ") + name, y, yo, 1e-6, &ya);
+    } else {
+        int kc = chunkFor(I, splits);
+        int z = (I + kc - 1) / kc;
+        auto part = nans((size_t) z * N * O);
+        emulate(sgemm_strided, grid(N, O, z), 256, 0, (const float*) x.data(), (long long) I, 1LL, (const float*) w.data(), 1LL,
+                (long long) I, part.data(), (const float*) nullptr, N, O, I, kc);
+        auto yo = nans(y.size());
+        emulate(partials_merge_serial, dim3{cdiv((long long) N * O, 256), 1, 1}, 256, 0, (const float*) part.data(), z, N * O,
+                yo.data(), N * O, (float*) nullptr, (const float*) b.data(), O);
+        check(std::string("sgemm forward split-K + merge ") + name, y, yo, 1e-6, &ya);
+    }
+    auto dxo = nans(dx.size());
+    emulate(sgemm_strided, grid(N, I, 1), 256, 0, (const float*) dy.data(), (long long) O, 1LL, (const float*) w.data(),
+            (long long) I, 1LL, dxo.data(), (const float*) nullptr, N, I, O, O);
+    check(std::string("sgemm backward data ") + name, dx, dxo, 1e-6, &dxa);
+    auto dwo = nans(dw.size());
+    emulate(sgemm_strided, grid(O, I, 1), 256, 0, (const float*) dy.data(), 1LL, (long long) O, (const float*) x.data(),
+            (long long) I, 1LL, dwo.data(), (const float*) nullptr, O, I, N, N);
+    check(std::string("sgemm backward weight ") + name, dw, dwo, 1e-6, &dwa);
+    auto dbo = nans(db.size());
+    emulate(column_sum, dim3{cdiv(O, 256), 1, 1}, 256, 0, (const float*) dy.data(), dbo.data(), N, O);
+    check(std::string("column_sum ") + name, db, dbo, 1e-6, &dba);
+}
+
+// ------------------------------------------------------------------ batch norm
+
+static void testBatchNorm(int N, int C, int L, int groups) {
+    size_t total = (size_t) N * C * L;
+    auto x = randn(total);
+    for (auto& v : x) v = 3.f + 2.f * v;
+    auto gamma = randn(C), beta = randn(C), dy = randn(total);
+    std::vector<float> rm = randn(C), rv(C, 0.7f);
+    long long m = (long long) N * L;
+    std::vector<double> mean(C), var(C), y(total), rmRef(C), rvRef(C), invstd(C), dgamma(C, 0.0), dbeta(C, 0.0), dx(total);
+    for (int c = 0; c < C; c++) {
+        double s = 0;
+        for (int n = 0; n < N; n++)
+            for (int l = 0; l < L; l++) s += x[((size_t) n * C + c) * L + l];
+        mean[c] = s / m;
+        double v = 0;
+        for (int n = 0; n < N; n++)
+            for (int l = 0; l < L; l++) {
+                double d = x[((size_t) n * C + c) * L + l] - mean[c];
+                v += d * d;
+            }
+        var[c] = v / m;
+        invstd[c] = 1 / std::sqrt(var[c] + 1e-5);
+        rmRef[c] = 0.9 * rm[c] + 0.1 * mean[c];
+        rvRef[c] = 0.9 * rv[c] + 0.1 * var[c] * m / (m - 1);
+        for (int n = 0; n < N; n++)
+            for (int l = 0; l < L; l++) {
+                size_t i = ((size_t) n * C + c) * L + l;
+                double xh = (x[i] - mean[c]) * invstd[c];
+                y[i] = gamma[c] * xh + beta[c];
+                dbeta[c] += dy[i];
+                dgamma[c] += dy[i] * xh;
+            }
+        for (int n = 0; n < N; n++)
+            for (int l = 0; l < L; l++) {
+                size_t i = ((size_t) n * C + c) * L + l;
+                double xh = (x[i] - mean[c]) * invstd[c];
+                dx[i] = gamma[c] * invstd[c] / m * (m * dy[i] - dbeta[c] - xh * dgamma[c]);
+            }
+    }
+    char name[96];
+    std::snprintf(name, sizeof name, "N%d C%d L%d groups %d", N, C, L, groups);
+    int chunk = (int) ((m + groups - 1) / groups);
+    groups = (int) ((m + chunk - 1) / chunk);
+    auto part = nans((size_t) C * groups * 3);
+    emulate(batchnorm_stats_partial, dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0, (const float*) x.data(), part.data(), N, C, L,
+            chunk);
+    auto sm = nans(C), si = nans(C);
+    emulate(batchnorm_stats_finalize, dim3{cdiv(C, 128), 1, 1}, 128, 0, (const float*) part.data(), C, groups, m, rm.data(),
+            rv.data(), sm.data(), si.data(), 0.1f, 1e-5f);
+    check(std::string("batchnorm saveMean ") + name, mean, sm, 1e-5);
+    check(std::string("batchnorm saveInvStd ") + name, invstd, si, 1e-4);
+    check(std::string("batchnorm runningMean ") + name, rmRef, rm, 1e-5);
+    check(std::string("batchnorm runningVar (unbiased) ") + name, rvRef, rv, 1e-4);
+    auto yo = nans(total);
+    emulate(batchnorm_normalize, dim3{3, 1, 1}, 256, 0, (const float*) x.data(), (const float*) gamma.data(),
+            (const float*) beta.data(), (const float*) sm.data(), (const float*) si.data(), yo.data(), C, L, (int) total);
+    check(std::string("batchnorm_normalize ") + name, y, yo, 1e-4);
+    auto ye = nans(total);
+    std::vector<double> yeRef(total);
+    for (size_t i = 0; i < total; i++) {
+        int c = (int) ((i / L) % C);
+        yeRef[i] = gamma[c] * (x[i] - rm[c]) / std::sqrt((double) rv[c] + 1e-5) + beta[c];
+    }
+    emulate(batchnorm_forward_eval, dim3{2, 1, 1}, 256, 0, (const float*) x.data(), (const float*) gamma.data(),
+            (const float*) beta.data(), (const float*) rm.data(), (const float*) rv.data(), ye.data(), C, L, (int) total, 1e-5f);
+    check(std::string("batchnorm_forward_eval ") + name, yeRef, ye, 1e-4);
+    auto bpart = nans((size_t) C * groups * 2);
+    emulate(batchnorm_backward_partial, dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0, (const float*) x.data(),
+            (const float*) dy.data(), (const float*) sm.data(), (const float*) si.data(), bpart.data(), N, C, L, chunk);
+    auto dg = nans(C), dbt = nans(C);
+    emulate(batchnorm_backward_finalize, dim3{cdiv(C, 128), 1, 1}, 128, 0, (const float*) bpart.data(), C, groups, dg.data(),
+            dbt.data());
+    check(std::string("batchnorm dgamma ") + name, dgamma, dg, 1e-4);
+    check(std::string("batchnorm dbeta ") + name, dbeta, dbt, 1e-5);
+    auto dxo = dy;  // in place: dx aliases dy
+    emulate(batchnorm_backward_dx, dim3{5, 1, 1}, 256, 0, (const float*) x.data(), (const float*) dxo.data(),
+            (const float*) gamma.data(), (const float*) sm.data(), (const float*) si.data(), (const float*) dg.data(),
+            (const float*) dbt.data(), dxo.data(), C, L, (int) total, (float) m);
+    check(std::string("batchnorm_backward_dx (in place) ") + name, dx, dxo, 1e-3);
+}
+
+// ------------------------------------------------------------------ pooling
+
+static void testPool(int planes, int H, int W, int k, int st, int pad) {
+    int P = (H + 2 * pad - k) / st + 1, Q = (W + 2 * pad - k) / st + 1;
+    auto x = randn((size_t) planes * H * W);
+    for (auto& v : x) v = std::round(v * 2) / 2;  // ties
+    auto dy = randn((size_t) planes * P * Q);
+    std::vector<double> ya(planes * P * Q), ym(planes * P * Q), dxa(planes * H * W, 0.0), dxm(planes * H * W, 0.0);
+    for (int pl = 0; pl < planes; pl++)
+        for (int p = 0; p < P; p++)
+            for (int q = 0; q < Q; q++) {
+                double s = 0, best = -INFINITY;
+                int arg = -1;
+                for (int r = 0; r < k; r++)
+                    for (int c = 0; c < k; c++) {
+                        int ih = p * st - pad + r, iw = q * st - pad + c;
+                        if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                        double v = x[((size_t) pl * H + ih) * W + iw];
+                        s += v;
+                        if (arg < 0 || v > best) { best = v; arg = ih * W + iw; }
+                    }
+                size_t o = ((size_t) pl * P + p) * Q + q;
+                ya[o] = s / (k * k);
+                ym[o] = best;
+                dxm[(size_t) pl * H * W + arg] += dy[o];
+                for (int r = 0; r < k; r++)
+                    for (int c = 0; c < k; c++) {
+                        int ih = p * st - pad + r, iw = q * st - pad + c;
+                        if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                        dxa[((size_t) pl * H + ih) * W + iw] += dy[o] / (k * k);
+                    }
+            }
+    char name[96];
+    std::snprintf(name, sizeof name, "planes %d %dx%d k%d s%d p%d", planes, H, W, k, st, pad);
+    auto o1 = nans(ya.size()), o2 = nans(ym.size()), o3 = nans(dxa.size()), o4 = nans(dxm.size());
+    emulate(avg_pool2d_forward, dim3{2, 1, 1}, 256, 0, (const float*) x.data(), o1.data(), planes, H, W, P, Q, k, st, pad);
+    check(std::string("avg_pool2d_forward ") + name, ya, o1, 1e-6);
+    emulate(max_pool2d_forward, dim3{2, 1, 1}, 256, 0, (const float*) x.data(), o2.data(), planes, H, W, P, Q, k, st, pad);
+    check(std::string("max_pool2d_forward ") + name, ym, o2, 0);
+    emulate(avg_pool2d_backward, dim3{2, 1, 1}, 256, 0, (const float*) dy.data(), o3.data(), planes, H, W, P, Q, k, st, pad);
+    check(std::string("avg_pool2d_backward ") + name, dxa, o3, 1e-6);
+    emulate(max_pool2d_backward, dim3{3, 1, 1}, 256, 0, (const float*) x.data(), (const float*) dy.data(), o4.data(), planes, H, W,
+            P, Q, k, st, pad);
+    check(std::string("max_pool2d_backward (first maximum) ") + name, dxm, o4, 1e-6);
+}
+
+// ------------------------------------------------------------------ softmax cross-entropy
+
+static void testSoftmax(int N, int K) {
+    auto logits = randn((size_t) N * K);
+    if (K > 3) logits[2] = logits[3] = 9.f;  // a tie for the arg-max of row 0
+    std::vector<float> labels(N);
+    for (int n = 0; n < N; n++) labels[n] = (float) (rng() % K);
+    if (K > 3) labels[0] = 3.f;  // the tie's second index: not "correct"
+    std::vector<double> d((size_t) N * K), metrics(2);
+    double lossSum = 0, correct = 0;
+    for (int n = 0; n < N; n++) {
+        const float* row = logits.data() + (size_t) n * K;
+        double mx = row[0];
+        int arg = 0;
+        for (int i = 1; i < K; i++) if (row[i] > mx) { mx = row[i]; arg = i; }
+        double s = 0;
+        for (int i = 0; i < K; i++) s += std::exp(row[i] - mx);
+        int lab = (int) labels[n];
+        lossSum += mx + std::log(s) - row[lab];
+        correct += arg == lab;
+        for (int i = 0; i < K; i++) d[(size_t) n * K + i] = (std::exp(row[i] - mx) / s - (i == lab)) / N;
+    }
+    metrics[0] = 0.5 + lossSum;
+    metrics[1] = 1 + correct;
+    char name[64];
+    std::snprintf(name, sizeof name, "N%d K%d", N, K);
+    auto dlo = nans(d.size());
+    auto rows = nans(2 * (size_t) N);
+    emulate(softmax_ce_rows, dim3{std::max(1u, std::min(3u, cdiv(N, 8))), 1, 1}, 256, 0, (const float*) logits.data(),
+            (const float*) labels.data(), dlo.data(), rows.data(), rows.data() + N, N, K);
+    std::vector<float> m = {0.5f, 1.f};
+    emulate(softmax_ce_accumulate, dim3{1, 1, 1}, 256, 0, (const float*) rows.data(), (const float*) rows.data() + N, N, m.data());
+    check(std::string("softmax_ce dlogits ") + name, d, dlo, 1e-5);
+    check(std::string("softmax_ce metrics (loss sum, correct) ") + name, metrics, m, 1e-5);
+}
+
+// ------------------------------------------------------------------ elementwise, optimizers, data
+
+static void testElementwiseAndOptim() {
+    int n = 1000;
+    auto x = randn(n), dy = randn(n);
+    std::vector<double> sig(n), dsig(n), relu(n), drelu(n);
+    for (int i = 0; i < n; i++) {
+        sig[i] = 1 / (1 + std::exp(-(double) x[i]));
+        relu[i] = x[i] > 0 ? x[i] : 0;
+        drelu[i] = x[i] > 0 ? dy[i] : 0;
+    }
+    auto y = nans(n);
+    emulate(sigmoid_forward, dim3{2, 1, 1}, 256, 0, (const float*) x.data(), y.data(), n);
+    check("sigmoid_forward", sig, y, 1e-6);
+    for (int i = 0; i < n; i++) dsig[i] = dy[i] * (double) y[i] * (1 - (double) y[i]);
+    auto dx = nans(n);
+    emulate(sigmoid_backward, dim3{2, 1, 1}, 256, 0, (const float*) y.data(), (const float*) dy.data(), dx.data(), n);
+    check("sigmoid_backward", dsig, dx, 1e-6);
+    auto r = nans(n), dr = nans(n);
+    emulate(relu_forward, dim3{1, 1, 1}, 256, 0, (const float*) x.data(), r.data(), n);
+    check("relu_forward", relu, r, 0);
+    emulate(relu_backward, dim3{3, 1, 1}, 256, 0, (const float*) x.data(), (const float*) dy.data(), dr.data(), n);
+    check("relu_backward", drelu, dr, 0);
+    auto f = nans(n);
+    emulate(fill, dim3{1, 1, 1}, 128, 0, f.data(), 2.5f, n);
+    check("fill", std::vector<double>(n, 2.5), f, 0);
+    auto cpy = nans(n);
+    emulate(copy, dim3{2, 1, 1}, 256, 0, (const float*) x.data(), cpy.data(), n);
+    check("copy", std::vector<double>(x.begin(), x.end()), cpy, 0);
+    emulate(add_scalar, dim3{1, 1, 1}, 1, 0, f.data(), 7, 1.f);
+    std::vector<double> fr(n, 2.5);
+    fr[7] = 3.5;
+    check("add_scalar", fr, f, 0);
+
+    // SGD with momentum and weight decay, two steps
+    auto p = randn(n), g = randn(n);
+    std::vector<float> v(n, 0.f), hyper = {0.1f, 1.f};
+    std::vector<double> pr(p.begin(), p.end()), vr(n, 0.0);
+    for (int step = 0; step < 2; step++) {
+        for (int i = 0; i < n; i++) {
+            double gg = g[i] + 1e-3 * pr[i];
+            vr[i] = 0.9 * vr[i] + gg;
+            pr[i] -= 0.1 * vr[i];
+        }
+        emulate(sgd_step, dim3{2, 1, 1}, 256, 0, p.data(), (const float*) g.data(), v.data(), (const float*) hyper.data(), 0.9f,
+                1e-3f, n);
+    }
+    check("sgd_step (momentum, weight decay)", pr, p, 1e-5);
+    auto p2 = randn(n);
+    std::vector<double> p2r(p2.begin(), p2.end());
+    for (int i = 0; i < n; i++) p2r[i] -= 0.1 * g[i];
+    emulate(sgd_step, dim3{1, 1, 1}, 256, 0, p2.data(), (const float*) g.data(), (float*) nullptr, (const float*) hyper.data(), 0.f,
+            0.f, n);
+    check("sgd_step (plain, no velocity)", p2r, p2, 1e-6);
+
+    // Adam, three steps with t advanced on the device
+    auto pa = randn(n);
+    std::vector<float> ma(n, 0.f), va(n, 0.f), ah = {0.01f, 0.f};
+    std::vector<double> par(pa.begin(), pa.end()), mr(n, 0.0), vr2(n, 0.0);
+    for (int t = 1; t <= 3; t++) {
+        for (int i = 0; i < n; i++) {
+            double gg = g[i] + 1e-4 * par[i];
+            mr[i] = 0.9 * mr[i] + 0.1 * gg;
+            vr2[i] = 0.999 * vr2[i] + 0.001 * gg * gg;
+            double denom = std::sqrt(vr2[i]) / std::sqrt(1 - std::pow(0.999, t)) + 1e-8;
+            par[i] -= 0.01 / (1 - std::pow(0.9, t)) * mr[i] / denom;
+        }
+        emulate(add_scalar, dim3{1, 1, 1}, 1, 0, ah.data(), 1, 1.f);
+        emulate(adam_step, dim3{2, 1, 1}, 256, 0, pa.data(), (const float*) g.data(), ma.data(), va.data(), (const float*) ah.data(),
+                0.9f, 0.999f, 1e-8f, 1e-4f, n);
+    }
+    check("adam_step (3 steps)", par, pa, 1e-5);
+}
+
+static void testGather(int outH, int outW) {
+    int count = 20, inH = 28, inW = 28, B = 6;
+    std::vector<unsigned char> pixels((size_t) count * inH * inW);
+    for (auto& px : pixels) px = (unsigned char) (rng() & 0xFF);
+    std::vector<float> imageLabels(count), order(count), cursor = {4.f};
+    for (int i = 0; i < count; i++) {
+        imageLabels[i] = (float) (rng() % 10);
+        order[i] = (float) ((i * 7) % count);
+    }
+    std::vector<double> xr((size_t) B * outH * outW), lr(B);
+    float sh = (float) inH / outH, sw = (float) inW / outW, scale = 1.f / 255.f;
+    for (int i = 0; i < B; i++) {
+        int j = (int) order[4 + i];
+        lr[i] = imageLabels[j];
+        const unsigned char* src = pixels.data() + (size_t) j * inH * inW;
+        for (int oy = 0; oy < outH; oy++)
+            for (int ox = 0; ox < outW; ox++) {
+                float value;
+                if (inH == outH && inW == outW) {
+                    value = src[oy * inW + ox] * scale;
+                } else {  // dev.normnet.data.Resize.bilinear, operation by operation in float
+                    float fy = std::max((oy + 0.5f) * sh - 0.5f, 0.f);
+                    int y0 = std::min((int) fy, inH - 1), y1 = std::min(y0 + 1, inH - 1);
+                    float ly = fy - y0;
+                    float fx = std::max((ox + 0.5f) * sw - 0.5f, 0.f);
+                    int x0 = std::min((int) fx, inW - 1), x1 = std::min(x0 + 1, inW - 1);
+                    float lx = fx - x0;
+                    float p00 = src[y0 * inW + x0], p01 = src[y0 * inW + x1], p10 = src[y1 * inW + x0], p11 = src[y1 * inW + x1];
+                    float top = p00 + (p01 - p00) * lx;
+                    float bottom = p10 + (p11 - p10) * lx;
+                    value = (top + (bottom - top) * ly) * scale;
+                }
+                xr[((size_t) i * outH + oy) * outW + ox] = value;
+            }
+    }
+    auto x = nans(xr.size()), lab = nans(B);
+    emulate(gather_batch, dim3{3, 1, 1}, 256, 0, (const unsigned char*) pixels.data(), (const float*) imageLabels.data(),
+            (const float*) order.data(), (const float*) cursor.data(), x.data(), lab.data(), B, count, count, inH, inW, outH, outW, sh, sw,
+            scale);
+    emulate(gather_advance_cursor, dim3{1, 1, 1}, 1, 0, cursor.data(), B);
+    char name[64];
+    std::snprintf(name, sizeof name, "to %dx%d", outH, outW);
+    check(std::string("gather_batch x (bit-exact) ") + name, xr, x, 0);
+    check(std::string("gather_batch labels ") + name, lr, lab, 0);
+    check(std::string("gather_advance_cursor ") + name, std::vector<double>{4.0 + B}, cursor, 0);
+}
+
+int main() {
+    testConv(2, 1, 28, 28, 6, 5, 5, 1, 2, 2);     // LeNet conv1 (batch strided over z)
+    testConv(3, 6, 14, 14, 16, 5, 5, 1, 0, 2);    // LeNet conv2
+    testConv(2, 3, 11, 9, 5, 3, 4, 2, 1, 1);      // odd sizes, stride 2
+    testConv(1, 40, 9, 10, 17, 5, 5, 3, 2, 1);    // channels over one shared-memory chunk, stride 3
+    testConv(1, 4, 7, 7, 9, 1, 1, 1, 0, 1);       // 1x1 filter
+    testGemm(64, 256, 120, 1);                    // LeNet fc1 (batch 64)
+    testGemm(7, 13, 5, 1);
+    testGemm(130, 70, 65, 1);                     // partial tiles in every direction
+    testGemm(16, 3000, 10, 6);                    // split-K
+    testBatchNorm(8, 6, 28 * 28, 3);              // after conv1, split over 3 blocks per channel
+    testBatchNorm(4, 16, 100, 1);
+    testBatchNorm(64, 40, 1, 1);                  // BatchNorm1d
+    testBatchNorm(3, 5, 63, 4);
+    testPool(6, 28, 28, 2, 2, 0);
+    testPool(4, 7, 9, 3, 2, 1);
+    testPool(3, 6, 5, 3, 1, 1);                   // overlapping windows
+    testSoftmax(256, 10);
+    testSoftmax(37, 100);
+    testSoftmax(5, 1);
+    testElementwiseAndOptim();
+    testGather(28, 28);
+    testGather(32, 32);
+    testGather(45, 37);
+    std::printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

@@ -128,8 +128,8 @@ final class TrainCommand implements Command {
 
             // 3. The model and its training.
             try (Sequential model = ModelFactory.create(flags, seed)) {
-                out.printf(Locale.ROOT, "model: %s, %,d parameters; %s, batch %d, %d epoch%s%n", modelName,
-                        model.parameterCount(), optimizerText(flags), batch, flags.integer("epochs"),
+                out.printf(Locale.ROOT, "model: %s%s, %,d parameters; %s, batch %d, %d epoch%s%n", modelName,
+                        variant(flags), model.parameterCount(), optimizerText(flags), batch, flags.integer("epochs"),
                         flags.integer("epochs") == 1 ? "" : "s");
                 Optimizer optimizer = optimizer(flags);
                 Trainer.Builder builder = Trainer.builder()
@@ -188,6 +188,21 @@ final class TrainCommand implements Command {
             s = new Backends.Selection(cpu, s.reason().replace(described, cpu.describe()));
         }
         return s;
+    }
+
+    /** " (relu, max pooling)" for the options that differ from the preset's; empty when none do. */
+    static String variant(ParsedFlags flags) {
+        List<String> parts = new ArrayList<>();
+        if (flags.has("act")) {
+            parts.add(flags.string("act"));
+        }
+        if (flags.string("pool").equals("max")) {
+            parts.add("max pooling");
+        }
+        if (flags.string("init").equals("xavier")) {
+            parts.add("xavier init");
+        }
+        return parts.isEmpty() ? "" : " (" + String.join(", ", parts) + ")";
     }
 
     private static double gamma(ParsedFlags flags) {

@@ -20,17 +20,25 @@ import org.junit.jupiter.api.io.TempDir;
  * images of the Fashion-MNIST training set for one epoch on the CPU, then evaluated on all 10,000
  * test images, must exceed 70% test accuracy.
  *
- * <p>Settings: Adam, learning rate {@value #LR}, batch {@value #BATCH}, seed 0. The CPU backend is
- * deterministic for any thread count, so the accuracy is one number per code version, not a draw;
- * the settings were chosen so that seeds 0 to 2 all clear the bar with a margin.
+ * <p>Settings: LeNet-BN with ReLU and max pooling (the seeds' variant), Adam, learning rate
+ * {@value #LR}, batch {@value #BATCH} (375 steps), seed 0. The CPU backend is deterministic, so the
+ * accuracy is one number per code version; what makes the test robust is that the whole
+ * distribution over seeds clears the bar. Measured over seeds 0-9 (1 epoch, 6,000 images, all
+ * 10,000 test images):
+ * <ul>
+ *   <li>this setting: test accuracy 0.754 to 0.804, mean 0.786;</li>
+ *   <li>d2l's sigmoid and average-pooling LeNet-BN is too close to the bar to test on: SGD lr 1.0
+ *       batch 64 gave 0.61 to 0.72 (3 seeds), batch 32 0.54 to 0.70; its best setting found, Adam
+ *       lr 0.005 batch 16, gave 0.686 to 0.760 (mean 0.741).</li>
+ * </ul>
  *
  * <p>Skipped, with the reason, only when Fashion-MNIST is not installed where normnet looks without
  * downloading ($NORMNET_DATA, ./data/FashionMNIST/raw, /usr/share/datasets/fashion-mnist); CI
  * installs the Debian package dataset-fashion-mnist, so there it runs.
  */
 class EndToEndTest {
-    static final String BATCH = "64";
-    static final String LR = "0.01";
+    static final String BATCH = "16";
+    static final String LR = "0.005";
 
     @Test
     void lenetBnOnSixThousandImagesForOneEpochPassesSeventyPercent(@TempDir Path tmp) throws IOException {
@@ -39,8 +47,8 @@ class EndToEndTest {
                 + "/usr/share/datasets/fashion-mnist); apt-get install dataset-fashion-mnist to run this test");
         Path history = tmp.resolve("history.json");
         CliTestSupport.Result r = CliTestSupport.run("train", "--data", dir.toString(), "--device", "cpu",
-                "--model", "lenet-bn", "--limit", "6000", "--epochs", "1", "--batch", BATCH, "--lr", LR,
-                "--optimizer", "adam", "--seed", "0", "--history", history.toString());
+                "--model", "lenet-bn", "--act", "relu", "--pool", "max", "--limit", "6000", "--epochs", "1",
+                "--batch", BATCH, "--lr", LR, "--optimizer", "adam", "--seed", "0", "--history", history.toString());
         System.out.print(r.out());
         assertEquals(0, r.status(), r.err());
         @SuppressWarnings("unchecked")

@@ -3,6 +3,7 @@ package dev.normnet.backend.cpu;
 import dev.normnet.backend.ConvSpec;
 import dev.normnet.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -30,13 +31,14 @@ import java.util.Arrays;
  *
  * <p>Numerics: sums of products are accumulated in float32 vector lanes (the lane partials of
  * long reductions are added in float64), so results differ from the reference path by float32
- * rounding only.
+ * rounding only. A filter-gradient lane partial covers one chunk and is folded with a float32
+ * lane reduction before the float64 merge.
  */
 public class VectorCpuBackend extends CpuBackend {
     private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
     private static final int VL = SPECIES.length();
     /** Samples per partial sum in batch reductions; fixed so results do not depend on the thread count. */
-    static final int CHUNK = 8;
+    static final int CHUNK = 16;
 
     /** Per-worker scratch, grown on demand and reused across calls. */
     private final float[][] padded;     // (C, Hp, Wp) + tail: one zero-padded input sample
@@ -300,11 +302,7 @@ public class VectorCpuBackend extends CpuBackend {
                     }
                 }
                 for (int j = 0; j < kcrs; j++) {
-                    double s = 0;
-                    for (int l = 0; l < VL; l++) {
-                        s += lane[j * VL + l];
-                    }
-                    partials[base + j] = s;
+                    partials[base + j] = laneSum(FloatVector.fromArray(SPECIES, lane, j * VL));
                 }
             }
         });
@@ -495,10 +493,10 @@ public class VectorCpuBackend extends CpuBackend {
                 a2 = FloatVector.fromArray(SPECIES, xa, xRow + 2 * in + j).fma(wv, a2);
                 a3 = FloatVector.fromArray(SPECIES, xa, xRow + 3 * in + j).fma(wv, a3);
             }
-            float s0 = a0.reduceLanes(VectorOperators.ADD);
-            float s1 = a1.reduceLanes(VectorOperators.ADD);
-            float s2 = a2.reduceLanes(VectorOperators.ADD);
-            float s3 = a3.reduceLanes(VectorOperators.ADD);
+            float s0 = laneSum(a0);
+            float s1 = laneSum(a1);
+            float s2 = laneSum(a2);
+            float s3 = laneSum(a3);
             for (int j = vecEnd; j < in; j++) {
                 float wj = wa[wRow + j];
                 s0 += xa[xRow + j] * wj;
@@ -522,7 +520,7 @@ public class VectorCpuBackend extends CpuBackend {
             for (int j = 0; j < vecEnd; j += VL) {
                 a0 = FloatVector.fromArray(SPECIES, xa, xRow + j).fma(FloatVector.fromArray(SPECIES, wa, wRow + j), a0);
             }
-            float s0 = a0.reduceLanes(VectorOperators.ADD);
+            float s0 = laneSum(a0);
             for (int j = vecEnd; j < in; j++) {
                 s0 += xa[xRow + j] * wa[wRow + j];
             }
@@ -653,15 +651,59 @@ public class VectorCpuBackend extends CpuBackend {
         int xo = cx.off(), yo = cy.off();
         pool.run(size, 1 << 14, (from, to, worker) -> {
             int j = from;
-            FloatVector one = FloatVector.broadcast(SPECIES, 1f);
             for (; j + VL <= to; j += VL) {
-                FloatVector v = FloatVector.fromArray(SPECIES, xa, xo + j);
-                one.div(v.neg().lanewise(VectorOperators.EXP).add(one)).intoArray(ya, yo + j);
+                sigmoid(FloatVector.fromArray(SPECIES, xa, xo + j)).intoArray(ya, yo + j);
             }
             for (; j < to; j++) {
-                ya[yo + j] = (float) (1.0 / (1.0 + Math.exp(-xa[xo + j])));
+                ya[yo + j] = (float) (1.0 / (1.0 + Math.exp(-(double) xa[xo + j])));
             }
         });
+    }
+
+    private static final FloatVector ONE = FloatVector.broadcast(SPECIES, 1f);
+
+    /**
+     * sigmoid(x) = 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below, so that only e^-|x| is
+     * needed; within a few float ulps of the reference. For x < -87, e^x is below the smallest
+     * normal float and is taken as e^-87 (an absolute error under 1.7e-38).
+     */
+    static FloatVector sigmoid(FloatVector x) {
+        FloatVector e = expNonPositive(x.abs().neg());
+        FloatVector denominator = e.add(ONE);
+        FloatVector positive = ONE.div(denominator);
+        FloatVector negative = e.div(denominator);
+        return positive.blend(negative, x.compare(VectorOperators.LT, 0f));
+    }
+
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float LN2_HI = 0.693359375f;           // ln 2 = LN2_HI + LN2_LO, LN2_HI exact in 10 bits
+    private static final float LN2_LO = -2.12194440e-4f;
+
+    /**
+     * e^x for x in [-87, 0] (clamped below) built from IEEE operations only (fma, multiply, add,
+     * and exponent-bit arithmetic), so that the interpreter and every JIT tier give the same bits:
+     * x = n ln 2 + r with |r| <= ln 2 / 2, e^r by its degree-7 Taylor polynomial (truncation
+     * error below 7e-9 relative on that interval), scaled by 2^n through the exponent bits.
+     */
+    static FloatVector expNonPositive(FloatVector x) {
+        FloatVector c = x.max(-87f);
+        // n = floor(c * log2 e + 0.5): F2I truncates toward zero, so step down where that rounded up.
+        FloatVector t = c.mul(LOG2E).add(0.5f);
+        FloatVector n = (FloatVector) t.convert(VectorOperators.F2I, 0).convert(VectorOperators.I2F, 0);
+        n = n.sub(ONE).blend(n, n.compare(VectorOperators.LE, t));
+        FloatVector r = n.mul(-LN2_HI).add(c);                 // exact: n has at most 8 bits, LN2_HI 10
+        r = n.fma(FloatVector.broadcast(SPECIES, -LN2_LO), r);
+        FloatVector p = FloatVector.broadcast(SPECIES, 1f / 5040f);
+        p = p.fma(r, FloatVector.broadcast(SPECIES, 1f / 720f));
+        p = p.fma(r, FloatVector.broadcast(SPECIES, 1f / 120f));
+        p = p.fma(r, FloatVector.broadcast(SPECIES, 1f / 24f));
+        p = p.fma(r, FloatVector.broadcast(SPECIES, 1f / 6f));
+        p = p.fma(r, FloatVector.broadcast(SPECIES, 0.5f));
+        p = p.fma(r, ONE);
+        p = p.fma(r, ONE);
+        IntVector bits = (IntVector) n.convert(VectorOperators.F2I, 0);
+        FloatVector scale = bits.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        return p.mul(scale);
     }
 
     @Override
@@ -681,6 +723,19 @@ public class VectorCpuBackend extends CpuBackend {
             }
         });
     }
+    /**
+     * The lanes of v added in lane order. {@code reduceLanes(ADD)} leaves the order open, and the
+     * interpreter and compiled code choose differently; a fixed order keeps results independent of
+     * the JIT's state, so the same seed gives the same bits from the first step on.
+     */
+    static float laneSum(FloatVector v) {
+        float s = v.lane(0);
+        for (int l = 1; l < VL; l++) {
+            s += v.lane(l);
+        }
+        return s;
+    }
+
     // ================================================================ batch norm (4-D input)
 
     /** Sum of a[from .. from+len) in float32 vector lanes, lanes added in order. */
@@ -690,7 +745,7 @@ public class VectorCpuBackend extends CpuBackend {
         for (; j + VL <= len; j += VL) {
             acc = acc.add(FloatVector.fromArray(SPECIES, a, from + j));
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = laneSum(acc);
         for (; j < len; j++) {
             s += a[from + j];
         }
@@ -706,7 +761,7 @@ public class VectorCpuBackend extends CpuBackend {
             FloatVector d = FloatVector.fromArray(SPECIES, a, from + j).sub(m);
             acc = d.fma(d, acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = laneSum(acc);
         for (; j < len; j++) {
             float d = a[from + j] - mean;
             s += d * d;
@@ -846,8 +901,8 @@ public class VectorCpuBackend extends CpuBackend {
                         s1 = s1.add(g);
                         s2 = g.fma(FloatVector.fromArray(SPECIES, xa, xb + j).sub(mv), s2);
                     }
-                    float t1 = s1.reduceLanes(VectorOperators.ADD);
-                    float t2 = s2.reduceLanes(VectorOperators.ADD);
+                    float t1 = laneSum(s1);
+                    float t2 = laneSum(s2);
                     for (; j < hw; j++) {
                         t1 += dya[gb + j];
                         t2 += dya[gb + j] * (xa[xb + j] - mean);

@@ -13,6 +13,7 @@ import java.util.SplittableRandom;
 import java.util.function.BiConsumer;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -251,5 +252,57 @@ class VectorCpuBackendTest {
                 run(FAST, new float[][]{x, null}, new Shape[]{xs, ys}, 1, fwd, false));
         assertArrayEquals(run(REF, new float[][]{dy, null}, new Shape[]{ys, xs}, 1, bwd, false),
                 run(FAST, new float[][]{dy, null}, new Shape[]{ys, xs}, 1, bwd, false));
+    }
+
+    @Test
+    void vectorExpIsWithinTwoUlpsOnItsWholeDomain() {
+        int vl = VectorCpuBackend.vectorLength();
+        float[] in = new float[vl];
+        float[] out = new float[vl];
+        double worst = 0;
+        for (float x0 = -87f; x0 <= 0f; x0 += 0.0137f * vl) {
+            for (int l = 0; l < vl; l++) {
+                in[l] = Math.min(0f, x0 + 0.0137f * l);
+            }
+            VectorCpuBackend.expNonPositive(jdk.incubator.vector.FloatVector.fromArray(
+                    jdk.incubator.vector.FloatVector.SPECIES_PREFERRED, in, 0)).intoArray(out, 0);
+            for (int l = 0; l < vl; l++) {
+                double exact = Math.exp(in[l]);
+                worst = Math.max(worst, Math.abs(out[l] - exact) / Math.ulp((float) exact));
+            }
+        }
+        double w = worst;
+        assertTrue(w <= 2.0, () -> "exp error " + w + " ulps");
+    }
+
+    @Test
+    void sigmoidHoldsAtTheExtremes() {
+        float[] x = {-200f, -104f, -88f, -87f, -30f, -1e-30f, 0f, 1e-30f, 30f, 87f, 88f, 200f,
+                Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, -0f, 16.635532f};
+        Shape s = Shape.of(x.length);
+        float[] ref = run(REF, new float[][]{x, null}, new Shape[]{s, s}, 1, (be, t) -> be.sigmoidForward(t[0], t[1]), false);
+        float[] fast = run(FAST, new float[][]{x, null}, new Shape[]{s, s}, 1, (be, t) -> be.sigmoidForward(t[0], t[1]), false);
+        for (int i = 0; i < x.length; i++) {
+            int at = i;
+            // within 4 ulps, or (below e^-87, where the fast path stops) an absolute 1.7e-38
+            double allowed = Math.max(4 * Math.ulp(ref[i]), 1.7e-38);
+            assertTrue(Math.abs(fast[i] - ref[i]) <= allowed, () -> "sigmoid(" + x[at] + "): fast " + fast[at] + " reference " + ref[at]);
+        }
+    }
+
+    @Test
+    void laneSumAddsTheLanesInOrder() {
+        int vl = VectorCpuBackend.vectorLength();
+        float[] a = new float[vl];
+        SplittableRandom rnd = new SplittableRandom(3);
+        for (int l = 0; l < vl; l++) {
+            a[l] = (float) ((rnd.nextDouble() - 0.5) * Math.pow(10, rnd.nextInt(8)));
+        }
+        float expected = a[0];
+        for (int l = 1; l < vl; l++) {
+            expected += a[l];
+        }
+        assertEquals(expected, VectorCpuBackend.laneSum(jdk.incubator.vector.FloatVector.fromArray(
+                jdk.incubator.vector.FloatVector.SPECIES_PREFERRED, a, 0)));
     }
 }

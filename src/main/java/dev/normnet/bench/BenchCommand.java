@@ -28,7 +28,7 @@ import java.util.regex.PatternSyntaxException;
 public final class BenchCommand {
     static final String USAGE = """
             usage: normnet bench [--device cpu|cuda|all] [--quick] [--threads N] [--repeats R] [--seconds S]
-                                 [--only REGEX] [--data DIR] [--seed N] [--json FILE] [--kernels [--no-large]]
+                                 [--only REGEX] [--data DIR] [--seed N] [--json FILE] [--kernels [--batch N] [--no-large]]
               Throughput (examples/s) of LeNet-BN 28x28 (batch 64, 256, 1024; inference 1000),
               LeNet-BN 224x224 (batch 32 on the CPU, 128 on the GPU) and MLP-BN (batch 32, 256;
               inference 1000), training steps (gather, forward, loss, backward, update) and
@@ -43,6 +43,7 @@ public final class BenchCommand {
               --json       write the results to FILE
               --kernels    time each op forward and backward instead, with bytes, flops, GB/s,
                            GFLOP/s and fractions of the measured copy bandwidth and GEMM rate
+              --batch      with --kernels: the batch of the LeNet-BN shapes (default 256)
               --no-large   with --kernels: skip the large shape (N=256, C=16, H=W=106)""";
 
     private BenchCommand() {
@@ -50,7 +51,7 @@ public final class BenchCommand {
 
     /** Options of one invocation. */
     record Options(String device, boolean quick, int threads, int repeats, double seconds, Pattern only,
-                   Path data, long seed, Path json, boolean kernels, boolean large) {
+                   Path data, long seed, Path json, boolean kernels, boolean large, int kernelBatch) {
         Timer timer() {
             return new Timer(quick ? 0.3 : 1.0, seconds, repeats);
         }
@@ -64,6 +65,9 @@ public final class BenchCommand {
             s.put("seed", seed);
             if (only != null) {
                 s.put("only", only.pattern());
+            }
+            if (kernels) {
+                s.put("kernel_batch", kernelBatch);
             }
             return s;
         }
@@ -115,6 +119,7 @@ public final class BenchCommand {
         Path json = null;
         boolean kernels = false;
         boolean large = true;
+        int kernelBatch = 256;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -161,11 +166,12 @@ public final class BenchCommand {
                 case "--json" -> json = Path.of(PlotCommand.value(args, ++i, a));
                 case "--kernels" -> kernels = true;
                 case "--no-large" -> large = false;
+                case "--batch" -> kernelBatch = PlotCommand.positive(PlotCommand.value(args, ++i, a), a);
                 default -> throw new PlotCommand.UsageException("unknown option " + a);
             }
         }
         return new Options(device, quick, threads, repeats != null ? repeats : quick ? 3 : 5,
-                seconds != null ? seconds : quick ? 0.3 : 1.0, only, data, seed, json, kernels, large);
+                seconds != null ? seconds : quick ? 0.3 : 1.0, only, data, seed, json, kernels, large, kernelBatch);
     }
 
     /** The devices to run: cpu and/or cuda; an unusable GPU is an error when asked for alone, and skipped in "all". */
@@ -318,7 +324,7 @@ public final class BenchCommand {
                 KernelBench kb = new KernelBench(backend);
                 try {
                     List<KernelBench.Kernel> list = new ArrayList<>();
-                    for (KernelBench.Kernel k : kb.kernels(256, o.large(), lenetParameters)) {
+                    for (KernelBench.Kernel k : kb.kernels(o.kernelBatch(), o.large(), lenetParameters)) {
                         if (o.only() == null || o.only().matcher(k.id()).find()) {
                             list.add(k);
                         }

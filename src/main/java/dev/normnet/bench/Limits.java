@@ -1,6 +1,7 @@
 package dev.normnet.bench;
 
 import dev.normnet.backend.Backend;
+import dev.normnet.backend.Backends;
 import dev.normnet.tensor.Shape;
 import dev.normnet.tensor.Tensor;
 import java.util.ArrayList;
@@ -18,8 +19,9 @@ import java.util.concurrent.Future;
  * <ul>
  *   <li>CPU copy bandwidth: {@code System.arraycopy} of a 128 MB float array, split over the
  *       benchmark's threads (bytes read plus bytes written, as STREAM's copy counts them);</li>
- *   <li>CPU GEMM: a cache-blocked, four-row register-blocked Java loop, C += A B with n = 1024,
- *       rows split over the threads;</li>
+ *   <li>CPU GEMM: C += A B with n = 1024, rows split over the threads, by a register-blocked
+ *       Vector API kernel ({@link VectorGemm}) when the JVM has {@code jdk.incubator.vector}, else
+ *       a cache-blocked plain Java loop;</li>
  *   <li>GPU copy bandwidth: {@link Backend#copy} of a 256 MB device tensor;</li>
  *   <li>GPU GEMM: normnet's own GEMM, {@link Backend#linearForward} with 4096 x 4096 operands.</li>
  * </ul>
@@ -59,7 +61,8 @@ final class Limits {
             double gemm = cpuGemm(pool, threads, repeats, g);
             return new Measured(copy, gemm,
                     "System.arraycopy of " + (4L * n >> 20) + " MB float arrays, " + threads + " threads (read + write bytes)",
-                    "blocked Java GEMM loop, n = " + g + ", " + threads + " threads");
+                    (vectorGemm(g) ? "register-blocked Vector API GEMM (4 rows x 2 vectors of " + VectorGemm.lanes() + ")"
+                            : "blocked Java GEMM loop") + ", n = " + g + ", " + threads + " threads");
         } finally {
             pool.shutdownNow();
         }
@@ -98,11 +101,16 @@ final class Limits {
             a[i] = (float) rng.nextDouble();
             b[i] = (float) rng.nextDouble();
         }
+        boolean vector = vectorGemm(n);
         double best = 0;
         for (int r = 0; r < repeats + 2; r++) {
             java.util.Arrays.fill(c, 0f);
             long t0 = System.nanoTime();
-            parallel(pool, threads, n / 4, (from, to) -> gemmRows(a, b, c, n, from * 4, to * 4));
+            if (vector) {
+                parallel(pool, threads, n / 4, (from, to) -> VectorGemm.rows(a, b, c, n, from * 4, to * 4));
+            } else {
+                parallel(pool, threads, n / 4, (from, to) -> gemmRows(a, b, c, n, from * 4, to * 4));
+            }
             double s = (System.nanoTime() - t0) / 1e9;
             if (r > 1) {                       // the first runs are compiled on the way
                 best = Math.max(best, 2.0 * n * n * n / s / 1e9);
@@ -117,6 +125,11 @@ final class Limits {
             throw new IllegalStateException("GEMM probe: c[5,7] = " + c[5 * n + 7] + ", expected " + ref);
         }
         return best;
+    }
+
+    /** Whether the GEMM probe uses the Vector API kernel: the module is present and n fits its tiles. */
+    static boolean vectorGemm(int n) {
+        return Backends.vectorApiAvailable() && n % (2 * VectorGemm.lanes()) == 0;
     }
 
     /** c[rows] += a[rows] b, k and j blocked for the caches, four rows of c per pass over a row of b. */

@@ -89,16 +89,36 @@ class CudaBackendTest {
     }
 
     private static void assertClose(String what, Pair p, float tol) {
-        assertClose(what, p.c.toArray(), p.g.toArray(), tol);
+        assertClose(what, p.c.toArray(), p.g.toArray(), tol, null);
     }
 
     private static void assertClose(String what, float[] expected, float[] actual, float tol) {
+        assertClose(what, expected, actual, tol, null);
+    }
+
+    /** The same values with their signs dropped, on the CPU. */
+    private Tensor abs(Pair p) {
+        float[] v = p.c.toArray();
+        for (int i = 0; i < v.length; i++) {
+            v[i] = Math.abs(v[i]);
+        }
+        return cpu.upload(v, p.c.shape());
+    }
+
+    /**
+     * |actual - expected| <= tol * (1 + |expected|) + 4e-6 * scale[i], where scale (when not
+     * null) holds, per element, the sum of the absolute values of the terms summed into it (the
+     * same op on |inputs|): two float32 sums of n terms in different orders differ by about
+     * eps * that (eps = 6e-8), while a wrong index or a lost term is off by a whole term.
+     */
+    private static void assertClose(String what, float[] expected, float[] actual, float tol, float[] scale) {
         assertEquals(expected.length, actual.length, what + ": length");
         double worst = 0;
         int worstAt = -1;
         for (int i = 0; i < expected.length; i++) {
             double d = Math.abs((double) expected[i] - actual[i]);
-            if (!(d <= tol * (1 + Math.abs(expected[i])))) {
+            double bound = tol * (1 + Math.abs(expected[i])) + (scale == null ? 0 : 4e-6 * scale[i]);
+            if (!(d <= bound)) {
                 throw new AssertionError(what + ": element " + i + " expected " + expected[i] + " got " + actual[i]);
             }
             if (d > worst) {
@@ -161,28 +181,35 @@ class CudaBackendTest {
         Pair y = out(n, k, p, q);
         cpu.conv2dForward(x.c, wt.c, b.c, y.c, spec);
         gpu.conv2dForward(x.g, wt.g, b.g, y.g, spec);
-        assertClose("conv2dForward", y, TOL);
+        Tensor ys = cpu.allocate(y.c.shape());
+        cpu.conv2dForward(abs(x), abs(wt), abs(b), ys, spec);
+        assertClose("conv2dForward", y.c.toArray(), y.g.toArray(), TOL, ys.toArray());
         Pair y0 = out(n, k, p, q);
         cpu.conv2dForward(x.c, wt.c, null, y0.c, spec);
         gpu.conv2dForward(x.g, wt.g, null, y0.g, spec);
-        assertClose("conv2dForward no bias", y0, TOL);
+        assertClose("conv2dForward no bias", y0.c.toArray(), y0.g.toArray(), TOL, ys.toArray());
 
         Pair dy = randPair(n, k, p, q);
         Pair dx = out(n, c, h, w);
         cpu.conv2dBackwardData(dy.c, wt.c, dx.c, spec);
         gpu.conv2dBackwardData(dy.g, wt.g, dx.g, spec);
-        assertClose("conv2dBackwardData", dx, TOL);
+        Tensor dxs = cpu.allocate(dx.c.shape());
+        cpu.conv2dBackwardData(abs(dy), abs(wt), dxs, spec);
+        assertClose("conv2dBackwardData", dx.c.toArray(), dx.g.toArray(), TOL, dxs.toArray());
 
         Pair dw = out(k, c, r, s);
         Pair db = out(k);
         cpu.conv2dBackwardFilter(x.c, dy.c, dw.c, db.c, spec);
         gpu.conv2dBackwardFilter(x.g, dy.g, dw.g, db.g, spec);
-        assertClose("conv2dBackwardFilter dw", dw, TOL);
-        assertClose("conv2dBackwardFilter db", db, TOL);
+        Tensor dws = cpu.allocate(dw.c.shape());
+        Tensor dbs = cpu.allocate(db.c.shape());
+        cpu.conv2dBackwardFilter(abs(x), abs(dy), dws, dbs, spec);
+        assertClose("conv2dBackwardFilter dw", dw.c.toArray(), dw.g.toArray(), TOL, dws.toArray());
+        assertClose("conv2dBackwardFilter db", db.c.toArray(), db.g.toArray(), TOL, dbs.toArray());
         Pair dw2 = out(k, c, r, s);
         cpu.conv2dBackwardFilter(x.c, dy.c, dw2.c, null, spec);
         gpu.conv2dBackwardFilter(x.g, dy.g, dw2.g, null, spec);
-        assertClose("conv2dBackwardFilter dw, no db", dw2, TOL);
+        assertClose("conv2dBackwardFilter dw, no db", dw2.c.toArray(), dw2.g.toArray(), TOL, dws.toArray());
     }
 
     // ---------------------------------------------------------------- linear
@@ -196,22 +223,29 @@ class CudaBackendTest {
         Pair y = out(n, outs);
         cpu.linearForward(x.c, w.c, b.c, y.c);
         gpu.linearForward(x.g, w.g, b.g, y.g);
-        assertClose("linearForward", y, TOL);
+        Tensor ys = cpu.allocate(y.c.shape());
+        cpu.linearForward(abs(x), abs(w), abs(b), ys);
+        assertClose("linearForward", y.c.toArray(), y.g.toArray(), TOL, ys.toArray());
         Pair y0 = out(n, outs);
         cpu.linearForward(x.c, w.c, null, y0.c);
         gpu.linearForward(x.g, w.g, null, y0.g);
-        assertClose("linearForward no bias", y0, TOL);
+        assertClose("linearForward no bias", y0.c.toArray(), y0.g.toArray(), TOL, ys.toArray());
         Pair dy = randPair(n, outs);
         Pair dx = out(n, in);
         cpu.linearBackwardData(dy.c, w.c, dx.c);
         gpu.linearBackwardData(dy.g, w.g, dx.g);
-        assertClose("linearBackwardData", dx, TOL);
+        Tensor dxs = cpu.allocate(dx.c.shape());
+        cpu.linearBackwardData(abs(dy), abs(w), dxs);
+        assertClose("linearBackwardData", dx.c.toArray(), dx.g.toArray(), TOL, dxs.toArray());
         Pair dw = out(outs, in);
         Pair db = out(outs);
         cpu.linearBackwardWeight(x.c, dy.c, dw.c, db.c);
         gpu.linearBackwardWeight(x.g, dy.g, dw.g, db.g);
-        assertClose("linearBackwardWeight dw", dw, TOL);
-        assertClose("linearBackwardWeight db", db, TOL);
+        Tensor dws = cpu.allocate(dw.c.shape());
+        Tensor dbs = cpu.allocate(db.c.shape());
+        cpu.linearBackwardWeight(abs(x), abs(dy), dws, dbs);
+        assertClose("linearBackwardWeight dw", dw.c.toArray(), dw.g.toArray(), TOL, dws.toArray());
+        assertClose("linearBackwardWeight db", db.c.toArray(), db.g.toArray(), TOL, dbs.toArray());
     }
 
     // ---------------------------------------------------------------- batch norm

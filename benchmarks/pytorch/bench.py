@@ -181,7 +181,7 @@ def main(argv=None):
         "quick": a.quick,
         "repeats": a.repeats or (3 if a.quick else 5),
         "target_seconds": a.seconds or (0.3 if a.quick else 1.0),
-        "warmup_seconds": 0.3 if a.quick else 1.0,
+        "warmup_seconds": 1.0 if a.quick else 2.0,
         "seed": a.seed,
     }
     if settings["repeats"] < 1 or settings["target_seconds"] <= 0:

@@ -236,7 +236,7 @@ def main(argv=None):
         print("cuda: skipped (torch.cuda is not available)", file=sys.stderr)
         devices.remove("cuda")
     settings = {"quick": a.quick, "repeats": a.repeats or (3 if a.quick else 5),
-                "target_seconds": a.seconds or (0.3 if a.quick else 1.0), "warmup_seconds": 0.3 if a.quick else 1.0}
+                "target_seconds": a.seconds or (0.3 if a.quick else 1.0), "warmup_seconds": 1.0 if a.quick else 2.0}
     pattern = re.compile(a.only) if a.only else None
     lenet_parameters = sum(t.numel() for t in common.lenet_bn(28).parameters())
     doc = common.header("pytorch", settings)

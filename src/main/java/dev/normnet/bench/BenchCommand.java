@@ -28,13 +28,13 @@ import java.util.regex.PatternSyntaxException;
 public final class BenchCommand {
     static final String USAGE = """
             usage: normnet bench [--device cpu|cuda|all] [--quick] [--threads N] [--repeats R] [--seconds S]
-                                 [--only REGEX] [--data DIR] [--seed N] [--json FILE] [--kernels [--no-large]]
+                                 [--only REGEX] [--data DIR] [--seed N] [--json FILE] [--kernels [--batch N] [--no-large]]
               Throughput (examples/s) of LeNet-BN 28x28 (batch 64, 256, 1024; inference 1000),
               LeNet-BN 224x224 (batch 32 on the CPU, 128 on the GPU) and MLP-BN (batch 32, 256;
               inference 1000), training steps (gather, forward, loss, backward, update) and
               inference (gather, eval forward, loss sums) on data resident on the device.
               --device     cpu, cuda, or all usable devices (default all)
-              --quick      shorter timed runs (0.3 s), fewer repeats (3), shorter warm-up
+              --quick      shorter timed runs (0.3 s), fewer repeats (3), 1 s warm-up instead of 2 s
               --threads    CPU threads (default: all cores)
               --repeats    timed runs per case (default 5, quick 3)
               --seconds    target seconds per timed run (default 1.0, quick 0.3)
@@ -43,6 +43,7 @@ public final class BenchCommand {
               --json       write the results to FILE
               --kernels    time each op forward and backward instead, with bytes, flops, GB/s,
                            GFLOP/s and fractions of the measured copy bandwidth and GEMM rate
+              --batch      with --kernels: the batch of the LeNet-BN shapes (default 256)
               --no-large   with --kernels: skip the large shape (N=256, C=16, H=W=106)""";
 
     private BenchCommand() {
@@ -50,9 +51,14 @@ public final class BenchCommand {
 
     /** Options of one invocation. */
     record Options(String device, boolean quick, int threads, int repeats, double seconds, Pattern only,
-                   Path data, long seed, Path json, boolean kernels, boolean large) {
+                   Path data, long seed, Path json, boolean kernels, boolean large, int kernelBatch) {
         Timer timer() {
-            return new Timer(quick ? 0.3 : 1.0, seconds, repeats);
+            return new Timer(warmupSeconds(), seconds, repeats);
+        }
+
+        /** Long enough for the JIT to finish compiling a step's hot loops (vector code runs far slower before). */
+        double warmupSeconds() {
+            return quick ? 1.0 : 2.0;
         }
 
         Map<String, Object> settings() {
@@ -60,10 +66,13 @@ public final class BenchCommand {
             s.put("quick", quick);
             s.put("repeats", repeats);
             s.put("target_seconds", seconds);
-            s.put("warmup_seconds", quick ? 0.3 : 1.0);
+            s.put("warmup_seconds", warmupSeconds());
             s.put("seed", seed);
             if (only != null) {
                 s.put("only", only.pattern());
+            }
+            if (kernels) {
+                s.put("kernel_batch", kernelBatch);
             }
             return s;
         }
@@ -115,6 +124,7 @@ public final class BenchCommand {
         Path json = null;
         boolean kernels = false;
         boolean large = true;
+        int kernelBatch = 256;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -161,11 +171,12 @@ public final class BenchCommand {
                 case "--json" -> json = Path.of(PlotCommand.value(args, ++i, a));
                 case "--kernels" -> kernels = true;
                 case "--no-large" -> large = false;
+                case "--batch" -> kernelBatch = PlotCommand.positive(PlotCommand.value(args, ++i, a), a);
                 default -> throw new PlotCommand.UsageException("unknown option " + a);
             }
         }
         return new Options(device, quick, threads, repeats != null ? repeats : quick ? 3 : 5,
-                seconds != null ? seconds : quick ? 0.3 : 1.0, only, data, seed, json, kernels, large);
+                seconds != null ? seconds : quick ? 0.3 : 1.0, only, data, seed, json, kernels, large, kernelBatch);
     }
 
     /** The devices to run: cpu and/or cuda; an unusable GPU is an error when asked for alone, and skipped in "all". */
@@ -318,7 +329,7 @@ public final class BenchCommand {
                 KernelBench kb = new KernelBench(backend);
                 try {
                     List<KernelBench.Kernel> list = new ArrayList<>();
-                    for (KernelBench.Kernel k : kb.kernels(256, o.large(), lenetParameters)) {
+                    for (KernelBench.Kernel k : kb.kernels(o.kernelBatch(), o.large(), lenetParameters)) {
                         if (o.only() == null || o.only().matcher(k.id()).find()) {
                             list.add(k);
                         }

@@ -41,7 +41,7 @@ final class KernelBench {
         this.backend = backend;
     }
 
-    /** The kernels to time, LeNet-BN at batch 256 first, then the large shape unless {@code large} is false. */
+    /** The kernels to time, LeNet-BN at {@code batch} (256 by default) first, then the large shape unless {@code large} is false. */
     List<Kernel> kernels(int batch, boolean large, long lenetParameters) {
         List<Kernel> k = new ArrayList<>();
         int n = batch;

@@ -2,7 +2,9 @@ package dev.normnet.bench;
 
 /**
  * The timing protocol shared by the model and kernel benchmarks (and mirrored by
- * benchmarks/pytorch/common.py): warm up for a while (at least two steps, each synchronized),
+ * benchmarks/pytorch/common.py): warm up for a while (at least two steps, each synchronized, and
+ * up to 3 s longer while the last step is still over 1.25 times the fastest, as when the JIT is
+ * still compiling),
  * estimate one step (the last warm-up step when it is slow, else a doubling burst of steps),
  * choose the number of steps that fills the target run length, then time several runs of that
  * many steps back to back, synchronizing with the device before and after each run.
@@ -13,6 +15,7 @@ package dev.normnet.bench;
  */
 public record Timer(double warmupSeconds, double targetSeconds, int repeats) {
     static final int MAX_STEPS = 100_000;
+    static final double MAX_EXTRA_WARMUP = 3.0;
 
     public Timer {
         if (warmupSeconds < 0 || !(targetSeconds > 0) || repeats < 1) {
@@ -46,13 +49,18 @@ public record Timer(double warmupSeconds, double targetSeconds, int repeats) {
         long start = System.nanoTime();
         int n = 0;
         double last;
+        double best = Double.MAX_VALUE;
+        double elapsed;
         do {
             long t0 = System.nanoTime();
             step.run();
             sync.run();
             last = (System.nanoTime() - t0) / 1e9;
+            best = Math.min(best, last);
             n++;
-        } while (n < 2 || (System.nanoTime() - start) / 1e9 < warmupSeconds);
+            elapsed = (System.nanoTime() - start) / 1e9;
+            // past the minimum, keep warming while steps are still getting faster (code being compiled), up to 3 s more
+        } while (n < 2 || elapsed < warmupSeconds || (last > 1.25 * best && elapsed < warmupSeconds + MAX_EXTRA_WARMUP));
         // a slow step is timed well enough by the last warm-up step; fast ones by a burst
         double perStep = last;
         double enough = Math.min(0.2, targetSeconds / 2);

@@ -52,13 +52,21 @@ public final class CommandSpec {
 
     /**
      * Parses {@code args} (everything after the command name). Accepts {@code --name value} and
-     * {@code --name=value}; a flag may appear once.
+     * {@code --name=value}; a flag may appear once. With {@code --help} anywhere, the rest is not
+     * checked.
      *
      * @throws UsageException for an unknown flag, a missing or malformed value, a repeated flag or
      *         a stray argument
      */
     public ParsedFlags parse(String[] args) {
         Map<String, String> values = new LinkedHashMap<>();
+        for (String arg : args) {
+            if (arg.equals("--help") || arg.equals("-h")) {
+                // Help wins over any other flag, valid or not.
+                values.put(HELP.name(), "true");
+                return new ParsedFlags(this, values);
+            }
+        }
         for (int i = 0; i < args.length; i++) {
             String arg = args[i];
             if (!arg.startsWith("--") || arg.length() == 2) {

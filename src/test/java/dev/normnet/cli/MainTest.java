@@ -56,6 +56,13 @@ class MainTest {
     }
 
     @Test
+    void helpWinsOverOtherFlags() {
+        CliTestSupport.Result r = CliTestSupport.run("train", "--epochs", "0", "--bogus", "--help");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().startsWith("usage: normnet train"), r.out());
+    }
+
+    @Test
     void trainHelpNamesTheDocumentedFlagsAndDefaults() {
         String help = CliTestSupport.run("train", "--help").out();
         for (String expected : List.of("--model lenet-bn|lenet|mlp-bn|mlp", "--epochs N", "(default: 10)",

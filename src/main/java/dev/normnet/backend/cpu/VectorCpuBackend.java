@@ -664,34 +664,32 @@ public class VectorCpuBackend extends CpuBackend {
 
     /**
      * sigmoid(x) = 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below, so that only e^-|x| is
-     * needed; within a few float ulps of the reference. For x < -87, e^x is below the smallest
-     * normal float and is taken as e^-87 (an absolute error under 1.7e-38).
+     * needed; within 2 float ulps of the reference. For x < -87, e^x is below the smallest normal
+     * float and is taken as e^-87 (an absolute error under 1.7e-38).
      */
     static FloatVector sigmoid(FloatVector x) {
         FloatVector e = expNonPositive(x.abs().neg());
-        FloatVector denominator = e.add(ONE);
-        FloatVector positive = ONE.div(denominator);
-        FloatVector negative = e.div(denominator);
-        return positive.blend(negative, x.compare(VectorOperators.LT, 0f));
+        return ONE.blend(e, x.lt(0f)).div(e.add(ONE));
     }
 
     private static final float LOG2E = 1.44269504088896341f;
-    private static final float LN2_HI = 0.693359375f;           // ln 2 = LN2_HI + LN2_LO, LN2_HI exact in 10 bits
+    private static final float LN2_HI = 0.693359375f;           // ln 2 = LN2_HI + LN2_LO, LN2_HI exact in 9 bits
     private static final float LN2_LO = -2.12194440e-4f;
+    private static final float ROUNDER = 12582912f;             // 1.5 * 2^23: adding it rounds to an integer
 
     /**
-     * e^x for x in [-87, 0] (clamped below) built from IEEE operations only (fma, multiply, add,
-     * and exponent-bit arithmetic), so that the interpreter and every JIT tier give the same bits:
-     * x = n ln 2 + r with |r| <= ln 2 / 2, e^r by its degree-7 Taylor polynomial (truncation
-     * error below 7e-9 relative on that interval), scaled by 2^n through the exponent bits.
+     * e^x for x in [-87, 0] (clamped below) from IEEE operations only (add, multiply, fma, integer
+     * add and shift on the bits), so that the interpreter and every JIT tier give the same bits,
+     * and without lane conversions, which JDK 17 does not compile to vector instructions:
+     * x = n ln 2 + r with |r| <= ln 2 / 2, where n = round(x log2 e) comes from adding 1.5 * 2^23
+     * (n then sits in the low bits of that sum), e^r by its degree-7 Taylor polynomial (truncation
+     * error below 7e-9 relative on that interval), scaled by 2^n built in the exponent bits.
      */
     static FloatVector expNonPositive(FloatVector x) {
         FloatVector c = x.max(-87f);
-        // n = floor(c * log2 e + 0.5): F2I truncates toward zero, so step down where that rounded up.
-        FloatVector t = c.mul(LOG2E).add(0.5f);
-        FloatVector n = (FloatVector) t.convert(VectorOperators.F2I, 0).convert(VectorOperators.I2F, 0);
-        n = n.sub(ONE).blend(n, n.compare(VectorOperators.LE, t));
-        FloatVector r = n.mul(-LN2_HI).add(c);                 // exact: n has at most 8 bits, LN2_HI 10
+        FloatVector k = c.mul(LOG2E).add(ROUNDER);
+        FloatVector n = k.sub(ROUNDER);
+        FloatVector r = n.mul(-LN2_HI).add(c);                 // exact: n has at most 7 bits, LN2_HI 9
         r = n.fma(FloatVector.broadcast(SPECIES, -LN2_LO), r);
         FloatVector p = FloatVector.broadcast(SPECIES, 1f / 5040f);
         p = p.fma(r, FloatVector.broadcast(SPECIES, 1f / 720f));
@@ -701,8 +699,8 @@ public class VectorCpuBackend extends CpuBackend {
         p = p.fma(r, FloatVector.broadcast(SPECIES, 0.5f));
         p = p.fma(r, ONE);
         p = p.fma(r, ONE);
-        IntVector bits = (IntVector) n.convert(VectorOperators.F2I, 0);
-        FloatVector scale = bits.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        IntVector bits = (IntVector) k.viewAsIntegralLanes();  // 0x4B400000 + n
+        FloatVector scale = (FloatVector) bits.sub(0x4B400000 - 127).lanewise(VectorOperators.LSHL, 23).viewAsFloatingLanes();
         return p.mul(scale);
     }
 

@@ -83,7 +83,7 @@ public class VectorCpuBackend extends CpuBackend {
             int hp = h + 2 * pad;
             int wp = w + 2 * pad;
             int length = p * wp;                          // output positions on the padded row pitch
-            int rounded = (length + VL - 1) / VL * VL;
+            int rounded = (length + 2 * VL - 1) / (2 * VL) * (2 * VL);   // kernels step two vectors at a time
             return new Wide(c, h, w, k, r, s, pad, hp, wp, p, q, length, rounded);
         }
 
@@ -189,25 +189,46 @@ public class VectorCpuBackend extends CpuBackend {
         });
     }
 
-    /** Four output channels: out[j*stride + i] = sum over taps t of w[wBase + j*crs + t] * xp[toff[t] + i]. */
+    /**
+     * Four output channels: out[outBase + j*rounded + i] = sum over taps t of w[wBase + j*crs + t] * xp[toff[t] + i],
+     * two vectors of positions per step (eight accumulators: each weight broadcast serves two FMAs).
+     */
     private static void forwardBlock4(float[] xp, int[] toff, float[] w, int wBase, int crs,
                                       float[] out, int outBase, int rounded) {
-        for (int i = 0; i < rounded; i += VL) {
+        for (int i = 0; i < rounded; i += 2 * VL) {
             FloatVector a0 = FloatVector.zero(SPECIES);
             FloatVector a1 = FloatVector.zero(SPECIES);
             FloatVector a2 = FloatVector.zero(SPECIES);
             FloatVector a3 = FloatVector.zero(SPECIES);
+            FloatVector b0 = FloatVector.zero(SPECIES);
+            FloatVector b1 = FloatVector.zero(SPECIES);
+            FloatVector b2 = FloatVector.zero(SPECIES);
+            FloatVector b3 = FloatVector.zero(SPECIES);
             for (int t = 0; t < crs; t++) {
-                FloatVector xv = FloatVector.fromArray(SPECIES, xp, toff[t] + i);
-                a0 = xv.fma(FloatVector.broadcast(SPECIES, w[wBase + t]), a0);
-                a1 = xv.fma(FloatVector.broadcast(SPECIES, w[wBase + crs + t]), a1);
-                a2 = xv.fma(FloatVector.broadcast(SPECIES, w[wBase + 2 * crs + t]), a2);
-                a3 = xv.fma(FloatVector.broadcast(SPECIES, w[wBase + 3 * crs + t]), a3);
+                int xb = toff[t] + i;
+                FloatVector xa = FloatVector.fromArray(SPECIES, xp, xb);
+                FloatVector xc = FloatVector.fromArray(SPECIES, xp, xb + VL);
+                FloatVector w0 = FloatVector.broadcast(SPECIES, w[wBase + t]);
+                a0 = xa.fma(w0, a0);
+                b0 = xc.fma(w0, b0);
+                FloatVector w1 = FloatVector.broadcast(SPECIES, w[wBase + crs + t]);
+                a1 = xa.fma(w1, a1);
+                b1 = xc.fma(w1, b1);
+                FloatVector w2 = FloatVector.broadcast(SPECIES, w[wBase + 2 * crs + t]);
+                a2 = xa.fma(w2, a2);
+                b2 = xc.fma(w2, b2);
+                FloatVector w3 = FloatVector.broadcast(SPECIES, w[wBase + 3 * crs + t]);
+                a3 = xa.fma(w3, a3);
+                b3 = xc.fma(w3, b3);
             }
             a0.intoArray(out, outBase + i);
+            b0.intoArray(out, outBase + i + VL);
             a1.intoArray(out, outBase + rounded + i);
+            b1.intoArray(out, outBase + rounded + i + VL);
             a2.intoArray(out, outBase + 2 * rounded + i);
+            b2.intoArray(out, outBase + 2 * rounded + i + VL);
             a3.intoArray(out, outBase + 3 * rounded + i);
+            b3.intoArray(out, outBase + 3 * rounded + i + VL);
         }
     }
 
@@ -329,11 +350,49 @@ public class VectorCpuBackend extends CpuBackend {
     /**
      * Lane partials of dw for four output channels of one sample:
      * lane[(kt + j*crs + t)*VL ..] += sum over i of dyw[dyBase + j*rounded + i] * xp[toff[t] + i].
-     * The wide dy planes are zero in the discarded columns, so those positions add nothing.
+     * The wide dy planes are zero in the discarded columns, so those positions add nothing. Two taps
+     * per step (eight accumulators: each dy vector loaded serves two FMAs).
      */
     private static void filterBlock4(float[] xp, int[] toff, float[] dyw, int dyBase, int rounded, int crs,
                                      float[] lane, int kt) {
-        for (int t = 0; t < crs; t++) {
+        int t = 0;
+        for (; t + 2 <= crs; t += 2) {
+            FloatVector a0 = FloatVector.zero(SPECIES);
+            FloatVector a1 = FloatVector.zero(SPECIES);
+            FloatVector a2 = FloatVector.zero(SPECIES);
+            FloatVector a3 = FloatVector.zero(SPECIES);
+            FloatVector b0 = FloatVector.zero(SPECIES);
+            FloatVector b1 = FloatVector.zero(SPECIES);
+            FloatVector b2 = FloatVector.zero(SPECIES);
+            FloatVector b3 = FloatVector.zero(SPECIES);
+            int xa = toff[t];
+            int xc = toff[t + 1];
+            for (int i = 0; i < rounded; i += VL) {
+                FloatVector u = FloatVector.fromArray(SPECIES, xp, xa + i);
+                FloatVector v = FloatVector.fromArray(SPECIES, xp, xc + i);
+                FloatVector d0 = FloatVector.fromArray(SPECIES, dyw, dyBase + i);
+                a0 = d0.fma(u, a0);
+                b0 = d0.fma(v, b0);
+                FloatVector d1 = FloatVector.fromArray(SPECIES, dyw, dyBase + rounded + i);
+                a1 = d1.fma(u, a1);
+                b1 = d1.fma(v, b1);
+                FloatVector d2 = FloatVector.fromArray(SPECIES, dyw, dyBase + 2 * rounded + i);
+                a2 = d2.fma(u, a2);
+                b2 = d2.fma(v, b2);
+                FloatVector d3 = FloatVector.fromArray(SPECIES, dyw, dyBase + 3 * rounded + i);
+                a3 = d3.fma(u, a3);
+                b3 = d3.fma(v, b3);
+            }
+            addLanes(lane, (kt + t) * VL, a0);
+            addLanes(lane, (kt + t + 1) * VL, b0);
+            addLanes(lane, (kt + crs + t) * VL, a1);
+            addLanes(lane, (kt + crs + t + 1) * VL, b1);
+            addLanes(lane, (kt + 2 * crs + t) * VL, a2);
+            addLanes(lane, (kt + 2 * crs + t + 1) * VL, b2);
+            addLanes(lane, (kt + 3 * crs + t) * VL, a3);
+            addLanes(lane, (kt + 3 * crs + t + 1) * VL, b3);
+        }
+        for (; t < crs; t++) {
             FloatVector a0 = FloatVector.zero(SPECIES);
             FloatVector a1 = FloatVector.zero(SPECIES);
             FloatVector a2 = FloatVector.zero(SPECIES);
@@ -346,15 +405,16 @@ public class VectorCpuBackend extends CpuBackend {
                 a2 = FloatVector.fromArray(SPECIES, dyw, dyBase + 2 * rounded + i).fma(xv, a2);
                 a3 = FloatVector.fromArray(SPECIES, dyw, dyBase + 3 * rounded + i).fma(xv, a3);
             }
-            int l0 = (kt + t) * VL;
-            FloatVector.fromArray(SPECIES, lane, l0).add(a0).intoArray(lane, l0);
-            int l1 = (kt + crs + t) * VL;
-            FloatVector.fromArray(SPECIES, lane, l1).add(a1).intoArray(lane, l1);
-            int l2 = (kt + 2 * crs + t) * VL;
-            FloatVector.fromArray(SPECIES, lane, l2).add(a2).intoArray(lane, l2);
-            int l3 = (kt + 3 * crs + t) * VL;
-            FloatVector.fromArray(SPECIES, lane, l3).add(a3).intoArray(lane, l3);
+            addLanes(lane, (kt + t) * VL, a0);
+            addLanes(lane, (kt + crs + t) * VL, a1);
+            addLanes(lane, (kt + 2 * crs + t) * VL, a2);
+            addLanes(lane, (kt + 3 * crs + t) * VL, a3);
         }
+    }
+
+    /** lane[at .. at + VL) += v. */
+    private static void addLanes(float[] lane, int at, FloatVector v) {
+        FloatVector.fromArray(SPECIES, lane, at).add(v).intoArray(lane, at);
     }
 
     private static void filterBlock2(float[] xp, int[] toff, float[] dyw, int dyBase, int rounded, int crs,

@@ -34,6 +34,11 @@ def machine_of(doc):
     return ", ".join(parts) or "unknown machine"
 
 
+def load_of(doc):
+    la = (doc.get("machine") or {}).get("load_average")
+    return f"; load average at the start {la[0]:.1f}" if la else ""
+
+
 def when(doc):
     d = doc.get("date") or ""
     return d.replace("T", " ").replace("Z", " UTC") if d else "unknown date"
@@ -71,7 +76,7 @@ def side_by_side_table(path, doc, out):
                f"(A B A B ...)\n")
     out.append(f"Machine: {machine_of(doc)}; threads: normnet {doc['threads'].get('normnet')}, "
                f"PyTorch {doc['threads'].get('pytorch')}; Java {doc.get('java')}; "
-               f"commit {str(doc.get('git_commit', '?'))[:12]}; measured {when(doc)}.\n")
+               f"commit {str(doc.get('git_commit', '?'))[:12]}; measured {when(doc)}{load_of(doc)}.\n")
     out.append("| Case | normnet | PyTorch | normnet / PyTorch (per-round range) |")
     out.append("|---|---:|---:|---:|")
     for c in doc["cases"]:
@@ -89,7 +94,7 @@ def bench_table(path, doc, out):
     backends = doc.get("backends") or {}
     out.append(f"Machine: {machine_of(doc)}; backends: {'; '.join(backends.values()) or '?'}; "
                f"Java {(doc.get('runtime') or {}).get('java')}; commit {str(doc.get('git_commit', '?'))[:12]}; "
-               f"measured {when(doc)}.\n")
+               f"measured {when(doc)}{load_of(doc)}.\n")
     out.append("| Case | examples/s | min-max | GPU/CPU |")
     out.append("|---|---:|---:|---:|")
     for c in doc["cases"]:

@@ -62,6 +62,7 @@ if [ -z "$out" ]; then
     out="$ROOT/benchmarks/results/$(date -u +%Y%m%d-%H%M)-$(hostname -s)-$device$kind$([ "$quick" = 1 ] && echo -quick)"
 fi
 mkdir -p "$out"
+out="$(cd "$out" && pwd)"
 
 common=(--device "$device" --threads "$threads")
 [ "$quick" = 1 ] && common+=(--quick)

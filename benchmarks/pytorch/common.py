@@ -217,6 +217,14 @@ def _cpu_model():
     return platform.processor() or "unknown"
 
 
+def _load_average():
+    """1, 5 and 15 minute load averages when the run starts (other work on the machine), or None."""
+    try:
+        return [float(x) for x in open("/proc/loadavg").read().split()[:3]]
+    except (OSError, ValueError):
+        return None
+
+
 def _git_commit():
     try:
         head = subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
@@ -254,7 +262,7 @@ def header(implementation, settings):
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "git_commit": _git_commit(),
         "machine": {"hostname": socket.gethostname(), "os": f"{platform.system()} {platform.release()}",
-                    "cores": os.cpu_count(), "cpu_model": _cpu_model()},
+                    "cores": os.cpu_count(), "cpu_model": _cpu_model(), "load_average": _load_average()},
         "gpu": _gpu(),
         "runtime": {"python": platform.python_version(), "torch": torch.__version__},
         "threads": torch.get_num_threads(),

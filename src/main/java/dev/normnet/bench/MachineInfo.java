@@ -58,7 +58,18 @@ public final class MachineInfo {
         m.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version"));
         m.put("cores", Runtime.getRuntime().availableProcessors());
         m.put("cpu_model", cpuModel());
+        m.put("load_average", loadAverage());
         return m;
+    }
+
+    /** The 1, 5 and 15 minute load averages from /proc/loadavg when the run starts (other work on the machine), or null. */
+    static java.util.List<Object> loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg"), StandardCharsets.UTF_8).trim().split("\\s+");
+            return java.util.List.of(Double.parseDouble(f[0]), Double.parseDouble(f[1]), Double.parseDouble(f[2]));
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
     }
 
     static String hostname() {

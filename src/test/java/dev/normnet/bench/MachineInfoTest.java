@@ -20,7 +20,7 @@ class MachineInfoTest {
         assertEquals(3, h.get("threads"));
         @SuppressWarnings("unchecked")
         Map<String, Object> m = (Map<String, Object>) h.get("machine");
-        assertEquals(List.of("hostname", "os", "cores", "cpu_model"), List.copyOf(m.keySet()));
+        assertEquals(List.of("hostname", "os", "cores", "cpu_model", "load_average"), List.copyOf(m.keySet()));
         assertEquals(Runtime.getRuntime().availableProcessors(), m.get("cores"));
         assertFalse(m.get("cpu_model").toString().isBlank());
         assertTrue(h.get("date").toString().endsWith("Z"));

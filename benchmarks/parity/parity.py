@@ -84,6 +84,9 @@ def main(argv=None):
     p.add_argument("--python", default=os.environ.get("PYTHON", "/usr/bin/python3"))
     p.add_argument("--normnet", default=os.environ.get("NORMNET", os.path.join(ROOT, "normnet")))
     p.add_argument("--only", choices=["normnet", "pytorch"], help="run one implementation only")
+    p.add_argument("--reuse", action="store_true",
+                   help="take a run whose history is already in --out instead of training again (to combine "
+                        "runs made separately, e.g. one --only normnet and one --only pytorch side by side)")
     p.add_argument("--out", help="directory for the histories, logs and parity.json "
                                  "(default benchmarks/results/DATE-HOST-parity)")
     a = p.parse_args(argv)
@@ -117,8 +120,16 @@ def main(argv=None):
                     cmd = [a.normnet, "train", "--act", r["act"]] + args + ["--history", hist]
                 else:
                     cmd = [a.python, os.path.join(ROOT, "benchmarks", "pytorch", "train.py")] + args + ["--history", hist]
-                print(f"== {tag}: {' '.join(cmd)}", file=sys.stderr, flush=True)
-                seconds = run(cmd, os.path.join(out, tag + ".log"))
+                timing = os.path.join(out, tag + ".seconds")
+                if a.reuse and os.path.exists(hist) and os.path.exists(timing):
+                    print(f"== {tag}: reusing {hist}", file=sys.stderr, flush=True)
+                    with open(timing) as f:
+                        seconds = float(f.read())
+                else:
+                    print(f"== {tag}: {' '.join(cmd)}", file=sys.stderr, flush=True)
+                    seconds = run(cmd, os.path.join(out, tag + ".log"))
+                    with open(timing, "w") as f:
+                        f.write(f"{seconds:.3f}\n")
                 with open(hist) as f:
                     h = json.load(f)["history"]
                 if len(h) != epochs:

@@ -8,7 +8,7 @@
 // gather_batch v2: one thread per output pixel. The bilinear arithmetic mirrors
 // dev.normnet.data.Resize.bilinear operation by operation with explicitly rounded intrinsics
 // (__fmul_rn, __fadd_rn, __fsub_rn are never contracted into fma), and the scale factors
-// sh = (float) inH / outH, sw, and 1/255 come from the host, so results equal the CPU path bit
+// sh = (float) inH / outH, sw, and the divisor 255 come from the host, so results equal the CPU path bit
 // for bit. An index outside [0, count) yields NaN pixels and label -1 (the device cannot throw).
 NN_KERNEL void gather_batch(const unsigned char* __restrict__ pixels,  // (count, inH, inW)
                             const float* __restrict__ imageLabels,     // (count)
@@ -17,7 +17,7 @@ NN_KERNEL void gather_batch(const unsigned char* __restrict__ pixels,  // (count
                             float* __restrict__ x,                     // (B, 1, outH, outW)
                             float* __restrict__ labels,                // (B)
                             int B, int count, int orderLength, int inH, int inW, int outH, int outW,
-                            float sh, float sw, float scale) {
+                            float sh, float sw, float divisor) {
     const long long outPlane = (long long) outH * outW;
     const long long total = (long long) B * outPlane;
     const int base = (int) cursor[0];
@@ -39,7 +39,7 @@ NN_KERNEL void gather_batch(const unsigned char* __restrict__ pixels,  // (count
         const int oy = o / outW;
         const int ox = o % outW;
         if (inH == outH && inW == outW) {
-            x[t] = __fmul_rn((float) src[o], scale);
+            x[t] = __fdiv_rn((float) src[o], divisor);
             continue;
         }
         float fy = fmaxf(__fsub_rn(__fmul_rn(__fadd_rn((float) oy, 0.5f), sh), 0.5f), 0.0f);
@@ -56,7 +56,7 @@ NN_KERNEL void gather_batch(const unsigned char* __restrict__ pixels,  // (count
         float p11 = (float) src[y1 * inW + x1];
         float top = __fadd_rn(p00, __fmul_rn(__fsub_rn(p01, p00), lx));
         float bottom = __fadd_rn(p10, __fmul_rn(__fsub_rn(p11, p10), lx));
-        x[t] = __fmul_rn(__fadd_rn(top, __fmul_rn(__fsub_rn(bottom, top), ly)), scale);
+        x[t] = __fdiv_rn(__fadd_rn(top, __fmul_rn(__fsub_rn(bottom, top), ly)), divisor);
     }
 }
 

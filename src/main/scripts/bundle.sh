@@ -2,7 +2,7 @@
 # Builds dist/normnet-bundle-linux-x86_64.tar.xz: everything needed to run normnet on a Linux
 # x86-64 machine that has an NVIDIA driver but no JDK.
 #
-#   runtime/            a jlink image (java.base, java.logging, jdk.unsupported, java.management,
+#   runtime/            a jlink image (java.base, java.logging, jdk.unsupported, java.management, jdk.incubator.vector,
 #                       plus the modules jdeps finds in the jars)
 #   lib/                normnet's jar and its runtime dependencies; the JCuda natives jar keeps
 #                       only libJCudaDriver and libJCudaRuntime for linux-x86_64
@@ -67,7 +67,8 @@ for dep in "$root"/target/lib/*.jar; do
 done
 
 # the Java runtime
-modules=java.base,java.logging,jdk.unsupported,java.management
+# jdk.incubator.vector: the fast CPU path (VectorCpuBackend)
+modules=java.base,java.logging,jdk.unsupported,java.management,jdk.incubator.vector
 found=$(jdeps --multi-release 17 --print-module-deps --ignore-missing-deps -cp "$stage/lib/*" "$stage"/lib/*.jar)
 if $with_tests; then
     found="$found,$(jdeps --multi-release 17 --print-module-deps --ignore-missing-deps \
@@ -81,7 +82,8 @@ cat > "$stage/bin/normnet" <<'SH'
 #!/bin/sh
 # normnet's command line on the bundled Java runtime.
 here=$(cd "$(dirname "$0")/.." && pwd)
-exec "$here/runtime/bin/java" ${NORMNET_JAVA_OPTS:-} -cp "$here/lib/*" dev.normnet.cli.Main "$@"
+exec "$here/runtime/bin/java" --add-modules jdk.incubator.vector -XX:+UseParallelGC -XX:MaxRAMPercentage=70 \
+    -Djava.awt.headless=true ${NORMNET_JAVA_OPTS:-} -cp "$here/lib/*" dev.normnet.cli.Main "$@"
 SH
 chmod +x "$stage/bin/normnet"
 
@@ -119,7 +121,7 @@ done
 if [ \$# -eq 0 ]; then
     set -- --scan-class-path="\$here/test-classes" --include-tag gpu
 fi
-exec "\$here/runtime/bin/java" \${NORMNET_JAVA_OPTS:-} -jar "\$here/test-lib/$console" execute \\
+exec "\$here/runtime/bin/java" --add-modules jdk.incubator.vector \${NORMNET_JAVA_OPTS:-} -jar "\$here/test-lib/$console" execute \\
     --class-path "\$cp" --details tree "\$@"
 SH
     chmod +x "$stage/bin/run-gpu-tests"

@@ -427,7 +427,7 @@ static void testGather(int outH, int outW) {
         order[i] = (float) ((i * 7) % count);
     }
     std::vector<double> xr((size_t) B * outH * outW), lr(B);
-    float sh = (float) inH / outH, sw = (float) inW / outW, scale = 1.f / 255.f;
+    float sh = (float) inH / outH, sw = (float) inW / outW, divisor = 255.f;
     for (int i = 0; i < B; i++) {
         int j = (int) order[4 + i];
         lr[i] = imageLabels[j];
@@ -436,7 +436,7 @@ static void testGather(int outH, int outW) {
             for (int ox = 0; ox < outW; ox++) {
                 float value;
                 if (inH == outH && inW == outW) {
-                    value = src[oy * inW + ox] * scale;
+                    value = src[oy * inW + ox] / divisor;
                 } else {  // dev.normnet.data.Resize.bilinear, operation by operation in float
                     float fy = std::max((oy + 0.5f) * sh - 0.5f, 0.f);
                     int y0 = std::min((int) fy, inH - 1), y1 = std::min(y0 + 1, inH - 1);
@@ -447,7 +447,7 @@ static void testGather(int outH, int outW) {
                     float p00 = src[y0 * inW + x0], p01 = src[y0 * inW + x1], p10 = src[y1 * inW + x0], p11 = src[y1 * inW + x1];
                     float top = p00 + (p01 - p00) * lx;
                     float bottom = p10 + (p11 - p10) * lx;
-                    value = (top + (bottom - top) * ly) * scale;
+                    value = (top + (bottom - top) * ly) / divisor;
                 }
                 xr[((size_t) i * outH + oy) * outW + ox] = value;
             }
@@ -455,7 +455,7 @@ static void testGather(int outH, int outW) {
     auto x = nans(xr.size()), lab = nans(B);
     emulate(gather_batch, dim3{3, 1, 1}, 256, 0, (const unsigned char*) pixels.data(), (const float*) imageLabels.data(),
             (const float*) order.data(), (const float*) cursor.data(), x.data(), lab.data(), B, count, count, inH, inW, outH, outW, sh, sw,
-            scale);
+            divisor);
     emulate(gather_advance_cursor, dim3{1, 1, 1}, 1, 0, cursor.data(), B);
     char name[64];
     std::snprintf(name, sizeof name, "to %dx%d", outH, outW);

@@ -17,8 +17,7 @@ import java.util.SplittableRandom;
  * <p>
  * A batch on the host is {@code x} (B, 1, S, S) with values pixel/255, resized to S x S with
  * {@link Resize#bilinear} when the images are another size (torchvision's {@code Resize(S)} then
- * {@code ToTensor()}, but on float values; pixel times 1/255f, within one float ulp of ToTensor's
- * division), and {@code labels} (B) as float32 integers. The
+ * {@code ToTensor()}, but on float values; the float division pixel / 255f, as ToTensor), and {@code labels} (B) as float32 integers. The
  * iterator reuses its buffers: a {@link Batch} is valid until the next call to {@code next()}.
  * Training on a {@code Backend} usually keeps the images resident on the device and uses only
  * {@link #order(int)}.
@@ -178,14 +177,14 @@ public final class DataLoader {
         int px = images.height() * images.width();
         byte[] pixels = images.pixels();
         byte[] lab = images.labels();
-        float scale = 1f / 255f;
+        float divisor = 255f;
         for (int i = 0; i < len; i++) {
             int j = order[start + i];
             if (j < 0 || j >= n) {
                 throw new IllegalArgumentException("order[" + (start + i) + "] = " + j + " is not an image index (0.."
                         + (n - 1) + ")");
             }
-            plan.apply(pixels, j * px, x, i * s2, scale);
+            plan.apply(pixels, j * px, x, i * s2, divisor);
             labels[i] = lab[j] & 0xFF;
         }
     }

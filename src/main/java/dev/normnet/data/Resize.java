@@ -12,15 +12,15 @@ public final class Resize {
     }
 
     /**
-     * Resizes one uint8 image to {@code dst[dstOff ..]} (outH x outW floats), scaling pixel values
-     * by {@code scale} (1/255 for ToTensor's convention).
+     * Resizes one uint8 image to {@code dst[dstOff ..]} (outH x outW floats), dividing pixel values
+     * by {@code divisor} (255 for ToTensor's convention, whose float division this matches bit for bit).
      */
     public static void bilinear(byte[] src, int srcOff, int inH, int inW,
-                                float[] dst, int dstOff, int outH, int outW, float scale) {
+                                float[] dst, int dstOff, int outH, int outW, float divisor) {
         if (inH == outH && inW == outW) {
             int n = inH * inW;
             for (int i = 0; i < n; i++) {
-                dst[dstOff + i] = (src[srcOff + i] & 0xFF) * scale;
+                dst[dstOff + i] = (src[srcOff + i] & 0xFF) / divisor;
             }
             return;
         }
@@ -42,7 +42,7 @@ public final class Resize {
                 float p11 = src[srcOff + y1 * inW + x1] & 0xFF;
                 float top = p00 + (p01 - p00) * lx;
                 float bottom = p10 + (p11 - p10) * lx;
-                dst[dstOff + oy * outW + ox] = (top + (bottom - top) * ly) * scale;
+                dst[dstOff + oy * outW + ox] = (top + (bottom - top) * ly) / divisor;
             }
         }
     }
@@ -118,11 +118,11 @@ public final class Resize {
         }
 
         /** As {@link Resize#bilinear} for this plan's geometry. */
-        public void apply(byte[] src, int srcOff, float[] dst, int dstOff, float scale) {
+        public void apply(byte[] src, int srcOff, float[] dst, int dstOff, float divisor) {
             if (inH == outH && inW == outW) {
                 int n = inH * inW;
                 for (int i = 0; i < n; i++) {
-                    dst[dstOff + i] = (src[srcOff + i] & 0xFF) * scale;
+                    dst[dstOff + i] = (src[srcOff + i] & 0xFF) / divisor;
                 }
                 return;
             }
@@ -141,7 +141,7 @@ public final class Resize {
                     float p11 = src[r1 + c1] & 0xFF;
                     float top = p00 + (p01 - p00) * wx;
                     float bottom = p10 + (p11 - p10) * wx;
-                    dst[d + ox] = (top + (bottom - top) * wy) * scale;
+                    dst[d + ox] = (top + (bottom - top) * wy) / divisor;
                 }
             }
         }

@@ -17,8 +17,8 @@ class ResizeTest {
             for (int k = 0; k < 3; k++) {
                 float[] a = new float[n + 2];
                 float[] b = new float[n + 2];
-                Resize.bilinear(li.pixels(), k * c[0] * c[1], c[0], c[1], a, 1, c[2], c[3], 1f / 255f);
-                plan.apply(li.pixels(), k * c[0] * c[1], b, 1, 1f / 255f);
+                Resize.bilinear(li.pixels(), k * c[0] * c[1], c[0], c[1], a, 1, c[2], c[3], 255f);
+                plan.apply(li.pixels(), k * c[0] * c[1], b, 1, 255f);
                 assertArrayEquals(a, b, c[0] + "x" + c[1] + " -> " + c[2] + "x" + c[3]);
             }
         }

@@ -1031,7 +1031,7 @@ public class CpuBackend implements Backend {
         pool.run(b, 1, (from, to, worker) -> {
             for (int i = from; i < to; i++) {
                 int j = (int) co.get(first + i);
-                Resize.bilinear(pixels, j * inH * inW, inH, inW, xa, xo + i * outH * outW, outH, outW, 1f / 255f);
+                Resize.bilinear(pixels, j * inH * inW, inH, inW, xa, xo + i * outH * outW, outH, outW, 255f);
                 la[lo + i] = imageLabels[j] & 0xFF;
             }
         });

@@ -83,7 +83,7 @@ public class VectorCpuBackend extends CpuBackend {
             int hp = h + 2 * pad;
             int wp = w + 2 * pad;
             int length = p * wp;                          // output positions on the padded row pitch
-            int rounded = (length + VL - 1) / VL * VL;
+            int rounded = (length + 2 * VL - 1) / (2 * VL) * (2 * VL);   // kernels step two vectors at a time
             return new Wide(c, h, w, k, r, s, pad, hp, wp, p, q, length, rounded);
         }
 
@@ -189,25 +189,46 @@ public class VectorCpuBackend extends CpuBackend {
         });
     }
 
-    /** Four output channels: out[j*stride + i] = sum over taps t of w[wBase + j*crs + t] * xp[toff[t] + i]. */
+    /**
+     * Four output channels: out[outBase + j*rounded + i] = sum over taps t of w[wBase + j*crs + t] * xp[toff[t] + i],
+     * two vectors of positions per step (eight accumulators: each weight broadcast serves two FMAs).
+     */
     private static void forwardBlock4(float[] xp, int[] toff, float[] w, int wBase, int crs,
                                       float[] out, int outBase, int rounded) {
-        for (int i = 0; i < rounded; i += VL) {
+        for (int i = 0; i < rounded; i += 2 * VL) {
             FloatVector a0 = FloatVector.zero(SPECIES);
             FloatVector a1 = FloatVector.zero(SPECIES);
             FloatVector a2 = FloatVector.zero(SPECIES);
             FloatVector a3 = FloatVector.zero(SPECIES);
+            FloatVector b0 = FloatVector.zero(SPECIES);
+            FloatVector b1 = FloatVector.zero(SPECIES);
+            FloatVector b2 = FloatVector.zero(SPECIES);
+            FloatVector b3 = FloatVector.zero(SPECIES);
             for (int t = 0; t < crs; t++) {
-                FloatVector xv = FloatVector.fromArray(SPECIES, xp, toff[t] + i);
-                a0 = xv.fma(FloatVector.broadcast(SPECIES, w[wBase + t]), a0);
-                a1 = xv.fma(FloatVector.broadcast(SPECIES, w[wBase + crs + t]), a1);
-                a2 = xv.fma(FloatVector.broadcast(SPECIES, w[wBase + 2 * crs + t]), a2);
-                a3 = xv.fma(FloatVector.broadcast(SPECIES, w[wBase + 3 * crs + t]), a3);
+                int xb = toff[t] + i;
+                FloatVector xa = FloatVector.fromArray(SPECIES, xp, xb);
+                FloatVector xc = FloatVector.fromArray(SPECIES, xp, xb + VL);
+                FloatVector w0 = FloatVector.broadcast(SPECIES, w[wBase + t]);
+                a0 = xa.fma(w0, a0);
+                b0 = xc.fma(w0, b0);
+                FloatVector w1 = FloatVector.broadcast(SPECIES, w[wBase + crs + t]);
+                a1 = xa.fma(w1, a1);
+                b1 = xc.fma(w1, b1);
+                FloatVector w2 = FloatVector.broadcast(SPECIES, w[wBase + 2 * crs + t]);
+                a2 = xa.fma(w2, a2);
+                b2 = xc.fma(w2, b2);
+                FloatVector w3 = FloatVector.broadcast(SPECIES, w[wBase + 3 * crs + t]);
+                a3 = xa.fma(w3, a3);
+                b3 = xc.fma(w3, b3);
             }
             a0.intoArray(out, outBase + i);
+            b0.intoArray(out, outBase + i + VL);
             a1.intoArray(out, outBase + rounded + i);
+            b1.intoArray(out, outBase + rounded + i + VL);
             a2.intoArray(out, outBase + 2 * rounded + i);
+            b2.intoArray(out, outBase + 2 * rounded + i + VL);
             a3.intoArray(out, outBase + 3 * rounded + i);
+            b3.intoArray(out, outBase + 3 * rounded + i + VL);
         }
     }
 
@@ -329,11 +350,49 @@ public class VectorCpuBackend extends CpuBackend {
     /**
      * Lane partials of dw for four output channels of one sample:
      * lane[(kt + j*crs + t)*VL ..] += sum over i of dyw[dyBase + j*rounded + i] * xp[toff[t] + i].
-     * The wide dy planes are zero in the discarded columns, so those positions add nothing.
+     * The wide dy planes are zero in the discarded columns, so those positions add nothing. Two taps
+     * per step (eight accumulators: each dy vector loaded serves two FMAs).
      */
     private static void filterBlock4(float[] xp, int[] toff, float[] dyw, int dyBase, int rounded, int crs,
                                      float[] lane, int kt) {
-        for (int t = 0; t < crs; t++) {
+        int t = 0;
+        for (; t + 2 <= crs; t += 2) {
+            FloatVector a0 = FloatVector.zero(SPECIES);
+            FloatVector a1 = FloatVector.zero(SPECIES);
+            FloatVector a2 = FloatVector.zero(SPECIES);
+            FloatVector a3 = FloatVector.zero(SPECIES);
+            FloatVector b0 = FloatVector.zero(SPECIES);
+            FloatVector b1 = FloatVector.zero(SPECIES);
+            FloatVector b2 = FloatVector.zero(SPECIES);
+            FloatVector b3 = FloatVector.zero(SPECIES);
+            int xa = toff[t];
+            int xc = toff[t + 1];
+            for (int i = 0; i < rounded; i += VL) {
+                FloatVector u = FloatVector.fromArray(SPECIES, xp, xa + i);
+                FloatVector v = FloatVector.fromArray(SPECIES, xp, xc + i);
+                FloatVector d0 = FloatVector.fromArray(SPECIES, dyw, dyBase + i);
+                a0 = d0.fma(u, a0);
+                b0 = d0.fma(v, b0);
+                FloatVector d1 = FloatVector.fromArray(SPECIES, dyw, dyBase + rounded + i);
+                a1 = d1.fma(u, a1);
+                b1 = d1.fma(v, b1);
+                FloatVector d2 = FloatVector.fromArray(SPECIES, dyw, dyBase + 2 * rounded + i);
+                a2 = d2.fma(u, a2);
+                b2 = d2.fma(v, b2);
+                FloatVector d3 = FloatVector.fromArray(SPECIES, dyw, dyBase + 3 * rounded + i);
+                a3 = d3.fma(u, a3);
+                b3 = d3.fma(v, b3);
+            }
+            addLanes(lane, (kt + t) * VL, a0);
+            addLanes(lane, (kt + t + 1) * VL, b0);
+            addLanes(lane, (kt + crs + t) * VL, a1);
+            addLanes(lane, (kt + crs + t + 1) * VL, b1);
+            addLanes(lane, (kt + 2 * crs + t) * VL, a2);
+            addLanes(lane, (kt + 2 * crs + t + 1) * VL, b2);
+            addLanes(lane, (kt + 3 * crs + t) * VL, a3);
+            addLanes(lane, (kt + 3 * crs + t + 1) * VL, b3);
+        }
+        for (; t < crs; t++) {
             FloatVector a0 = FloatVector.zero(SPECIES);
             FloatVector a1 = FloatVector.zero(SPECIES);
             FloatVector a2 = FloatVector.zero(SPECIES);
@@ -346,15 +405,16 @@ public class VectorCpuBackend extends CpuBackend {
                 a2 = FloatVector.fromArray(SPECIES, dyw, dyBase + 2 * rounded + i).fma(xv, a2);
                 a3 = FloatVector.fromArray(SPECIES, dyw, dyBase + 3 * rounded + i).fma(xv, a3);
             }
-            int l0 = (kt + t) * VL;
-            FloatVector.fromArray(SPECIES, lane, l0).add(a0).intoArray(lane, l0);
-            int l1 = (kt + crs + t) * VL;
-            FloatVector.fromArray(SPECIES, lane, l1).add(a1).intoArray(lane, l1);
-            int l2 = (kt + 2 * crs + t) * VL;
-            FloatVector.fromArray(SPECIES, lane, l2).add(a2).intoArray(lane, l2);
-            int l3 = (kt + 3 * crs + t) * VL;
-            FloatVector.fromArray(SPECIES, lane, l3).add(a3).intoArray(lane, l3);
+            addLanes(lane, (kt + t) * VL, a0);
+            addLanes(lane, (kt + crs + t) * VL, a1);
+            addLanes(lane, (kt + 2 * crs + t) * VL, a2);
+            addLanes(lane, (kt + 3 * crs + t) * VL, a3);
         }
+    }
+
+    /** lane[at .. at + VL) += v. */
+    private static void addLanes(float[] lane, int at, FloatVector v) {
+        FloatVector.fromArray(SPECIES, lane, at).add(v).intoArray(lane, at);
     }
 
     private static void filterBlock2(float[] xp, int[] toff, float[] dyw, int dyBase, int rounded, int crs,
@@ -664,34 +724,32 @@ public class VectorCpuBackend extends CpuBackend {
 
     /**
      * sigmoid(x) = 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below, so that only e^-|x| is
-     * needed; within a few float ulps of the reference. For x < -87, e^x is below the smallest
-     * normal float and is taken as e^-87 (an absolute error under 1.7e-38).
+     * needed; within 2 float ulps of the reference. For x < -87, e^x is below the smallest normal
+     * float and is taken as e^-87 (an absolute error under 1.7e-38).
      */
     static FloatVector sigmoid(FloatVector x) {
         FloatVector e = expNonPositive(x.abs().neg());
-        FloatVector denominator = e.add(ONE);
-        FloatVector positive = ONE.div(denominator);
-        FloatVector negative = e.div(denominator);
-        return positive.blend(negative, x.compare(VectorOperators.LT, 0f));
+        return ONE.blend(e, x.lt(0f)).div(e.add(ONE));
     }
 
     private static final float LOG2E = 1.44269504088896341f;
-    private static final float LN2_HI = 0.693359375f;           // ln 2 = LN2_HI + LN2_LO, LN2_HI exact in 10 bits
+    private static final float LN2_HI = 0.693359375f;           // ln 2 = LN2_HI + LN2_LO, LN2_HI exact in 9 bits
     private static final float LN2_LO = -2.12194440e-4f;
+    private static final float ROUNDER = 12582912f;             // 1.5 * 2^23: adding it rounds to an integer
 
     /**
-     * e^x for x in [-87, 0] (clamped below) built from IEEE operations only (fma, multiply, add,
-     * and exponent-bit arithmetic), so that the interpreter and every JIT tier give the same bits:
-     * x = n ln 2 + r with |r| <= ln 2 / 2, e^r by its degree-7 Taylor polynomial (truncation
-     * error below 7e-9 relative on that interval), scaled by 2^n through the exponent bits.
+     * e^x for x in [-87, 0] (clamped below) from IEEE operations only (add, multiply, fma, integer
+     * add and shift on the bits), so that the interpreter and every JIT tier give the same bits,
+     * and without lane conversions, which JDK 17 does not compile to vector instructions:
+     * x = n ln 2 + r with |r| <= ln 2 / 2, where n = round(x log2 e) comes from adding 1.5 * 2^23
+     * (n then sits in the low bits of that sum), e^r by its degree-7 Taylor polynomial (truncation
+     * error below 7e-9 relative on that interval), scaled by 2^n built in the exponent bits.
      */
     static FloatVector expNonPositive(FloatVector x) {
         FloatVector c = x.max(-87f);
-        // n = floor(c * log2 e + 0.5): F2I truncates toward zero, so step down where that rounded up.
-        FloatVector t = c.mul(LOG2E).add(0.5f);
-        FloatVector n = (FloatVector) t.convert(VectorOperators.F2I, 0).convert(VectorOperators.I2F, 0);
-        n = n.sub(ONE).blend(n, n.compare(VectorOperators.LE, t));
-        FloatVector r = n.mul(-LN2_HI).add(c);                 // exact: n has at most 8 bits, LN2_HI 10
+        FloatVector k = c.mul(LOG2E).add(ROUNDER);
+        FloatVector n = k.sub(ROUNDER);
+        FloatVector r = n.mul(-LN2_HI).add(c);                 // exact: n has at most 7 bits, LN2_HI 9
         r = n.fma(FloatVector.broadcast(SPECIES, -LN2_LO), r);
         FloatVector p = FloatVector.broadcast(SPECIES, 1f / 5040f);
         p = p.fma(r, FloatVector.broadcast(SPECIES, 1f / 720f));
@@ -701,8 +759,8 @@ public class VectorCpuBackend extends CpuBackend {
         p = p.fma(r, FloatVector.broadcast(SPECIES, 0.5f));
         p = p.fma(r, ONE);
         p = p.fma(r, ONE);
-        IntVector bits = (IntVector) n.convert(VectorOperators.F2I, 0);
-        FloatVector scale = bits.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        IntVector bits = (IntVector) k.viewAsIntegralLanes();  // 0x4B400000 + n
+        FloatVector scale = (FloatVector) bits.sub(0x4B400000 - 127).lanewise(VectorOperators.LSHL, 23).viewAsFloatingLanes();
         return p.mul(scale);
     }
 

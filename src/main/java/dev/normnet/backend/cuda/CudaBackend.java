@@ -1030,7 +1030,7 @@ public final class CudaBackend implements Backend {
         launch("gather_batch", LaunchGeometry.strideBlocks((long) b * outH * outW), 1, 1, LaunchGeometry.THREADS, 0, shapes,
                 args().raw(im.pixels.base).ptr(im.labels).ptr(co).ptr(cc).ptr(cx).ptr(cl)
                         .i(b).i(im.count()).i(co.shape().sizeInt()).i(im.height()).i(im.width()).i(outH).i(outW)
-                        .f(sh).f(sw).f(1f / 255f));
+                        .f(sh).f(sw).f(255f));
         launch("gather_advance_cursor", 1, 1, 1, 1, 0, shapes, args().ptr(cc).i(b));
     }
 

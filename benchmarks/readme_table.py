@@ -39,6 +39,15 @@ def load_of(doc):
     return f"; load average at the start {la[0]:.1f}" if la else ""
 
 
+def notes_of(path):
+    """A pointer to NOTES.md beside a result file or in its parent directory (conditions of the run)."""
+    for d in (os.path.dirname(path), os.path.dirname(os.path.dirname(path))):
+        n = os.path.join(d, "NOTES.md")
+        if os.path.exists(n):
+            return f" Conditions of this run: `{rel(n)}`."
+    return ""
+
+
 def when(doc):
     d = doc.get("date") or ""
     return d.replace("T", " ").replace("Z", " UTC") if d else "unknown date"
@@ -84,7 +93,7 @@ def side_by_side_table(path, doc, out):
                    f"{c['ratio']:.2f}x ({c['ratio_min']:.2f}-{c['ratio_max']:.2f}) |")
     out.append("")
     out.append(f"Reproduce: `{doc.get('command') or 'benchmarks/side_by_side.sh'}` "
-               f"(results: `{rel(os.path.dirname(path))}/`).\n")
+               f"(results: `{rel(os.path.dirname(path))}/`).{notes_of(path)}\n")
 
 
 def bench_table(path, doc, out):
@@ -109,7 +118,7 @@ def bench_table(path, doc, out):
         flags += ["--only", f"'{settings['only']}'"]
     if doc.get("threads"):
         flags += ["--threads", str(doc["threads"])]
-    out.append(f"Reproduce: `./normnet bench {' '.join(flags)} --json FILE` (result: `{rel(path)}`).\n")
+    out.append(f"Reproduce: `./normnet bench {' '.join(flags)} --json FILE` (result: `{rel(path)}`).{notes_of(path)}\n")
 
 
 def kernel_tables(path, doc, out):
@@ -141,7 +150,7 @@ def kernel_side_by_side_table(path, doc, out):
                    f"{k['pytorch_ms']:.4g} | {k['ratio']:.2f}x |")
     out.append("")
     out.append(f"Reproduce: `{doc.get('command') or 'benchmarks/side_by_side.sh --kernels'}` "
-               f"(results: `{rel(os.path.dirname(path))}/`).\n")
+               f"(results: `{rel(os.path.dirname(path))}/`).{notes_of(path)}\n")
 
 
 def parity_table(path, doc, out):
@@ -159,7 +168,7 @@ def parity_table(path, doc, out):
         diff = (f"{r['normnet']['mean'] - r['pytorch']['mean']:+.4f}" if r.get("normnet") and r.get("pytorch") else "")
         out.append(f"| {name} | {r.get('epochs')} | {cells[0]} | {cells[1]} | {diff} |")
     out.append("")
-    out.append(f"Reproduce: `/usr/bin/python3 {doc.get('command', 'benchmarks/parity/parity.py')}`.\n")
+    out.append(f"Reproduce: `/usr/bin/python3 {doc.get('command', 'benchmarks/parity/parity.py')}`.{notes_of(path)}\n")
 
 
 def main(argv):

@@ -89,7 +89,11 @@ echo "== $(( $(date +%s) - start )) s" >&2
 
 files=()
 for r in $(seq 1 "$rounds"); do files+=("$out/normnet$kind-r$r.json" "$out/pytorch$kind-r$r.json"); done
-cmd="benchmarks/side_by_side.sh$([ "$kernels" = 1 ] && echo ' --kernels') --rounds $rounds --device $device --threads $threads$([ "$quick" = 1 ] && echo ' --quick')$([ -n "$only" ] && printf " --only '%s'" "$only")"
+cmd="benchmarks/side_by_side.sh"
+[ "$kernels" = 1 ] && cmd+=" --kernels"
+cmd+=" --rounds $rounds --device $device --threads $threads"
+[ "$quick" = 1 ] && cmd+=" --quick"
+[ -n "$only" ] && cmd+=" --only '$only'"
 "$PYTHON" benchmarks/compare.py "${files[@]}" --json "$out/side_by_side$kind.json" --command "$cmd" | tee "$out/side_by_side$kind.txt"
 if [ "$kernels" = 0 ]; then
     "$NORMNET" plot "${files[@]}" --out "$out/side_by_side.png"

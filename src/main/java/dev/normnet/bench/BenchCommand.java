@@ -232,10 +232,14 @@ public final class BenchCommand {
                 backends.put(device, backend.describe());
                 err.println(backend.describe());
                 try (ResidentImages images = ModelBench.upload(backend, train)) {
+                    List<BenchCase> selected = new ArrayList<>();
                     for (BenchCase c : BenchCase.forDevice(device)) {
-                        if (o.only() != null && !o.only().matcher(c.id()).find()) {
-                            continue;
+                        if (o.only() == null || o.only().matcher(c.id()).find()) {
+                            selected.add(c);
                         }
+                    }
+                    jitWarmup(backend, images, selected, o, err);
+                    for (BenchCase c : selected) {
                         Timer.Result r;
                         try (ModelBench m = new ModelBench(backend, images, c, o.seed())) {
                             r = timer.measure(m::step, m::sync);
@@ -250,6 +254,26 @@ public final class BenchCommand {
         addSpeedups(cases);
         printTable(cases, out);
         return doc;
+    }
+
+    /**
+     * Runs every selected case untimed for a moment before any is timed, so that the JIT has
+     * compiled the shared op code (the Vector API loops run many times slower before) and the
+     * first case timed is not penalized for being first. At least one step per case.
+     */
+    static void jitWarmup(Backend backend, ResidentImages images, List<BenchCase> cases, Options o, PrintStream err) {
+        double perCase = o.quick() ? 0.25 : 0.5;
+        long start = System.nanoTime();
+        for (BenchCase c : cases) {
+            try (ModelBench m = new ModelBench(backend, images, c, o.seed())) {
+                long t0 = System.nanoTime();
+                do {
+                    m.step();
+                    m.sync();
+                } while ((System.nanoTime() - t0) / 1e9 < perCase);
+            }
+        }
+        err.printf(Locale.ROOT, "  warm-up of all %d cases: %.1f s%n", cases.size(), (System.nanoTime() - start) / 1e9);
     }
 
     static Map<String, Object> caseJson(BenchCase c, Timer.Result r) {

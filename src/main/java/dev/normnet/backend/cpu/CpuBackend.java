@@ -508,13 +508,23 @@ public class CpuBackend implements Backend {
                         ya[yBase + j] = (float) ((xa[xBase + j] - mean) * scale + shift);
                     }
                 }
-                csm.set(c, (float) mean);
-                csi.set(c, (float) invStd);
-                double unbiased = squares / (m - 1);
-                crm.set(c, (float) ((1.0 - momentum) * crm.get(c) + (double) momentum * mean));
-                crv.set(c, (float) ((1.0 - momentum) * crv.get(c) + (double) momentum * unbiased));
+                saveStatistics(c, mean, invStd, squares, m, momentum, csm, csi, crm, crv);
             }
         });
+    }
+
+    /**
+     * Channel c's batch statistics after a training-mode forward pass: saveMean, saveInvStd, and the
+     * running statistics with PyTorch's convention (momentum on the new value; the running
+     * variance from the unbiased batch variance, squares / (m - 1)).
+     */
+    static void saveStatistics(int c, double mean, double invStd, double squares, int m, float momentum,
+                               CpuTensor saveMean, CpuTensor saveInvStd, CpuTensor runningMean, CpuTensor runningVar) {
+        saveMean.set(c, (float) mean);
+        saveInvStd.set(c, (float) invStd);
+        double unbiased = squares / (m - 1);
+        runningMean.set(c, (float) ((1.0 - momentum) * runningMean.get(c) + (double) momentum * mean));
+        runningVar.set(c, (float) ((1.0 - momentum) * runningVar.get(c) + (double) momentum * unbiased));
     }
 
     @Override

@@ -883,11 +883,7 @@ public class VectorCpuBackend extends CpuBackend {
                 for (int i = 0; i < d.n(); i++) {
                     affine(xa, xo + (i * d.c() + c) * hw, ya, yo + (i * d.c() + c) * hw, hw, scale, shift);
                 }
-                csm.set(c, (float) mean);
-                csi.set(c, (float) invStd);
-                double unbiased = squares / (m - 1);
-                crm.set(c, (float) ((1.0 - momentum) * crm.get(c) + (double) momentum * mean));
-                crv.set(c, (float) ((1.0 - momentum) * crv.get(c) + (double) momentum * unbiased));
+                saveStatistics(c, mean, invStd, squares, m, momentum, csm, csi, crm, crv);
             }
         });
     }

@@ -1,6 +1,7 @@
 package dev.normnet.backend.cpu;
 
 import dev.normnet.backend.Backend;
+import dev.normnet.backend.ConvGeometry;
 import dev.normnet.backend.ConvSpec;
 import dev.normnet.backend.PoolSpec;
 import dev.normnet.backend.ResidentImages;
@@ -104,54 +105,13 @@ public class CpuBackend implements Backend {
 
     // ================================================================ convolution
 
-    /** The sizes of one convolution, checked once per call. */
-    record ConvDims(int n, int c, int h, int w, int k, int r, int s, int p, int q, int stride, int pad) {
-        /** First output row/column whose window tap {@code tap} lands inside an input of size {@code in}. */
-        int first(int tap) {
-            return Math.max(0, -Math.floorDiv(tap - pad, stride));
-        }
-
-        /** One past the last output row/column whose tap lands inside the input. */
-        int end(int tap, int in, int out) {
-            return Math.min(out, Math.floorDiv(in - 1 + pad - tap, stride) + 1);
-        }
-    }
-
-    static ConvDims convDims(String op, Tensor x, Tensor w, Tensor y, ConvSpec spec) {
-        if (spec == null) {
-            throw new IllegalArgumentException(op + ": spec must not be null");
-        }
-        Shape xs = x.shape();
-        Shape ws = w.shape();
-        Shape ys = y.shape();
-        if (xs.rank() != 4 || ws.rank() != 4 || ys.rank() != 4 || xs.dim(1) != ws.dim(1)) {
-            throw new IllegalArgumentException(op + ": expected x (N, C, H, W), w (K, C, R, S), y (N, K, P, Q); got x "
-                    + xs + ", w " + ws + ", y/dy " + ys);
-        }
-        int n = xs.dim(0), c = xs.dim(1), h = xs.dim(2), wd = xs.dim(3);
-        int k = ws.dim(0), r = ws.dim(2), s = ws.dim(3);
-        int p;
-        int q;
-        try {
-            p = spec.outSize(h, r);
-            q = spec.outSize(wd, s);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(op + ": x " + xs + ", w " + ws + ": " + e.getMessage(), e);
-        }
-        if (!ys.equals(Shape.of(n, k, p, q))) {
-            throw new IllegalArgumentException(op + ": x " + xs + " and w " + ws + " with " + spec
-                    + " give (N, K, P, Q) " + Shape.of(n, k, p, q) + ", got y/dy " + ys);
-        }
-        return new ConvDims(n, c, h, wd, k, r, s, p, q, spec.stride(), spec.pad());
-    }
-
     @Override
     public void conv2dForward(Tensor x, Tensor w, Tensor b, Tensor y, ConvSpec spec) {
         String op = "conv2dForward";
         CpuTensor cx = cpu(op, "x", x);
         CpuTensor cw = cpu(op, "w", w);
         CpuTensor cy = cpu(op, "y", y);
-        ConvDims g = convDims(op, cx, cw, cy, spec);
+        ConvGeometry g = ConvGeometry.check(op, cx, cw, cy, spec);
         CpuTensor cb = b == null ? null : cpu(op, "b", b);
         if (cb != null) {
             requireShape(op, "b", cb, g.k());
@@ -168,7 +128,7 @@ public class CpuBackend implements Backend {
 
     /** y[n, k] = b[k] + sum over c, r, s of w[k, c, r, s] * x[n, c] shifted; {@code nk = n*K + k}. */
     private static void convForwardPlane(float[] x, int xo, float[] w, int wo, float[] b, int bo,
-                                         float[] y, int yo, ConvDims g, int nk) {
+                                         float[] y, int yo, ConvGeometry g, int nk) {
         int n = nk / g.k();
         int k = nk % g.k();
         int st = g.stride();
@@ -209,7 +169,7 @@ public class CpuBackend implements Backend {
         CpuTensor cdy = cpu(op, "dy", dy);
         CpuTensor cw = cpu(op, "w", w);
         CpuTensor cdx = cpu(op, "dx", dx);
-        ConvDims g = convDims(op, cdx, cw, cdy, spec);
+        ConvGeometry g = ConvGeometry.check(op, cdx, cw, cdy, spec);
         float[] dya = cdy.data(), wa = cw.data(), dxa = cdx.data();
         int dyo = cdy.off(), wo = cw.off(), dxo = cdx.off();
         pool.run(g.n() * g.c(), 1, (from, to, worker) -> {
@@ -221,7 +181,7 @@ public class CpuBackend implements Backend {
 
     /** dx[n, c] = sum over k, r, s of w[k, c, r, s] * dy[n, k] scattered back; {@code nc = n*C + c}. */
     private static void convBackwardDataPlane(float[] dy, int dyo, float[] w, int wo, float[] dx, int dxo,
-                                              ConvDims g, int nc) {
+                                              ConvGeometry g, int nc) {
         int n = nc / g.c();
         int c = nc % g.c();
         int st = g.stride();
@@ -261,7 +221,7 @@ public class CpuBackend implements Backend {
         CpuTensor cx = cpu(op, "x", x);
         CpuTensor cdy = cpu(op, "dy", dy);
         CpuTensor cdw = cpu(op, "dw", dw);
-        ConvDims g = convDims(op, cx, cdw, cdy, spec);
+        ConvGeometry g = ConvGeometry.check(op, cx, cdw, cdy, spec);
         CpuTensor cdb = db == null ? null : cpu(op, "db", db);
         if (cdb != null) {
             requireShape(op, "db", cdb, g.k());
@@ -297,7 +257,7 @@ public class CpuBackend implements Backend {
      * {@code kc = k*C + c}. Each output row's Q products are summed in float32, the rows in float64.
      */
     private static void convBackwardFilterSlice(float[] x, int xo, float[] dy, int dyo, float[] dw, int dwo,
-                                                ConvDims g, int kc) {
+                                                ConvGeometry g, int kc) {
         int k = kc / g.c();
         int c = kc % g.c();
         int st = g.stride();

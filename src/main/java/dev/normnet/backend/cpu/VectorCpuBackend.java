@@ -1,5 +1,6 @@
 package dev.normnet.backend.cpu;
 
+import dev.normnet.backend.ConvGeometry;
 import dev.normnet.backend.ConvSpec;
 import dev.normnet.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
@@ -107,7 +108,7 @@ public class VectorCpuBackend extends CpuBackend {
         CpuTensor cx = cpu(op, "x", x);
         CpuTensor cw = cpu(op, "w", w);
         CpuTensor cy = cpu(op, "y", y);
-        ConvDims g = convDims(op, cx, cw, cy, spec);
+        ConvGeometry g = ConvGeometry.check(op, cx, cw, cy, spec);
         if (g.stride() != 1) {
             super.conv2dForward(x, w, b, y, spec);
             return;
@@ -127,7 +128,7 @@ public class VectorCpuBackend extends CpuBackend {
         CpuTensor cdy = cpu(op, "dy", dy);
         CpuTensor cw = cpu(op, "w", w);
         CpuTensor cdx = cpu(op, "dx", dx);
-        ConvDims g = convDims(op, cdx, cw, cdy, spec);
+        ConvGeometry g = ConvGeometry.check(op, cdx, cw, cdy, spec);
         if (g.stride() != 1 || g.r() != g.s() || g.pad() > g.r() - 1) {
             super.conv2dBackwardData(dy, w, dx, spec);   // the transposed problem needs one padding >= 0
             return;
@@ -265,7 +266,7 @@ public class VectorCpuBackend extends CpuBackend {
         CpuTensor cx = cpu(op, "x", x);
         CpuTensor cdy = cpu(op, "dy", dy);
         CpuTensor cdw = cpu(op, "dw", dw);
-        ConvDims g = convDims(op, cx, cdw, cdy, spec);
+        ConvGeometry g = ConvGeometry.check(op, cx, cdw, cdy, spec);
         if (g.stride() != 1) {
             super.conv2dBackwardFilter(x, dy, dw, db, spec);
             return;

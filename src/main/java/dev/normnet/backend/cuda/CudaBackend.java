@@ -4,6 +4,7 @@ import static dev.normnet.backend.cuda.LaunchGeometry.ceilDiv;
 
 import dev.normnet.backend.Backend;
 import dev.normnet.backend.Backends;
+import dev.normnet.backend.ConvGeometry;
 import dev.normnet.backend.ConvSpec;
 import dev.normnet.backend.PoolSpec;
 import dev.normnet.backend.ResidentImages;
@@ -498,42 +499,6 @@ public final class CudaBackend implements Backend {
 
     // ================================================================ convolution
 
-    private record ConvDims(int n, int c, int h, int w, int k, int r, int s, int p, int q, int stride, int pad) {
-        @Override
-        public String toString() {
-            return "x (" + n + ", " + c + ", " + h + ", " + w + "), w (" + k + ", " + c + ", " + r + ", " + s
-                    + "), y (" + n + ", " + k + ", " + p + ", " + q + "), stride " + stride + ", pad " + pad;
-        }
-    }
-
-    private static ConvDims convDims(String op, Tensor x, Tensor w, Tensor y, ConvSpec spec) {
-        if (spec == null) {
-            throw new IllegalArgumentException(op + ": spec must not be null");
-        }
-        Shape xs = x.shape();
-        Shape ws = w.shape();
-        Shape ys = y.shape();
-        if (xs.rank() != 4 || ws.rank() != 4 || ys.rank() != 4 || xs.dim(1) != ws.dim(1)) {
-            throw new IllegalArgumentException(op + ": expected x (N, C, H, W), w (K, C, R, S), y (N, K, P, Q); got x "
-                    + xs + ", w " + ws + ", y/dy " + ys);
-        }
-        int n = xs.dim(0), c = xs.dim(1), h = xs.dim(2), wd = xs.dim(3);
-        int k = ws.dim(0), r = ws.dim(2), s = ws.dim(3);
-        int p;
-        int q;
-        try {
-            p = spec.outSize(h, r);
-            q = spec.outSize(wd, s);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(op + ": x " + xs + ", w " + ws + ": " + e.getMessage(), e);
-        }
-        if (!ys.equals(Shape.of(n, k, p, q))) {
-            throw new IllegalArgumentException(op + ": x " + xs + " and w " + ws + " with " + spec
-                    + " give (N, K, P, Q) " + Shape.of(n, k, p, q) + ", got y/dy " + ys);
-        }
-        return new ConvDims(n, c, h, wd, k, r, s, p, q, spec.stride(), spec.pad());
-    }
-
     @Override
     public void conv2dForward(Tensor x, Tensor w, Tensor b, Tensor y, ConvSpec spec) {
         String op = "conv2dForward";
@@ -541,15 +506,15 @@ public final class CudaBackend implements Backend {
         CudaTensor cw = cuda(op, "w", w);
         CudaTensor cy = cuda(op, "y", y);
         CudaTensor cb = b == null ? null : cuda(op, "b", b);
-        ConvDims d = convDims(op, cx, cw, cy, spec);
+        ConvGeometry d = ConvGeometry.check(op, cx, cw, cy, spec);
         if (cb != null) {
-            requireShape(op, "b", cb, d.k);
+            requireShape(op, "b", cb, d.k());
         }
-        int chunk = LaunchGeometry.convChunk(d.c, d.r, d.s);
-        launch("conv2d_forward", (int) ceilDiv((long) d.p * d.q, LaunchGeometry.THREADS), LaunchGeometry.channelBlocks(d.k),
-                LaunchGeometry.batchGrid(d.n), LaunchGeometry.THREADS, LaunchGeometry.convSharedBytes(chunk, d.r, d.s), d.toString(),
+        int chunk = LaunchGeometry.convChunk(d.c(), d.r(), d.s());
+        launch("conv2d_forward", (int) ceilDiv((long) d.p() * d.q(), LaunchGeometry.THREADS), LaunchGeometry.channelBlocks(d.k()),
+                LaunchGeometry.batchGrid(d.n()), LaunchGeometry.THREADS, LaunchGeometry.convSharedBytes(chunk, d.r(), d.s()), d.toString(),
                 args().ptr(cx).ptr(cw).ptrOrNull(cb).ptr(cy)
-                        .i(d.n).i(d.c).i(d.h).i(d.w).i(d.k).i(d.r).i(d.s).i(d.p).i(d.q).i(d.stride).i(d.pad).i(chunk));
+                        .i(d.n()).i(d.c()).i(d.h()).i(d.w()).i(d.k()).i(d.r()).i(d.s()).i(d.p()).i(d.q()).i(d.stride()).i(d.pad()).i(chunk));
     }
 
     @Override
@@ -558,12 +523,12 @@ public final class CudaBackend implements Backend {
         CudaTensor cdy = cuda(op, "dy", dy);
         CudaTensor cw = cuda(op, "w", w);
         CudaTensor cdx = cuda(op, "dx", dx);
-        ConvDims d = convDims(op, cdx, cw, cdy, spec);
-        int chunk = LaunchGeometry.convChunk(d.k, d.r, d.s);
-        launch("conv2d_backward_data", (int) ceilDiv((long) d.h * d.w, LaunchGeometry.THREADS), LaunchGeometry.channelBlocks(d.c),
-                LaunchGeometry.batchGrid(d.n), LaunchGeometry.THREADS, LaunchGeometry.convSharedBytes(chunk, d.r, d.s), d.toString(),
+        ConvGeometry d = ConvGeometry.check(op, cdx, cw, cdy, spec);
+        int chunk = LaunchGeometry.convChunk(d.k(), d.r(), d.s());
+        launch("conv2d_backward_data", (int) ceilDiv((long) d.h() * d.w(), LaunchGeometry.THREADS), LaunchGeometry.channelBlocks(d.c()),
+                LaunchGeometry.batchGrid(d.n()), LaunchGeometry.THREADS, LaunchGeometry.convSharedBytes(chunk, d.r(), d.s()), d.toString(),
                 args().ptr(cdy).ptr(cw).ptr(cdx)
-                        .i(d.n).i(d.c).i(d.h).i(d.w).i(d.k).i(d.r).i(d.s).i(d.p).i(d.q).i(d.stride).i(d.pad).i(chunk));
+                        .i(d.n()).i(d.c()).i(d.h()).i(d.w()).i(d.k()).i(d.r()).i(d.s()).i(d.p()).i(d.q()).i(d.stride()).i(d.pad()).i(chunk));
     }
 
     @Override
@@ -573,18 +538,18 @@ public final class CudaBackend implements Backend {
         CudaTensor cdy = cuda(op, "dy", dy);
         CudaTensor cdw = cuda(op, "dw", dw);
         CudaTensor cdb = db == null ? null : cuda(op, "db", db);
-        ConvDims d = convDims(op, cx, cdw, cdy, spec);
+        ConvGeometry d = ConvGeometry.check(op, cx, cdw, cdy, spec);
         if (cdb != null) {
-            requireShape(op, "db", cdb, d.k);
+            requireShape(op, "db", cdb, d.k());
         }
-        int kcrs = d.k * d.c * d.r * d.s;
-        int outputs = kcrs + (cdb == null ? 0 : d.k);
-        LaunchGeometry.Split split = LaunchGeometry.filterSplit(outputs, (long) d.n * d.p * d.q);
+        int kcrs = d.k() * d.c() * d.r() * d.s();
+        int outputs = kcrs + (cdb == null ? 0 : d.k());
+        LaunchGeometry.Split split = LaunchGeometry.filterSplit(outputs, (long) d.n() * d.p() * d.q());
         CUdeviceptr partials = scratch("conv2d_backward_filter " + outputs + "x" + split.groups(), (long) outputs * split.groups());
         int threads = outputs >= LaunchGeometry.THREADS ? LaunchGeometry.THREADS : 128;
         launch("conv2d_backward_filter_partial", (int) ceilDiv(outputs, threads), split.groups(), 1, threads, 0, d.toString(),
                 args().ptr(cx).ptr(cdy).raw(partials)
-                        .i(d.n).i(d.c).i(d.h).i(d.w).i(d.k).i(d.r).i(d.s).i(d.p).i(d.q).i(d.stride).i(d.pad)
+                        .i(d.n()).i(d.c()).i(d.h()).i(d.w()).i(d.k()).i(d.r()).i(d.s()).i(d.p()).i(d.q()).i(d.stride()).i(d.pad())
                         .i(outputs).i(split.chunk()));
         mergePartials(partials, split.groups(), outputs, cdw, kcrs, cdb, null, 1, d.toString());
     }

@@ -3,7 +3,7 @@ package dev.normnet.backend;
 import dev.normnet.backend.cpu.CpuBackend;
 import dev.normnet.backend.cpu.VectorCpuBackend;
 import dev.normnet.backend.cuda.CudaBackend;
-import java.util.List;
+import dev.normnet.backend.cuda.CudaStatus;
 import java.util.Locale;
 
 /**
@@ -11,18 +11,6 @@ import java.util.Locale;
  * missing driver, device or kernel binary is reported, never hidden behind a silent fallback.
  */
 public final class Backends {
-    /** Every reason {@link #cudaStatus()} gives for an unusable GPU besides a CUDA error name ({@code CUDA_ERROR_...}). */
-    public static final List<String> UNAVAILABLE_REASONS =
-            List.of("no NVIDIA driver", "no CUDA device", "kernels not built", "no binary for this GPU");
-
-    /**
-     * Whether the CUDA backend can run here. {@code reason} is one of {@link #UNAVAILABLE_REASONS}
-     * or a CUDA error name when unavailable, and names the device when available; {@code device}
-     * describes the GPU ("NVIDIA H100 80GB HBM3 (sm_90, driver 13.0)") or is "none".
-     */
-    public record CudaStatus(boolean available, String reason, String device) {
-    }
-
     /** A chosen backend and one line saying which it is and why it was chosen. */
     public record Selection(Backend backend, String reason) {
     }

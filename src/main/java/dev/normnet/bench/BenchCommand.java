@@ -186,7 +186,7 @@ public final class BenchCommand {
             d.add("cpu");
         }
         if (!device.equals("cpu")) {
-            Backends.CudaStatus s = Backends.cudaStatus();
+            dev.normnet.backend.cuda.CudaStatus s = Backends.cudaStatus();
             if (s.available()) {
                 d.add("cuda");
             } else if (device.equals("cuda")) {

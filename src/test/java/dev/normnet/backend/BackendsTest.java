@@ -1,5 +1,6 @@
 package dev.normnet.backend;
 
+import dev.normnet.backend.cuda.CudaStatus;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -34,12 +35,12 @@ class BackendsTest {
 
     @Test
     void probeGivesADocumentedReason() {
-        Backends.CudaStatus s = Backends.cudaStatus();
+        CudaStatus s = Backends.cudaStatus();
         assertNotNull(s.reason());
         assertNotNull(s.device());
         assertSame(s, Backends.cudaStatus(), "probed once and remembered");
         if (!s.available()) {
-            assertTrue(Backends.UNAVAILABLE_REASONS.contains(s.reason()) || s.reason().startsWith("CUDA_ERROR_"),
+            assertTrue(CudaStatus.UNAVAILABLE_REASONS.contains(s.reason()) || s.reason().startsWith("CUDA_ERROR_"),
                     "undocumented reason: " + s.reason());
         }
         System.out.println("CUDA status: " + s);
@@ -48,7 +49,7 @@ class BackendsTest {
     @Test
     void probeSaysNoDriverWhereThereIsNone() {
         Assumptions.assumeFalse(driverInstalled(), "libcuda.so.1 is installed here");
-        Backends.CudaStatus s = Backends.cudaStatus();
+        CudaStatus s = Backends.cudaStatus();
         assertEquals(false, s.available());
         assertEquals("no NVIDIA driver", s.reason());
     }
@@ -64,7 +65,7 @@ class BackendsTest {
 
     @Test
     void autoFallsBackToCpuAndSaysWhy() {
-        Backends.CudaStatus s = Backends.cudaStatus();
+        CudaStatus s = Backends.cudaStatus();
         Backends.Selection sel = Backends.select("auto");
         try (Backend b = sel.backend()) {
             if (s.available()) {
@@ -79,7 +80,7 @@ class BackendsTest {
 
     @Test
     void cudaWithoutGpuThrowsWithTheReason() {
-        Backends.CudaStatus s = Backends.cudaStatus();
+        CudaStatus s = Backends.cudaStatus();
         Assumptions.assumeFalse(s.available(), "a usable GPU is present");
         DeviceUnavailableException e = assertThrows(DeviceUnavailableException.class, () -> Backends.select("cuda"));
         assertEquals(s.reason(), e.getMessage());

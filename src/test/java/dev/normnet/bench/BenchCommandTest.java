@@ -1,5 +1,6 @@
 package dev.normnet.bench;
 
+import dev.normnet.backend.cuda.CudaStatus;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -65,7 +66,7 @@ class BenchCommandTest {
 
     @Test
     void cudaAloneOnAMachineWithoutAGpuSaysWhy() {
-        Backends.CudaStatus s = Backends.cudaStatus();
+        CudaStatus s = Backends.cudaStatus();
         assumeFalse(s.available(), "this machine has a usable GPU");
         assertEquals(1, bench("--device", "cuda", "--quick"));
         assertTrue(err().contains("--device cuda: CUDA is not usable here: " + s.reason()), err());

@@ -1,5 +1,6 @@
 package dev.normnet.parity;
 
+import dev.normnet.backend.cuda.CudaStatus;
 import dev.normnet.backend.Backend;
 import dev.normnet.backend.Backends;
 import org.junit.jupiter.api.Tag;
@@ -9,7 +10,7 @@ import org.junit.jupiter.api.Tag;
 class CudaModelParityTest extends ModelParityCases {
     @Override
     protected String unavailableReason() {
-        Backends.CudaStatus status = Backends.cudaStatus();
+        CudaStatus status = Backends.cudaStatus();
         return status.available() ? null : "CUDA unavailable: " + status.reason();
     }
 

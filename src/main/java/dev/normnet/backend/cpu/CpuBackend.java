@@ -111,7 +111,7 @@ public class CpuBackend implements Backend {
         CpuTensor cx = cpu(op, "x", x);
         CpuTensor cw = cpu(op, "w", w);
         CpuTensor cy = cpu(op, "y", y);
-        ConvGeometry g = ConvGeometry.check(op, cx, cw, cy, spec);
+        ConvGeometry g = ConvGeometry.forward(op, cx, cw, null, cy, spec);
         CpuTensor cb = b == null ? null : cpu(op, "b", b);
         if (cb != null) {
             requireShape(op, "b", cb, g.k());
@@ -169,7 +169,7 @@ public class CpuBackend implements Backend {
         CpuTensor cdy = cpu(op, "dy", dy);
         CpuTensor cw = cpu(op, "w", w);
         CpuTensor cdx = cpu(op, "dx", dx);
-        ConvGeometry g = ConvGeometry.check(op, cdx, cw, cdy, spec);
+        ConvGeometry g = ConvGeometry.backwardData(op, cdy, cw, cdx, spec);
         float[] dya = cdy.data(), wa = cw.data(), dxa = cdx.data();
         int dyo = cdy.off(), wo = cw.off(), dxo = cdx.off();
         pool.run(g.n() * g.c(), 1, (from, to, worker) -> {
@@ -221,7 +221,7 @@ public class CpuBackend implements Backend {
         CpuTensor cx = cpu(op, "x", x);
         CpuTensor cdy = cpu(op, "dy", dy);
         CpuTensor cdw = cpu(op, "dw", dw);
-        ConvGeometry g = ConvGeometry.check(op, cx, cdw, cdy, spec);
+        ConvGeometry g = ConvGeometry.backwardFilter(op, cx, cdy, cdw, null, spec);
         CpuTensor cdb = db == null ? null : cpu(op, "db", db);
         if (cdb != null) {
             requireShape(op, "db", cdb, g.k());

@@ -108,7 +108,7 @@ public class VectorCpuBackend extends CpuBackend {
         CpuTensor cx = cpu(op, "x", x);
         CpuTensor cw = cpu(op, "w", w);
         CpuTensor cy = cpu(op, "y", y);
-        ConvGeometry g = ConvGeometry.check(op, cx, cw, cy, spec);
+        ConvGeometry g = ConvGeometry.forward(op, cx, cw, null, cy, spec);
         if (g.stride() != 1) {
             super.conv2dForward(x, w, b, y, spec);
             return;
@@ -128,7 +128,7 @@ public class VectorCpuBackend extends CpuBackend {
         CpuTensor cdy = cpu(op, "dy", dy);
         CpuTensor cw = cpu(op, "w", w);
         CpuTensor cdx = cpu(op, "dx", dx);
-        ConvGeometry g = ConvGeometry.check(op, cdx, cw, cdy, spec);
+        ConvGeometry g = ConvGeometry.backwardData(op, cdy, cw, cdx, spec);
         if (g.stride() != 1 || g.r() != g.s() || g.pad() > g.r() - 1) {
             super.conv2dBackwardData(dy, w, dx, spec);   // the transposed problem needs one padding >= 0
             return;
@@ -266,7 +266,7 @@ public class VectorCpuBackend extends CpuBackend {
         CpuTensor cx = cpu(op, "x", x);
         CpuTensor cdy = cpu(op, "dy", dy);
         CpuTensor cdw = cpu(op, "dw", dw);
-        ConvGeometry g = ConvGeometry.check(op, cx, cdw, cdy, spec);
+        ConvGeometry g = ConvGeometry.backwardFilter(op, cx, cdy, cdw, null, spec);
         if (g.stride() != 1) {
             super.conv2dBackwardFilter(x, dy, dw, db, spec);
             return;

@@ -3,7 +3,6 @@ package dev.normnet.backend.cuda;
 import static dev.normnet.backend.cuda.LaunchGeometry.ceilDiv;
 
 import dev.normnet.backend.Backend;
-import dev.normnet.backend.Backends;
 import dev.normnet.backend.ConvGeometry;
 import dev.normnet.backend.ConvSpec;
 import dev.normnet.backend.PoolSpec;
@@ -96,7 +95,7 @@ public final class CudaBackend implements Backend {
     private boolean closed;
 
     /**
-     * Opens the first CUDA device. Prefer {@link Backends#select(String)}, which probes first and
+     * Opens the first CUDA device. Prefer {@code Backends.select(String)}, which probes first and
      * explains why CUDA is unavailable.
      *
      * @throws CudaException when the driver, the device or the kernels cannot be used
@@ -170,7 +169,7 @@ public final class CudaBackend implements Backend {
      * GPU. Reasons: "no NVIDIA driver", "no CUDA device", "kernels not built",
      * "no binary for this GPU", else the CUDA error name.
      */
-    public static Backends.CudaStatus probe() {
+    public static CudaStatus probe() {
         String device = "none";
         try {
             int init;
@@ -178,26 +177,26 @@ public final class CudaBackend implements Backend {
                 init = JCudaDriver.cuInit(0);
             } catch (LinkageError e) {  // UnsatisfiedLinkError, NoClassDefFoundError from the static initializer
                 debug("probe: JCuda's driver library did not load: " + e);
-                return new Backends.CudaStatus(false, "no NVIDIA driver", device);
+                return new CudaStatus(false, "no NVIDIA driver", device);
             }
             if (init == CUresult.CUDA_ERROR_NO_DEVICE) {
-                return new Backends.CudaStatus(false, "no CUDA device", device);
+                return new CudaStatus(false, "no CUDA device", device);
             }
             if (init != CUresult.CUDA_SUCCESS) {
-                return new Backends.CudaStatus(false, CUresult.stringFor(init), device);
+                return new CudaStatus(false, CUresult.stringFor(init), device);
             }
             int[] count = new int[1];
             int r = JCudaDriver.cuDeviceGetCount(count);
             if (r != CUresult.CUDA_SUCCESS) {
-                return new Backends.CudaStatus(false, CUresult.stringFor(r), device);
+                return new CudaStatus(false, CUresult.stringFor(r), device);
             }
             if (count[0] < 1) {
-                return new Backends.CudaStatus(false, "no CUDA device", device);
+                return new CudaStatus(false, "no CUDA device", device);
             }
             CUdevice dev = new CUdevice();
             r = JCudaDriver.cuDeviceGet(dev, 0);
             if (r != CUresult.CUDA_SUCCESS) {
-                return new Backends.CudaStatus(false, CUresult.stringFor(r), device);
+                return new CudaStatus(false, CUresult.stringFor(r), device);
             }
             int[] driver = new int[1];
             JCudaDriver.cuDriverGetVersion(driver);
@@ -206,35 +205,35 @@ public final class CudaBackend implements Backend {
                     + ", driver " + driver[0] / 1000 + "." + (driver[0] % 1000) / 10 + ")";
             byte[] fatbin = readFatbin();
             if (fatbin == null) {
-                return new Backends.CudaStatus(false, "kernels not built", device);
+                return new CudaStatus(false, "kernels not built", device);
             }
             CUcontext ctx = new CUcontext();
             r = JCudaDriver.cuDevicePrimaryCtxRetain(ctx, dev);
             if (r != CUresult.CUDA_SUCCESS) {
-                return new Backends.CudaStatus(false, CUresult.stringFor(r), device);
+                return new CudaStatus(false, CUresult.stringFor(r), device);
             }
             try {
                 r = JCudaDriver.cuCtxSetCurrent(ctx);
                 if (r != CUresult.CUDA_SUCCESS) {
-                    return new Backends.CudaStatus(false, CUresult.stringFor(r), device);
+                    return new CudaStatus(false, CUresult.stringFor(r), device);
                 }
                 CUmodule mod = new CUmodule();
                 r = JCudaDriver.cuModuleLoadData(mod, fatbin);
                 if (r == CUresult.CUDA_ERROR_NO_BINARY_FOR_GPU) {
-                    return new Backends.CudaStatus(false, "no binary for this GPU", device);
+                    return new CudaStatus(false, "no binary for this GPU", device);
                 }
                 if (r != CUresult.CUDA_SUCCESS) {
-                    return new Backends.CudaStatus(false, CUresult.stringFor(r), device);
+                    return new CudaStatus(false, CUresult.stringFor(r), device);
                 }
                 JCudaDriver.cuModuleUnload(mod);
             } finally {
                 JCudaDriver.cuDevicePrimaryCtxRelease(dev);
             }
-            return new Backends.CudaStatus(true, "cuda: " + device, device);
+            return new CudaStatus(true, "cuda: " + device, device);
         } catch (Throwable t) {
             debug("probe failed: " + t);
             String message = t.getMessage();
-            return new Backends.CudaStatus(false, t.getClass().getSimpleName()
+            return new CudaStatus(false, t.getClass().getSimpleName()
                     + (message == null ? "" : ": " + message.lines().findFirst().orElse("")), device);
         }
     }
@@ -506,7 +505,7 @@ public final class CudaBackend implements Backend {
         CudaTensor cw = cuda(op, "w", w);
         CudaTensor cy = cuda(op, "y", y);
         CudaTensor cb = b == null ? null : cuda(op, "b", b);
-        ConvGeometry d = ConvGeometry.check(op, cx, cw, cy, spec);
+        ConvGeometry d = ConvGeometry.forward(op, cx, cw, null, cy, spec);
         if (cb != null) {
             requireShape(op, "b", cb, d.k());
         }
@@ -523,7 +522,7 @@ public final class CudaBackend implements Backend {
         CudaTensor cdy = cuda(op, "dy", dy);
         CudaTensor cw = cuda(op, "w", w);
         CudaTensor cdx = cuda(op, "dx", dx);
-        ConvGeometry d = ConvGeometry.check(op, cdx, cw, cdy, spec);
+        ConvGeometry d = ConvGeometry.backwardData(op, cdy, cw, cdx, spec);
         int chunk = LaunchGeometry.convChunk(d.k(), d.r(), d.s());
         launch("conv2d_backward_data", (int) ceilDiv((long) d.h() * d.w(), LaunchGeometry.THREADS), LaunchGeometry.channelBlocks(d.c()),
                 LaunchGeometry.batchGrid(d.n()), LaunchGeometry.THREADS, LaunchGeometry.convSharedBytes(chunk, d.r(), d.s()), d.toString(),
@@ -538,7 +537,7 @@ public final class CudaBackend implements Backend {
         CudaTensor cdy = cuda(op, "dy", dy);
         CudaTensor cdw = cuda(op, "dw", dw);
         CudaTensor cdb = db == null ? null : cuda(op, "db", db);
-        ConvGeometry d = ConvGeometry.check(op, cx, cdw, cdy, spec);
+        ConvGeometry d = ConvGeometry.backwardFilter(op, cx, cdy, cdw, null, spec);
         if (cdb != null) {
             requireShape(op, "db", cdb, d.k());
         }

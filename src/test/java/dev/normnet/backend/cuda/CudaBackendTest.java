@@ -40,7 +40,7 @@ class CudaBackendTest {
 
     @BeforeAll
     void open() {
-        Backends.CudaStatus status = Backends.cudaStatus();
+        CudaStatus status = Backends.cudaStatus();
         Assumptions.assumeTrue(status.available(), "CUDA unavailable: " + status.reason());
         gpu = new CudaBackend();
         cpu = new CpuBackend();

@@ -1,0 +1,15 @@
+package dev.normnet.backend.cuda;
+
+import java.util.List;
+
+/**
+ * Whether the CUDA backend can run here, as {@link CudaBackend#probe()} found. {@code reason} is
+ * one of {@link #UNAVAILABLE_REASONS} or a CUDA error name when unavailable, and names the device
+ * when available; {@code device} describes the GPU ("NVIDIA H100 80GB HBM3 (sm_90, driver 13.0)")
+ * or is "none".
+ */
+public record CudaStatus(boolean available, String reason, String device) {
+    /** Every reason for an unusable GPU besides a CUDA error name ({@code CUDA_ERROR_...}). */
+    public static final List<String> UNAVAILABLE_REASONS =
+            List.of("no NVIDIA driver", "no CUDA device", "kernels not built", "no binary for this GPU");
+}

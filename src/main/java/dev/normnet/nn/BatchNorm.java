@@ -1,6 +1,7 @@
 package dev.normnet.nn;
 
 import dev.normnet.backend.Backend;
+import dev.normnet.backend.NormGeometry;
 import dev.normnet.tensor.Shape;
 import dev.normnet.tensor.Tensor;
 
@@ -102,6 +103,12 @@ public final class BatchNorm extends Layer {
         java.util.Arrays.fill(buffers[1], 1f);  // running_var
     }
 
+    /** PyTorch's rule, stated once in {@link NormGeometry#requireTrainable}: training needs m > 1 values per channel. */
+    @Override
+    protected void checkTrainingBatch(String who, Shape x) {
+        NormGeometry.requireTrainable(who, x);
+    }
+
     @Override
     protected Step bind(Backend backend, Scratch scratch, Tensor x, Tensor y, Tensor dx, Tensor dy) {
         Tensor gamma = param(0);
@@ -109,8 +116,6 @@ public final class BatchNorm extends Layer {
         Tensor runningMean = buffer(0);
         Tensor runningVar = buffer(1);
         Tensor batchesTracked = buffer(2);
-        Shape s = x.shape();
-        long m = s.size() / s.dim(1);
         // Per-plan scratch, allocated once: the statistics the backward pass reuses.
         Tensor saveMean = scratch.allocate(Shape.of(channels));     // (C)
         Tensor saveInvStd = scratch.allocate(Shape.of(channels));   // (C)
@@ -122,10 +127,6 @@ public final class BatchNorm extends Layer {
             @Override
             public void forward(boolean training) {
                 if (training) {
-                    if (m <= 1) {
-                        throw new IllegalArgumentException("BatchNorm: expected more than 1 value per channel when training, got input size "
-                                + s);
-                    }
                     backend.batchNormForwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps);
                     backend.addScalar(batchesTracked, 0, 1f);
                 } else {

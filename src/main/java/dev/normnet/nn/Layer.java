@@ -72,6 +72,15 @@ public abstract class Layer {
         return isInPlaceCapable();
     }
 
+    /**
+     * Checks that this layer can train on a batch whose input has shape {@code x} (the batch
+     * dimension included), before any buffer of a training plan is allocated. Throws
+     * {@link IllegalArgumentException}, its message starting with {@code who}, saying why not;
+     * most layers train on any batch.
+     */
+    protected void checkTrainingBatch(String who, Shape x) {
+    }
+
     /** True when the output is the input seen with another shape (no op runs, no buffer is allocated). */
     protected boolean isView() {
         return false;

@@ -365,6 +365,12 @@ public final class Sequential implements AutoCloseable {
             this.batch = batch;
             this.withGradients = withGradients;
             int n = layers.size();
+            if (withGradients) {
+                for (int i = 0; i < n; i++) {
+                    Layer layer = layers.get(i);
+                    layer.checkTrainingBatch("layer " + i + " (" + layer.typeName() + ")", shapes[i].withBatch(batch));
+                }
+            }
             activations = new Tensor[n + 1];
             activationGrads = new Tensor[n + 1];
             steps = new Layer.Step[n];

@@ -6,8 +6,6 @@ import dev.normnet.data.DataLoader;
 import dev.normnet.data.DatasetSplits;
 import dev.normnet.data.LabeledImages;
 import dev.normnet.loss.SoftmaxCrossEntropyLoss;
-import dev.normnet.nn.BatchNorm;
-import dev.normnet.nn.Layer;
 import dev.normnet.nn.Sequential;
 import dev.normnet.optim.LrScheduler;
 import dev.normnet.optim.Optimizer;
@@ -108,16 +106,16 @@ public final class Trainer implements AutoCloseable {
             throw new IllegalArgumentException("training set of " + train.count() + " images gives no batch of " + batchSize
                     + (dropLast ? " with drop-last" : ""));
         }
-        for (int b : new int[] {full > 0 ? batchSize : 0, rest}) {
-            String layer = b > 0 ? batchNormWithOneValue(b) : null;
-            if (layer != null) {
-                throw new IllegalArgumentException("a training batch of " + b + (b == rest && b != batchSize ? " (the last one: " : " (")
-                        + train.count() + " examples, batch " + batchSize + ") gives " + layer + " one value per channel, and it fails with "
-                        + "\"expected more than 1 value per channel when training\"; use drop-last or another batch size");
-            }
-        }
+        // Both plans are made before the first step, so a batch the model cannot train on (batch
+        // norm with one value per channel, say) fails now, not at the end of the first epoch.
         Runnable fullStep = full > 0 ? step(r, batchSize, true) : null;
-        Runnable restStep = rest > 0 ? step(r, rest, true) : null;
+        Runnable restStep;
+        try {
+            restStep = rest > 0 ? step(r, rest, true) : null;
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("the last training batch has " + rest + " examples (" + train.count()
+                    + " examples, batch " + batchSize + "): " + e.getMessage() + "; use drop-last or another batch size", e);
+        }
         int batches = full + (rest > 0 ? 1 : 0);
         DataLoader loader = new DataLoader(train, batchSize, shuffle, dropLast, seed, model.inputShape().dim(-1));
         int[] order = new int[train.count()];
@@ -231,17 +229,6 @@ public final class Trainer implements AutoCloseable {
             trainMetrics = backend.allocate(Shape.of(2));
             evalMetrics = backend.allocate(Shape.of(2));
         }
-    }
-
-    /** The first BatchNorm layer (as "layer i (BatchNorm1d)") that a training batch of {@code batch} leaves with m == 1, or null. */
-    private String batchNormWithOneValue(int batch) {
-        for (int i = 0; i < model.layers().size(); i++) {
-            Layer layer = model.layers().get(i);
-            if (layer instanceof BatchNorm && (long) batch * model.shapeBefore(i).sizeFrom(1) == 1) {
-                return "layer " + i + " (" + layer.typeName() + ")";
-            }
-        }
-        return null;
     }
 
     private Resident resident(LabeledImages data) {

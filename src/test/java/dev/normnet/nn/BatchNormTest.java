@@ -164,9 +164,14 @@ class BatchNormTest {
     @Test
     void trainingWithOneValuePerChannelFailsAsPyTorch() {
         Sequential m = model(Shape.of(4));
-        Sequential.Plan plan = m.plan(1);
+        // Refused when the training plan is made, before any buffer is allocated or step runs.
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> m.plan(1));
+        assertEquals("layer 0 (BatchNorm1d): expected more than 1 value per channel when training, got input shape [1, 4]",
+                e.getMessage());
+        // A forward-only plan of one sample runs in eval mode; the backend refuses training mode on it.
+        Sequential.Plan plan = m.forwardPlan(1);
         plan.input().copyFrom(new float[] {1, 2, 3, 4});
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> plan.forward(true));
+        e = assertThrows(IllegalArgumentException.class, () -> plan.forward(true));
         assertTrue(e.getMessage().contains("expected more than 1 value per channel when training"), e.getMessage());
         assertArrayEquals(new float[] {0f}, m.state().get("0.num_batches_tracked"), "a failed step must not count");
         // 4-D with one image but several pixels per channel is fine (m = H*W).

@@ -196,7 +196,7 @@ class CpuBackendBatchNormTest {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () ->
                     backend.batchNormForwardTrain(output(dims), output(4), output(4), output(4), output(4),
                             output(dims), output(4), output(4), MOMENTUM, EPS));
-            assertEquals("expected more than 1 value per channel when training, got input shape "
+            assertEquals("batchNormForwardTrain: expected more than 1 value per channel when training, got input shape "
                     + java.util.Arrays.toString(dims), e.getMessage());
         }
         // One sample but several values per channel is fine, as in PyTorch.

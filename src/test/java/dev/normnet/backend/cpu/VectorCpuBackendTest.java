@@ -264,7 +264,7 @@ class VectorCpuBackendTest {
             for (int l = 0; l < vl; l++) {
                 in[l] = Math.min(0f, x0 + 0.0137f * l);
             }
-            VectorCpuBackend.expNonPositive(jdk.incubator.vector.FloatVector.fromArray(
+            VectorMath.expNonPositive(jdk.incubator.vector.FloatVector.fromArray(
                     jdk.incubator.vector.FloatVector.SPECIES_PREFERRED, in, 0)).intoArray(out, 0);
             for (int l = 0; l < vl; l++) {
                 double exact = Math.exp(in[l]);
@@ -302,7 +302,7 @@ class VectorCpuBackendTest {
         for (int l = 1; l < vl; l++) {
             expected += a[l];
         }
-        assertEquals(expected, VectorCpuBackend.laneSum(jdk.incubator.vector.FloatVector.fromArray(
+        assertEquals(expected, VectorMath.laneSum(jdk.incubator.vector.FloatVector.fromArray(
                 jdk.incubator.vector.FloatVector.SPECIES_PREFERRED, a, 0)));
     }
 }

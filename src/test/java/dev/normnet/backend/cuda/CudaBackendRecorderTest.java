@@ -20,17 +20,20 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The CUDA backend's host side without a GPU: every op runs on a launch recorder, which checks
- * each launch's argument types against the parameter lists nvcc compiled (normnet.kernels) and
- * its grid against CUDA's limits. The tests then check that the grids cover the work, that the
- * dry run before a capture launches nothing, and that every compiled kernel is exercised.
+ * The CUDA backend's host side without a GPU: every op runs on a {@link LaunchRecorder}, which
+ * checks each launch's argument types against the parameter lists nvcc compiled
+ * (normnet.kernels) and its grid against CUDA's limits. The tests then check that the grids
+ * cover the work, that the dry run before a capture launches nothing, that kernels are looked up
+ * only when the backend is built, and that every compiled kernel is exercised.
  */
 class CudaBackendRecorderTest {
+    private LaunchRecorder recorder;
     private CudaBackend be;
 
     @BeforeEach
     void open() {
-        be = CudaBackend.recorder();
+        recorder = new LaunchRecorder();
+        be = recorder.newBackend();
     }
 
     @AfterEach
@@ -42,13 +45,13 @@ class CudaBackendRecorderTest {
         return be.allocate(Shape.of(dims));
     }
 
-    private List<CudaBackend.Launch> launches(String kernel) {
-        return be.recorded().stream().filter(l -> l.kernel().equals(kernel)).collect(Collectors.toList());
+    private List<LaunchRecorder.Launch> launches(String kernel) {
+        return recorder.recorded().stream().filter(l -> l.kernel().equals(kernel)).collect(Collectors.toList());
     }
 
-    private CudaBackend.Launch only(String kernel) {
-        List<CudaBackend.Launch> l = launches(kernel);
-        assertEquals(1, l.size(), kernel + " launches: " + be.recorded());
+    private LaunchRecorder.Launch only(String kernel) {
+        List<LaunchRecorder.Launch> l = launches(kernel);
+        assertEquals(1, l.size(), kernel + " launches: " + recorder.recorded());
         return l.get(0);
     }
 
@@ -113,10 +116,10 @@ class CudaBackendRecorderTest {
 
     @Test
     void everyLaunchMatchesItsKernelsParameters() {
-        Assumptions.assumeFalse(CudaBackend.readSignatures().isEmpty(), "the build had no nvcc, so no normnet.kernels");
+        Assumptions.assumeFalse(CudaDevice.readSignatures().isEmpty(), "the build had no nvcc, so no normnet.kernels");
         runEveryOp();
-        Set<String> compiled = new TreeSet<>(CudaBackend.readSignatures().keySet());
-        Set<String> launched = be.recorded().stream().map(CudaBackend.Launch::kernel).collect(Collectors.toCollection(TreeSet::new));
+        Set<String> compiled = new TreeSet<>(CudaDevice.readSignatures().keySet());
+        Set<String> launched = recorder.recorded().stream().map(LaunchRecorder.Launch::kernel).collect(Collectors.toCollection(TreeSet::new));
         assertEquals(compiled, launched, "every compiled kernel is launched by some op, and only those");
     }
 
@@ -124,41 +127,41 @@ class CudaBackendRecorderTest {
     void gridsCoverTheWork() {
         runEveryOp();
         // conv1 forward: P*Q = 784 pixels per thread row, K = 6 in one channel block, the batch on z
-        CudaBackend.Launch conv = launches("conv2d_forward").get(0);
+        LaunchRecorder.Launch conv = launches("conv2d_forward").get(0);
         assertTrue(conv.gx() * conv.threads() >= 28 * 28);
         assertEquals(1, conv.gy());
         assertEquals(256, conv.gz());
         assertEquals(LaunchGeometry.convSharedBytes(1, 5, 5), conv.sharedBytes());
-        CudaBackend.Launch conv2 = launches("conv2d_forward").get(1);
+        LaunchRecorder.Launch conv2 = launches("conv2d_forward").get(1);
         assertEquals(2, conv2.gy(), "16 output channels in blocks of 8");
         assertEquals(LaunchGeometry.convSharedBytes(6, 5, 5), conv2.sharedBytes());
-        CudaBackend.Launch data = only("conv2d_backward_data");
+        LaunchRecorder.Launch data = only("conv2d_backward_data");
         assertTrue(data.gx() * data.threads() >= 28 * 28);
         assertEquals(1, data.gy());
-        CudaBackend.Launch filter = launches("conv2d_backward_filter_partial").get(0);
+        LaunchRecorder.Launch filter = launches("conv2d_backward_filter_partial").get(0);
         LaunchGeometry.Split split = LaunchGeometry.filterSplit(156, 256L * 28 * 28);
         assertTrue(filter.gx() * filter.threads() >= 156);
         assertEquals(split.groups(), filter.gy());
         // batch norm after conv1: (G, C) blocks
-        CudaBackend.Launch stats = launches("batchnorm_stats_partial").get(0);
+        LaunchRecorder.Launch stats = launches("batchnorm_stats_partial").get(0);
         assertEquals(LaunchGeometry.batchNormSplit(256L * 784).groups(), stats.gx());
         assertEquals(6, stats.gy());
         assertEquals(LaunchGeometry.REDUCE_THREADS, stats.threads());
         // GEMM: y (256, 120) is 4 x 2 tiles of 64; the 16 x 10 output with k = 3000 is split
-        CudaBackend.Launch gemm = launches("sgemm_strided").get(0);
+        LaunchRecorder.Launch gemm = launches("sgemm_strided").get(0);
         assertEquals(2, gemm.gx());
         assertEquals(4, gemm.gy());
         assertEquals(1, gemm.gz());
-        CudaBackend.Launch splitK = launches("sgemm_strided").get(3);
+        LaunchRecorder.Launch splitK = launches("sgemm_strided").get(3);
         assertEquals(LaunchGeometry.gemmSplit(16, 10, 3000).groups(), splitK.gz());
         assertTrue(splitK.gz() > 1);
         // softmax: 8 rows per block of 256 threads, then one block merges
-        CudaBackend.Launch rows = only("softmax_ce_rows");
+        LaunchRecorder.Launch rows = only("softmax_ce_rows");
         assertEquals(32, rows.gx());
         assertEquals(256, rows.threads());
         assertEquals(1, only("softmax_ce_accumulate").gx());
         // the cursor moves after the gather
-        List<CudaBackend.Launch> all = be.recorded();
+        List<LaunchRecorder.Launch> all = recorder.recorded();
         int gather = all.indexOf(only("gather_batch"));
         assertEquals("gather_advance_cursor", all.get(gather + 1).kernel());
     }
@@ -172,13 +175,13 @@ class CudaBackendRecorderTest {
             be.addScalar(a, 0, 1f);
         };
         Runnable replay = be.capture(step);
-        assertTrue(be.recorded().isEmpty(), "capture itself launches nothing");
+        assertTrue(recorder.recorded().isEmpty(), "capture itself launches nothing");
         replay.run();
         assertEquals(List.of("sigmoid_forward", "add_scalar"),
-                be.recorded().stream().map(CudaBackend.Launch::kernel).collect(Collectors.toList()),
+                recorder.recorded().stream().map(LaunchRecorder.Launch::kernel).collect(Collectors.toList()),
                 "the dry run launches nothing; the captured run launches the step once");
         replay.run();
-        assertEquals(2, be.recorded().size(), "replays launch the graph, not the step");
+        assertEquals(2, recorder.recorded().size(), "replays launch the graph, not the step");
     }
 
     @Test
@@ -223,7 +226,7 @@ class CudaBackendRecorderTest {
                 () -> be.conv2dForward(new dev.normnet.backend.cpu.CpuTensor(Shape.of(1, 1, 5, 5)), t(1, 1, 3, 3), null,
                         t(1, 1, 3, 3), new ConvSpec(1, 0)));
         assertTrue(e.getMessage().contains("lives on cpu"), e.getMessage());
-        assertTrue(be.recorded().isEmpty(), "nothing launched for bad input");
+        assertTrue(recorder.recorded().isEmpty(), "nothing launched for bad input");
     }
 
     @Test
@@ -237,6 +240,66 @@ class CudaBackendRecorderTest {
         a.close();
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> be.fill(a, 1f));
         assertTrue(e.getMessage().contains("after its storage was closed"), e.getMessage());
-        assertFalse(be.recorded().isEmpty());
+        assertFalse(recorder.recorded().isEmpty());
+    }
+
+    @Test
+    void kernelsAreLookedUpOnlyWhenTheBackendIsBuilt() {
+        int atBuild = recorder.lookups();
+        assertTrue(atBuild >= 30, "lookups when built: " + atBuild);
+        Tensor x = t(8, 1, 28, 28);
+        Tensor w = t(6, 1, 5, 5);
+        Tensor y = t(8, 6, 28, 28);
+        Tensor c6 = t(6);
+        Tensor fx = t(16, 3000);
+        Tensor fw = t(10, 3000);
+        Tensor logits = t(16, 10);
+        Tensor labels = t(16);
+        Tensor metrics = t(2);
+        Runnable replay = be.capture(() -> {
+            be.conv2dForward(x, w, c6, y, new ConvSpec(1, 2));
+            be.batchNormForwardTrain(y, c6, c6, c6, c6, y, c6, c6, 0.1f, 1e-5f);
+            be.conv2dBackwardFilter(x, y, w, c6, new ConvSpec(1, 2));
+            be.linearForward(fx, fw, null, logits);  // split-K
+            be.softmaxCrossEntropy(logits, labels, logits, metrics);
+        });
+        replay.run();
+        assertTrue(recorder.recorded().size() >= 8, "the captured step launched: " + recorder.recorded());
+        runEveryOp();
+        assertEquals(atBuild, recorder.lookups(), "no kernel looked up by a launch, eager or captured");
+    }
+
+    @Test
+    void scratchFirstNeededInsideACaptureIsRefused() {
+        Tensor x = t(16, 3000);
+        Tensor w = t(10, 3000);
+        Tensor y = t(16, 10);
+        boolean[] dryRun = {true};
+        Runnable replay = be.capture(() -> {
+            if (dryRun[0]) {
+                dryRun[0] = false;  // the dry run does not reach the split-K GEMM, so its scratch is not reserved
+                be.sigmoidForward(y, y);
+            } else {
+                be.linearForward(x, w, null, y);
+            }
+        });
+        IllegalStateException e = assertThrows(IllegalStateException.class, replay::run);
+        assertTrue(e.getMessage().contains("first needed inside a capture"), e.getMessage());
+    }
+
+    @Test
+    void launchChecksNameTheKernelAndTheShapes() {
+        Assumptions.assumeFalse(CudaDevice.readSignatures().isEmpty(), "the build had no nvcc, so no normnet.kernels");
+        Kernel fill = recorder.kernel("fill");
+        KernelArgs wrong = OpContext.args().nullPointer().i(1).i(2);
+        IllegalStateException types = assertThrows(IllegalStateException.class,
+                () -> fill.checkLaunch(1, 1, 1, 256, 0, Shape.of(2), wrong));
+        assertEquals("kernel fill declares parameters (u64 f32 u32) but is launched with (u64 u32 u32)", types.getMessage());
+        KernelArgs right = OpContext.args().nullPointer().f(1f).i(2);
+        IllegalArgumentException grid = assertThrows(IllegalArgumentException.class,
+                () -> fill.checkLaunch(1, LaunchGeometry.MAX_GRID_YZ + 1, 1, 256, 0, Shape.of(2, 3), right));
+        assertEquals("fill: grid (1, 65536, 1), block 256, shared 0 bytes out of range for [2, 3]", grid.getMessage());
+        fill.checkLaunch(1, 1, 1, 256, 0, Shape.of(2), right);
+        assertThrows(IllegalStateException.class, () -> recorder.kernel("no_such_kernel"));
     }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.normnet.Closeness;
 import dev.normnet.backend.Backend;
 import dev.normnet.backend.Backends;
 import dev.normnet.backend.ConvSpec;
@@ -88,12 +89,23 @@ class CudaBackendTest {
         return new Pair(cpu.allocate(s), g);
     }
 
-    private static void assertClose(String what, Pair p, float tol) {
-        assertClose(what, p.c.toArray(), p.g.toArray(), tol, null);
+    /** Tensor-relative ({@link Closeness}): |gpu - cpu| <= rtol * max |cpu| over the whole tensor. */
+    private static void assertClose(String what, Pair p, double rtol) {
+        assertClose(what, p.c.toArray(), p.g.toArray(), rtol);
     }
 
-    private static void assertClose(String what, float[] expected, float[] actual, float tol) {
-        assertClose(what, expected, actual, tol, null);
+    private static void assertClose(String what, float[] expected, float[] actual, double rtol) {
+        System.out.println(Closeness.assertClose(what, expected, actual, rtol));
+    }
+
+    /**
+     * Term-relative ({@link Closeness}): |gpu - cpu| <= rtol * termScale[i], where termScale holds,
+     * per element, the sum of the absolute values of the terms summed into it (the same op on
+     * |inputs|, see {@link #abs}): two float32 sums in different orders differ by a small
+     * fraction of that, while a wrong index or a lost term is off by a whole term.
+     */
+    private static void assertClose(String what, float[] expected, float[] actual, double rtol, float[] termScale) {
+        System.out.println(Closeness.assertClose(what, expected, actual, rtol, termScale));
     }
 
     /** The same values with their signs dropped, on the CPU. */
@@ -103,30 +115,6 @@ class CudaBackendTest {
             v[i] = Math.abs(v[i]);
         }
         return cpu.upload(v, p.c.shape());
-    }
-
-    /**
-     * |actual - expected| <= tol * (1 + |expected|) + 4e-6 * scale[i], where scale (when not
-     * null) holds, per element, the sum of the absolute values of the terms summed into it (the
-     * same op on |inputs|): two float32 sums of n terms in different orders differ by about
-     * eps * that (eps = 6e-8), while a wrong index or a lost term is off by a whole term.
-     */
-    private static void assertClose(String what, float[] expected, float[] actual, float tol, float[] scale) {
-        assertEquals(expected.length, actual.length, what + ": length");
-        double worst = 0;
-        int worstAt = -1;
-        for (int i = 0; i < expected.length; i++) {
-            double d = Math.abs((double) expected[i] - actual[i]);
-            double bound = tol * (1 + Math.abs(expected[i])) + (scale == null ? 0 : 4e-6 * scale[i]);
-            if (!(d <= bound)) {
-                throw new AssertionError(what + ": element " + i + " expected " + expected[i] + " got " + actual[i]);
-            }
-            if (d > worst) {
-                worst = d;
-                worstAt = i;
-            }
-        }
-        System.out.printf("%-48s max |diff| %.3g at %d of %d%n", what, worst, worstAt, expected.length);
     }
 
     private static void assertBits(String what, float[] expected, float[] actual) {

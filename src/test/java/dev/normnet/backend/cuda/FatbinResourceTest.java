@@ -9,6 +9,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -18,7 +19,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The build put the kernels on the class path: normnet.fatbin holds SASS for sm_80, sm_86,
- * sm_89 and sm_90 and PTX for compute_90, and every kernel CudaBackend launches is in each SASS
+ * sm_89 and sm_90 and PTX for compute_90, and every kernel the CUDA backend launches is in each SASS
  * image. Skips where the build had no nvcc.
  */
 class FatbinResourceTest {
@@ -34,9 +35,9 @@ class FatbinResourceTest {
     @Test
     void fatbinHoldsEveryArchitectureAndKernel() {
         Assumptions.assumeTrue(buildHadNvcc(), "the build had no nvcc at /usr/local/cuda/bin/nvcc: kernels not built");
-        byte[] fatbin = CudaBackend.readFatbin();
-        assertNotNull(fatbin, CudaBackend.FATBIN_RESOURCE + " is missing although nvcc is installed");
-        Map<String, String> signatures = CudaBackend.readSignatures();
+        byte[] fatbin = CudaDevice.readFatbin();
+        assertNotNull(fatbin, CudaDevice.FATBIN_RESOURCE + " is missing although nvcc is installed");
+        Map<String, List<String>> signatures = CudaDevice.readSignatures();
         assertTrue(signatures.size() >= 30, "kernel signatures: " + signatures.keySet());
 
         ByteBuffer b = ByteBuffer.wrap(fatbin).order(ByteOrder.LITTLE_ENDIAN);
@@ -84,7 +85,7 @@ class FatbinResourceTest {
                 all.append(Files.readString(p));
             }
         }
-        Map<String, String> signatures = CudaBackend.readSignatures();
+        Map<String, List<String>> signatures = CudaDevice.readSignatures();
         Assumptions.assumeFalse(signatures.isEmpty(), "the build had no nvcc, so no kernel list");
         for (String kernel : signatures.keySet()) {
             assertTrue(all.toString().matches("(?s).*// " + kernel + " v\\d+: .*"),

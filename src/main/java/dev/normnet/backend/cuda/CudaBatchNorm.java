@@ -1,0 +1,100 @@
+package dev.normnet.backend.cuda;
+
+import static dev.normnet.backend.cuda.LaunchGeometry.ceilDiv;
+
+import dev.normnet.backend.NormGeometry;
+import dev.normnet.tensor.Tensor;
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * Launch code of batchnorm.cu: x (N, C) or (N, C, H, W), per-channel tensors (C), statistics per
+ * channel over m = N*H*W values (PyTorch's conventions: biased variance to normalize, unbiased
+ * for the running variance; see {@link NormGeometry}). Each channel is split over G blocks whose
+ * partials a finalize kernel merges in fixed order.
+ */
+final class CudaBatchNorm {
+    private final OpContext ctx;
+    private final Kernel statsPartial;
+    private final Kernel statsFinalize;
+    private final Kernel normalize;
+    private final Kernel forwardEval;
+    private final Kernel backwardPartial;
+    private final Kernel backwardFinalize;
+    private final Kernel backwardDx;
+
+    CudaBatchNorm(OpContext ctx) {
+        this.ctx = ctx;
+        statsPartial = ctx.kernel("batchnorm_stats_partial");
+        statsFinalize = ctx.kernel("batchnorm_stats_finalize");
+        normalize = ctx.kernel("batchnorm_normalize");
+        forwardEval = ctx.kernel("batchnorm_forward_eval");
+        backwardPartial = ctx.kernel("batchnorm_backward_partial");
+        backwardFinalize = ctx.kernel("batchnorm_backward_finalize");
+        backwardDx = ctx.kernel("batchnorm_backward_dx");
+    }
+
+    /** Batch statistics (partials (C, G, 3), then finalize: running statistics, saveMean, saveInvStd), then y. */
+    void forwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                      Tensor y, Tensor saveMean, Tensor saveInvStd, float momentum, float eps) {
+        String op = "batchNormForwardTrain";
+        CudaTensor cx = ctx.cuda(op, "x", x);
+        CudaTensor cg = ctx.cuda(op, "gamma", gamma);
+        CudaTensor cb = ctx.cuda(op, "beta", beta);
+        CudaTensor crm = ctx.cuda(op, "runningMean", runningMean);
+        CudaTensor crv = ctx.cuda(op, "runningVar", runningVar);
+        CudaTensor cy = ctx.cuda(op, "y", y);
+        CudaTensor csm = ctx.cuda(op, "saveMean", saveMean);
+        CudaTensor csi = ctx.cuda(op, "saveInvStd", saveInvStd);
+        NormGeometry g = NormGeometry.forwardTrain(op, cx, cg, cb, crm, crv, cy, csm, csi);
+        LaunchGeometry.Split split = LaunchGeometry.batchNormSplit(g.m());
+        CUdeviceptr partials = ctx.scratch("batchnorm_stats", 3L * g.c() * split.groups());  // (C, G, 3)
+        ctx.launch(statsPartial, split.groups(), g.c(), 1, LaunchGeometry.REDUCE_THREADS, 0, g,
+                OpContext.args().ptr(cx).raw(partials).i(g.n()).i(g.c()).i(g.hw()).i(split.chunk()));
+        ctx.launch(statsFinalize, (int) ceilDiv(g.c(), 128), 1, 1, 128, 0, g,
+                OpContext.args().raw(partials).i(g.c()).i(split.groups()).l(g.m()).ptr(crm).ptr(crv).ptr(csm).ptr(csi)
+                        .f(momentum).f(eps));
+        int total = Math.toIntExact(g.size());
+        ctx.launch(normalize, LaunchGeometry.strideBlocks(total), 1, 1, LaunchGeometry.THREADS, 0, g,
+                OpContext.args().ptr(cx).ptr(cg).ptr(cb).ptr(csm).ptr(csi).ptr(cy).i(g.c()).i(g.hw()).i(total));
+    }
+
+    /** y from the running statistics, one element-wise launch. */
+    void forwardEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, Tensor y, float eps) {
+        String op = "batchNormForwardEval";
+        CudaTensor cx = ctx.cuda(op, "x", x);
+        CudaTensor cg = ctx.cuda(op, "gamma", gamma);
+        CudaTensor cb = ctx.cuda(op, "beta", beta);
+        CudaTensor crm = ctx.cuda(op, "runningMean", runningMean);
+        CudaTensor crv = ctx.cuda(op, "runningVar", runningVar);
+        CudaTensor cy = ctx.cuda(op, "y", y);
+        NormGeometry g = NormGeometry.forwardEval(op, cx, cg, cb, crm, crv, cy);
+        int total = Math.toIntExact(g.size());
+        ctx.launch(forwardEval, LaunchGeometry.strideBlocks(total), 1, 1, LaunchGeometry.THREADS, 0, g,
+                OpContext.args().ptr(cx).ptr(cg).ptr(cb).ptr(crm).ptr(crv).ptr(cy).i(g.c()).i(g.hw()).i(total).f(eps));
+    }
+
+    /** sum(dy) and sum(dy * xhat) per channel (partials (C, G, 2), then finalize: dgamma, dbeta), then dx. */
+    void backward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
+                  Tensor dx, Tensor dgamma, Tensor dbeta) {
+        String op = "batchNormBackward";
+        CudaTensor cx = ctx.cuda(op, "x", x);
+        CudaTensor cdy = ctx.cuda(op, "dy", dy);
+        CudaTensor cg = ctx.cuda(op, "gamma", gamma);
+        CudaTensor csm = ctx.cuda(op, "saveMean", saveMean);
+        CudaTensor csi = ctx.cuda(op, "saveInvStd", saveInvStd);
+        CudaTensor cdx = ctx.cuda(op, "dx", dx);
+        CudaTensor cdg = ctx.cuda(op, "dgamma", dgamma);
+        CudaTensor cdb = ctx.cuda(op, "dbeta", dbeta);
+        NormGeometry g = NormGeometry.backward(op, cx, cdy, cg, csm, csi, cdx, cdg, cdb);
+        LaunchGeometry.Split split = LaunchGeometry.batchNormSplit(g.m());
+        CUdeviceptr partials = ctx.scratch("batchnorm_backward", 2L * g.c() * split.groups());  // (C, G, 2)
+        ctx.launch(backwardPartial, split.groups(), g.c(), 1, LaunchGeometry.REDUCE_THREADS, 0, g,
+                OpContext.args().ptr(cx).ptr(cdy).ptr(csm).ptr(csi).raw(partials).i(g.n()).i(g.c()).i(g.hw()).i(split.chunk()));
+        ctx.launch(backwardFinalize, (int) ceilDiv(g.c(), 128), 1, 1, 128, 0, g,
+                OpContext.args().raw(partials).i(g.c()).i(split.groups()).ptr(cdg).ptr(cdb));
+        int total = Math.toIntExact(g.size());
+        ctx.launch(backwardDx, LaunchGeometry.strideBlocks(total), 1, 1, LaunchGeometry.THREADS, 0, g,
+                OpContext.args().ptr(cx).ptr(cdy).ptr(cg).ptr(csm).ptr(csi).ptr(cdg).ptr(cdb).ptr(cdx)
+                        .i(g.c()).i(g.hw()).i(total).f((float) g.m()));
+    }
+}

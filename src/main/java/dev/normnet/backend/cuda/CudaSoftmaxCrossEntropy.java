@@ -1,0 +1,37 @@
+package dev.normnet.backend.cuda;
+
+import dev.normnet.backend.LossGeometry;
+import dev.normnet.tensor.Tensor;
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * Launch code of softmax_ce.cu: the fused softmax cross-entropy over logits (N, K) and labels
+ * (N). One warp per row writes the row's loss and correctness to scratch (and dlogits, when
+ * wanted); one block then adds them, in fixed order, to metrics (2) = (loss sum, correct count).
+ */
+final class CudaSoftmaxCrossEntropy {
+    private final OpContext ctx;
+    private final Kernel rows;
+    private final Kernel accumulate;
+
+    CudaSoftmaxCrossEntropy(OpContext ctx) {
+        this.ctx = ctx;
+        rows = ctx.kernel("softmax_ce_rows");
+        accumulate = ctx.kernel("softmax_ce_accumulate");
+    }
+
+    void forwardBackward(Tensor logits, Tensor labels, Tensor dlogits, Tensor metrics) {
+        String op = "softmaxCrossEntropy";
+        CudaTensor cl = ctx.cuda(op, "logits", logits);       // (N, K)
+        CudaTensor cy = ctx.cuda(op, "labels", labels);       // (N)
+        CudaTensor cd = ctx.cudaOrNull(op, "dlogits", dlogits);  // (N, K) or null
+        CudaTensor cm = ctx.cuda(op, "metrics", metrics);     // (2)
+        LossGeometry g = LossGeometry.softmaxCrossEntropy(op, cl, cy, cd, cm);
+        CUdeviceptr rowLoss = ctx.scratch("softmax_ce rows", 2L * g.n());  // (2, N): loss, then correct
+        CUdeviceptr rowCorrect = rowLoss.withByteOffset((long) g.n() * Float.BYTES);
+        ctx.launch(rows, LaunchGeometry.softmaxBlocks(g.n()), 1, 1, 32 * LaunchGeometry.SOFTMAX_ROWS_PER_BLOCK, 0, g,
+                OpContext.args().ptr(cl).ptr(cy).ptrOrNull(cd).raw(rowLoss).raw(rowCorrect).i(g.n()).i(g.k()));
+        ctx.launch(accumulate, 1, 1, 1, LaunchGeometry.REDUCE_THREADS, 0, g,
+                OpContext.args().raw(rowLoss).raw(rowCorrect).i(g.n()).ptr(cm));
+    }
+}

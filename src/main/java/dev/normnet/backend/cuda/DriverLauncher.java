@@ -1,0 +1,57 @@
+package dev.normnet.backend.cuda;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import jcuda.driver.CUresult;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * Launches kernels on a {@link CudaDevice}'s stream with cuLaunchKernel, after checking each
+ * launch's grid, block, shared memory and argument types ({@link Kernel#checkLaunch}). With
+ * {@code -Dnormnet.debug=1} every launch is logged and, outside a capture, followed by a
+ * synchronize, so the kernel that faults is the one named.
+ */
+final class DriverLauncher implements Launcher {
+    private final CudaDevice device;
+    private final Map<String, Kernel> kernels = new HashMap<>();
+
+    /** Builds every kernel of the module once, with its expected parameter types. */
+    DriverLauncher(CudaDevice device) {
+        this.device = device;
+        for (Map.Entry<String, List<String>> e : CudaDevice.readSignatures().entrySet()) {
+            kernels.put(e.getKey(), new Kernel(e.getKey(), e.getValue(), device.function(e.getKey())));
+        }
+    }
+
+    @Override
+    public Kernel kernel(String name) {
+        Kernel k = kernels.get(name);
+        if (k == null || k.function() == null) {
+            throw new IllegalStateException("kernel " + name + " is not in " + CudaDevice.SIGNATURES_RESOURCE
+                    + " (rebuild the kernels)");
+        }
+        return k;
+    }
+
+    @Override
+    public void launch(Kernel kernel, int gx, int gy, int gz, int threads, int sharedBytes, Object shapes, KernelArgs args) {
+        kernel.checkLaunch(gx, gy, gz, threads, sharedBytes, shapes, args);
+        if (CudaDevice.DEBUG) {
+            CudaDevice.debug(kernel + " grid(" + gx + "," + gy + "," + gz + ") block(" + threads + ") smem " + sharedBytes
+                    + "  " + shapes);
+        }
+        int r = JCudaDriver.cuLaunchKernel(kernel.function(), gx, gy, gz, threads, 1, 1, sharedBytes, device.stream(),
+                args.pointer(), null);
+        if (r != CUresult.CUDA_SUCCESS) {
+            throw new CudaException("kernel " + kernel + " (" + shapes + ") grid (" + gx + ", " + gy + ", " + gz + ") block "
+                    + threads + " failed to launch: " + CUresult.stringFor(r), r);
+        }
+        if (CudaDevice.DEBUG && !device.capturing()) {
+            r = JCudaDriver.cuStreamSynchronize(device.stream());
+            if (r != CUresult.CUDA_SUCCESS) {
+                throw new CudaException("kernel " + kernel + " (" + shapes + ") failed: " + CUresult.stringFor(r), r);
+            }
+        }
+    }
+}

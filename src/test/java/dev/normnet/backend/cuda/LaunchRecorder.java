@@ -1,0 +1,142 @@
+package dev.normnet.backend.cuda;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUgraphExec;
+
+/**
+ * A {@link Launcher} that needs no GPU: each launch is checked like a real one (grid, block and
+ * shared memory within CUDA's limits, argument types equal to the kernel's parameters in
+ * normnet.kernels) and then recorded instead of run. {@link #newBackend()} builds a
+ * {@link CudaBackend} over it, with memory that holds nothing (tensors read as zeros) and a
+ * stream that does nothing, so the backend's host side runs on any machine.
+ */
+final class LaunchRecorder implements Launcher {
+    /** One recorded launch: kernel, grid, block, dynamic shared memory, argument types, shapes. */
+    record Launch(String kernel, int gx, int gy, int gz, int threads, int sharedBytes, String argTypes, String shapes) {
+    }
+
+    private final Map<String, List<String>> signatures = CudaDevice.readSignatures();
+    private final List<Launch> recorded = new ArrayList<>();
+    private int lookups;
+
+    /** A backend whose launches this recorder checks and records. */
+    CudaBackend newBackend() {
+        return new CudaBackend(new IdleStream(), this, new EmptyMemory());
+    }
+
+    /** The launches recorded so far, in order. */
+    List<Launch> recorded() {
+        return recorded;
+    }
+
+    /** How many kernels have been looked up (all of them when the backend was built, none after). */
+    int lookups() {
+        return lookups;
+    }
+
+    @Override
+    public Kernel kernel(String name) {
+        lookups++;
+        if (signatures.isEmpty()) {
+            return new Kernel(name, null, null);  // the build had no nvcc: nothing to check against
+        }
+        List<String> parameters = signatures.get(name);
+        if (parameters == null) {
+            throw new IllegalStateException("kernel " + name + " is not in " + CudaDevice.SIGNATURES_RESOURCE);
+        }
+        return new Kernel(name, parameters, null);
+    }
+
+    @Override
+    public void launch(Kernel kernel, int gx, int gy, int gz, int threads, int sharedBytes, Object shapes, KernelArgs args) {
+        kernel.checkLaunch(gx, gy, gz, threads, sharedBytes, shapes, args);
+        recorded.add(new Launch(kernel.name(), gx, gy, gz, threads, sharedBytes, args.types(), String.valueOf(shapes)));
+    }
+
+    /** Memory that allocates nothing: every address is the null pointer, copies do nothing. */
+    private static final class EmptyMemory implements CudaMemory {
+        private final Set<String> scratch = new HashSet<>();
+
+        @Override
+        public CudaTensor.Storage allocate(long elements, Object what) {
+            return new CudaTensor.Storage(new CUdeviceptr(), elements);
+        }
+
+        @Override
+        public void free(CudaTensor.Storage storage, boolean drain) {
+        }
+
+        @Override
+        public boolean hasScratch(String purpose, long floats) {
+            return scratch.contains(purpose + " " + floats);
+        }
+
+        @Override
+        public CUdeviceptr scratch(String purpose, long floats) {
+            scratch.add(purpose + " " + floats);
+            return new CUdeviceptr();
+        }
+
+        @Override
+        public void download(CUdeviceptr src, float[] out, Object what) {
+        }
+
+        @Override
+        public void upload(CUdeviceptr dst, float[] src, Object what) {
+        }
+
+        @Override
+        public void upload(CUdeviceptr dst, byte[] src, Object what) {
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    /** A stream with no context: nothing to bind, wait for or capture; graphs are empty handles. */
+    private static final class IdleStream implements CudaStream {
+        @Override
+        public String describe() {
+            return "cuda: launch recorder";
+        }
+
+        @Override
+        public void enter() {
+        }
+
+        @Override
+        public void synchronize(String what) {
+        }
+
+        @Override
+        public void beginCapture() {
+        }
+
+        @Override
+        public CUgraphExec endCapture() {
+            return new CUgraphExec();
+        }
+
+        @Override
+        public void abandonCapture() {
+        }
+
+        @Override
+        public void launch(CUgraphExec graph) {
+        }
+
+        @Override
+        public void destroy(CUgraphExec graph) {
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+}

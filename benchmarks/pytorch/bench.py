@@ -33,7 +33,7 @@ CASES = [
     ("mlp-bn", 28, "infer", 1000, ("cpu", "cuda")),
 ]
 
-# the optimizer each model's training step uses (the seeds' first recipe for each)
+# the optimizer each model's training step uses: that of the sgd recipe for LeNet-BN, of mlp-adam for MLP-BN
 OPTIMIZER = {"lenet-bn": ("sgd", 1.0), "mlp-bn": ("adam", 0.01)}
 
 

@@ -7,7 +7,7 @@ first within each kind:
   - normnet bench throughput files (normnet bench --json) that are not part of a side-by-side run;
   - per-kernel side-by-side summaries (benchmarks/side_by_side.sh --kernels);
   - per-kernel files (normnet bench --kernels --json) not part of one, one table per device;
-  - accuracy parity summaries (benchmarks/parity/parity.py).
+  - accuracy parity summaries (benchmarks/parity/parity.py), recipes under their current names.
 Every table names the machine and the date of its figures and the command that reproduces them.
 
     /usr/bin/python3 benchmarks/readme_table.py [DIR ...]
@@ -19,6 +19,8 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks", "parity"))
+from parity import FORMER_NAMES  # noqa: E402
 
 
 def machine_of(doc):
@@ -166,12 +168,15 @@ def parity_table(path, doc, out):
             s = r.get(impl)
             cells.append(f"{s['mean']:.4f} +- {s['std']:.4f}" if s else "-")
         diff = (f"{r['normnet']['mean'] - r['pytorch']['mean']:+.4f}" if r.get("normnet") and r.get("pytorch") else "")
-        out.append(f"| {name} | {r.get('epochs')} | {cells[0]} | {cells[1]} | {diff} |")
+        out.append(f"| {FORMER_NAMES.get(name, name)} | {r.get('epochs')} | {cells[0]} | {cells[1]} | {diff} |")
     out.append("")
     out.append(f"Reproduce: `/usr/bin/python3 {doc.get('command', 'benchmarks/parity/parity.py')}`.{notes_of(path)}\n")
 
 
 def main(argv):
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(__doc__.strip())
+        return 0
     dirs = argv or [os.path.join(ROOT, "benchmarks", "results")]
     docs = load_all(dirs)
     newest = lambda item: item[1].get("date") or item[1].get("finished") or ""

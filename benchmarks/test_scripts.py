@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Checks of the result scripts (compare.py, readme_table.py, parity's cost model) on made-up files.
+"""Checks of the scripts: compare.py, readme_table.py and parity.py's recipe names on made-up files, and
+the PyTorch reference models (pytorch/models.py) against the layer order of normnet's Models.
 
     /usr/bin/python3 -m unittest benchmarks/test_scripts.py      (or run it directly)
 """
@@ -12,8 +13,13 @@ import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "parity"))
+sys.path.insert(0, os.path.join(HERE, "pytorch"))
 import compare  # noqa: E402
+import models  # noqa: E402
+import parity  # noqa: E402
 import readme_table  # noqa: E402
 
 
@@ -85,10 +91,85 @@ class ReadmeTableTest(unittest.TestCase):
             self.assertIn("2026-01-02 03:04:05 UTC", text)
             self.assertIn("Reproduce: `./normnet bench --device cpu --quick --threads 2 --json FILE`", text)
 
+    def test_parity_recipes_show_under_their_current_names(self):
+        with tempfile.TemporaryDirectory() as d:
+            acc = {"mean": 0.9, "std": 0.01}
+            doc = {"schema": "normnet-parity/1", "date": "2026-01-02T03:04:05Z",
+                   "machine": {"hostname": "h", "cores": 2},
+                   "seeds": [0], "recipes": {"momentum": {"epochs": 20, "normnet": acc, "pytorch": acc},
+                                             "mlp-adam": {"epochs": 10, "normnet": acc, "pytorch": acc}}}
+            with open(os.path.join(d, "parity.json"), "w") as f:
+                json.dump(doc, f)
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                self.assertEqual(0, readme_table.main([d]))
+            self.assertIn("| sgd-momentum-steplr | 20 |", buf.getvalue())
+            self.assertIn("| mlp-adam | 10 |", buf.getvalue())
+
     def test_no_results_is_an_error(self):
         with tempfile.TemporaryDirectory() as d:
             with contextlib.redirect_stderr(io.StringIO()):
                 self.assertEqual(1, readme_table.main([d]))
+
+
+class ParityTest(unittest.TestCase):
+    def test_former_recipe_names_map_to_current_ones(self):
+        self.assertEqual({"sgd", "sgd-momentum-steplr", "adam-steplr", "mlp-adam"}, set(parity.RECIPES))
+        for new in parity.FORMER_NAMES.values():
+            self.assertIn(new, parity.RECIPES)
+        self.assertEqual(["sgd-momentum-steplr", "adam-steplr", "sgd"],
+                         parity.recipe_names("momentum, adam-steplr,adam,sgd,"))
+        with self.assertRaises(ValueError):
+            parity.recipe_names("sgd,rmsprop")
+
+    def test_reuse_finds_a_run_recorded_under_a_former_name(self):
+        with tempfile.TemporaryDirectory() as d:
+            for ext in (".json", ".seconds"):
+                open(os.path.join(d, "adam-pytorch-s1" + ext), "w").close()
+            self.assertEqual(os.path.join(d, "adam-pytorch-s1.json"),
+                             parity.recorded_run(d, "adam-steplr", "pytorch", 1)[0])
+            self.assertIsNone(parity.recorded_run(d, "adam-steplr", "normnet", 1))
+            self.assertIsNone(parity.recorded_run(d, "sgd-momentum-steplr", "pytorch", 1))
+
+
+class ModelsTest(unittest.TestCase):
+    """State names and sizes as normnet's Models builds them (src/main/java/dev/normnet/nn/Models.java)."""
+
+    def keys(self, model):
+        return [k for k in model.state_dict() if not k.endswith("num_batches_tracked")]
+
+    def test_lenet_bn_layer_order_and_size(self):
+        m = models.make_model("lenet-bn")
+        convs, norms, linears = (0, 4), (1, 5, 10, 13), (9, 12, 15)
+        expect = [f"{i}.{p}" for i in sorted(convs + norms + linears)
+                  for p in (("weight", "bias", "running_mean", "running_var") if i in norms else ("weight", "bias"))]
+        self.assertEqual(expect, self.keys(m))
+        self.assertEqual(44878, sum(p.numel() for p in m.parameters()))
+        self.assertEqual(16 * 5 * 5, models.make_model("lenet-bn", 32)[9].in_features)
+        self.assertEqual(16 * 53 * 53, models.make_model("lenet-bn", 224)[9].in_features)
+
+    def test_models_without_batch_norm_drop_those_layers(self):
+        self.assertEqual(["0.weight", "0.bias", "3.weight", "3.bias", "7.weight", "7.bias", "9.weight", "9.bias",
+                          "11.weight", "11.bias"], self.keys(models.make_model("lenet")))
+        self.assertEqual(["1.weight", "1.bias", "3.weight", "3.bias", "5.weight", "5.bias"],
+                         self.keys(models.make_model("mlp")))
+        mlp_bn = models.make_model("mlp-bn")
+        self.assertEqual(["1.weight", "1.bias", "2.weight", "2.bias", "2.running_mean", "2.running_var"],
+                         self.keys(mlp_bn)[:6])
+        self.assertEqual("ReLU", type(mlp_bn[3]).__name__)
+
+    def test_options(self):
+        m = models.make_model("lenet-bn", pool="max", activation="relu")
+        self.assertEqual(["MaxPool2d", "ReLU"], [type(m[3]).__name__, type(m[2]).__name__])
+        self.assertEqual("Sigmoid", type(models.make_model("lenet")[1]).__name__)
+        x = models.make_model("lenet-bn", init="xavier")
+        bound = (6.0 / (120 + 84)) ** 0.5
+        self.assertLessEqual(float(x[12].weight.abs().max()), bound)
+        self.assertGreater(float(x[12].weight.abs().max()), 1.0 / 120 ** 0.5)  # beyond the default's bound
+        for bad in ({"name": "resnet"}, {"name": "lenet", "pool": "min"}, {"name": "mlp", "activation": "tanh"},
+                    {"name": "mlp", "init": "he"}, {"name": "lenet-bn", "size": 12}):
+            with self.assertRaises(ValueError):
+                models.make_model(**bad)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""Accuracy parity: the seeds' recipes trained by normnet and by PyTorch, several seeds each.
+"""Accuracy parity: the recipes of the d2l batch-norm chapter and its re-tellings, trained by normnet
+and by PyTorch, several seeds each.
 
-Recipes (DESIGN.md, "The reference models"):
-  sgd        LeNet-BN, SGD lr 1.0, batch 256, 10 epochs
-  momentum   LeNet-BN, SGD momentum 0.9 lr 0.5, StepLR(2, 0.9), batch 256, 20 epochs
-  adam       LeNet-BN, Adam lr 0.01, StepLR(2, 0.9), batch 256, 20 epochs
-  mlp-adam   MLP-BN (ReLU), Adam lr 0.01, batch 32, 10 epochs
+Recipes, each named by what it trains:
+  sgd                   LeNet-BN, SGD lr 1.0, batch 256, 10 epochs
+  sgd-momentum-steplr   LeNet-BN, SGD momentum 0.9 lr 0.5, StepLR(2, 0.9), batch 256, 20 epochs
+  adam-steplr           LeNet-BN, Adam lr 0.01, StepLR(2, 0.9), batch 256, 20 epochs
+  mlp-adam              MLP-BN (ReLU), Adam lr 0.01, batch 32, 10 epochs
+--recipes also takes the former names momentum and adam.
 
 For every recipe and seed it runs `normnet train ... --history` and benchmarks/pytorch/train.py
 with the same arguments, then prints the mean, standard deviation and range of the final test
@@ -31,17 +33,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 RECIPES = {
     "sgd": {"model": "lenet-bn", "act": "sigmoid", "optimizer": "sgd", "lr": 1.0, "batch": 256, "epochs": 10},
-    "momentum": {"model": "lenet-bn", "act": "sigmoid", "optimizer": "sgd", "lr": 0.5, "momentum": 0.9,
-                 "step_size": 2, "gamma": 0.9, "batch": 256, "epochs": 20},
-    "adam": {"model": "lenet-bn", "act": "sigmoid", "optimizer": "adam", "lr": 0.01, "step_size": 2, "gamma": 0.9,
-             "batch": 256, "epochs": 20},
+    "sgd-momentum-steplr": {"model": "lenet-bn", "act": "sigmoid", "optimizer": "sgd", "lr": 0.5, "momentum": 0.9,
+                            "step_size": 2, "gamma": 0.9, "batch": 256, "epochs": 20},
+    "adam-steplr": {"model": "lenet-bn", "act": "sigmoid", "optimizer": "adam", "lr": 0.01, "step_size": 2,
+                    "gamma": 0.9, "batch": 256, "epochs": 20},
     "mlp-adam": {"model": "mlp-bn", "act": "relu", "optimizer": "adam", "lr": 0.01, "batch": 32, "epochs": 10},
 }
+# names the recipes had before they were named by what they train (results made then keep them)
+FORMER_NAMES = {"momentum": "sgd-momentum-steplr", "adam": "adam-steplr"}
 
 
 def recipe_args(r, epochs, seed, device, threads, limit, test_limit):
-    a = ["--model", r["model"], "--optimizer", r["optimizer"], "--lr", str(r["lr"]), "--batch", str(r["batch"]),
-         "--epochs", str(epochs), "--seed", str(seed), "--device", device]
+    a = ["--model", r["model"], "--act", r["act"], "--optimizer", r["optimizer"], "--lr", str(r["lr"]),
+         "--batch", str(r["batch"]), "--epochs", str(epochs), "--seed", str(seed), "--device", device]
     if "momentum" in r:
         a += ["--momentum", str(r["momentum"])]
     if "step_size" in r:
@@ -53,6 +57,26 @@ def recipe_args(r, epochs, seed, device, threads, limit, test_limit):
     if test_limit:
         a += ["--test-limit", str(test_limit)]
     return a
+
+
+def recipe_names(text):
+    """The recipes a comma-separated list names, in its order, former names taken as the current ones."""
+    names = []
+    for r in (r.strip() for r in text.split(",")):
+        if r and FORMER_NAMES.get(r, r) not in RECIPES:
+            raise ValueError(f"unknown recipe {r!r}; valid: {', '.join(RECIPES)}")
+        if r and FORMER_NAMES.get(r, r) not in names:
+            names.append(FORMER_NAMES.get(r, r))
+    return names
+
+
+def recorded_run(out, name, impl, seed):
+    """The history and timing files of a run already in out, under the recipe's name or a former one, or None."""
+    for n in [name] + [f for f, new in FORMER_NAMES.items() if new == name]:
+        hist, timing = (os.path.join(out, f"{n}-{impl}-s{seed}{ext}") for ext in (".json", ".seconds"))
+        if os.path.exists(hist) and os.path.exists(timing):
+            return hist, timing
+    return None
 
 
 def run(cmd, log):
@@ -74,7 +98,9 @@ def spread(values):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated subset of " + ", ".join(RECIPES))
+    p.add_argument("--recipes", default=",".join(RECIPES),
+                   help="comma-separated subset of " + ", ".join(RECIPES) + " (or the former names "
+                        + ", ".join(FORMER_NAMES) + ")")
     p.add_argument("--seeds", default="3", help="a count N (seeds 0..N-1) or a comma-separated list")
     p.add_argument("--epochs", type=int, help="override every recipe's epochs (shortened runs)")
     p.add_argument("--limit", type=int, help="train on the first N images (shortened runs)")
@@ -90,10 +116,10 @@ def main(argv=None):
     p.add_argument("--out", help="directory for the histories, logs and parity.json "
                                  "(default benchmarks/results/DATE-HOST-parity)")
     a = p.parse_args(argv)
-    recipes = [r.strip() for r in a.recipes.split(",") if r.strip()]
-    for r in recipes:
-        if r not in RECIPES:
-            p.error(f"--recipes: unknown recipe {r!r}; valid: {', '.join(RECIPES)}")
+    try:
+        recipes = recipe_names(a.recipes)
+    except ValueError as e:
+        p.error(f"--recipes: {e}")
     try:
         seeds = list(range(int(a.seeds))) if "," not in a.seeds else [int(s) for s in a.seeds.split(",")]
     except ValueError:
@@ -117,11 +143,13 @@ def main(argv=None):
                 hist = os.path.join(out, tag + ".json")
                 args = recipe_args(r, epochs, seed, a.device, a.threads, a.limit, a.test_limit)
                 if impl == "normnet":
-                    cmd = [a.normnet, "train", "--act", r["act"]] + args + ["--history", hist]
+                    cmd = [a.normnet, "train"] + args + ["--history", hist]
                 else:
                     cmd = [a.python, os.path.join(ROOT, "benchmarks", "pytorch", "train.py")] + args + ["--history", hist]
                 timing = os.path.join(out, tag + ".seconds")
-                if a.reuse and os.path.exists(hist) and os.path.exists(timing):
+                recorded = recorded_run(out, name, impl, seed) if a.reuse else None
+                if recorded:
+                    hist, timing = recorded
                     print(f"== {tag}: reusing {hist}", file=sys.stderr, flush=True)
                     with open(timing) as f:
                         seconds = float(f.read())
@@ -149,7 +177,7 @@ def main(argv=None):
                 print(f"   test acc {h[-1]['test_acc']:.4f}  ({seconds:.0f} s)", file=sys.stderr, flush=True)
     total = time.perf_counter() - started
 
-    print(f"\n{'recipe':<10} {'epochs':>6} {'normnet test acc':>24} {'pytorch test acc':>24} {'diff':>8}")
+    print(f"\n{'recipe':<19} {'epochs':>6} {'normnet test acc':>24} {'pytorch test acc':>24} {'diff':>8}")
     summary = {}
     full_estimate = 0.0
     for name in recipes:
@@ -169,7 +197,7 @@ def main(argv=None):
             full_estimate += 3 * statistics.fmean(x["full_recipe_estimate_seconds"] for x in runs)
         diff = f"{row['normnet']['mean'] - row['pytorch']['mean']:+.4f}" if len(row) == 2 else ""
         epochs = a.epochs or RECIPES[name]["epochs"]
-        print(f"{name:<10} {epochs:>6} {cells[0]:>24} {cells[1] if len(cells) > 1 else '-':>24} {diff:>8}")
+        print(f"{name:<19} {epochs:>6} {cells[0]:>24} {cells[1] if len(cells) > 1 else '-':>24} {diff:>8}")
         summary[name] = {"recipe": RECIPES[name], "epochs": epochs, **row}
     print(f"\nthis run: {total / 60:.1f} min; the full run (all epochs, 60000 images, 3 seeds, "
           f"{' and '.join(impls)}) would take about {full_estimate / 60:.0f} min here "

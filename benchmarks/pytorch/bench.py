@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 import common
+import models
 
 # (model, input size, mode, batch, devices): the same list as dev.normnet.bench.BenchCases
 CASES = [
@@ -32,7 +33,7 @@ CASES = [
     ("mlp-bn", 28, "infer", 1000, ("cpu", "cuda")),
 ]
 
-# the optimizer each model's training step uses (the seeds' first recipe for each)
+# the optimizer each model's training step uses: that of the sgd recipe for LeNet-BN, of mlp-adam for MLP-BN
 OPTIMIZER = {"lenet-bn": ("sgd", 1.0), "mlp-bn": ("adam", 0.01)}
 
 
@@ -49,7 +50,7 @@ class Stepper:
         self.size = size
         self.batch = batch
         self.device = device
-        self.model = common.make_model(model_name, size).to(device)
+        self.model = models.make_model(model_name, size).to(device)
         self.train = mode == "train"
         self.model.train(self.train)
         opt_name, lr = OPTIMIZER[model_name]

@@ -1,10 +1,10 @@
-"""Shared pieces of the PyTorch reference scripts: data, models, timing, machine facts, JSON.
+"""Shared pieces of the PyTorch reference scripts: data, optimizers, timing, machine facts, JSON.
 
 Everything here mirrors what normnet does, so that the two sides measure the same work:
-the same IDX files read into memory once (no DataLoader), the same models (d2l 7.5 LeNet-BN,
-MLP-BN) with PyTorch's default initialization, the same batch assembly (gather by a permuted
-index, divide by 255, bilinear resize with align_corners=False when the model wants another
-size), and the same JSON schema as `normnet bench --json`.
+the same IDX files read into memory once (no DataLoader), the same batch assembly (gather by a
+permuted index, divide by 255, bilinear resize with align_corners=False when the model wants
+another size), and the same JSON schema as `normnet bench --json`. The models themselves are
+in models.py.
 """
 
 import datetime
@@ -20,7 +20,6 @@ import time
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 SCHEMA = "normnet-bench/1"
@@ -98,40 +97,7 @@ class Resident:
         return x, self.labels.index_select(0, idx)
 
 
-# ---------------------------------------------------------------- models
-
-
-def lenet_bn(size=28, pool="avg", activation="sigmoid"):
-    """d2l 7.5 LeNet with batch norm; the first Linear's input follows the image size."""
-    act = nn.Sigmoid if activation == "sigmoid" else nn.ReLU
-    pool_layer = nn.AvgPool2d if pool == "avg" else nn.MaxPool2d
-    s = ((size - 4) // 2 - 4) // 2
-    return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5), nn.BatchNorm2d(6), act(), pool_layer(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), act(), pool_layer(kernel_size=2, stride=2),
-        nn.Flatten(),
-        nn.Linear(16 * s * s, 120), nn.BatchNorm1d(120), act(),
-        nn.Linear(120, 84), nn.BatchNorm1d(84), act(),
-        nn.Linear(84, 10))
-
-
-def mlp_bn():
-    """784 -> 32 -> 32 -> 10 with BatchNorm1d and ReLU."""
-    return nn.Sequential(
-        nn.Flatten(),
-        nn.Linear(784, 32), nn.BatchNorm1d(32), nn.ReLU(),
-        nn.Linear(32, 32), nn.BatchNorm1d(32), nn.ReLU(),
-        nn.Linear(32, 10))
-
-
-def make_model(name, size=28):
-    if name == "lenet-bn":
-        return lenet_bn(size)
-    if name == "mlp-bn":
-        if size != 28:
-            sys.exit(f"error: mlp-bn takes 28x28 inputs, not {size}")
-        return mlp_bn()
-    sys.exit(f"error: unknown model {name!r} (lenet-bn, mlp-bn)")
+# ---------------------------------------------------------------- optimizers
 
 
 def make_optimizer(name, params, lr, momentum=0.0, capturable=False):

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 import common
+import models
 
 
 class Kernels:
@@ -238,7 +239,7 @@ def main(argv=None):
     settings = {"quick": a.quick, "repeats": a.repeats or (3 if a.quick else 5),
                 "target_seconds": a.seconds or (0.3 if a.quick else 1.0), "warmup_seconds": 1.0 if a.quick else 2.0}
     pattern = re.compile(a.only) if a.only else None
-    lenet_parameters = sum(t.numel() for t in common.lenet_bn(28).parameters())
+    lenet_parameters = sum(t.numel() for t in models.make_model("lenet-bn").parameters())
     doc = common.header("pytorch", settings)
     doc["kind"] = "kernels"
     doc["devices"] = []

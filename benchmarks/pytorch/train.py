@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""PyTorch reference for `normnet train`: the same recipe, the same history JSON.
+"""PyTorch reference for `normnet train`: the same model and training settings, the same history JSON.
 
 d2l-style training on Fashion-MNIST held in memory as tensors (no DataLoader): each epoch a
 seeded permutation, batches of --batch with the last smaller batch kept, softmax cross-entropy,
 SGD (momentum) or Adam, an optional StepLR stepped after each epoch, then eval-mode accuracy on
-the test set. The history file has the keys `normnet train --history` writes:
+the test set. The model comes from models.py with the options `normnet train` takes (--resize,
+--pool, --act, --init). The history file has the keys `normnet train --history` writes:
 {"device", "settings", "history": [{"epoch", "train_loss", "train_acc", "test_acc",
 "examples_per_sec", "seconds"}]}.
 
@@ -21,11 +22,12 @@ import torch
 import torch.nn.functional as F
 
 import common
+import models
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="lenet-bn", choices=["lenet-bn", "mlp-bn"])
+    p.add_argument("--model", default="lenet-bn", choices=models.NAMES)
     p.add_argument("--data")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch", type=int, default=256)
@@ -36,13 +38,18 @@ def main(argv=None):
     p.add_argument("--gamma", type=float)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resize", type=int, default=28, help="resize images to PX x PX (bilinear) before the model")
+    p.add_argument("--pool", default="avg", choices=models.POOLS, help="pooling of the LeNet models")
+    p.add_argument("--act", choices=models.ACTIVATIONS,
+                   help="activation (default sigmoid for the LeNets, relu for the MLPs)")
+    p.add_argument("--init", default="default", choices=models.INITS, help="PyTorch's default or Xavier uniform")
     p.add_argument("--limit", type=int, help="train on the first N training images")
     p.add_argument("--test-limit", type=int, help="evaluate on the first N test images")
     p.add_argument("--eval-batch", type=int, default=1000)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--history", help="write the history JSON here")
     a = p.parse_args(argv)
-    for name in ("epochs", "batch", "eval_batch"):
+    for name in ("epochs", "batch", "eval_batch", "resize"):
         if getattr(a, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be positive")
     if a.threads:
@@ -51,6 +58,10 @@ def main(argv=None):
         print("error: --device cuda: torch.cuda is not available on this machine", file=sys.stderr)
         return 2
     torch.manual_seed(a.seed)
+    try:
+        model = models.make_model(a.model, a.resize, a.pool, a.act, a.init).to(a.device)
+    except ValueError as e:
+        p.error(str(e))
     directory = common.find_data(a.data)
     tr_x, tr_y = common.load_split(directory, "train")
     te_x, te_y = common.load_split(directory, "test")
@@ -60,9 +71,7 @@ def main(argv=None):
         te_x, te_y = te_x[:a.test_limit], te_y[:a.test_limit]
     train = common.Resident(tr_x, tr_y, a.device)
     test = common.Resident(te_x, te_y, a.device)
-    model = common.make_model(a.model).to(a.device)
-    opt = (torch.optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum) if a.optimizer == "sgd"
-           else torch.optim.Adam(model.parameters(), lr=a.lr))
+    opt = common.make_optimizer(a.optimizer, model.parameters(), a.lr, a.momentum)
     sched = None
     if a.step_size:
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=a.step_size, gamma=a.gamma if a.gamma is not None else 0.1)
@@ -76,7 +85,7 @@ def main(argv=None):
         loss_sum = torch.zeros((), device=a.device)
         correct = torch.zeros((), dtype=torch.int64, device=a.device)
         for start in range(0, train.count, a.batch):
-            x, y = train.gather(order[start:start + a.batch], 28)
+            x, y = train.gather(order[start:start + a.batch], a.resize)
             out = model(x)
             loss = F.cross_entropy(out, y)
             opt.zero_grad(set_to_none=True)
@@ -92,7 +101,7 @@ def main(argv=None):
         with torch.no_grad():
             ident = torch.arange(test.count, device=a.device)
             for start in range(0, test.count, a.eval_batch):
-                x, y = test.gather(ident[start:start + a.eval_batch], 28)
+                x, y = test.gather(ident[start:start + a.eval_batch], a.resize)
                 hits += (model(x).argmax(1) == y).sum().item()
         test_acc = hits / test.count
         if sched is not None:

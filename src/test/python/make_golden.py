@@ -24,6 +24,8 @@ How the numbers are made:
     A reference that is zero by construction (the gradient of a bias followed by batch norm,
     which the batch norm's mean subtraction cancels) is stored as 0 and measured against the
     largest gradient of its case.
+  * The model cases build LeNet-BN and MLP-BN with benchmarks/pytorch/models.py, the definitions
+    the PyTorch reference scripts train and time, so the golden files check the same models.
   * torch.set_num_threads(1) and torch.use_deterministic_algorithms(True): the same run gives the
     same bits.
 """
@@ -39,6 +41,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks", "pytorch"))
+import models  # noqa: E402  the reference models, shared with the benchmark scripts
 OUT = os.path.join(ROOT, "src", "test", "resources", "golden")
 FASHION = "/usr/share/datasets/fashion-mnist"
 TOLERANCE = 1e-5
@@ -400,26 +404,6 @@ def fashion_bytes(count, seed, split):
 
 # ------------------------------------------------------------------------------------ models
 
-def lenet_bn():
-    """d2l 7.5, LeNet with batch norm, in nn.Sequential order (state_dict keys "0.weight", ...)."""
-    return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5), nn.BatchNorm2d(6), nn.Sigmoid(),
-        nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), nn.Sigmoid(),
-        nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten(),
-        nn.Linear(16 * 4 * 4, 120), nn.BatchNorm1d(120), nn.Sigmoid(),
-        nn.Linear(120, 84), nn.BatchNorm1d(84), nn.Sigmoid(),
-        nn.Linear(84, 10))
-
-
-def mlp_bn():
-    return nn.Sequential(
-        nn.Flatten(),
-        nn.Linear(784, 32), nn.BatchNorm1d(32), nn.ReLU(),
-        nn.Linear(32, 32), nn.BatchNorm1d(32), nn.ReLU(),
-        nn.Linear(32, 10))
-
-
 def fashion_batch(count, seed):
     """The first `count` Fashion-MNIST training images (pixel / 255) and labels, or seeded random."""
     images = os.path.join(FASHION, "train-images-idx3-ubyte.gz")
@@ -604,9 +588,9 @@ def main():
                "batch x (8, 1, 28, 28): init.* is the state_dict before, losses the loss of each step "
                "(before its update), grad.* the parameter gradients of step 1, final.* the state_dict after "
                "step 3 (num_batches_tracked = 3), eval_logits the eval-mode output of the final model on x",
-               801, lenet_bn, 8, 3, 0.1, 0.9, 1e-4)
+               801, lambda: models.make_model("lenet-bn"), 8, 3, 0.1, 0.9, 1e-4)
     model_case("mlp_bn", "MLP-BN (Flatten, 784->32 BN1d ReLU, 32->32 BN1d ReLU, 32->10), seed 802; "
-               "files as lenet_bn", 802, mlp_bn, 8, 3, 0.1, 0.9, 1e-4)
+               "files as lenet_bn", 802, lambda: models.make_model("mlp-bn"), 8, 3, 0.1, 0.9, 1e-4)
 
     write_readme()
 

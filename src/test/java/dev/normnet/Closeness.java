@@ -1,6 +1,7 @@
 package dev.normnet;
 
 import java.util.Locale;
+import org.opentest4j.AssertionFailedError;
 
 /**
  * The one closeness rule of normnet's tests, used by every comparison of computed numbers: a
@@ -68,7 +69,7 @@ public final class Closeness {
     private static Report check(String what, double[] expected, double[] actual, double rtol, double[] termScale,
                                 boolean fail) {
         if (expected.length != actual.length || (termScale != null && termScale.length != expected.length)) {
-            throw new AssertionError(what + ": expected " + expected.length + " values, got " + actual.length
+            throw new AssertionFailedError(what + ": expected " + expected.length + " values, got " + actual.length
                     + (termScale == null ? "" : " (and " + termScale.length + " scales)"));
         }
         double tensorScale = 0;
@@ -100,8 +101,8 @@ public final class Closeness {
         }
         Report report = new Report(what, worst, worstError, worstRatio, termScale == null ? tensorScale : Double.NaN);
         if (fail && worstRatio > 1) {
-            throw new AssertionError(String.format(Locale.ROOT,
-                    "%s: element %d is %s, expected %s: |diff| %.3e is %.3g times the allowed rtol %.1e x %s",
+            throw new AssertionFailedError(String.format(Locale.ROOT,
+                    "%s: at %d got %s, expected %s: |diff| %.3e is %.3g times the allowed rtol %.1e x %s",
                     what, worst, actual[worst], expected[worst], worstError, worstRatio, rtol,
                     termScale == null ? String.format(Locale.ROOT, "max |expected| %.3e", tensorScale)
                             : String.format(Locale.ROOT, "its term scale %.3e", termScale[worst])));

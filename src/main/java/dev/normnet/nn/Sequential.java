@@ -446,6 +446,15 @@ public final class Sequential implements AutoCloseable {
             return activations[i];
         }
 
+        /**
+         * The gradient of the loss with respect to the input of layer i, (N, ...), after
+         * {@link #backward()}; null when the plan has no gradients or nothing needs that one
+         * (no layer before i has parameters).
+         */
+        public Tensor activationGradient(int i) {
+            return activationGrads[i];
+        }
+
         /** Queues the forward pass; training mode uses and updates batch statistics. */
         public void forward(boolean training) {
             for (Layer.Step step : steps) {

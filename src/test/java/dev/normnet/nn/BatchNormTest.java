@@ -1,5 +1,6 @@
 package dev.normnet.nn;
 
+import dev.normnet.Closeness;
 import dev.normnet.backend.cpu.CpuBackend;
 import dev.normnet.tensor.Shape;
 import org.junit.jupiter.api.AfterEach;
@@ -111,8 +112,8 @@ class BatchNormTest {
             }
         }
         Map<String, float[]> s = m.state();
-        assertClose(runMean, s.get("0.running_mean"), 1e-5, "running_mean");
-        assertClose(runVar, s.get("0.running_var"), 1e-5, "running_var");
+        Closeness.assertClose("running_mean", runMean, s.get("0.running_mean"), 1e-5);
+        Closeness.assertClose("running_var", runVar, s.get("0.running_var"), 1e-5);
         assertArrayEquals(new float[] {steps}, s.get("0.num_batches_tracked"));
 
         // Eval mode uses the running statistics and leaves them (and the counter) alone.
@@ -186,33 +187,51 @@ class BatchNormTest {
 
     @Test
     void backwardMatchesTheClosedForm() {
+        // An identity 1x1 convolution in front makes the batch norm's input gradient a plan buffer:
+        // dx of the batch norm is the gradient at activation 1.
         Shape sample = Shape.of(2, 3, 3);
         int n = 4;
-        Sequential m = model(sample);
+        int c = 2;
+        int hw = 9;
+        Sequential m = new Sequential(new Conv2d(c, 1, 1, 0, false), new BatchNorm()).build(sample, 1);
+        Map<String, float[]> s = m.state();
+        s.put("0.weight", new float[] {1, 0, 0, 1});
+        s.put("1.weight", new float[] {0.5f, 0.75f});
+        s.put("1.bias", new float[] {-0.2f, -0.1f});
+        m.loadState(s);
+        m.to(backend);
         Sequential.Plan plan = m.plan(n);
         SplittableRandom r = new SplittableRandom(3);
-        float[] x = randn(n * 18, r, 1.5, 0.3);
-        float[] dy = randn(n * 18, r, 1.0, 0.0);
+        float[] x = randn(n * c * hw, r, 1.5, 0.3);
+        float[] dy = randn(n * c * hw, r, 1.0, 0.0);
         plan.input().copyFrom(x);
         plan.forward(true);
         plan.outputGradient().copyFrom(dy);
         plan.backward();
-        double[][] st = stats(x, n, 2, 9);
-        double[] gamma = toDouble(m.state().get("0.weight"));
-        double[] dgamma = new double[2];
-        double[] dbeta = new double[2];
-        int mm = n * 9;
+
+        // The closed form, in float64: xhat = (x - mean) / sqrt(var + eps),
+        // dbeta = sum(dy), dgamma = sum(dy * xhat), dx = gamma / sqrt(var + eps) / m * (m * dy - dbeta - xhat * dgamma).
+        double[][] st = stats(x, n, c, hw);
+        double[] gamma = {0.5, 0.75};
+        int mm = n * hw;
+        double[] dgamma = new double[c];
+        double[] dbeta = new double[c];
+        double[] xhat = new double[x.length];
         for (int idx = 0; idx < x.length; idx++) {
-            int ch = (idx / 9) % 2;
-            double xhat = (x[idx] - st[0][ch]) / Math.sqrt(st[1][ch] + 1e-5);
-            dgamma[ch] += dy[idx] * xhat;
+            int ch = (idx / hw) % c;
+            xhat[idx] = (x[idx] - st[0][ch]) / Math.sqrt(st[1][ch] + 1e-5);
+            dgamma[ch] += dy[idx] * xhat[idx];
             dbeta[ch] += dy[idx];
         }
-        float[] g = m.gradients().toArray();
-        // Flat layout: weight at 0, bias at the next aligned offset.
-        assertClose(dgamma, java.util.Arrays.copyOfRange(g, 0, 2), 1e-4, "dgamma");
-        assertClose(dbeta, java.util.Arrays.copyOfRange(g, Sequential.ALIGN, Sequential.ALIGN + 2), 1e-4, "dbeta");
-        assertEquals(0, mm % 9);
+        double[] dx = new double[x.length];
+        for (int idx = 0; idx < x.length; idx++) {
+            int ch = (idx / hw) % c;
+            dx[idx] = gamma[ch] / Math.sqrt(st[1][ch] + 1e-5) / mm * (mm * dy[idx] - dbeta[ch] - xhat[idx] * dgamma[ch]);
+        }
+        Map<String, float[]> grads = m.gradientState();
+        Closeness.assertClose("dgamma", dgamma, grads.get("1.weight"), 1e-4);
+        Closeness.assertClose("dbeta", dbeta, grads.get("1.bias"), 1e-4);
+        Closeness.assertClose("dx", dx, plan.activationGradient(1).toArray(), 1e-4);
     }
 
     static double[] toDouble(float[] v) {
@@ -229,14 +248,4 @@ class BatchNormTest {
         return a;
     }
 
-    static void assertClose(double[] ref, float[] got, double relTol, String what) {
-        assertEquals(ref.length, got.length, what + " length");
-        double scale = 0;
-        double err = 0;
-        for (int i = 0; i < ref.length; i++) {
-            scale = Math.max(scale, Math.abs(ref[i]));
-            err = Math.max(err, Math.abs(ref[i] - got[i]));
-        }
-        assertTrue(err <= relTol * Math.max(scale, 1e-12), what + ": max |diff| " + err + " vs max |ref| " + scale);
-    }
 }

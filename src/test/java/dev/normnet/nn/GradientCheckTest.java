@@ -1,5 +1,6 @@
 package dev.normnet.nn;
 
+import dev.normnet.Reference64;
 import dev.normnet.backend.cpu.CpuBackend;
 import dev.normnet.tensor.Shape;
 import dev.normnet.tensor.Tensor;
@@ -103,7 +104,7 @@ class GradientCheckTest {
         for (int i = 0; i < x.length; i++) {
             xd[i] = x[i];
         }
-        double refLoss = Reference64.loss(model, state, xd, n, labels);
+        double refLoss = Reference64.trainingLoss(model, state, xd, n, labels);
         assertTrue(Math.abs(refLoss - engineLoss) < 1e-5 * Math.max(1, Math.abs(refLoss)),
                 "forward loss " + engineLoss + " vs float64 " + refLoss);
 
@@ -119,9 +120,9 @@ class GradientCheckTest {
                 int idx = (int) ((long) t * p.length / count);
                 double keep = p[idx];
                 p[idx] = keep + h;
-                double up = Reference64.loss(model, state, xd, n, labels);
+                double up = Reference64.trainingLoss(model, state, xd, n, labels);
                 p[idx] = keep - h;
-                double down = Reference64.loss(model, state, xd, n, labels);
+                double down = Reference64.trainingLoss(model, state, xd, n, labels);
                 p[idx] = keep;
                 fd[t] = (up - down) / (2 * h);
                 got[t] = g[idx];

@@ -1,5 +1,6 @@
 package dev.normnet.optim;
 
+import dev.normnet.Closeness;
 import dev.normnet.backend.cpu.CpuBackend;
 import dev.normnet.tensor.Shape;
 import dev.normnet.tensor.Tensor;
@@ -72,7 +73,7 @@ class OptimizerTest {
                 }
             }
         }
-        assertClose(p, params.toArray());
+        Closeness.assertClose("params", p, params.toArray(), 2e-6);
         assertEquals(lrAt(lr, STEPS - 1), sgd.learningRate());
         assertEquals(lr, sgd.baseLearningRate());
         sgd.close();
@@ -110,7 +111,7 @@ class OptimizerTest {
                 p[i] -= stepSize * m[i] / denom;
             }
         }
-        assertClose(p, params.toArray());
+        Closeness.assertClose("params", p, params.toArray(), 2e-6);
         adam.close();
     }
 
@@ -142,15 +143,5 @@ class OptimizerTest {
             d[i] = v[i];
         }
         return d;
-    }
-
-    private static void assertClose(double[] ref, float[] got) {
-        double err = 0;
-        double scale = 0;
-        for (int i = 0; i < ref.length; i++) {
-            err = Math.max(err, Math.abs(ref[i] - got[i]));
-            scale = Math.max(scale, Math.abs(ref[i]));
-        }
-        assertTrue(err <= 2e-6 * scale, "max |diff| " + err + " vs max |ref| " + scale);
     }
 }

@@ -9,6 +9,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
+import dev.normnet.Closeness;
 import java.util.Locale;
 
 import static org.junit.jupiter.api.Assertions.fail;
@@ -98,32 +99,22 @@ final class Golden {
         if (got.length != r.length) {
             fail(where(what) + ": " + got.length + " values but the reference " + ref.name() + " has " + r.length);
         }
-        double scale = 0;
-        for (float v : r) {
-            scale = Math.max(scale, Math.abs((double) v));
-        }
-        if (scale == 0) {
-            scale = zeroScale;
-        }
-        double maxDiff = 0;
-        int at = -1;
+        double[] expected = new double[r.length];
+        boolean zero = true;
         for (int i = 0; i < r.length; i++) {
-            double d = Math.abs((double) got[i] - r[i]);
-            if (!(d <= maxDiff)) {              // also catches NaN
-                maxDiff = d;
-                at = i;
-                if (Double.isNaN(d)) {
-                    break;
-                }
-            }
+            expected[i] = r[i];
+            zero &= r[i] == 0f;
         }
-        double rel = scale > 0 ? maxDiff / scale : (maxDiff == 0 ? 0 : Double.POSITIVE_INFINITY);
-        String line = String.format(Locale.ROOT, "%s: max |got - ref| = %.3e%s, scale %.3e, relative %.3e",
-                what, maxDiff, at < 0 ? "" : String.format(Locale.ROOT, " at %d (got %s, ref %s)",
-                        at, Float.toString(got[at]), Float.toString(r[at])), scale, rel);
-        if (!(rel <= TOLERANCE)) {
-            fail(where(line) + " > tolerance " + TOLERANCE + " (reference " + ref.name() + ")");
+        String where = where(what) + " (reference " + ref.name() + ")";
+        Closeness.Report closeness;
+        if (zero && zeroScale > 0) {
+            double[] scale = new double[r.length];
+            java.util.Arrays.fill(scale, zeroScale);
+            closeness = Closeness.assertClose(where, expected, got, TOLERANCE, scale);
+        } else {
+            closeness = Closeness.assertClose(where, expected, got, TOLERANCE);
         }
+        double rel = closeness.worstRatio() * TOLERANCE;
         worst = Math.max(worst, rel);
         report.add(String.format(Locale.ROOT, "%s %.1e", what, rel));
         return rel;

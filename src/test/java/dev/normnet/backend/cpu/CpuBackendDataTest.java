@@ -8,7 +8,7 @@ import org.junit.jupiter.api.Test;
 import java.util.Random;
 
 import static dev.normnet.backend.cpu.Fixtures.RTOL;
-import static dev.normnet.backend.cpu.Fixtures.assertClose;
+import static dev.normnet.Closeness.assertClose;
 import static dev.normnet.backend.cpu.Fixtures.assertGuards;
 import static dev.normnet.backend.cpu.Fixtures.output;
 import static dev.normnet.backend.cpu.Fixtures.tensor;

@@ -1,5 +1,6 @@
 package dev.normnet.backend.cpu;
 
+import dev.normnet.Reference64;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -7,7 +8,7 @@ import org.junit.jupiter.api.Test;
 import java.util.Random;
 
 import static dev.normnet.backend.cpu.Fixtures.RTOL;
-import static dev.normnet.backend.cpu.Fixtures.assertClose;
+import static dev.normnet.Closeness.assertClose;
 import static dev.normnet.backend.cpu.Fixtures.assertGuards;
 import static dev.normnet.backend.cpu.Fixtures.numericGradient;
 import static dev.normnet.backend.cpu.Fixtures.output;

@@ -9,7 +9,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import java.util.Random;
 
 import static dev.normnet.backend.cpu.Fixtures.RTOL;
-import static dev.normnet.backend.cpu.Fixtures.assertClose;
+import static dev.normnet.Closeness.assertClose;
 import static dev.normnet.backend.cpu.Fixtures.assertGuards;
 import static dev.normnet.backend.cpu.Fixtures.output;
 import static dev.normnet.backend.cpu.Fixtures.tensor;

@@ -79,38 +79,6 @@ final class Fixtures {
     }
 
     /**
-     * Asserts max |actual - expected| <= rtol * max |expected| (tensor-relative: elements near
-     * zero are the result of cancellation and carry the absolute error of the large terms), and
-     * reports the largest absolute and relative errors.
-     */
-    static void assertClose(String what, double[] expected, float[] actual, double rtol) {
-        assertEquals(expected.length, actual.length, what + ": length");
-        double maxRef = 0;
-        for (double e : expected) {
-            maxRef = Math.max(maxRef, Math.abs(e));
-        }
-        double maxAbs = 0;
-        double maxRel = 0;
-        int worst = -1;
-        for (int i = 0; i < expected.length; i++) {
-            double err = Math.abs(actual[i] - expected[i]);
-            if (!(err <= maxAbs)) {
-                maxAbs = err;
-                worst = i;
-            }
-            if (Math.abs(expected[i]) > 1e-3 * maxRef) {
-                maxRel = Math.max(maxRel, err / Math.abs(expected[i]));
-            }
-        }
-        double bound = rtol * Math.max(maxRef, Double.MIN_NORMAL);
-        String msg = String.format("%s: max abs error %.3e (element %d: got %s, expected %s), max rel error %.3e,"
-                        + " max |expected| %.3e, allowed %.3e (rtol %.1e)", what, maxAbs, worst,
-                worst < 0 ? "-" : Float.toString(actual[worst]), worst < 0 ? "-" : Double.toString(expected[worst]),
-                maxRel, maxRef, bound, rtol);
-        assertTrue(maxAbs <= bound && !Double.isNaN(maxAbs), msg);
-    }
-
-    /**
      * Central finite differences of L(x) = sum(dy * f(x)) with respect to every element of x,
      * in float64: (L(x + h e_i) - L(x - h e_i)) / 2h.
      */

@@ -9,7 +9,7 @@ import java.util.List;
  * @param activation {@code sigmoid} or {@code relu}, or null for the preset's own (sigmoid for
  *                   the LeNets, ReLU for the MLPs)
  * @param resize     input side: images are resized to resize x resize (28 keeps Fashion-MNIST as
- *                   is; 32 and 224 are the seeds' variants)
+ *                   is; 32 and 224 are the sizes two re-tellings of the d2l chapter use)
  * @param init       {@code default} (PyTorch's) or {@code xavier}
  */
 public record ModelOptions(String pool, String activation, int resize, String init) {

@@ -117,7 +117,7 @@ public final class Trainer implements AutoCloseable {
                     + " examples, batch " + batchSize + "): " + e.getMessage() + "; use drop-last or another batch size", e);
         }
         int batches = full + (rest > 0 ? 1 : 0);
-        DataLoader loader = new DataLoader(train, batchSize, shuffle, dropLast, seed, model.inputShape().dim(-1));
+        DataLoader loader = new DataLoader(train, batchSize, shuffle, dropLast, seed);
         int[] order = new int[train.count()];
         float[] orderHost = new float[train.count()];
         History history = new History();

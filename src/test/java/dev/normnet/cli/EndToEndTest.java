@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
  * images of the Fashion-MNIST training set for one epoch on the CPU, then evaluated on all 10,000
  * test images, must exceed 70% test accuracy.
  *
- * <p>Settings: LeNet-BN with ReLU and max pooling (the seeds' variant), Adam, learning rate
+ * <p>Settings: LeNet-BN with ReLU and max pooling (the variant one re-telling of the d2l chapter trains), Adam, learning rate
  * {@value #LR}, batch {@value #BATCH} (375 steps), seed 0. The CPU backend is deterministic, so the
  * accuracy is one number per code version; what makes the test robust is that the whole
  * distribution over seeds clears the bar. Measured over seeds 0-9 (1 epoch, 6,000 images, all

@@ -246,6 +246,8 @@ __global__ void batchnorm_stats_kernel4(const float* __restrict__ x,  // (N, C, 
 
 // ----------------------------------------------------------------------------------- eval kernels
 
+// eval v1: the mainline batchnorm_forward_eval, included above with src/main/cuda/batchnorm.cu.
+
 // eval v2: L % 4 == 0, so each aligned group of four elements lies in one channel; grid-stride
 // over total / 4 groups with float4 loads and stores (x and y 16-byte aligned: cudaMalloc).
 __global__ void batchnorm_forward_eval_kernel2(const float4* __restrict__ x, const float* __restrict__ gamma,

@@ -10,10 +10,11 @@ Compile and run:
   ./batchnorm_backward 2
 
 version 1: one thread per channel: sums in double, then dx; serial and slow
-version 2: [mainline batchnorm_backward_partial v2 + batchnorm_backward_finalize v2 +
-           batchnorm_backward_dx v1, src/main/cuda/batchnorm.cu] each channel split over G
-           blocks that write (sum dy, sum dy * xhat) partials from fixed trees; one thread per
-           channel merges them in order in double; a grid-stride pass writes dx
+version 2: each channel split over G blocks that write (sum dy, sum dy * xhat) partials from
+           fixed trees; one thread per channel merges them in order in double; a grid-stride
+           pass writes dx (the mainline kernels batchnorm_backward_partial v2,
+           batchnorm_backward_finalize v2 and batchnorm_backward_dx v1, included from
+           src/main/cuda/batchnorm.cu)
 version 3: version 2 with the finalize folded into the partial pass: the last block of each
            channel (an integer ticket per channel) sums the channel's partials in order; two
            launches instead of three
@@ -80,80 +81,10 @@ __global__ void batchnorm_backward_kernel1(const float* __restrict__ x, const fl
     }
 }
 
-// ---- v2: copied from src/main/cuda/batchnorm.cu
-
-__device__ __forceinline__ size_t bn_index(long long j, int c, int C, int L) {
-    long long n = j / L;
-    long long l = j - n * L;
-    return ((size_t) n * C + c) * L + l;
-}
-
-// batchnorm_backward_partial v2: per block (g, c), the sums of dy and dy * xhat over the block's
-// slice (xhat = (x - saveMean) * saveInvStd), each thread strided, then a fixed tree.
-// Writes partials[c][g] = (sum dy, sum dy * xhat).
-__global__ void batchnorm_backward_partial(const float* __restrict__ x, const float* __restrict__ dy,
-                                           const float* __restrict__ saveMean,
-                                           const float* __restrict__ saveInvStd,
-                                           float* __restrict__ partials,  // (C, G, 2)
-                                           int N, int C, int L, int chunk) {
-    __shared__ float buf[NN_REDUCE_THREADS];
-    const int g = blockIdx.x;
-    const int G = gridDim.x;
-    const int c = blockIdx.y;
-    const long long m = (long long) N * L;
-    const long long j0 = (long long) g * chunk;
-    const long long j1 = min(m, j0 + chunk);
-    const float mean = saveMean[c];
-    const float invstd = saveInvStd[c];
-    float sdy = 0.0f;
-    float sdyx = 0.0f;
-    for (long long j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
-        size_t i = bn_index(j, c, C, L);
-        float d = dy[i];
-        sdy += d;
-        sdyx = fmaf(d, (x[i] - mean) * invstd, sdyx);
-    }
-    float a = nn_block_sum(sdy, buf);
-    float b = nn_block_sum(sdyx, buf);
-    if (threadIdx.x == 0) {
-        float* out = partials + ((size_t) c * G + g) * 2;
-        out[0] = a;
-        out[1] = b;
-    }
-}
-
-// batchnorm_backward_finalize v2: one thread per channel sums its G partials in order (double):
-// dbeta = sum(dy), dgamma = sum(dy * xhat).
-__global__ void batchnorm_backward_finalize(const float* __restrict__ partials,  // (C, G, 2)
-                                            int C, int G,
-                                            float* __restrict__ dgamma, float* __restrict__ dbeta) {
-    const int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= C) return;
-    double a = 0.0, b = 0.0;
-    for (int g = 0; g < G; g++) {
-        a += partials[((size_t) c * G + g) * 2];
-        b += partials[((size_t) c * G + g) * 2 + 1];
-    }
-    dbeta[c] = (float) a;
-    dgamma[c] = (float) b;
-}
-
-// batchnorm_backward_dx v1: dx = gamma * invstd / m * (m * dy - dbeta - xhat * dgamma).
-// dx may alias dy (each element is read before it is written by the same thread).
-__global__ void batchnorm_backward_dx(const float* x, const float* dy,
-                                      const float* __restrict__ gamma,
-                                      const float* __restrict__ saveMean,
-                                      const float* __restrict__ saveInvStd,
-                                      const float* __restrict__ dgamma,
-                                      const float* __restrict__ dbeta,
-                                      float* dx, int C, int L, int total, float m) {
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
-        int c = (i / L) % C;
-        float invstd = saveInvStd[c];
-        float xhat = (x[i] - saveMean[c]) * invstd;
-        dx[i] = gamma[c] * invstd / m * (m * dy[i] - dbeta[c] - xhat * dgamma[c]);
-    }
-}
+// v2: the mainline kernels batchnorm_backward_partial, batchnorm_backward_finalize and
+// batchnorm_backward_dx, included from src/main/cuda/batchnorm.cu (with its helper bn_index,
+// which v3 uses too).
+#include "../../src/main/cuda/batchnorm.cu"
 
 // v3 (1 of 2): v2's partial pass, and the last block of each channel to finish (an integer
 // ticket per channel, taken after __threadfence) sums that channel's G partials in order (in

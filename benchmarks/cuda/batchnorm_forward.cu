@@ -16,15 +16,16 @@ Compile and run:
 train version 1: one thread per channel, two passes in double, then y; serial and slow
 train version 2: one block per channel: block sum of x - x[first] (fixed tree) -> mean, block sum of
                  (x - mean)^2 -> var, then the same block writes y; reads x three times
-train version 3: [mainline batchnorm_stats_partial v3 + batchnorm_stats_finalize v3 +
-                 batchnorm_normalize v1, src/main/cuda/batchnorm.cu] each channel split over
-                 G blocks: Welford per thread, Chan merges in a fixed tree, partials (C, G, 3)
-                 merged in order in double by one thread per channel, then a grid-stride
-                 normalize over all elements
+train version 3: each channel split over G blocks: Welford per thread, Chan merges in a fixed
+                 tree, partials (C, G, 3) merged in order in double by one thread per channel,
+                 then a grid-stride normalize over all elements (the mainline kernels
+                 batchnorm_stats_partial v3, batchnorm_stats_finalize v3 and
+                 batchnorm_normalize v1, included from src/main/cuda/batchnorm.cu)
 train version 4: version 3 with the finalize folded into the partial pass: the last block of
                  each channel (an integer ticket per channel) merges the channel's partials in
                  order; two launches instead of three
-eval version 1:  [mainline batchnorm_forward_eval v1] grid-stride, one element per iteration
+eval version 1:  grid-stride, one element per iteration (the mainline kernel
+                 batchnorm_forward_eval v1, included from src/main/cuda/batchnorm.cu)
 eval version 2:  four elements per iteration with float4 loads and stores when L % 4 == 0
                  (the four share a channel), else version 1
 All versions are deterministic.
@@ -161,116 +162,10 @@ __global__ void batchnorm_forward_train_kernel2(const float* __restrict__ x, con
     }
 }
 
-// ---- train v3: copied from src/main/cuda/batchnorm.cu
-
-__device__ __forceinline__ size_t bn_index(long long j, int c, int C, int L) {
-    long long n = j / L;
-    long long l = j - n * L;
-    return ((size_t) n * C + c) * L + l;
-}
-
-// Chan's merge of two (count, mean, M2) summaries into the first.
-__device__ __forceinline__ void bn_chan_merge(float& na, float& ma, float& m2a, float nb, float mb, float m2b) {
-    float n = na + nb;
-    if (nb == 0.0f) return;
-    float delta = mb - ma;
-    float fb = nb / n;
-    ma = ma + delta * fb;
-    m2a = m2a + m2b + delta * delta * na * fb;
-    na = n;
-}
-
-// batchnorm_stats_partial v3: Welford per thread over a strided part of the block's slice, then
-// a fixed tree of Chan merges in shared memory. Grid (G, C); block (g, c) covers
-// j in [g*chunk, min(m, (g+1)*chunk)). Writes partials[c][g] = (count, mean, M2).
-__global__ void batchnorm_stats_partial(const float* __restrict__ x,  // (N, C, L)
-                                        float* __restrict__ partials,  // (C, G, 3)
-                                        int N, int C, int L, int chunk) {
-    __shared__ float sn[NN_REDUCE_THREADS];
-    __shared__ float sm[NN_REDUCE_THREADS];
-    __shared__ float s2[NN_REDUCE_THREADS];
-    const int g = blockIdx.x;
-    const int G = gridDim.x;
-    const int c = blockIdx.y;
-    const long long m = (long long) N * L;
-    const long long j0 = (long long) g * chunk;
-    const long long j1 = min(m, j0 + chunk);
-    int count = 0;
-    float mean = 0.0f;
-    float m2 = 0.0f;
-    for (long long j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
-        float v = x[bn_index(j, c, C, L)];
-        count++;
-        float delta = v - mean;
-        mean += delta / (float) count;
-        m2 += delta * (v - mean);
-    }
-    sn[threadIdx.x] = (float) count;
-    sm[threadIdx.x] = mean;
-    s2[threadIdx.x] = m2;
-    __syncthreads();
-    for (int s = blockDim.x >> 1; s > 0; s >>= 1) {
-        if (threadIdx.x < s) {
-            float na = sn[threadIdx.x], ma = sm[threadIdx.x], m2a = s2[threadIdx.x];
-            bn_chan_merge(na, ma, m2a, sn[threadIdx.x + s], sm[threadIdx.x + s], s2[threadIdx.x + s]);
-            sn[threadIdx.x] = na;
-            sm[threadIdx.x] = ma;
-            s2[threadIdx.x] = m2a;
-        }
-        __syncthreads();
-    }
-    if (threadIdx.x == 0) {
-        float* out = partials + ((size_t) c * G + g) * 3;
-        out[0] = sn[0];
-        out[1] = sm[0];
-        out[2] = s2[0];
-    }
-}
-
-// batchnorm_stats_finalize v3: one thread per channel merges its G partials in order (Chan, in
-// double), then writes saveMean, saveInvStd = 1/sqrt(var + eps) with the biased variance, and
-// updates the running statistics with PyTorch's convention: momentum weights the new value, and
-// the running variance takes the unbiased var * m / (m - 1).
-__global__ void batchnorm_stats_finalize(const float* __restrict__ partials,  // (C, G, 3)
-                                         int C, int G, long long m,
-                                         float* __restrict__ runningMean,  // (C)
-                                         float* __restrict__ runningVar,   // (C)
-                                         float* __restrict__ saveMean,     // (C)
-                                         float* __restrict__ saveInvStd,   // (C)
-                                         float momentum, float eps) {
-    const int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= C) return;
-    double n = 0.0, mean = 0.0, m2 = 0.0;
-    for (int g = 0; g < G; g++) {
-        const float* in = partials + ((size_t) c * G + g) * 3;
-        double nb = in[0];
-        if (nb == 0.0) continue;
-        double mb = in[1], m2b = in[2];
-        double total = n + nb;
-        double delta = mb - mean;
-        mean += delta * nb / total;
-        m2 += m2b + delta * delta * n * nb / total;
-        n = total;
-    }
-    double var = m2 / (double) m;
-    saveMean[c] = (float) mean;
-    saveInvStd[c] = (float) (1.0 / sqrt(var + (double) eps));
-    double unbiased = m2 / (double) (m - 1);
-    runningMean[c] = (float) ((1.0 - momentum) * runningMean[c] + momentum * mean);
-    runningVar[c] = (float) ((1.0 - momentum) * runningVar[c] + momentum * unbiased);
-}
-
-// batchnorm_normalize v1: y = gamma[c] * (x - mean[c]) * invstd[c] + beta[c], grid-stride over
-// the N*C*L elements. Used by training (saved statistics) after batchnorm_stats_finalize.
-__global__ void batchnorm_normalize(const float* __restrict__ x, const float* __restrict__ gamma,
-                                    const float* __restrict__ beta, const float* __restrict__ mean,
-                                    const float* __restrict__ invstd, float* __restrict__ y,
-                                    int C, int L, int total) {
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
-        int c = (i / L) % C;
-        y[i] = gamma[c] * ((x[i] - mean[c]) * invstd[c]) + beta[c];
-    }
-}
+// train v3: the mainline kernels batchnorm_stats_partial, batchnorm_stats_finalize and
+// batchnorm_normalize, and eval v1: the mainline batchnorm_forward_eval, included from
+// src/main/cuda/batchnorm.cu (with its helpers bn_index and bn_chan_merge, which v4 uses too).
+#include "../../src/main/cuda/batchnorm.cu"
 
 // train v4 (1 of 2): v3's partial pass, and the last block of each channel to finish (an
 // integer ticket per channel, taken after __threadfence) merges that channel's G partials in
@@ -351,19 +246,7 @@ __global__ void batchnorm_stats_kernel4(const float* __restrict__ x,  // (N, C, 
 
 // ----------------------------------------------------------------------------------- eval kernels
 
-// eval v1: copied from src/main/cuda/batchnorm.cu (batchnorm_forward_eval v1).
-// y = gamma * (x - runningMean) / sqrt(runningVar + eps) + beta.
-__global__ void batchnorm_forward_eval_kernel1(const float* __restrict__ x, const float* __restrict__ gamma,
-                                               const float* __restrict__ beta,
-                                               const float* __restrict__ runningMean,
-                                               const float* __restrict__ runningVar, float* __restrict__ y,
-                                               int C, int L, int total, float eps) {
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
-        int c = (i / L) % C;
-        float invstd = 1.0f / sqrtf(runningVar[c] + eps);
-        y[i] = gamma[c] * ((x[i] - runningMean[c]) * invstd) + beta[c];
-    }
-}
+// eval v1: the mainline batchnorm_forward_eval, included above with src/main/cuda/batchnorm.cu.
 
 // eval v2: L % 4 == 0, so each aligned group of four elements lies in one channel; grid-stride
 // over total / 4 groups with float4 loads and stores (x and y 16-byte aligned: cudaMalloc).
@@ -426,7 +309,7 @@ static unsigned int* tickets_scratch(int C) {
     return g_tickets;
 }
 
-static void batchnorm_forward_train(int version, BnArgs a) {
+static void batchnorm_forward_train_run(int version, BnArgs a) {
     switch (version) {
         case 1:
             batchnorm_forward_train_kernel1<<<ceil_div(a.C, 32), 32>>>(a.x, a.gamma, a.beta, a.runningMean,
@@ -478,14 +361,14 @@ static void batchnorm_forward_train(int version, BnArgs a) {
     }
 }
 
-static void batchnorm_forward_eval(int version, BnArgs a) {
+static void batchnorm_forward_eval_run(int version, BnArgs a) {
     int total = a.N * a.C * a.L;
     if (version == 2 && a.L % 4 == 0) {
         batchnorm_forward_eval_kernel2<<<geometry::stride_blocks(total / 4), geometry::THREADS>>>(
             (const float4*) a.x, a.gamma, a.beta, a.runningMean, a.runningVar, (float4*) a.y, a.C, a.L, total / 4,
             a.eps);
     } else if (version == 1 || version == 2) {
-        batchnorm_forward_eval_kernel1<<<geometry::stride_blocks(total), geometry::THREADS>>>(
+        batchnorm_forward_eval<<<geometry::stride_blocks(total), geometry::THREADS>>>(
             a.x, a.gamma, a.beta, a.runningMean, a.runningVar, a.y, a.C, a.L, total, a.eps);
     } else {
         fprintf(stderr, "batchnorm_forward eval: no version %d\n", version);
@@ -553,7 +436,7 @@ int main(int argc, char** argv) {
         a.eps = eps;
         double* ref_y = (double*) host_alloc(nx * sizeof(double));
         if (eval) {
-            batchnorm_forward_eval(version, a);
+            batchnorm_forward_eval_run(version, a);
             batchnorm_forward_eval_cpu(ref_y, x, gamma, beta, rm, rv, N, C, L, eps);
             validate_result(a.y, ref_y, "y", nx, 1e-5, 1e-5);
         } else {
@@ -561,7 +444,7 @@ int main(int argc, char** argv) {
             double* ref_invstd = make_zeros_double((size_t) C);
             double* ref_rm = make_zeros_double((size_t) C);
             double* ref_rv = make_zeros_double((size_t) C);
-            batchnorm_forward_train(version, a);
+            batchnorm_forward_train_run(version, a);
             batchnorm_forward_train_cpu(ref_y, ref_mean, ref_invstd, ref_rm, ref_rv, x, gamma, beta, rm, rv, N, C, L,
                                         momentum, eps);
             // y is about N(0, 1) * gamma + beta: float32 statistics of m values drift by ~1e-6.
@@ -581,7 +464,7 @@ int main(int argc, char** argv) {
             poison(a.y, nx);
             poison(a.saveMean, (size_t) C);
             poison(a.saveInvStd, (size_t) C);
-            batchnorm_forward_train(version, a);
+            batchnorm_forward_train_run(version, a);
             float* second = from_device(a.y, nx);
             if (memcmp(first, second, nx * sizeof(float)) != 0) {
                 fprintf(stderr, "FAILED: two runs of version %d gave different y bits (or left outputs unwritten)\n", version);
@@ -595,8 +478,8 @@ int main(int argc, char** argv) {
         if (cs.timed && timing_enabled()) {
             // train reads x twice (statistics, normalize) and writes y; eval reads x once.
             double bytes = (double) nx * sizeof(float) * (eval ? 2.0 : 3.0);
-            Timing t = eval ? benchmark_kernel(repeats, batchnorm_forward_eval, version, a)
-                            : benchmark_kernel(repeats, batchnorm_forward_train, version, a);
+            Timing t = eval ? benchmark_kernel(repeats, batchnorm_forward_eval_run, version, a)
+                            : benchmark_kernel(repeats, batchnorm_forward_train_run, version, a);
             print_timing("time", t, bytes, 0.0);
         }
         free(x);

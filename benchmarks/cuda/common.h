@@ -12,7 +12,8 @@
 //                                    status 1 and a loud message on the first op that fails
 //   benchmark_kernel                 warm-up, then per repeat: L2 flush, event, launch, event
 //   print_timing                     ms, GB/s and GFLOP/s
-//   nn_block_sum / nn_block_sum_d    the fixed-tree block sums, copied from src/main/cuda/common.cuh
+//   nn_block_sum / nn_block_sum_d    the fixed-tree block sums of src/main/cuda/common.cuh, included
+//   warp_sum / warp_max              xor-butterfly warp reductions
 //
 // Shape letters (as in src/main/cuda): N batch, C input channels, H W input height and width,
 // K output channels (or classes), R S filter height and width, P Q output height and width.
@@ -55,41 +56,9 @@ static inline void fail(const char* fmt, const char* what) {
 __host__ __device__ static inline int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
 // ----------------------------------------------------------------------------------- block sums
-// Copied from src/main/cuda/common.cuh so the kernels copied from the mainline compile as they are.
-
-#define NN_KERNEL extern "C" __global__
-#define NN_REDUCE_THREADS 256
-
-// Sum of v over the block, in a fixed tree; every thread must call it; the result is valid in
-// thread 0. buf holds blockDim.x floats; blockDim.x must be a power of two.
-__device__ __forceinline__ float nn_block_sum(float v, float* buf) {
-    buf[threadIdx.x] = v;
-    __syncthreads();
-    for (int s = blockDim.x >> 1; s > 0; s >>= 1) {
-        if (threadIdx.x < s) {
-            buf[threadIdx.x] += buf[threadIdx.x + s];
-        }
-        __syncthreads();
-    }
-    float r = buf[0];
-    __syncthreads();
-    return r;
-}
-
-// The same in double.
-__device__ __forceinline__ double nn_block_sum_d(double v, double* buf) {
-    buf[threadIdx.x] = v;
-    __syncthreads();
-    for (int s = blockDim.x >> 1; s > 0; s >>= 1) {
-        if (threadIdx.x < s) {
-            buf[threadIdx.x] += buf[threadIdx.x + s];
-        }
-        __syncthreads();
-    }
-    double r = buf[0];
-    __syncthreads();
-    return r;
-}
+// The mainline's helpers (NN_KERNEL, NN_REDUCE_THREADS, nn_block_sum, nn_block_sum_d), which the
+// mainline kernels each lab file includes use, and which the lab's own versions share.
+#include "../../src/main/cuda/common.cuh"
 
 // Sum over a full warp with a xor butterfly. Every lane ends with the same bits: at each step
 // lanes i and i^o add the same two values (float addition is commutative), so the order is fixed.
@@ -344,7 +313,7 @@ static inline bool has_arg(int argc, char** argv, const char* word) {
 }
 
 // The first argument that is a positive integer is the version; the default otherwise.
-// "--versions" prints the number of versions and exits (used by emu/run_all.sh).
+// "--versions" prints the number of versions and exits (used by run.sh and emu_run.sh).
 static inline int parse_version(int argc, char** argv, int default_version, int max_version) {
     if (has_arg(argc, argv, "--versions")) {
         printf("%d\n", max_version);
@@ -374,7 +343,7 @@ static inline int repeats_from_env(int default_repeats) {
     return r > 0 ? r : default_repeats;
 }
 
-// Under the CPU emulation (emu/), cases with more than $LAB_EMU_MAX (default 2,000,000) output
+// Under the CPU emulation (src/test/cuda/cuda_emu.h), cases with more than $LAB_EMU_MAX (default 2,000,000) output
 // elements are skipped, and nothing is timed; on a GPU every case runs.
 static inline bool skip_case(size_t elements) {
 #ifdef LAB_EMULATION
@@ -400,7 +369,7 @@ static inline bool timing_enabled() {
 
 // ----------------------------------------------------------------------------------- launch geometry
 // The mainline's launch arithmetic (src/main/java/dev/normnet/backend/cuda/LaunchGeometry.java),
-// so the versions copied from src/main/cuda run here with the grids the Java side gives them.
+// so the mainline kernels the lab includes run here with the grids the Java side gives them.
 
 namespace geometry {
 const int THREADS = 256;

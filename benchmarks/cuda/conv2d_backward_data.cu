@@ -9,9 +9,9 @@ Compile and run:
   ./conv2d_backward_data 2
 
 version 1: one thread per dx element, gathers over (k, r, s), naive
-version 2: [mainline conv2d_backward_data v2, src/main/cuda/conv2d.cu] one thread per input pixel
-           and 8 input channels, the weights of those channels staged in shared memory, laid out
-           (k, r, s, c); gather form, no atomics
+version 2: one thread per input pixel and 8 input channels, the weights of those channels
+           staged in shared memory, laid out (k, r, s, c); gather form, no atomics (the mainline
+           kernel conv2d_backward_data v2, included from src/main/cuda/conv2d.cu)
 version 3: version 2 plus the dy patch a 2-D tile of input pixels reads staged in shared memory
            (zero outside dy), so the inner loop reads only shared memory
 */
@@ -76,82 +76,9 @@ __global__ void conv2d_backward_data_kernel1(const float* __restrict__ dy,  // (
     dx[idx] = acc;
 }
 
-#define CONV_CB 8
-
-// v2: copied from src/main/cuda/conv2d.cu (conv2d_backward_data v2).
-// dx in gather form (no atomics): each thread owns one input pixel
-// (ih, iw) of image n and CONV_CB input channels, and sums dy[n, k, p, q] * w[k, c, r, s] over
-// every (k, r, s) whose window covers it: p = (ih + pad - r) / stride when that divides exactly
-// and 0 <= p < P (q likewise). Grid (ceil(H*W / blockDim), ceil(C / CONV_CB), min(N, 65535)).
-// Weights staged in shared memory kChunk output channels at a time, laid out (k, r, s, cc).
-// Pixels no window covers get 0. Dynamic shared memory: kChunk * R * S * CONV_CB floats.
-__global__ void conv2d_backward_data_kernel2(const float* __restrict__ dy,  // (N, K, P, Q)
-                                             const float* __restrict__ w,   // (K, C, R, S)
-                                             float* __restrict__ dx,        // (N, C, H, W)
-                                             int N, int C, int H, int W, int K, int R, int S, int P, int Q,
-                                             int stride, int pad, int kChunk) {
-    extern __shared__ float ws[];  // (kChunk, R, S, CONV_CB)
-    const int RS = R * S;
-    const int PQ = P * Q;
-    const int HW = H * W;
-    const int cBase = blockIdx.y * CONV_CB;
-    const int hw = blockIdx.x * blockDim.x + threadIdx.x;
-    const bool active = hw < HW;
-    const int ih = active ? hw / W : 0;
-    const int iw = active ? hw % W : 0;
-    for (int n = blockIdx.z; n < N; n += gridDim.z) {
-        float acc[CONV_CB];
-#pragma unroll
-        for (int cc = 0; cc < CONV_CB; cc++) {
-            acc[cc] = 0.0f;
-        }
-        for (int k0 = 0; k0 < K; k0 += kChunk) {
-            const int kn = min(kChunk, K - k0);
-            __syncthreads();
-            for (int i = threadIdx.x; i < kn * RS * CONV_CB; i += blockDim.x) {
-                int cc = i % CONV_CB;
-                int t = i / CONV_CB;  // kl * RS + rs
-                int rs = t % RS;
-                int kl = t / RS;
-                int c = cBase + cc;
-                ws[i] = c < C ? w[((size_t) (k0 + kl) * C + c) * RS + rs] : 0.0f;
-            }
-            __syncthreads();
-            if (active) {
-                for (int kl = 0; kl < kn; kl++) {
-                    const float* dyk = dy + ((size_t) n * K + k0 + kl) * PQ;
-                    for (int r = 0; r < R; r++) {
-                        int tp = ih + pad - r;
-                        if (tp < 0 || tp % stride != 0) continue;
-                        int p = tp / stride;
-                        if (p >= P) continue;
-                        for (int s = 0; s < S; s++) {
-                            int tq = iw + pad - s;
-                            if (tq < 0 || tq % stride != 0) continue;
-                            int q = tq / stride;
-                            if (q >= Q) continue;
-                            float g = dyk[p * Q + q];
-                            const float* wp = ws + ((size_t) (kl * RS + r * S + s)) * CONV_CB;
-#pragma unroll
-                            for (int cc = 0; cc < CONV_CB; cc++) {
-                                acc[cc] = fmaf(g, wp[cc], acc[cc]);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        if (active) {
-#pragma unroll
-            for (int cc = 0; cc < CONV_CB; cc++) {
-                int c = cBase + cc;
-                if (c < C) {
-                    dx[((size_t) n * C + c) * HW + hw] = acc[cc];
-                }
-            }
-        }
-    }
-}
+// v2: the mainline kernel conv2d_backward_data, included from src/main/cuda/conv2d.cu, which
+// also defines CONV_CB (input channels per thread; v3 uses it too).
+#include "../../src/main/cuda/conv2d.cu"
 
 // floor(a / b) for b > 0 and any sign of a.
 __device__ __forceinline__ int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -268,7 +195,7 @@ static void conv2d_backward_data2(const float* dy, const float* w, float* dx, Co
     int kChunk = geometry::conv_chunk(s.K, s.R, s.S);
     dim3 grid(ceil_div(s.H * s.W, geometry::THREADS), geometry::channel_blocks(s.C), geometry::batch_grid(s.N));
     size_t smem = geometry::conv_shared_bytes(kChunk, s.R, s.S);
-    conv2d_backward_data_kernel2<<<grid, geometry::THREADS, smem>>>(dy, w, dx, s.N, s.C, s.H, s.W, s.K, s.R, s.S,
+    conv2d_backward_data<<<grid, geometry::THREADS, smem>>>(dy, w, dx, s.N, s.C, s.H, s.W, s.K, s.R, s.S,
                                                                     s.P, s.Q, s.stride, s.pad, kChunk);
     CUDA_CHECK_LAUNCH();
 }
@@ -296,7 +223,7 @@ static void conv2d_backward_data3(const float* dy, const float* w, float* dx, Co
     CUDA_CHECK_LAUNCH();
 }
 
-static void conv2d_backward_data(int version, const float* dy, const float* w, float* dx, ConvShape s) {
+static void conv2d_backward_data_run(int version, const float* dy, const float* w, float* dx, ConvShape s) {
     switch (version) {
         case 1: conv2d_backward_data1(dy, w, dx, s); break;
         case 2: conv2d_backward_data2(dy, w, dx, s); break;
@@ -350,7 +277,7 @@ int main(int argc, char** argv) {
         float* d_dx = device_alloc_poison(ndx);
         double terms = (double) c.K * c.R * c.S + 1.0;
         double atol = 1e-6 * terms, rtol = 1e-5;
-        conv2d_backward_data(version, d_dy, d_w, d_dx, s);
+        conv2d_backward_data_run(version, d_dy, d_w, d_dx, s);
         if (c.cpu) {
             double* ref = (double*) host_alloc(ndx * sizeof(double));
             conv2d_backward_data_cpu(ref, dy, w, c.N, c.C, c.H, c.W, c.K, c.R, c.S, s.P, s.Q, c.stride, c.pad);
@@ -358,12 +285,12 @@ int main(int argc, char** argv) {
             free(ref);
         } else {
             float* d_ref = device_alloc_poison(ndx);
-            conv2d_backward_data(1, d_dy, d_w, d_ref, s);
+            conv2d_backward_data_run(1, d_dy, d_w, d_ref, s);
             validate_against_device(d_dx, d_ref, "dx vs v1", ndx, atol, rtol);
             CUDA_CHECK(cudaFree(d_ref));
         }
         if (c.timed && timing_enabled()) {
-            Timing t = benchmark_kernel(repeats, conv2d_backward_data, version, d_dy, d_w, d_dx, s);
+            Timing t = benchmark_kernel(repeats, conv2d_backward_data_run, version, d_dy, d_w, d_dx, s);
             double bytes = (double) (ndy + nw + ndx) * sizeof(float);
             double flops = 2.0 * (double) ndy * c.C * c.R * c.S;
             print_timing("time", t, bytes, flops);

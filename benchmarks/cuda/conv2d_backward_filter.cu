@@ -10,10 +10,11 @@ Compile and run:
   ./conv2d_backward_filter 2
 
 version 1: one thread per dw (and db) element, serial loop over all N*P*Q positions
-version 2: [mainline conv2d_backward_filter_partial v2 + partials_merge(_serial) v1,
-           src/main/cuda/conv2d.cu and reduce.cu] the positions cut into G contiguous ranges;
-           thread (output, range) sums its range serially into partials (G, T); a second kernel
-           merges the G partials of each output in fixed order (in double)
+version 2: the positions cut into G contiguous ranges; thread (output, range) sums its range
+           serially into partials (G, T); a second kernel merges the G partials of each output in
+           fixed order (in double) (the mainline kernels conv2d_backward_filter_partial v2 and
+           partials_merge / partials_merge_serial v1, included from src/main/cuda/conv2d.cu and
+           src/main/cuda/reduce.cu)
 version 3: implicit GEMM with split reduction: dw (K, C*R*S) and db as one more column are
            the product dy (K, m) * col(x) (m, C*R*S + 1); block tiles of 16 x 64 outputs, 16
            positions per shared-memory stage, 4 outputs per thread; G ranges of positions write
@@ -93,128 +94,10 @@ __global__ void conv2d_backward_filter_kernel1(const float* __restrict__ x,   //
     dw[o] = acc;
 }
 
-// v2 (1 of 2): copied from src/main/cuda/conv2d.cu (conv2d_backward_filter_partial v2).
-// Outputs o in [0, T), T = K*C*R*S (+ K when db is wanted): o < K*C*R*S is dw[k, c, r, s],
-// o >= K*C*R*S is db[o - K*C*R*S]. The reduction index m = (n, p, q) in [0, N*P*Q) is cut into
-// G contiguous ranges of mChunk; grid (ceil(T / blockDim), G). Thread (o, g) sums its range
-// serially in increasing m and writes partials[g][o]; neighbouring threads share (k, c), so dy
-// loads are broadcasts and x loads fall in one window. Phase 2 is partials_merge (fixed order).
-__global__ void conv2d_backward_filter_partial_kernel2(const float* __restrict__ x,   // (N, C, H, W)
-                                                       const float* __restrict__ dy,  // (N, K, P, Q)
-                                                       float* __restrict__ partials,  // (G, T)
-                                                       int N, int C, int H, int W, int K, int R, int S,
-                                                       int P, int Q, int stride, int pad,
-                                                       int T, int mChunk) {
-    const int o = blockIdx.x * blockDim.x + threadIdx.x;
-    if (o >= T) return;
-    const int g = blockIdx.y;
-    const int RS = R * S;
-    const int PQ = P * Q;
-    const int KCRS = K * C * RS;
-    const long long M = (long long) N * PQ;
-    const long long m0 = (long long) g * mChunk;
-    const long long m1 = min(M, m0 + mChunk);
-    float acc = 0.0f;
-    if (m0 < m1) {
-        int n = (int) (m0 / PQ);
-        int pq = (int) (m0 % PQ);
-        int p = pq / Q;
-        int q = pq % Q;
-        if (o < KCRS) {
-            const int k = o / (C * RS);
-            const int crs = o % (C * RS);
-            const int c = crs / RS;
-            const int r = (crs % RS) / S;
-            const int s = crs % S;
-            for (long long m = m0; m < m1; m++) {
-                int ih = p * stride - pad + r;
-                int iw = q * stride - pad + s;
-                if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
-                    acc = fmaf(dy[((size_t) n * K + k) * PQ + p * Q + q],
-                               x[(((size_t) n * C + c) * H + ih) * W + iw], acc);
-                }
-                if (++q == Q) {
-                    q = 0;
-                    if (++p == P) {
-                        p = 0;
-                        n++;
-                    }
-                }
-            }
-        } else {
-            const int k = o - KCRS;
-            for (long long m = m0; m < m1; m++) {
-                acc += dy[((size_t) n * K + k) * PQ + p * Q + q];
-                if (++q == Q) {
-                    q = 0;
-                    if (++p == P) {
-                        p = 0;
-                        n++;
-                    }
-                }
-            }
-        }
-    }
-    partials[(size_t) g * T + o] = acc;
-}
-
-// v2 (2 of 2): copied from src/main/cuda/reduce.cu (partials_merge v1).
-// One block per output column o in [0, T); partials (G, T) row-major.
-// Thread t sums partials[g][o] for g = t, t + blockDim, ... in increasing g (in double), then a
-// fixed tree combines the threads. out0[o] = sum for o < T0, out1[o - T0] = sum otherwise, plus
-// bias[(o % biasPeriod)] when bias is not null. The tree shape depends only on blockDim and G,
-// so the result is the same bits every run.
-__global__ void partials_merge(const float* __restrict__ partials,  // (G, T)
-                               int G, int T,
-                               float* __restrict__ out0, int T0,
-                               float* __restrict__ out1,
-                               const float* __restrict__ bias, int biasPeriod) {
-    __shared__ double buf[NN_REDUCE_THREADS];
-    for (int o = blockIdx.x; o < T; o += gridDim.x) {
-        double acc = 0.0;
-        for (int g = threadIdx.x; g < G; g += blockDim.x) {
-            acc += (double) partials[(size_t) g * T + o];
-        }
-        double total = nn_block_sum_d(acc, buf);
-        if (threadIdx.x == 0) {
-            float r = (float) total;
-            if (bias != nullptr) {
-                r += bias[o % biasPeriod];
-            }
-            if (o < T0) {
-                out0[o] = r;
-            } else {
-                out1[o - T0] = r;
-            }
-        }
-    }
-}
-
-// Copied from src/main/cuda/reduce.cu (partials_merge_serial v1), used by v2 when G <= 32.
-// One thread per output column o; sums partials[g][o] for g = 0..G-1
-// in order (in double). Reads are coalesced across threads; used when G is small (split-K GEMM),
-// where a block per column would leave most threads idle. Outputs as partials_merge.
-__global__ void partials_merge_serial(const float* __restrict__ partials,  // (G, T)
-                                      int G, int T,
-                                      float* __restrict__ out0, int T0,
-                                      float* __restrict__ out1,
-                                      const float* __restrict__ bias, int biasPeriod) {
-    for (int o = blockIdx.x * blockDim.x + threadIdx.x; o < T; o += gridDim.x * blockDim.x) {
-        double acc = 0.0;
-        for (int g = 0; g < G; g++) {
-            acc += (double) partials[(size_t) g * T + o];
-        }
-        float r = (float) acc;
-        if (bias != nullptr) {
-            r += bias[o % biasPeriod];
-        }
-        if (o < T0) {
-            out0[o] = r;
-        } else {
-            out1[o - T0] = r;
-        }
-    }
-}
+// v2: the mainline kernels conv2d_backward_filter_partial (src/main/cuda/conv2d.cu) and
+// partials_merge / partials_merge_serial (src/main/cuda/reduce.cu), included.
+#include "../../src/main/cuda/conv2d.cu"
+#include "../../src/main/cuda/reduce.cu"
 
 #define BF_TK 16  // output channels per block tile
 #define BF_TC 64  // (c, r, s) columns per block tile (the db column included)
@@ -370,7 +253,7 @@ static void conv2d_backward_filter2(const float* x, const float* dy, float* dw, 
     float* partials = partials_scratch((size_t) outputs * split.groups);
     int threads = outputs >= geometry::THREADS ? geometry::THREADS : 128;
     dim3 grid(ceil_div(outputs, threads), split.groups);
-    conv2d_backward_filter_partial_kernel2<<<grid, threads>>>(x, dy, partials, s.N, s.C, s.H, s.W, s.K, s.R, s.S,
+    conv2d_backward_filter_partial<<<grid, threads>>>(x, dy, partials, s.N, s.C, s.H, s.W, s.K, s.R, s.S,
                                                               s.P, s.Q, s.stride, s.pad, outputs, split.chunk);
     CUDA_CHECK_LAUNCH();
     if (split.groups <= geometry::SERIAL_MERGE_MAX) {

@@ -8,9 +8,10 @@ Compile and run:
   ./conv2d_forward 2
 
 version 1: one thread per output element, naive loops over (c, r, s)
-version 2: [mainline conv2d_forward v2, src/main/cuda/conv2d.cu] one thread per output pixel and
-           8 output channels (register accumulators; each input load reused 8 times), the
-           weights of those channels staged in shared memory, laid out (c, r, s, k)
+version 2: one thread per output pixel and 8 output channels (register accumulators; each
+           input load reused 8 times), the weights of those channels staged in shared memory,
+           laid out (c, r, s, k) (the mainline kernel conv2d_forward v2, included from
+           src/main/cuda/conv2d.cu)
 version 3: version 2 plus the input patch of a 2-D tile of output pixels staged in shared
            memory (zero-padded, so the inner loop has no bounds checks); block shape fitted to Q
 */
@@ -74,80 +75,9 @@ __global__ void conv2d_forward_kernel1(const float* __restrict__ x,  // (N, C, H
     y[idx] = acc;
 }
 
-// Output channels computed by one thread (versions 2 and 3).
-#define CONV_CB 8
-
-// v2: copied from src/main/cuda/conv2d.cu (conv2d_forward v2).
-// Grid (ceil(P*Q / blockDim), ceil(K / CONV_CB), min(N, 65535)); the z dimension strides over
-// the batch. Each thread owns one output pixel (p, q) of image n and CONV_CB output channels,
-// so every input value it loads is reused CONV_CB times from a register. The weights of the
-// block's CONV_CB channels are staged in shared memory cChunk input channels at a time,
-// laid out (c, r, s, kk) so the CONV_CB weights a thread needs are contiguous (broadcast reads).
-// Dynamic shared memory: cChunk * R * S * CONV_CB floats. Correct for any size, stride, padding.
-__global__ void conv2d_forward_kernel2(const float* __restrict__ x,  // (N, C, H, W)
-                                      const float* __restrict__ w,  // (K, C, R, S)
-                                      const float* __restrict__ b,  // (K) or null
-                                      float* __restrict__ y,        // (N, K, P, Q)
-                                      int N, int C, int H, int W, int K, int R, int S, int P, int Q,
-                                      int stride, int pad, int cChunk) {
-    extern __shared__ float ws[];  // (cChunk, R, S, CONV_CB)
-    const int RS = R * S;
-    const int PQ = P * Q;
-    const int kBase = blockIdx.y * CONV_CB;
-    const int pq = blockIdx.x * blockDim.x + threadIdx.x;
-    const bool active = pq < PQ;
-    const int p = active ? pq / Q : 0;
-    const int q = active ? pq % Q : 0;
-    const int ih0 = p * stride - pad;
-    const int iw0 = q * stride - pad;
-    for (int n = blockIdx.z; n < N; n += gridDim.z) {
-        float acc[CONV_CB];
-#pragma unroll
-        for (int kk = 0; kk < CONV_CB; kk++) {
-            int k = kBase + kk;
-            acc[kk] = (b != nullptr && k < K) ? b[k] : 0.0f;
-        }
-        for (int c0 = 0; c0 < C; c0 += cChunk) {
-            const int cn = min(cChunk, C - c0);
-            __syncthreads();  // the previous chunk's weights are no longer read
-            for (int i = threadIdx.x; i < cn * RS * CONV_CB; i += blockDim.x) {
-                int kk = i % CONV_CB;
-                int crs = i / CONV_CB;  // c * RS + r * S + s within the chunk
-                int k = kBase + kk;
-                ws[i] = k < K ? w[((size_t) k * C + c0) * RS + crs] : 0.0f;
-            }
-            __syncthreads();
-            if (active) {
-                for (int c = 0; c < cn; c++) {
-                    const float* xc = x + ((size_t) n * C + c0 + c) * H * W;
-                    for (int r = 0; r < R; r++) {
-                        int ih = ih0 + r;
-                        if (ih < 0 || ih >= H) continue;
-                        for (int s = 0; s < S; s++) {
-                            int iw = iw0 + s;
-                            if (iw < 0 || iw >= W) continue;
-                            float xv = xc[ih * W + iw];
-                            const float* wp = ws + ((size_t) (c * RS + r * S + s)) * CONV_CB;
-#pragma unroll
-                            for (int kk = 0; kk < CONV_CB; kk++) {
-                                acc[kk] = fmaf(xv, wp[kk], acc[kk]);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        if (active) {
-#pragma unroll
-            for (int kk = 0; kk < CONV_CB; kk++) {
-                int k = kBase + kk;
-                if (k < K) {
-                    y[((size_t) n * K + k) * PQ + pq] = acc[kk];
-                }
-            }
-        }
-    }
-}
+// v2: the mainline kernel conv2d_forward, included from src/main/cuda/conv2d.cu, which also
+// defines CONV_CB (output channels per thread; v3 uses it too).
+#include "../../src/main/cuda/conv2d.cu"
 
 // v3: block (TQ, TP) owns a TP x TQ tile of output pixels of image n and CONV_CB output
 // channels. Per chunk of cChunk input channels it stages the weights, laid out (c, r, s, kk) as
@@ -257,7 +187,7 @@ static void conv2d_forward2(const float* x, const float* w, const float* b, floa
     int cChunk = geometry::conv_chunk(s.C, s.R, s.S);
     dim3 grid(ceil_div(s.P * s.Q, geometry::THREADS), geometry::channel_blocks(s.K), geometry::batch_grid(s.N));
     size_t smem = geometry::conv_shared_bytes(cChunk, s.R, s.S);
-    conv2d_forward_kernel2<<<grid, geometry::THREADS, smem>>>(x, w, b, y, s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.P,
+    conv2d_forward<<<grid, geometry::THREADS, smem>>>(x, w, b, y, s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.P,
                                                               s.Q, s.stride, s.pad, cChunk);
     CUDA_CHECK_LAUNCH();
 }
@@ -285,7 +215,7 @@ static void conv2d_forward3(const float* x, const float* w, const float* b, floa
     CUDA_CHECK_LAUNCH();
 }
 
-static void conv2d_forward(int version, const float* x, const float* w, const float* b, float* y, ConvShape s) {
+static void conv2d_forward_run(int version, const float* x, const float* w, const float* b, float* y, ConvShape s) {
     switch (version) {
         case 1: conv2d_forward1(x, w, b, y, s); break;
         case 2: conv2d_forward2(x, w, b, y, s); break;
@@ -344,7 +274,7 @@ int main(int argc, char** argv) {
         // A float32 sum of C*R*S products of values in [-1, 1] drifts by about 2e-8 per term.
         double terms = (double) c.C * c.R * c.S + 1.0;
         double atol = 1e-6 * terms, rtol = 1e-5;
-        conv2d_forward(version, d_x, d_w, d_b, d_y, s);
+        conv2d_forward_run(version, d_x, d_w, d_b, d_y, s);
         if (c.cpu) {
             double* ref = (double*) host_alloc(ny * sizeof(double));
             conv2d_forward_cpu(ref, x, w, c.bias ? b : nullptr, c.N, c.C, c.H, c.W, c.K, c.R, c.S, s.P, s.Q,
@@ -353,12 +283,12 @@ int main(int argc, char** argv) {
             free(ref);
         } else {
             float* d_ref = device_alloc_poison(ny);
-            conv2d_forward(1, d_x, d_w, d_b, d_ref, s);
+            conv2d_forward_run(1, d_x, d_w, d_b, d_ref, s);
             validate_against_device(d_y, d_ref, "y vs v1", ny, atol, rtol);
             CUDA_CHECK(cudaFree(d_ref));
         }
         if (c.timed && timing_enabled()) {
-            Timing t = benchmark_kernel(repeats, conv2d_forward, version, d_x, d_w, d_b, d_y, s);
+            Timing t = benchmark_kernel(repeats, conv2d_forward_run, version, d_x, d_w, d_b, d_y, s);
             double bytes = (double) (nx + nw + (c.bias ? c.K : 0) + ny) * sizeof(float);
             double flops = 2.0 * (double) ny * c.C * c.R * c.S;
             print_timing("time", t, bytes, flops);

@@ -17,10 +17,11 @@ Compile and run:
   ./gemm 4 forward          one product
 
 version 1: one thread per output, naive loop over k
-version 2: [mainline sgemm_strided v2 + partials_merge_serial / partials_merge v1 +
-           column_sum v1, src/main/cuda/gemm.cu and reduce.cu] 64x64 output tile per block of
-           256 threads, 16-deep k tiles in shared memory, 4x4 outputs per thread; split-K with a
-           fixed-order merge when the output has fewer than 128 tiles and k > 512
+version 2: 64x64 output tile per block of 256 threads, 16-deep k tiles in shared memory, 4x4
+           outputs per thread; split-K with a fixed-order merge when the output has fewer than
+           128 tiles and k > 512 (the mainline kernels sgemm_strided v2, column_sum v1 and
+           partials_merge / partials_merge_serial v1, included from src/main/cuda/gemm.cu and
+           src/main/cuda/reduce.cu)
 version 3: 32x32 output tile per block of 256 threads, 2x2 outputs per thread, same loads as
            version 2; split-K (k ranges of at least 128) until about 128 blocks, merged in fixed
            order: more blocks for LeNet's small products
@@ -67,170 +68,11 @@ __global__ void sgemm_kernel1(const float* __restrict__ A, long long sam, long l
     Cmat[(size_t) m * N + n] = acc + (bias != nullptr ? bias[n] : 0.0f);
 }
 
-#define GEMM_BM 64
-#define GEMM_BN 64
-#define GEMM_BK 16
-
-// v2: copied from src/main/cuda/gemm.cu (sgemm_strided v2).
-// 64x64 output tile per block of 256 threads, 16-deep k tiles in shared memory
-// (A tile padded by one column against bank conflicts), 4x4 outputs per thread at rows
-// ty + 16*i and columns tx + 16*j (conflict-free shared reads, coalesced stores). Tile loads pick
-// the thread-to-element mapping by which stride is 1, so global reads coalesce.
-// Grid (ceil(N / 64), ceil(M / 64), splits); split z covers k in [z*kChunk, min(Kd, (z+1)*kChunk)).
-// splits == 1: C = A B (+ bias[n] when bias is not null). splits > 1: C + z*M*N = partial sum.
-__global__ void sgemm_strided(const float* __restrict__ A, long long sam, long long sak,
-                              const float* __restrict__ B, long long sbk, long long sbn,
-                              float* __restrict__ Cmat, const float* __restrict__ bias,
-                              int M, int N, int Kd, int kChunk) {
-    __shared__ float As[GEMM_BK][GEMM_BM + 1];
-    __shared__ float Bs[GEMM_BK][GEMM_BN + 1];
-    const int tid = threadIdx.x;
-    const int tx = tid % 16;
-    const int ty = tid / 16;
-    const int rowBase = blockIdx.y * GEMM_BM;
-    const int colBase = blockIdx.x * GEMM_BN;
-    const int k0 = blockIdx.z * kChunk;
-    const int k1 = min(Kd, k0 + kChunk);
-    float acc[4][4];
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-#pragma unroll
-        for (int j = 0; j < 4; j++) {
-            acc[i][j] = 0.0f;
-        }
-    }
-    for (int kt = k0; kt < k1; kt += GEMM_BK) {
-#pragma unroll
-        for (int l = 0; l < 4; l++) {
-            int idx = tid + l * 256;
-            int mm, kk;
-            if (sak == 1) {
-                kk = idx % GEMM_BK;
-                mm = idx / GEMM_BK;
-            } else {
-                mm = idx % GEMM_BM;
-                kk = idx / GEMM_BM;
-            }
-            int gm = rowBase + mm;
-            int gk = kt + kk;
-            As[kk][mm] = (gm < M && gk < k1) ? A[gm * sam + gk * sak] : 0.0f;
-            int nn;
-            if (sbk == 1) {
-                kk = idx % GEMM_BK;
-                nn = idx / GEMM_BK;
-            } else {
-                nn = idx % GEMM_BN;
-                kk = idx / GEMM_BN;
-            }
-            int gn = colBase + nn;
-            gk = kt + kk;
-            Bs[kk][nn] = (gn < N && gk < k1) ? B[gk * sbk + gn * sbn] : 0.0f;
-        }
-        __syncthreads();
-#pragma unroll
-        for (int kk = 0; kk < GEMM_BK; kk++) {
-            float a[4], b[4];
-#pragma unroll
-            for (int i = 0; i < 4; i++) {
-                a[i] = As[kk][ty + 16 * i];
-                b[i] = Bs[kk][tx + 16 * i];
-            }
-#pragma unroll
-            for (int i = 0; i < 4; i++) {
-#pragma unroll
-                for (int j = 0; j < 4; j++) {
-                    acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
-                }
-            }
-        }
-        __syncthreads();
-    }
-    float* out = Cmat + (size_t) blockIdx.z * M * N;
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        int gm = rowBase + ty + 16 * i;
-        if (gm >= M) continue;
-#pragma unroll
-        for (int j = 0; j < 4; j++) {
-            int gn = colBase + tx + 16 * j;
-            if (gn >= N) continue;
-            float v = acc[i][j];
-            if (bias != nullptr) {
-                v += bias[gn];
-            }
-            out[(size_t) gm * N + gn] = v;
-        }
-    }
-}
-
-// Copied from src/main/cuda/gemm.cu (column_sum v1), used by every version for db.
-// db[o] = sum over n of dy[n, o], one thread per column, in increasing n
-// (coalesced across threads; deterministic).
-__global__ void column_sum(const float* __restrict__ dy,  // (N, O)
-                           float* __restrict__ db,        // (O)
-                           int N, int O) {
-    for (int o = blockIdx.x * blockDim.x + threadIdx.x; o < O; o += gridDim.x * blockDim.x) {
-        float acc = 0.0f;
-        for (int n = 0; n < N; n++) {
-            acc += dy[(size_t) n * O + o];
-        }
-        db[o] = acc;
-    }
-}
-
-// Copied from src/main/cuda/reduce.cu (partials_merge v1): one block per output column o in
-// [0, T); partials (G, T) row-major. Thread t sums partials[g][o] for g = t, t + blockDim, ...
-// in increasing g (in double), then a fixed tree combines the threads. out0[o] = sum for
-// o < T0, out1[o - T0] = sum otherwise, plus bias[(o % biasPeriod)] when bias is not null.
-__global__ void partials_merge(const float* __restrict__ partials,  // (G, T)
-                               int G, int T,
-                               float* __restrict__ out0, int T0,
-                               float* __restrict__ out1,
-                               const float* __restrict__ bias, int biasPeriod) {
-    __shared__ double buf[NN_REDUCE_THREADS];
-    for (int o = blockIdx.x; o < T; o += gridDim.x) {
-        double acc = 0.0;
-        for (int g = threadIdx.x; g < G; g += blockDim.x) {
-            acc += (double) partials[(size_t) g * T + o];
-        }
-        double total = nn_block_sum_d(acc, buf);
-        if (threadIdx.x == 0) {
-            float r = (float) total;
-            if (bias != nullptr) {
-                r += bias[o % biasPeriod];
-            }
-            if (o < T0) {
-                out0[o] = r;
-            } else {
-                out1[o - T0] = r;
-            }
-        }
-    }
-}
-
-// Copied from src/main/cuda/reduce.cu (partials_merge_serial v1): one thread per output column
-// o; sums partials[g][o] for g = 0..G-1 in order (in double). Outputs as partials_merge.
-__global__ void partials_merge_serial(const float* __restrict__ partials,  // (G, T)
-                                      int G, int T,
-                                      float* __restrict__ out0, int T0,
-                                      float* __restrict__ out1,
-                                      const float* __restrict__ bias, int biasPeriod) {
-    for (int o = blockIdx.x * blockDim.x + threadIdx.x; o < T; o += gridDim.x * blockDim.x) {
-        double acc = 0.0;
-        for (int g = 0; g < G; g++) {
-            acc += (double) partials[(size_t) g * T + o];
-        }
-        float r = (float) acc;
-        if (bias != nullptr) {
-            r += bias[o % biasPeriod];
-        }
-        if (o < T0) {
-            out0[o] = r;
-        } else {
-            out1[o - T0] = r;
-        }
-    }
-}
+// v2: the mainline kernels sgemm_strided and column_sum (src/main/cuda/gemm.cu, which also
+// defines GEMM_BM, GEMM_BN, GEMM_BK) and partials_merge / partials_merge_serial
+// (src/main/cuda/reduce.cu), included. column_sum gives db in every version.
+#include "../../src/main/cuda/gemm.cu"
+#include "../../src/main/cuda/reduce.cu"
 
 #define G3_BM 32
 #define G3_BN 32

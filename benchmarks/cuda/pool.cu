@@ -13,9 +13,10 @@ Compile and run:
   ./pool 2                 all four ops, version 2
   ./pool 1 max_backward    one op
 
-version 1: [mainline avg_pool2d_forward v1, avg_pool2d_backward v1, max_pool2d_forward v1,
-           max_pool2d_backward v1, src/main/cuda/pool.cu] grid-stride, one thread per output
-           (forward) or per input pixel (backward, gathering from every covering window)
+version 1: grid-stride, one thread per output (forward) or per input pixel (backward,
+           gathering from every covering window) (the mainline kernels avg_pool2d_forward,
+           avg_pool2d_backward, max_pool2d_forward and max_pool2d_backward v1, included from
+           src/main/cuda/pool.cu)
 version 2: for the LeNet case k = 2, stride 2, pad 0 with H and W even: one thread per output
            reads its 2x2 window as two float2 loads (forward) or writes it as two float2
            stores (backward: each input pixel belongs to exactly one window); other shapes
@@ -109,132 +110,11 @@ static void max_backward_cpu(double* dx, const float* x, const float* dy, int pl
 }
 
 // ----------------------------------------------------------------------------------- v1 kernels
-// Copied from src/main/cuda/pool.cu.
 
-// First and one-past-last output index whose window covers input index i along one axis.
-__device__ __forceinline__ void pool_cover(int i, int k, int st, int pad, int P, int& lo, int& hi) {
-    int t = i + pad;
-    lo = t < k ? 0 : (t - k) / st + 1;
-    hi = min(t / st + 1, P);
-}
-
-// Flat index (within the plane) of the first maximum in row-major order of the window whose
-// top-left corner is (h0, w0), ignoring padding; NaN wins, as in PyTorch. -1 if the window holds
-// no input pixel (impossible while pad <= k/2).
-__device__ __forceinline__ int pool_argmax(const float* __restrict__ xp, int H, int W, int h0, int w0, int k) {
-    float best = -INFINITY;
-    int arg = -1;
-    for (int r = 0; r < k; r++) {
-        int ih = h0 + r;
-        if (ih < 0 || ih >= H) continue;
-        for (int s = 0; s < k; s++) {
-            int iw = w0 + s;
-            if (iw < 0 || iw >= W) continue;
-            float v = xp[ih * W + iw];
-            if (arg < 0 || v > best || isnan(v)) {
-                if (isnan(best)) continue;  // the first NaN stays the maximum
-                best = v;
-                arg = ih * W + iw;
-            }
-        }
-    }
-    return arg;
-}
-
-// avg_pool2d_forward v1: one thread per output element; padded zeros count in the divisor k*k
-// (count_include_pad=True; with pad <= k/2 and floor mode every window has k*k positions).
-__global__ void avg_pool2d_forward(const float* __restrict__ x, float* __restrict__ y,
-                                   int planes, int H, int W, int P, int Q, int k, int st, int pad) {
-    const long long total = (long long) planes * P * Q;
-    const float inv = 1.0f / (float) (k * k);
-    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total;
-         i += (long long) gridDim.x * blockDim.x) {
-        int q = (int) (i % Q);
-        int p = (int) ((i / Q) % P);
-        long long plane = i / ((long long) P * Q);
-        const float* xp = x + plane * H * W;
-        int h0 = p * st - pad, w0 = q * st - pad;
-        float sum = 0.0f;
-        for (int r = 0; r < k; r++) {
-            int ih = h0 + r;
-            if (ih < 0 || ih >= H) continue;
-            for (int s = 0; s < k; s++) {
-                int iw = w0 + s;
-                if (iw < 0 || iw >= W) continue;
-                sum += xp[ih * W + iw];
-            }
-        }
-        y[i] = sum * inv;
-    }
-}
-
-// avg_pool2d_backward v1: dx[ih, iw] = sum over covering windows of dy[p, q] / (k*k).
-__global__ void avg_pool2d_backward(const float* __restrict__ dy, float* __restrict__ dx,
-                                    int planes, int H, int W, int P, int Q, int k, int st, int pad) {
-    const long long total = (long long) planes * H * W;
-    const float inv = 1.0f / (float) (k * k);
-    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total;
-         i += (long long) gridDim.x * blockDim.x) {
-        int iw = (int) (i % W);
-        int ih = (int) ((i / W) % H);
-        long long plane = i / ((long long) H * W);
-        const float* dyp = dy + plane * P * Q;
-        int p0, p1, q0, q1;
-        pool_cover(ih, k, st, pad, P, p0, p1);
-        pool_cover(iw, k, st, pad, Q, q0, q1);
-        float sum = 0.0f;
-        for (int p = p0; p < p1; p++) {
-            for (int q = q0; q < q1; q++) {
-                sum += dyp[p * Q + q];
-            }
-        }
-        dx[i] = sum * inv;
-    }
-}
-
-// max_pool2d_forward v1: one thread per output element; the first maximum in row-major order.
-__global__ void max_pool2d_forward(const float* __restrict__ x, float* __restrict__ y,
-                                   int planes, int H, int W, int P, int Q, int k, int st, int pad) {
-    const long long total = (long long) planes * P * Q;
-    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total;
-         i += (long long) gridDim.x * blockDim.x) {
-        int q = (int) (i % Q);
-        int p = (int) ((i / Q) % P);
-        long long plane = i / ((long long) P * Q);
-        const float* xp = x + plane * H * W;
-        int arg = pool_argmax(xp, H, W, p * st - pad, q * st - pad, k);
-        y[i] = arg < 0 ? -INFINITY : xp[arg];
-    }
-}
-
-// max_pool2d_backward v1: gather form; each input pixel sums dy over the covering windows whose
-// recomputed argmax (same pool_argmax as the forward pass, from x) is this pixel.
-__global__ void max_pool2d_backward(const float* __restrict__ x, const float* __restrict__ dy,
-                                    float* __restrict__ dx,
-                                    int planes, int H, int W, int P, int Q, int k, int st, int pad) {
-    const long long total = (long long) planes * H * W;
-    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total;
-         i += (long long) gridDim.x * blockDim.x) {
-        int iw = (int) (i % W);
-        int ih = (int) ((i / W) % H);
-        long long plane = i / ((long long) H * W);
-        const float* xp = x + plane * H * W;
-        const float* dyp = dy + plane * P * Q;
-        const int self = ih * W + iw;
-        int p0, p1, q0, q1;
-        pool_cover(ih, k, st, pad, P, p0, p1);
-        pool_cover(iw, k, st, pad, Q, q0, q1);
-        float sum = 0.0f;
-        for (int p = p0; p < p1; p++) {
-            for (int q = q0; q < q1; q++) {
-                if (pool_argmax(xp, H, W, p * st - pad, q * st - pad, k) == self) {
-                    sum += dyp[p * Q + q];
-                }
-            }
-        }
-        dx[i] = sum;
-    }
-}
+// v1: the mainline kernels avg_pool2d_forward, avg_pool2d_backward, max_pool2d_forward and
+// max_pool2d_backward, included from src/main/cuda/pool.cu (with its helpers pool_cover and
+// pool_argmax).
+#include "../../src/main/cuda/pool.cu"
 
 // ----------------------------------------------------------------------------------- v2 kernels
 // k = 2, stride 2, pad 0, H and W even (so P = H/2, Q = W/2 and the windows tile the plane):

@@ -1,13 +1,14 @@
-// kernels_test.cpp: every kernel of normnet.fatbin run by the host emulator (emulator.hpp)
-// against naive float64 references, at LeNet sizes and odd sizes, with outputs poisoned with NaN.
-// Built and run by dev.normnet.backend.cuda.KernelEmulationTest (g++ -std=c++20); prints one
-// line per check and "N passed, N failed" at the end; exits non-zero on a failure.
-#include "emulator.hpp"
-#include "normnet_emulated.cu"  // the kernels, with dynamic shared memory mapped to the emulator
-
+// kernels_test.cpp: every kernel of normnet.fatbin run on the CPU under the CUDA emulation
+// (cuda_emu.h) against naive float64 references, at LeNet sizes and odd sizes, with outputs
+// poisoned with NaN. Launched with <<<>>> as on the device; built by emulate.sh (with
+// -I src/main/cuda) and run by dev.normnet.backend.cuda.KernelEmulationTest; prints one line per
+// check and "N passed, N failed" at the end; exits non-zero on a failure.
 #include <cstdio>
 #include <random>
 #include <string>
+#include <vector>
+
+#include "normnet.cu"  // every kernel, as nvcc compiles them into normnet.fatbin
 
 static int passed = 0, failed = 0;
 static std::mt19937 rng(1234);
@@ -28,6 +29,12 @@ static void check(const std::string& what, const std::vector<double>& ref, const
                   const std::vector<double>* scale = nullptr) {
     double worst = 0;
     size_t bad = ref.size();
+    cudaError_t launch = cudaGetLastError();  // a launch the device would refuse (threads, shared memory)
+    if (launch != cudaSuccess) {
+        std::printf("FAIL %s: a launch failed: %s\n", what.c_str(), cudaGetErrorString(launch));
+        failed++;
+        return;
+    }
     if (ref.size() != got.size()) {
         std::printf("FAIL %s: size %zu vs %zu\n", what.c_str(), ref.size(), got.size());
         failed++;
@@ -91,12 +98,12 @@ static void testConv(int N, int C, int H, int W, int K, int R, int S, int st, in
     const int CB = 8, budget = 6144;
     int cChunk = std::max(1, std::min(C, budget / (R * S * CB)));
     auto yo = nans(y.size());
-    emulate(conv2d_forward, dim3{cdiv(P * Q, 256), cdiv(K, CB), (unsigned) gz}, 256, (size_t) cChunk * R * S * CB * 4,
+    conv2d_forward<<<dim3{cdiv(P * Q, 256), cdiv(K, CB), (unsigned) gz}, 256, (size_t) cChunk * R * S * CB * 4>>>(
             x.data(), w.data(), b.data(), yo.data(), N, C, H, W, K, R, S, P, Q, st, pad, cChunk);
     check(std::string("conv2d_forward ") + name, y, yo, 1e-6, &ya);
     int kChunk = std::max(1, std::min(K, budget / (R * S * CB)));
     auto dxo = nans(dx.size());
-    emulate(conv2d_backward_data, dim3{cdiv(H * W, 256), cdiv(C, CB), (unsigned) gz}, 256, (size_t) kChunk * R * S * CB * 4,
+    conv2d_backward_data<<<dim3{cdiv(H * W, 256), cdiv(C, CB), (unsigned) gz}, 256, (size_t) kChunk * R * S * CB * 4>>>(
             dy.data(), w.data(), dxo.data(), N, C, H, W, K, R, S, P, Q, st, pad, kChunk);
     check(std::string("conv2d_backward_data ") + name, dx, dxo, 1e-6, &dxa);
     // backward filter: the partial pass with a few groups, then both merges
@@ -106,16 +113,15 @@ static void testConv(int N, int C, int H, int W, int K, int R, int S, int st, in
     int mChunk = (int) ((M + groups - 1) / groups);
     groups = (int) ((M + mChunk - 1) / mChunk);
     auto partials = nans((size_t) T * groups);
-    emulate(conv2d_backward_filter_partial, dim3{cdiv(T, 128), (unsigned) groups, 1}, 128, 0,
+    conv2d_backward_filter_partial<<<dim3{cdiv(T, 128), (unsigned) groups, 1}, 128, 0>>>(
             x.data(), dy.data(), partials.data(), N, C, H, W, K, R, S, P, Q, st, pad, T, mChunk);
     auto dwo = nans(dw.size()), dbo = nans(db.size());
-    emulate(partials_merge, dim3{(unsigned) std::min(T, 7), 1, 1}, 64, 0,  // any power-of-two block works
-           
+    partials_merge<<<dim3{(unsigned) std::min(T, 7), 1, 1}, 64, 0>>>(  // any power-of-two block works
             (const float*) partials.data(), groups, T, dwo.data(), K * C * R * S, dbo.data(), (const float*) nullptr, 1);
     check(std::string("conv2d_backward_filter dw (merge) ") + name, dw, dwo, 1e-6, &dwa);
     check(std::string("conv2d_backward_filter db (merge) ") + name, db, dbo, 1e-6, &dba);
     auto dwo2 = nans(dw.size()), dbo2 = nans(db.size());
-    emulate(partials_merge_serial, dim3{2, 1, 1}, 64, 0,
+    partials_merge_serial<<<dim3{2, 1, 1}, 64, 0>>>(
             (const float*) partials.data(), groups, T, dwo2.data(), K * C * R * S, dbo2.data(), (const float*) nullptr, 1);
     check(std::string("conv2d_backward_filter dw (serial merge) ") + name, dw, dwo2, 1e-6, &dwa);
     check(std::string("conv2d_backward_filter db (serial merge) ") + name, db, dbo2, 1e-6, &dba);
@@ -152,30 +158,30 @@ static void testGemm(int N, int I, int O, int splits) {
     auto chunkFor = [](int k, int z) { int c = (k + z - 1) / z; return (c + 15) / 16 * 16; };
     if (splits == 1) {
         auto yo = nans(y.size());
-        emulate(sgemm_strided, grid(N, O, 1), 256, 0, (const float*) x.data(), (long long) I, 1LL, (const float*) w.data(), 1LL,
+        sgemm_strided<<<grid(N, O, 1), 256, 0>>>((const float*) x.data(), (long long) I, 1LL, (const float*) w.data(), 1LL,
                 (long long) I, yo.data(), (const float*) b.data(), N, O, I, I);
         check(std::string("sgemm forward ") + name, y, yo, 1e-6, &ya);
     } else {
         int kc = chunkFor(I, splits);
         int z = (I + kc - 1) / kc;
         auto part = nans((size_t) z * N * O);
-        emulate(sgemm_strided, grid(N, O, z), 256, 0, (const float*) x.data(), (long long) I, 1LL, (const float*) w.data(), 1LL,
+        sgemm_strided<<<grid(N, O, z), 256, 0>>>((const float*) x.data(), (long long) I, 1LL, (const float*) w.data(), 1LL,
                 (long long) I, part.data(), (const float*) nullptr, N, O, I, kc);
         auto yo = nans(y.size());
-        emulate(partials_merge_serial, dim3{cdiv((long long) N * O, 256), 1, 1}, 256, 0, (const float*) part.data(), z, N * O,
+        partials_merge_serial<<<dim3{cdiv((long long) N * O, 256), 1, 1}, 256, 0>>>((const float*) part.data(), z, N * O,
                 yo.data(), N * O, (float*) nullptr, (const float*) b.data(), O);
         check(std::string("sgemm forward split-K + merge ") + name, y, yo, 1e-6, &ya);
     }
     auto dxo = nans(dx.size());
-    emulate(sgemm_strided, grid(N, I, 1), 256, 0, (const float*) dy.data(), (long long) O, 1LL, (const float*) w.data(),
+    sgemm_strided<<<grid(N, I, 1), 256, 0>>>((const float*) dy.data(), (long long) O, 1LL, (const float*) w.data(),
             (long long) I, 1LL, dxo.data(), (const float*) nullptr, N, I, O, O);
     check(std::string("sgemm backward data ") + name, dx, dxo, 1e-6, &dxa);
     auto dwo = nans(dw.size());
-    emulate(sgemm_strided, grid(O, I, 1), 256, 0, (const float*) dy.data(), 1LL, (long long) O, (const float*) x.data(),
+    sgemm_strided<<<grid(O, I, 1), 256, 0>>>((const float*) dy.data(), 1LL, (long long) O, (const float*) x.data(),
             (long long) I, 1LL, dwo.data(), (const float*) nullptr, O, I, N, N);
     check(std::string("sgemm backward weight ") + name, dw, dwo, 1e-6, &dwa);
     auto dbo = nans(db.size());
-    emulate(column_sum, dim3{cdiv(O, 256), 1, 1}, 256, 0, (const float*) dy.data(), dbo.data(), N, O);
+    column_sum<<<dim3{cdiv(O, 256), 1, 1}, 256, 0>>>((const float*) dy.data(), dbo.data(), N, O);
     check(std::string("column_sum ") + name, db, dbo, 1e-6, &dba);
 }
 
@@ -224,17 +230,17 @@ static void testBatchNorm(int N, int C, int L, int groups) {
     int chunk = (int) ((m + groups - 1) / groups);
     groups = (int) ((m + chunk - 1) / chunk);
     auto part = nans((size_t) C * groups * 3);
-    emulate(batchnorm_stats_partial, dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0, (const float*) x.data(), part.data(), N, C, L,
+    batchnorm_stats_partial<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(), part.data(), N, C, L,
             chunk);
     auto sm = nans(C), si = nans(C);
-    emulate(batchnorm_stats_finalize, dim3{cdiv(C, 128), 1, 1}, 128, 0, (const float*) part.data(), C, groups, m, rm.data(),
+    batchnorm_stats_finalize<<<dim3{cdiv(C, 128), 1, 1}, 128, 0>>>((const float*) part.data(), C, groups, m, rm.data(),
             rv.data(), sm.data(), si.data(), 0.1f, 1e-5f);
     check(std::string("batchnorm saveMean ") + name, mean, sm, 1e-5);
     check(std::string("batchnorm saveInvStd ") + name, invstd, si, 1e-4);
     check(std::string("batchnorm runningMean ") + name, rmRef, rm, 1e-5);
     check(std::string("batchnorm runningVar (unbiased) ") + name, rvRef, rv, 1e-4);
     auto yo = nans(total);
-    emulate(batchnorm_normalize, dim3{3, 1, 1}, 256, 0, (const float*) x.data(), (const float*) gamma.data(),
+    batchnorm_normalize<<<dim3{3, 1, 1}, 256, 0>>>((const float*) x.data(), (const float*) gamma.data(),
             (const float*) beta.data(), (const float*) sm.data(), (const float*) si.data(), yo.data(), C, L, (int) total);
     check(std::string("batchnorm_normalize ") + name, y, yo, 1e-4);
     auto ye = nans(total);
@@ -243,19 +249,19 @@ static void testBatchNorm(int N, int C, int L, int groups) {
         int c = (int) ((i / L) % C);
         yeRef[i] = gamma[c] * (x[i] - rm[c]) / std::sqrt((double) rv[c] + 1e-5) + beta[c];
     }
-    emulate(batchnorm_forward_eval, dim3{2, 1, 1}, 256, 0, (const float*) x.data(), (const float*) gamma.data(),
+    batchnorm_forward_eval<<<dim3{2, 1, 1}, 256, 0>>>((const float*) x.data(), (const float*) gamma.data(),
             (const float*) beta.data(), (const float*) rm.data(), (const float*) rv.data(), ye.data(), C, L, (int) total, 1e-5f);
     check(std::string("batchnorm_forward_eval ") + name, yeRef, ye, 1e-4);
     auto bpart = nans((size_t) C * groups * 2);
-    emulate(batchnorm_backward_partial, dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0, (const float*) x.data(),
+    batchnorm_backward_partial<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(),
             (const float*) dy.data(), (const float*) sm.data(), (const float*) si.data(), bpart.data(), N, C, L, chunk);
     auto dg = nans(C), dbt = nans(C);
-    emulate(batchnorm_backward_finalize, dim3{cdiv(C, 128), 1, 1}, 128, 0, (const float*) bpart.data(), C, groups, dg.data(),
+    batchnorm_backward_finalize<<<dim3{cdiv(C, 128), 1, 1}, 128, 0>>>((const float*) bpart.data(), C, groups, dg.data(),
             dbt.data());
     check(std::string("batchnorm dgamma ") + name, dgamma, dg, 1e-4);
     check(std::string("batchnorm dbeta ") + name, dbeta, dbt, 1e-5);
     auto dxo = dy;  // in place: dx aliases dy
-    emulate(batchnorm_backward_dx, dim3{5, 1, 1}, 256, 0, (const float*) x.data(), (const float*) dxo.data(),
+    batchnorm_backward_dx<<<dim3{5, 1, 1}, 256, 0>>>((const float*) x.data(), (const float*) dxo.data(),
             (const float*) gamma.data(), (const float*) sm.data(), (const float*) si.data(), (const float*) dg.data(),
             (const float*) dbt.data(), dxo.data(), C, L, (int) total, (float) m);
     check(std::string("batchnorm_backward_dx (in place) ") + name, dx, dxo, 1e-3);
@@ -296,13 +302,13 @@ static void testPool(int planes, int H, int W, int k, int st, int pad) {
     char name[96];
     std::snprintf(name, sizeof name, "planes %d %dx%d k%d s%d p%d", planes, H, W, k, st, pad);
     auto o1 = nans(ya.size()), o2 = nans(ym.size()), o3 = nans(dxa.size()), o4 = nans(dxm.size());
-    emulate(avg_pool2d_forward, dim3{2, 1, 1}, 256, 0, (const float*) x.data(), o1.data(), planes, H, W, P, Q, k, st, pad);
+    avg_pool2d_forward<<<dim3{2, 1, 1}, 256, 0>>>((const float*) x.data(), o1.data(), planes, H, W, P, Q, k, st, pad);
     check(std::string("avg_pool2d_forward ") + name, ya, o1, 1e-6);
-    emulate(max_pool2d_forward, dim3{2, 1, 1}, 256, 0, (const float*) x.data(), o2.data(), planes, H, W, P, Q, k, st, pad);
+    max_pool2d_forward<<<dim3{2, 1, 1}, 256, 0>>>((const float*) x.data(), o2.data(), planes, H, W, P, Q, k, st, pad);
     check(std::string("max_pool2d_forward ") + name, ym, o2, 0);
-    emulate(avg_pool2d_backward, dim3{2, 1, 1}, 256, 0, (const float*) dy.data(), o3.data(), planes, H, W, P, Q, k, st, pad);
+    avg_pool2d_backward<<<dim3{2, 1, 1}, 256, 0>>>((const float*) dy.data(), o3.data(), planes, H, W, P, Q, k, st, pad);
     check(std::string("avg_pool2d_backward ") + name, dxa, o3, 1e-6);
-    emulate(max_pool2d_backward, dim3{3, 1, 1}, 256, 0, (const float*) x.data(), (const float*) dy.data(), o4.data(), planes, H, W,
+    max_pool2d_backward<<<dim3{3, 1, 1}, 256, 0>>>((const float*) x.data(), (const float*) dy.data(), o4.data(), planes, H, W,
             P, Q, k, st, pad);
     check(std::string("max_pool2d_backward (first maximum) ") + name, dxm, o4, 1e-6);
 }
@@ -335,10 +341,10 @@ static void testSoftmax(int N, int K) {
     std::snprintf(name, sizeof name, "N%d K%d", N, K);
     auto dlo = nans(d.size());
     auto rows = nans(2 * (size_t) N);
-    emulate(softmax_ce_rows, dim3{std::max(1u, std::min(3u, cdiv(N, 8))), 1, 1}, 256, 0, (const float*) logits.data(),
+    softmax_ce_rows<<<dim3{std::max(1u, std::min(3u, cdiv(N, 8))), 1, 1}, 256, 0>>>((const float*) logits.data(),
             (const float*) labels.data(), dlo.data(), rows.data(), rows.data() + N, N, K);
     std::vector<float> m = {0.5f, 1.f};
-    emulate(softmax_ce_accumulate, dim3{1, 1, 1}, 256, 0, (const float*) rows.data(), (const float*) rows.data() + N, N, m.data());
+    softmax_ce_accumulate<<<dim3{1, 1, 1}, 256, 0>>>((const float*) rows.data(), (const float*) rows.data() + N, N, m.data());
     check(std::string("softmax_ce dlogits ") + name, d, dlo, 1e-5);
     check(std::string("softmax_ce metrics (loss sum, correct) ") + name, metrics, m, 1e-5);
 }
@@ -355,24 +361,24 @@ static void testElementwiseAndOptim() {
         drelu[i] = x[i] > 0 ? dy[i] : 0;
     }
     auto y = nans(n);
-    emulate(sigmoid_forward, dim3{2, 1, 1}, 256, 0, (const float*) x.data(), y.data(), n);
+    sigmoid_forward<<<dim3{2, 1, 1}, 256, 0>>>((const float*) x.data(), y.data(), n);
     check("sigmoid_forward", sig, y, 1e-6);
     for (int i = 0; i < n; i++) dsig[i] = dy[i] * (double) y[i] * (1 - (double) y[i]);
     auto dx = nans(n);
-    emulate(sigmoid_backward, dim3{2, 1, 1}, 256, 0, (const float*) y.data(), (const float*) dy.data(), dx.data(), n);
+    sigmoid_backward<<<dim3{2, 1, 1}, 256, 0>>>((const float*) y.data(), (const float*) dy.data(), dx.data(), n);
     check("sigmoid_backward", dsig, dx, 1e-6);
     auto r = nans(n), dr = nans(n);
-    emulate(relu_forward, dim3{1, 1, 1}, 256, 0, (const float*) x.data(), r.data(), n);
+    relu_forward<<<dim3{1, 1, 1}, 256, 0>>>((const float*) x.data(), r.data(), n);
     check("relu_forward", relu, r, 0);
-    emulate(relu_backward, dim3{3, 1, 1}, 256, 0, (const float*) x.data(), (const float*) dy.data(), dr.data(), n);
+    relu_backward<<<dim3{3, 1, 1}, 256, 0>>>((const float*) x.data(), (const float*) dy.data(), dr.data(), n);
     check("relu_backward", drelu, dr, 0);
     auto f = nans(n);
-    emulate(fill, dim3{1, 1, 1}, 128, 0, f.data(), 2.5f, n);
+    fill<<<dim3{1, 1, 1}, 128, 0>>>(f.data(), 2.5f, n);
     check("fill", std::vector<double>(n, 2.5), f, 0);
     auto cpy = nans(n);
-    emulate(copy, dim3{2, 1, 1}, 256, 0, (const float*) x.data(), cpy.data(), n);
+    copy<<<dim3{2, 1, 1}, 256, 0>>>((const float*) x.data(), cpy.data(), n);
     check("copy", std::vector<double>(x.begin(), x.end()), cpy, 0);
-    emulate(add_scalar, dim3{1, 1, 1}, 1, 0, f.data(), 7, 1.f);
+    add_scalar<<<dim3{1, 1, 1}, 1, 0>>>(f.data(), 7, 1.f);
     std::vector<double> fr(n, 2.5);
     fr[7] = 3.5;
     check("add_scalar", fr, f, 0);
@@ -387,14 +393,14 @@ static void testElementwiseAndOptim() {
             vr[i] = 0.9 * vr[i] + gg;
             pr[i] -= 0.1 * vr[i];
         }
-        emulate(sgd_step, dim3{2, 1, 1}, 256, 0, p.data(), (const float*) g.data(), v.data(), (const float*) hyper.data(), 0.9f,
+        sgd_step<<<dim3{2, 1, 1}, 256, 0>>>(p.data(), (const float*) g.data(), v.data(), (const float*) hyper.data(), 0.9f,
                 1e-3f, n);
     }
     check("sgd_step (momentum, weight decay)", pr, p, 1e-5);
     auto p2 = randn(n);
     std::vector<double> p2r(p2.begin(), p2.end());
     for (int i = 0; i < n; i++) p2r[i] -= 0.1 * g[i];
-    emulate(sgd_step, dim3{1, 1, 1}, 256, 0, p2.data(), (const float*) g.data(), (float*) nullptr, (const float*) hyper.data(), 0.f,
+    sgd_step<<<dim3{1, 1, 1}, 256, 0>>>(p2.data(), (const float*) g.data(), (float*) nullptr, (const float*) hyper.data(), 0.f,
             0.f, n);
     check("sgd_step (plain, no velocity)", p2r, p2, 1e-6);
 
@@ -410,8 +416,8 @@ static void testElementwiseAndOptim() {
             double denom = std::sqrt(vr2[i]) / std::sqrt(1 - std::pow(0.999, t)) + 1e-8;
             par[i] -= 0.01 / (1 - std::pow(0.9, t)) * mr[i] / denom;
         }
-        emulate(add_scalar, dim3{1, 1, 1}, 1, 0, ah.data(), 1, 1.f);
-        emulate(adam_step, dim3{2, 1, 1}, 256, 0, pa.data(), (const float*) g.data(), ma.data(), va.data(), (const float*) ah.data(),
+        add_scalar<<<dim3{1, 1, 1}, 1, 0>>>(ah.data(), 1, 1.f);
+        adam_step<<<dim3{2, 1, 1}, 256, 0>>>(pa.data(), (const float*) g.data(), ma.data(), va.data(), (const float*) ah.data(),
                 0.9f, 0.999f, 1e-8f, 1e-4f, n);
     }
     check("adam_step (3 steps)", par, pa, 1e-5);
@@ -453,10 +459,10 @@ static void testGather(int outH, int outW) {
             }
     }
     auto x = nans(xr.size()), lab = nans(B);
-    emulate(gather_batch, dim3{3, 1, 1}, 256, 0, (const unsigned char*) pixels.data(), (const float*) imageLabels.data(),
+    gather_batch<<<dim3{3, 1, 1}, 256, 0>>>((const unsigned char*) pixels.data(), (const float*) imageLabels.data(),
             (const float*) order.data(), (const float*) cursor.data(), x.data(), lab.data(), B, count, count, inH, inW, outH, outW, sh, sw,
             divisor);
-    emulate(gather_advance_cursor, dim3{1, 1, 1}, 1, 0, cursor.data(), B);
+    gather_advance_cursor<<<dim3{1, 1, 1}, 1, 0>>>(cursor.data(), B);
     char name[64];
     std::snprintf(name, sizeof name, "to %dx%d", outH, outW);
     check(std::string("gather_batch x (bit-exact) ") + name, xr, x, 0);

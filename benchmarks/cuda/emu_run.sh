@@ -1,5 +1,5 @@
 #!/bin/sh
-# run_all.sh BINARY [ARGS...]: runs every version of an emulated lab binary twice, threads of a
+# emu_run.sh BINARY [ARGS...]: runs every version of an emulated lab binary twice, threads of a
 # block in normal and in reverse order (EMU_REVERSE=1), and stops at the first failure.
 set -eu
 bin=$1

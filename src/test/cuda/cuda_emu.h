@@ -1,5 +1,7 @@
-// cuda_emu.h: runs the lab's CUDA sources on the CPU, to check kernel logic on a machine
-// without a GPU (see emu/README.md). Not a simulator of performance or of the memory model.
+// cuda_emu.h: runs CUDA C++ on the CPU, to check kernel logic on a machine without a GPU: every
+// kernel of src/main/cuda (KernelEmulationTest, with kernels_test.cpp) and every version in the
+// kernel lab (benchmarks/cuda, `make emu-check`). See README.md beside it. Not a simulator of
+// performance or of the memory model.
 //
 // Every CUDA thread is a fiber (ucontext); the threads of one block run on one OS thread, each
 // until it reaches a barrier or returns. __syncthreads releases when every thread of the block
@@ -11,7 +13,8 @@
 // run. Launch checks follow the device: at most 1024 threads per block, 48 KiB of dynamic
 // shared memory unless raised with cudaFuncSetAttribute, at most 227 KiB then.
 //
-// The sources are compiled as C++ after one rewrite (emu/emulate.sh):
+// Sources are built by emulate.sh, which preprocesses them with this header included first and
+// then rewrites the two constructs C++ lacks:
 //   kernel<<<grid, block[, smem]>>>(args)  ->  emu::launch(emu::Config(grid, block[, smem]), kernel, args)
 //   extern __shared__ T name[];            ->  T* name = (T*) emu::dynamic_shared();
 #pragma once
@@ -86,6 +89,12 @@ inline int __float_as_int(float f) {
     memcpy(&v, &f, sizeof(v));
     return v;
 }
+// Round-to-nearest arithmetic that the device never contracts into an FMA; emulate.sh compiles
+// with -ffp-contract=off, so plain host arithmetic is the same.
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
 inline void __threadfence() {}
 inline void __threadfence_block() {}
 
@@ -390,7 +399,7 @@ inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
 }
 inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) {
     memset(p, 0, sizeof(*p));
-    strcpy(p->name, "CPU emulation (emu/cuda_emu.h)");
+    strcpy(p->name, "CPU emulation (src/test/cuda/cuda_emu.h)");
     p->major = 9;
     p->minor = 0;
     p->multiProcessorCount = 132;

@@ -1,6 +1,7 @@
 package dev.normnet.cli;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.normnet.train.EpochRecord;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +26,7 @@ import java.util.Map;
  * {@code history} entry is an {@link EpochRecord}; all six keys are required, and {@code test_acc} is
  * {@code null} when there was no test set.
  */
+@JsonPropertyOrder({"device", "device_description", "settings", "history"})
 public record HistoryFile(String device,
                           @JsonProperty("device_description") String deviceDescription,
                           Map<String, Object> settings,

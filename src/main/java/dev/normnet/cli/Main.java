@@ -29,7 +29,7 @@ import picocli.CommandLine.ScopeType;
  * trace. {@link Errors} sorts and words the errors; usage text is never printed after an error.
  */
 @Command(name = "normnet", scope = ScopeType.INHERIT, mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        separator = " ", usageHelpWidth = 100, synopsisSubcommandLabel = "COMMAND",
+        usageHelpWidth = 100, synopsisSubcommandLabel = "COMMAND",
         description = {"A from-scratch deep-learning engine: LeNet with batch norm on Fashion-MNIST, on a GPU through",
                 "hand-written CUDA kernels or on the CPU."},
         commandListHeading = "%nCommands:%n",
@@ -75,9 +75,17 @@ public final class Main implements Callable<Integer> {
 
     /** Runs one command line and returns its exit status; never throws, never exits. */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        boolean debug = "1".equals(System.getenv("NORMNET_DEBUG")) || Arrays.asList(args).contains(DEBUG);
         try {
-            CommandLine cl = commandLine(out, err);
+            return execute(commandLine(out, err), args, out, err);
+        } catch (Throwable t) {
+            return report(t, err, debug(args));
+        }
+    }
+
+    /** Runs {@code args} on {@code cl} under the error policy; never throws. */
+    static int execute(CommandLine cl, String[] args, PrintStream out, PrintStream err) {
+        boolean debug = debug(args);
+        try {
             cl.setParameterExceptionHandler((e, a) -> report(e, err, debug));
             cl.setExecutionExceptionHandler((e, c, parsed) -> report(e, err, debug));
             return cl.execute(args);
@@ -86,6 +94,11 @@ public final class Main implements Callable<Integer> {
         } finally {
             out.flush();
         }
+    }
+
+    /** Stack traces: --debug anywhere on the line (even where the line does not parse), or NORMNET_DEBUG=1. */
+    private static boolean debug(String[] args) {
+        return "1".equals(System.getenv("NORMNET_DEBUG")) || Arrays.asList(args).contains(DEBUG);
     }
 
     /** {@code normnet} without a command. */

@@ -59,7 +59,11 @@ public record BenchCase(String model, int input, String mode, int batch, String 
         return model + "-" + input + "/" + mode + "/b" + batch + "/" + device + (graph ? "/graph" : "");
     }
 
-    /** The optimizer of a training case: the seeds' first recipe for the model. */
+    /**
+     * The optimizer of a training case: the first recipe of the d2l batch-norm chapter and its
+     * re-tellings for that model: SGD lr 1.0 for LeNet-BN (the {@code sgd} recipe), Adam lr 0.01
+     * for MLP-BN (the {@code mlp-adam} recipe).
+     */
     public String optimizer() {
         if (!training()) {
             return null;

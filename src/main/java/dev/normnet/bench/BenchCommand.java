@@ -3,50 +3,84 @@ package dev.normnet.bench;
 import dev.normnet.backend.Backend;
 import dev.normnet.backend.Backends;
 import dev.normnet.backend.ResidentImages;
+import dev.normnet.cli.AtomicFiles;
+import dev.normnet.cli.Check;
+import dev.normnet.cli.JsonFiles;
+import dev.normnet.cli.UsageException;
 import dev.normnet.data.DataDiscovery;
 import dev.normnet.data.LabeledImages;
 import dev.normnet.nn.ModelOptions;
 import dev.normnet.nn.Models;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code normnet bench}: training and inference throughput of the reference models on every
  * usable device (GPU steps with and without a CUDA graph), or with {@code --kernels} the time of
  * each op at LeNet-BN's shapes and one large shape against the device's measured copy bandwidth
  * and GEMM rate. Prints a table; {@code --json FILE} writes the figures with the machine, date,
- * commit and Java version. See benchmarks/README.md.
+ * commit and Java version (the format is described in benchmarks/README.md). Values out of range are
+ * usage errors; the error policy is {@code dev.normnet.cli.Main}'s.
  */
-public final class BenchCommand {
-    static final String USAGE = """
-            usage: normnet bench [--device cpu|cuda|all] [--quick] [--threads N] [--repeats R] [--seconds S]
-                                 [--only REGEX] [--data DIR] [--seed N] [--json FILE] [--kernels [--batch N] [--no-large]]
-              Throughput (examples/s) of LeNet-BN 28x28 (batch 64, 256, 1024; inference 1000),
-              LeNet-BN 224x224 (batch 32 on the CPU, 128 on the GPU) and MLP-BN (batch 32, 256;
-              inference 1000), training steps (gather, forward, loss, backward, update) and
-              inference (gather, eval forward, loss sums) on data resident on the device.
-              --device     cpu, cuda, or all usable devices (default all)
-              --quick      shorter timed runs (0.3 s), fewer repeats (3), 1 s warm-up instead of 2 s
-              --threads    CPU threads (default: all cores)
-              --repeats    timed runs per case (default 5, quick 3)
-              --seconds    target seconds per timed run (default 1.0, quick 0.3)
-              --only       run only the cases (or kernels) whose id matches the regular expression
-              --data       Fashion-MNIST directory (default: normnet's discovery order)
-              --json       write the results to FILE
-              --kernels    time each op forward and backward instead, with bytes, flops, GB/s,
-                           GFLOP/s and fractions of the measured copy bandwidth and GEMM rate
-              --batch      with --kernels: the batch of the LeNet-BN shapes (default 256)
-              --no-large   with --kernels: skip the large shape (N=256, C=16, H=W=106)""";
+@Command(name = "bench", sortOptions = false,
+        header = "Time training steps and kernels on each device.",
+        description = {"Throughput (examples/s) of LeNet-BN 28x28 (batch 64, 256, 1024; inference 1000),",
+                "LeNet-BN 224x224 (batch 32 on the CPU, 128 on the GPU) and MLP-BN (batch 32, 256;",
+                "inference 1000), training steps (gather, forward, loss, backward, update) and",
+                "inference (gather, eval forward, loss sums) on data resident on the device.",
+                "With --kernels, the time of each op forward and backward instead, with bytes, flops,",
+                "GB/s, GFLOP/s and fractions of the measured copy bandwidth and GEMM rate.",
+                "--json writes the results (format: benchmarks/README.md)."})
+public final class BenchCommand implements Callable<Integer> {
+    static final List<String> DEVICES = List.of("cpu", "cuda", "all");
 
-    private BenchCommand() {
+    @Option(names = "--device", paramLabel = "cpu|cuda|all", defaultValue = "all", completionCandidates = DeviceNames.class,
+            description = "cpu, cuda, or all usable devices (default: ${DEFAULT-VALUE})")
+    String device;
+    @Option(names = "--quick", description = "shorter timed runs (0.3 s), fewer repeats (3), 1 s warm-up instead of 2 s (default: off)")
+    boolean quick;
+    @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores)")
+    Integer threads;
+    @Option(names = "--repeats", paramLabel = "R", description = "timed runs per case (default: 5, 3 with --quick)")
+    Integer repeats;
+    @Option(names = "--seconds", paramLabel = "S", description = "target seconds per timed run (default: 1.0, 0.3 with --quick)")
+    Double seconds;
+    @Option(names = "--only", paramLabel = "REGEX",
+            description = "run only the cases (or kernels) whose id matches the regular expression (default: all)")
+    String only;
+    @Option(names = "--data", paramLabel = "DIR", description = "Fashion-MNIST directory (default: normnet's discovery order)")
+    Path data;
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "42", description = "seed of the models and batch order (default: ${DEFAULT-VALUE})")
+    long seed;
+    @Option(names = "--json", paramLabel = "FILE", description = "write the results to FILE (default: none)")
+    Path json;
+    @Option(names = "--kernels", description = "time each op forward and backward instead of whole steps (default: off)")
+    boolean kernels;
+    @Option(names = "--batch", paramLabel = "N", defaultValue = "256",
+            description = "with --kernels: the batch of the LeNet-BN shapes (default: ${DEFAULT-VALUE})")
+    int kernelBatch;
+    @Option(names = "--no-large", description = "with --kernels: skip the large shape (N=256, C=16, H=W=106) (default: off)")
+    boolean noLarge;
+
+    private final PrintStream out;
+    private final PrintStream err;
+
+    /** The command, printing its table to {@code out} and its progress to {@code err}. */
+    public BenchCommand(PrintStream out, PrintStream err) {
+        this.out = out;
+        this.err = err;
     }
 
     /** Options of one invocation. */
@@ -78,105 +112,49 @@ public final class BenchCommand {
         }
     }
 
-    /** Entry point of {@code normnet bench}; returns the exit code (0 ok, 1 failure, 2 bad usage). */
-    public static int run(String[] args) {
-        return run(args, System.out, System.err);
-    }
-
-    /** As {@link #run(String[])}, printing to {@code out} and {@code err}. */
-    public static int run(String[] args, PrintStream out, PrintStream err) {
-        Options o;
-        try {
-            o = parse(args);
-        } catch (PlotCommand.UsageException e) {
-            err.println("normnet bench: " + e.getMessage());
-            err.println(USAGE);
-            return 2;
-        }
-        if (o == null) {
-            out.println(USAGE);
-            return 0;
-        }
-        try {
-            List<String> devices = devices(o.device(), err);
-            Map<String, Object> doc = o.kernels() ? kernels(o, devices, out, err) : throughput(o, devices, out, err);
-            if (o.json() != null) {
-                Json.write(o.json(), doc);
-                out.println("wrote " + o.json());
-            }
-            return 0;
-        } catch (RuntimeException | IOException e) {
-            // bad arguments, data errors (DataException), an unusable device, CUDA errors: each carries a one-line message
-            err.println("normnet bench: " + e.getMessage());
-            return 1;
-        }
-    }
-
-    static Options parse(String[] args) throws PlotCommand.UsageException {
-        String device = "all";
-        boolean quick = false;
-        int threads = 0;
-        Integer repeats = null;
-        Double seconds = null;
-        Pattern only = null;
-        Path data = null;
-        long seed = 42;
-        Path json = null;
-        boolean kernels = false;
-        boolean large = true;
-        int kernelBatch = 256;
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            switch (a) {
-                case "-h", "--help" -> {
-                    return null;
-                }
-                case "--device" -> {
-                    device = PlotCommand.value(args, ++i, a).toLowerCase(Locale.ROOT);
-                    if (!List.of("cpu", "cuda", "all").contains(device)) {
-                        throw new PlotCommand.UsageException("--device " + args[i] + ": expected cpu, cuda or all");
-                    }
-                }
-                case "--quick" -> quick = true;
-                case "--threads" -> threads = PlotCommand.positive(PlotCommand.value(args, ++i, a), a);
-                case "--repeats" -> repeats = PlotCommand.positive(PlotCommand.value(args, ++i, a), a);
-                case "--seconds" -> {
-                    String v = PlotCommand.value(args, ++i, a);
-                    try {
-                        seconds = Double.parseDouble(v);
-                    } catch (NumberFormatException e) {
-                        seconds = -1.0;
-                    }
-                    if (!(seconds > 0) || seconds > 600) {
-                        throw new PlotCommand.UsageException("--seconds " + v + ": expected a number of seconds in (0, 600]");
-                    }
-                }
-                case "--only" -> {
-                    String v = PlotCommand.value(args, ++i, a);
-                    try {
-                        only = Pattern.compile(v);
-                    } catch (PatternSyntaxException e) {
-                        throw new PlotCommand.UsageException("--only " + v + ": not a regular expression (" + e.getDescription() + ")");
-                    }
-                }
-                case "--data" -> data = Path.of(PlotCommand.value(args, ++i, a));
-                case "--seed" -> {
-                    String v = PlotCommand.value(args, ++i, a);
-                    try {
-                        seed = Long.parseLong(v);
-                    } catch (NumberFormatException e) {
-                        throw new PlotCommand.UsageException("--seed " + v + ": expected an integer");
-                    }
-                }
-                case "--json" -> json = Path.of(PlotCommand.value(args, ++i, a));
-                case "--kernels" -> kernels = true;
-                case "--no-large" -> large = false;
-                case "--batch" -> kernelBatch = PlotCommand.positive(PlotCommand.value(args, ++i, a), a);
-                default -> throw new PlotCommand.UsageException("unknown option " + a);
+    /** The options checked, with the defaults that depend on --quick filled in. */
+    Options options() {
+        String d = Check.choice("--device", device, DEVICES);
+        Check.range("--threads", threads, 1, 4096);
+        Check.range("--repeats", repeats, 1, 1_000_000);
+        Check.range("--seconds", seconds, 0, true, 600);
+        Check.range("--batch", kernelBatch, 1, 1 << 20);
+        Pattern pattern = null;
+        if (only != null) {
+            try {
+                pattern = Pattern.compile(only);
+            } catch (PatternSyntaxException e) {
+                throw new UsageException("--only " + only + ": not a regular expression (" + e.getDescription() + ")");
             }
         }
-        return new Options(device, quick, threads, repeats != null ? repeats : quick ? 3 : 5,
-                seconds != null ? seconds : quick ? 0.3 : 1.0, only, data, seed, json, kernels, large, kernelBatch);
+        return new Options(d, quick, threads != null ? threads : 0, repeats != null ? repeats : quick ? 3 : 5,
+                seconds != null ? seconds : quick ? 0.3 : 1.0, pattern, data, seed, json, kernels, !noLarge, kernelBatch);
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        Options o = options();
+        if (o.json() != null) {
+            Path parent = o.json().toAbsolutePath().getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);
+            }
+            AtomicFiles.checkWritable("json", o.json());
+        }
+        List<String> devices = devices(o.device(), err);
+        Map<String, Object> doc = o.kernels() ? kernels(o, devices, out, err) : throughput(o, devices, out, err);
+        if (o.json() != null) {
+            JsonFiles.write(o.json(), doc);
+            out.println("wrote " + o.json());
+        }
+        return 0;
+    }
+
+    /** Completion candidates for --device. */
+    static final class DeviceNames extends ArrayList<String> {
+        DeviceNames() {
+            super(DEVICES);
+        }
     }
 
     /** The devices to run: cpu and/or cuda; an unusable GPU is an error when asked for alone, and skipped in "all". */
@@ -190,7 +168,7 @@ public final class BenchCommand {
             if (s.available()) {
                 d.add("cuda");
             } else if (device.equals("cuda")) {
-                throw new IllegalStateException("--device cuda: CUDA is not usable here: " + s.reason());
+                throw new UsageException("--device cuda: no usable GPU: " + s.reason() + " (use --device cpu or --device all)");
             } else {
                 err.println("cuda: skipped (" + s.reason() + ")");
             }

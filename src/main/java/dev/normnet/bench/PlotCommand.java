@@ -1,5 +1,13 @@
 package dev.normnet.bench;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.normnet.cli.AtomicFiles;
+import dev.normnet.cli.Check;
+import dev.normnet.cli.HistoryFile;
+import dev.normnet.cli.JsonFiles;
+import dev.normnet.cli.UsageException;
+import dev.normnet.train.EpochRecord;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Graphics2D;
@@ -14,7 +22,9 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import javax.imageio.ImageIO;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
@@ -24,6 +34,9 @@ import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 /**
  * {@code normnet plot}: PNG pictures from result files, drawn headless with XChart.
@@ -37,136 +50,132 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  *       train and test accuracy on the right, one series per file.</li>
  * </ul>
  */
-public final class PlotCommand {
-    static final String USAGE = """
-            usage: normnet plot [--out FILE.png] [--title TEXT] [--width PX] [--height PX] FILE.json...
-              Bench result files (with "cases") give a bar chart of examples/sec by model, device
-              and implementation; history files (with "history") give loss and accuracy curves.
-              --out defaults to the first file's name with .png.""";
+@Command(name = "plot", sortOptions = false,
+        header = "Draw charts from history and benchmark JSON files.",
+        description = {"Bench result files (with \"cases\") give a bar chart of examples/sec by model, device",
+                "and implementation; history files (with \"history\") give loss and accuracy curves."})
+public final class PlotCommand implements Callable<Integer> {
 
-    private PlotCommand() {
+    @Option(names = {"--out", "-o"}, paramLabel = "FILE.png", description = "the picture (default: the first file's name with .png)")
+    Path outFile;
+    @Option(names = "--title", paramLabel = "TEXT", description = "the title (default: from the files' settings and machine)")
+    String title;
+    @Option(names = "--width", paramLabel = "PX", description = "width (default: 1200 for bench results, 1400 for histories)")
+    Integer width;
+    @Option(names = "--height", paramLabel = "PX", description = "height (default: 700 for bench results, 560 for histories)")
+    Integer height;
+    @Parameters(paramLabel = "FILE.json", arity = "1..*", description = "bench result or training history files, all of one kind")
+    List<Path> files;
+
+    private final PrintStream out;
+
+    /** The command, printing the file it wrote to {@code out}. */
+    public PlotCommand(PrintStream out) {
+        this.out = out;
     }
 
-    /** Entry point of {@code normnet plot}; returns the exit code (0 ok, 1 failure, 2 bad usage). */
-    public static int run(String[] args) {
-        return run(args, System.out, System.err);
+    /**
+     * What plot reads of a bench result file ({@code normnet bench --json}, {@code benchmarks/pytorch/bench.py
+     * --json}); the other keys are ignored. The format is described in benchmarks/README.md.
+     */
+    record BenchFile(String implementation, Machine machine, Gpu gpu,
+                     @JsonProperty(value = "cases", required = true) List<CaseResult> cases) {
     }
 
-    /** As {@link #run(String[])}, printing to {@code out} and {@code err}. */
-    public static int run(String[] args, PrintStream out, PrintStream err) {
+    /** The machine a bench file was measured on. */
+    record Machine(@JsonProperty("cpu_model") String cpuModel) {
+    }
+
+    /** The GPU a bench file was measured on; null when none was used. */
+    record Gpu(String name) {
+    }
+
+    /** One throughput case of a bench file. */
+    record CaseResult(@JsonProperty(required = true) String model, @JsonProperty(required = true) int input,
+                      @JsonProperty(required = true) String mode, @JsonProperty(required = true) int batch,
+                      @JsonProperty(required = true) String device, boolean graph,
+                      @JsonProperty(value = "examples_per_sec", required = true) Spread examplesPerSec) {
+    }
+
+    /** The spread of a measurement; plot uses the median. */
+    record Spread(@JsonProperty(required = true) double median) {
+    }
+
+    @Override
+    public Integer call() throws IOException {
         System.setProperty("java.awt.headless", "true");
-        Path outFile = null;
-        String title = null;
-        int width = 0;
-        int height = 0;
-        List<Path> files = new ArrayList<>();
-        try {
-            for (int i = 0; i < args.length; i++) {
-                String a = args[i];
-                switch (a) {
-                    case "-h", "--help" -> {
-                        out.println(USAGE);
-                        return 0;
-                    }
-                    case "--out", "-o" -> outFile = Path.of(value(args, ++i, a));
-                    case "--title" -> title = value(args, ++i, a);
-                    case "--width" -> width = positive(value(args, ++i, a), a);
-                    case "--height" -> height = positive(value(args, ++i, a), a);
-                    default -> {
-                        if (a.startsWith("-")) {
-                            throw new UsageException("unknown option " + a);
-                        }
-                        files.add(Path.of(a));
-                    }
-                }
+        Check.range("--width", width, 16, 16384);
+        Check.range("--height", height, 16, 16384);
+        List<JsonNode> docs = new ArrayList<>();
+        Boolean bench = null;
+        for (Path f : files) {
+            JsonNode doc = JsonFiles.readObject(f);
+            boolean isBench = doc.has("cases");
+            if (!isBench && !doc.has("history")) {
+                throw new UsageException(f + ": neither a bench result (\"cases\") nor a training history (\"history\")");
             }
-            if (files.isEmpty()) {
-                throw new UsageException("no input files");
+            if (bench != null && bench != isBench) {
+                throw new UsageException(f + ": cannot mix bench results and training histories in one picture");
             }
-        } catch (UsageException e) {
-            err.println("normnet plot: " + e.getMessage());
-            err.println(USAGE);
-            return 2;
+            bench = isBench;
+            docs.add(doc);
         }
-        try {
-            List<Map<String, Object>> docs = new ArrayList<>();
-            Boolean bench = null;
-            for (Path f : files) {
-                if (!Files.isRegularFile(f)) {
-                    throw new IllegalArgumentException(f + ": no such file");
-                }
-                Map<String, Object> doc = Json.readObject(f);
-                boolean isBench = doc.containsKey("cases");
-                if (!isBench && !doc.containsKey("history")) {
-                    throw new IllegalArgumentException(f + ": neither a bench result (\"cases\") nor a training history (\"history\")");
-                }
-                if (bench != null && bench != isBench) {
-                    throw new IllegalArgumentException(f + ": cannot mix bench results and training histories in one picture");
-                }
-                bench = isBench;
-                docs.add(doc);
-            }
-            if (outFile == null) {
-                String name = files.get(0).getFileName().toString();
-                name = name.endsWith(".json") ? name.substring(0, name.length() - 5) : name;
-                outFile = files.get(0).resolveSibling(name + ".png");
-            }
-            Path parent = outFile.toAbsolutePath().getParent();
-            if (parent != null) {
-                Files.createDirectories(parent);
-            }
-            if (bench) {
-                BufferedImage img = benchChart(docs, files, title, width > 0 ? width : 1200, height > 0 ? height : 700);
-                ImageIO.write(img, "png", outFile.toFile());
-            } else {
-                BufferedImage img = historyChart(docs, files, title, width > 0 ? width : 1400, height > 0 ? height : 560);
-                ImageIO.write(img, "png", outFile.toFile());
-            }
-            out.println("wrote " + outFile);
-            return 0;
-        } catch (IllegalArgumentException | IOException e) {
-            err.println("normnet plot: " + e.getMessage());
-            return 1;
+        Path target = outFile;
+        if (target == null) {
+            String name = files.get(0).getFileName().toString();
+            name = name.endsWith(".json") ? name.substring(0, name.length() - 5) : name;
+            target = files.get(0).resolveSibling(name + ".png");
         }
+        Path parent = target.toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
+        }
+        AtomicFiles.checkWritable("out", target);
+        BufferedImage img;
+        if (bench) {
+            List<BenchFile> results = new ArrayList<>();
+            for (int i = 0; i < docs.size(); i++) {
+                results.add(JsonFiles.convert(docs.get(i), BenchFile.class, files.get(i)));
+            }
+            img = benchChart(results, files, title, width != null ? width : 1200, height != null ? height : 700);
+        } else {
+            List<HistoryFile> histories = new ArrayList<>();
+            for (int i = 0; i < docs.size(); i++) {
+                histories.add(JsonFiles.convert(docs.get(i), HistoryFile.class, files.get(i)));
+            }
+            img = historyChart(histories, files, title, width != null ? width : 1400, height != null ? height : 560);
+        }
+        AtomicFiles.write(target, p -> ImageIO.write(img, "png", p.toFile()));
+        out.println("wrote " + target);
+        return 0;
     }
 
     // ---------------------------------------------------------------- throughput bars
 
     /** A bar chart of examples/sec by case (x) and implementation/device (series), log scale. */
-    static BufferedImage benchChart(List<Map<String, Object>> docs, List<Path> files, String title, int width, int height) {
+    static BufferedImage benchChart(List<BenchFile> docs, List<Path> files, String title, int width, int height) {
         // series -> category -> medians over files
         Map<String, Map<String, List<Double>>> values = new LinkedHashMap<>();
         Set<String> categories = new LinkedHashSet<>();
         Set<String> machines = new LinkedHashSet<>();
-        for (int d = 0; d < docs.size(); d++) {
-            Map<String, Object> doc = docs.get(d);
-            String src = files.get(d).toString();
-            String impl = Json.string(doc, "implementation", "?");
-            Object machine = doc.get("machine");
-            if (machine instanceof Map<?, ?> m) {
-                machines.add(String.valueOf(m.get("cpu_model")));
+        for (BenchFile doc : docs) {
+            String impl = Objects.requireNonNullElse(doc.implementation(), "?");
+            if (doc.machine() != null) {
+                machines.add(String.valueOf(doc.machine().cpuModel()));
             }
-            if (doc.get("gpu") instanceof Map<?, ?> g) {
-                machines.add(String.valueOf(g.get("name")));
+            if (doc.gpu() != null) {
+                machines.add(String.valueOf(doc.gpu().name()));
             }
-            for (Object o : Json.list(doc, "cases", src)) {
-                if (!(o instanceof Map)) {
-                    throw new IllegalArgumentException(src + ": a case is not an object");
-                }
-                @SuppressWarnings("unchecked")
-                Map<String, Object> c = (Map<String, Object>) o;
-                String category = Json.string(c, "model", "?") + "-" + fmt(c.get("input")) + " "
-                        + Json.string(c, "mode", "?") + " b" + fmt(c.get("batch"));
-                boolean graph = Boolean.TRUE.equals(c.get("graph"));
-                String series = impl + " " + Json.string(c, "device", "?") + (graph ? " graph" : "");
-                double eps = Json.number(Json.object(c, "examples_per_sec", src), "median", src);
+            for (CaseResult c : doc.cases()) {
+                String category = c.model() + "-" + c.input() + " " + c.mode() + " b" + c.batch();
+                String series = impl + " " + c.device() + (c.graph() ? " graph" : "");
                 categories.add(category);
                 values.computeIfAbsent(series, k -> new LinkedHashMap<>())
-                        .computeIfAbsent(category, k -> new ArrayList<>()).add(eps);
+                        .computeIfAbsent(category, k -> new ArrayList<>()).add(c.examplesPerSec().median());
             }
         }
         if (categories.isEmpty()) {
-            throw new IllegalArgumentException(files.get(0) + ": no cases to plot");
+            throw new UsageException(files.get(0) + ": no cases to plot");
         }
         CategoryChart chart = new CategoryChartBuilder().width(width).height(height)
                 .title(title != null ? title : "Throughput (examples/s, log scale): " + String.join(" + ", machines))
@@ -190,7 +199,7 @@ public final class PlotCommand {
             for (List<Double> v : s.values()) {
                 double m = medianOf(v);
                 if (!(m > 0)) {
-                    throw new IllegalArgumentException(files.get(0) + ": examples/sec must be positive, got " + m);
+                    throw new UsageException(files.get(0) + ": examples/sec must be positive, got " + m);
                 }
                 lowest = Math.min(lowest, m);
                 highest = Math.max(highest, m);
@@ -232,7 +241,7 @@ public final class PlotCommand {
     // ---------------------------------------------------------------- training curves
 
     /** Loss (left) and train/test accuracy (right) by epoch, one series per history file. */
-    static BufferedImage historyChart(List<Map<String, Object>> docs, List<Path> files, String title, int width, int height) {
+    static BufferedImage historyChart(List<HistoryFile> docs, List<Path> files, String title, int width, int height) {
         int half = width / 2;
         XYChart loss = new XYChartBuilder().width(half).height(height).title("Training loss")
                 .xAxisTitle("epoch").yAxisTitle("loss").build();
@@ -249,28 +258,23 @@ public final class PlotCommand {
         loss.getStyler().setYAxisDecimalPattern("0.000");
         Set<String> labels = new LinkedHashSet<>();
         for (int d = 0; d < docs.size(); d++) {
-            Map<String, Object> doc = docs.get(d);
-            String src = files.get(d).toString();
-            List<Object> hist = Json.list(doc, "history", src);
+            HistoryFile doc = docs.get(d);
+            List<EpochRecord> hist = doc.history();
             if (hist.isEmpty()) {
-                throw new IllegalArgumentException(src + ": \"history\" has no epochs");
+                throw new UsageException(files.get(d) + ": \"history\" has no epochs");
             }
             double[] epoch = new double[hist.size()];
             double[] trainLoss = new double[hist.size()];
             double[] trainAcc = new double[hist.size()];
             double[] testAcc = new double[hist.size()];
             for (int i = 0; i < hist.size(); i++) {
-                if (!(hist.get(i) instanceof Map)) {
-                    throw new IllegalArgumentException(src + ": history entry " + i + " is not an object");
-                }
-                @SuppressWarnings("unchecked")
-                Map<String, Object> e = (Map<String, Object>) hist.get(i);
-                epoch[i] = Json.number(e, "epoch", src);
-                trainLoss[i] = Json.number(e, "train_loss", src);
-                trainAcc[i] = Json.number(e, "train_acc", src);
-                testAcc[i] = Json.number(e, "test_acc", src);
+                EpochRecord e = hist.get(i);
+                epoch[i] = e.epoch();
+                trainLoss[i] = e.trainLoss();
+                trainAcc[i] = e.trainAcc();
+                testAcc[i] = e.testAcc();
             }
-            String label = docs.size() == 1 ? Json.string(doc, "device", "") : label(files.get(d), doc);
+            String label = docs.size() == 1 ? Objects.requireNonNullElse(doc.device(), "") : label(files.get(d), doc);
             String name = label.isEmpty() ? "" : label + " ";
             // XChart needs distinct series names; two files with the same label get their index
             if (!labels.add(name)) {
@@ -326,10 +330,10 @@ public final class PlotCommand {
         chart.getStyler().setYAxisMax(range[1] + margin);
     }
 
-    private static String label(Path file, Map<String, Object> doc) {
+    private static String label(Path file, HistoryFile doc) {
         String name = file.getFileName().toString();
         name = name.endsWith(".json") ? name.substring(0, name.length() - 5) : name;
-        String device = Json.string(doc, "device", "");
+        String device = Objects.requireNonNullElse(doc.device(), "");
         return device.isEmpty() || name.contains(device) ? name : name + " (" + device + ")";
     }
 
@@ -337,13 +341,13 @@ public final class PlotCommand {
     private static final Set<String> HIDDEN_SETTINGS = Set.of("data", "dataset", "history", "save", "device", "threads",
             "test-limit", "test_limit", "eval_batch", "init", "pool", "resize", "train_examples", "test_examples", "parameters");
 
-    private static String historyTitle(Map<String, Object> doc, Path file) {
-        Object settings = doc.get("settings");
+    private static String historyTitle(HistoryFile doc, Path file) {
+        Map<String, Object> settings = doc.settings();
         StringBuilder sb = new StringBuilder(file.getFileName().toString());
-        if (settings instanceof Map<?, ?> s && !s.isEmpty()) {
+        if (settings != null && !settings.isEmpty()) {
             sb.append(": ");
             List<String> parts = new ArrayList<>();
-            for (Map.Entry<?, ?> e : s.entrySet()) {
+            for (Map.Entry<String, Object> e : settings.entrySet()) {
                 Object v = e.getValue();
                 boolean zero = Boolean.FALSE.equals(v) || (v instanceof Number n && n.doubleValue() == 0);
                 if (v == null || zero || v instanceof Map || v instanceof List || HIDDEN_SETTINGS.contains(String.valueOf(e.getKey()))) {
@@ -353,37 +357,10 @@ public final class PlotCommand {
             }
             sb.append(String.join(", ", parts));
         }
-        String device = Json.string(doc, "device", "");
+        String device = Objects.requireNonNullElse(doc.device(), "");
         if (!device.isEmpty()) {
             sb.append(" [").append(device).append(']');
         }
         return sb.toString();
-    }
-
-    // ---------------------------------------------------------------- arguments
-
-    static final class UsageException extends Exception {
-        UsageException(String message) {
-            super(message);
-        }
-    }
-
-    static String value(String[] args, int i, String option) throws UsageException {
-        if (i >= args.length) {
-            throw new UsageException(option + " needs a value");
-        }
-        return args[i];
-    }
-
-    static int positive(String v, String option) throws UsageException {
-        try {
-            int n = Integer.parseInt(v);
-            if (n > 0) {
-                return n;
-            }
-        } catch (NumberFormatException e) {
-            // fall through
-        }
-        throw new UsageException(option + " " + v + ": expected a positive integer");
     }
 }

@@ -11,22 +11,22 @@ import java.nio.file.StandardCopyOption;
  * Writes files so that a failure never destroys what was there: the content goes to a temporary
  * file in the same directory, which then replaces the target in one move.
  */
-final class AtomicFiles {
+public final class AtomicFiles {
     private AtomicFiles() {
     }
 
     /** Something that writes a whole file at the path it is given. */
-    interface Writer {
+    public interface Writer {
         void write(Path path) throws IOException;
     }
 
     /** Writes {@code text} as UTF-8 to {@code target} through a temporary file. */
-    static void writeString(Path target, String text) throws IOException {
+    public static void writeString(Path target, String text) throws IOException {
         write(target, p -> Files.writeString(p, text, StandardCharsets.UTF_8));
     }
 
     /** Lets {@code writer} fill a temporary file beside {@code target}, then moves it over the target. */
-    static void write(Path target, Writer writer) throws IOException {
+    public static void write(Path target, Writer writer) throws IOException {
         Path abs = target.toAbsolutePath();
         Path dir = abs.getParent();
         Path tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
@@ -48,7 +48,7 @@ final class AtomicFiles {
      *
      * @throws UsageException naming the flag and the path
      */
-    static void checkWritable(String flag, Path target) {
+    public static void checkWritable(String flag, Path target) {
         Path abs = target.toAbsolutePath();
         Path dir = abs.getParent();
         if (Files.isDirectory(abs)) {

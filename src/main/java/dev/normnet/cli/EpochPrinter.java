@@ -4,24 +4,39 @@ import dev.normnet.train.EpochListener;
 import dev.normnet.train.EpochRecord;
 import java.io.PrintStream;
 import java.util.Locale;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
 
 /**
  * Prints one line per epoch under a header. On a terminal it also draws a progress bar during the
- * epoch (redrawn at most ten times a second, erased before the epoch's line); elsewhere it prints
- * nothing between epochs, so logs stay one line per epoch.
+ * epoch (me.tongfei:progressbar: batches done, rate, time left; cleared before the epoch's line);
+ * elsewhere it prints nothing between epochs, so that a redirected log holds exactly one line per
+ * epoch. {@link #drawsBar} is the rule.
  */
-final class EpochPrinter implements EpochListener {
-    private static final int BAR = 30;
-    private static final long REDRAW_NANOS = 100_000_000L;
-
+final class EpochPrinter implements EpochListener, AutoCloseable {
     private final PrintStream out;
-    private final boolean terminal;
-    private long lastDraw;
-    private boolean drawn;
+    private final boolean bar;
+    private ProgressBar progress;
+    private int progressEpoch;
 
-    EpochPrinter(PrintStream out, boolean terminal) {
+    /** @param bar whether to draw a progress bar: {@link #drawsBar} of where {@code out} goes */
+    EpochPrinter(PrintStream out, boolean bar) {
         this.out = out;
-        this.terminal = terminal;
+        this.bar = bar;
+    }
+
+    /**
+     * The progress rule: a bar only when the output is the process's standard output and that is a
+     * terminal (a console exists; never when stdout is redirected to a file or a pipe).
+     */
+    static boolean drawsBar(PrintStream out, boolean console) {
+        return console && out == System.out;
+    }
+
+    /** {@link #drawsBar} for this process. */
+    static boolean drawsBar(PrintStream out) {
+        return drawsBar(out, System.console() != null);
     }
 
     void header() {
@@ -37,28 +52,42 @@ final class EpochPrinter implements EpochListener {
 
     @Override
     public void onEpoch(EpochRecord record) {
-        if (drawn) {
-            out.print("\r\033[K");
-            drawn = false;
-        }
+        closeBar();
         out.println(line(record));
         out.flush();
     }
 
     @Override
     public void onBatch(int epoch, int batch, int batches) {
-        if (!terminal) {
+        if (!bar) {
             return;
         }
-        long now = System.nanoTime();
-        if (drawn && now - lastDraw < REDRAW_NANOS && batch != batches) {
-            return;
+        if (progress == null || progressEpoch != epoch) {
+            closeBar();
+            progress = new ProgressBarBuilder()
+                    .setTaskName(String.format(Locale.ROOT, "%5d", epoch))
+                    .setInitialMax(batches)
+                    .setUnit(" batches", 1)
+                    .showSpeed()
+                    .setUpdateIntervalMillis(100)
+                    .clearDisplayOnFinish()
+                    .setConsumer(new ConsoleProgressBarConsumer(out))
+                    .build();
+            progressEpoch = epoch;
         }
-        lastDraw = now;
-        int filled = (int) ((long) BAR * batch / batches);
-        out.print("\r" + String.format(Locale.ROOT, "%5d  [%s%s] %d/%d", epoch, "#".repeat(filled),
-                ".".repeat(BAR - filled), batch, batches));
-        out.flush();
-        drawn = true;
+        progress.stepTo(batch);
+    }
+
+    private void closeBar() {
+        if (progress != null) {
+            progress.close();
+            progress = null;
+        }
+    }
+
+    /** Stops a bar left open (training ended by an error mid-epoch). */
+    @Override
+    public void close() {
+        closeBar();
     }
 }

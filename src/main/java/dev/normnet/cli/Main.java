@@ -1,24 +1,53 @@
 package dev.normnet.cli;
 
+import dev.normnet.bench.BenchCommand;
+import dev.normnet.bench.PlotCommand;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStreamWriter;
 import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
-import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.IVersionProvider;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
 
 /**
- * Entry point of the {@code normnet} command line: {@code normnet train|summary|bench|plot ...}.
+ * Entry point of the {@code normnet} command line: {@code normnet train|summary|bench|plot|bundle|completion ...},
+ * parsed by picocli.
  *
- * <p>Exit status: 0 on success; 2 for a problem the user can fix (a bad flag, missing or corrupt
- * data, no usable GPU for {@code --device cuda}), reported as one line {@code normnet: <what is
- * wrong>} on stderr; 1 for an unexpected internal error. {@code --debug} or {@code NORMNET_DEBUG=1}
- * adds the stack trace.
+ * <p>One error policy for every command, applied here: exit status 0 on success; 2 for a problem
+ * the user can fix (a bad flag or value, a missing, corrupt or wrong-shaped file, no usable GPU
+ * when one was asked for, an output path that cannot be written), reported as one line
+ * {@code normnet: <what is wrong>} on stderr; 1 for an unexpected internal error, one line naming
+ * the exception. {@code --debug} (on every command) or {@code NORMNET_DEBUG=1} adds the stack
+ * trace. {@link Errors} sorts and words the errors; usage text is never printed after an error.
  */
-public final class Main {
+@Command(name = "normnet", scope = ScopeType.INHERIT, mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        usageHelpWidth = 100, synopsisSubcommandLabel = "COMMAND",
+        description = {"A from-scratch deep-learning engine: LeNet with batch norm on Fashion-MNIST, on a GPU through",
+                "hand-written CUDA kernels or on the CPU."},
+        commandListHeading = "%nCommands:%n",
+        footer = {"", "`normnet COMMAND --help` lists the command's options and their defaults.",
+                "Errors print one line and exit with status 2 (bad input) or 1 (internal error);",
+                "--debug or NORMNET_DEBUG=1 adds the stack trace."})
+public final class Main implements Callable<Integer> {
 
     /** Exit status for problems the user can fix. */
     public static final int EXIT_USAGE = 2;
     /** Exit status for unexpected internal errors. */
     public static final int EXIT_INTERNAL = 1;
+    /** The option every command accepts for stack traces. */
+    static final String DEBUG = "--debug";
+
+    @Option(names = DEBUG, scope = ScopeType.INHERIT,
+            description = "on an error, also print its stack trace (as NORMNET_DEBUG=1 does) (default: off)")
+    boolean debug;
 
     private Main() {
     }
@@ -29,91 +58,95 @@ public final class Main {
         System.exit(status);
     }
 
-    /** The commands in help order. */
-    static Map<String, Command> commands() {
-        Map<String, Command> m = new LinkedHashMap<>();
-        for (Command c : new Command[] {new TrainCommand(), new SummaryCommand(),
-                new DelegatedCommand(DelegatedCommand.BENCH), new DelegatedCommand(DelegatedCommand.PLOT)}) {
-            m.put(c.spec().name(), c);
-        }
-        return m;
+    /** The command line with every command, printing to {@code out} and {@code err}. */
+    static CommandLine commandLine(PrintStream out, PrintStream err) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.addSubcommand(new TrainCommand(out));
+        cl.addSubcommand(new SummaryCommand(out));
+        cl.addSubcommand(new BenchCommand(out, err));
+        cl.addSubcommand(new PlotCommand(out));
+        cl.addSubcommand(new BundleCommand());
+        cl.addSubcommand(new CompletionCommand(out));
+        cl.addSubcommand(new CommandLine.HelpCommand());
+        cl.setOut(new PrintWriter(new OutputStreamWriter(out, StandardCharsets.UTF_8), true));
+        cl.setErr(new PrintWriter(new OutputStreamWriter(err, StandardCharsets.UTF_8), true));
+        return cl;
     }
 
     /** Runs one command line and returns its exit status; never throws, never exits. */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        boolean debug = "1".equals(System.getenv("NORMNET_DEBUG")) || Arrays.asList(args).contains("--debug");
         try {
-            return dispatch(args, out, err);
+            return execute(commandLine(out, err), args, out, err);
+        } catch (Throwable t) {
+            return report(t, err, debug(args));
+        }
+    }
+
+    /** Runs {@code args} on {@code cl} under the error policy; never throws. */
+    static int execute(CommandLine cl, String[] args, PrintStream out, PrintStream err) {
+        boolean debug = debug(args);
+        try {
+            cl.setParameterExceptionHandler((e, a) -> report(e, err, debug));
+            cl.setExecutionExceptionHandler((e, c, parsed) -> report(e, err, debug));
+            return cl.execute(args);
         } catch (Throwable t) {
             return report(t, err, debug);
+        } finally {
+            out.flush();
         }
     }
 
-    private static int dispatch(String[] args, PrintStream out, PrintStream err) throws Exception {
-        Map<String, Command> commands = commands();
-        if (args.length == 0) {
-            throw new UsageException("missing command (" + String.join(", ", commands.keySet())
-                    + ", bundle); see normnet --help");
-        }
-        String name = args[0];
-        if (name.equals("--help") || name.equals("-h") || name.equals("help")) {
-            out.print(topLevelHelp(commands));
-            return 0;
-        }
-        if (name.equals("--version")) {
-            out.println("normnet " + version());
-            return 0;
-        }
-        Command command = commands.get(name);
-        if (command == null) {
-            if (name.equals("bundle")) {
-                throw new UsageException("bundle is run by the ./normnet launcher (src/main/scripts/bundle.sh), not by the jar");
-            }
-            throw new UsageException((name.startsWith("-") ? "unknown option " : "unknown command ") + "'" + name
-                    + "' (commands: " + String.join(", ", commands.keySet()) + ", bundle; see normnet --help)");
-        }
-        String[] rest = Arrays.copyOfRange(args, 1, args.length);
-        if (command instanceof DelegatedCommand) {
-            return ((DelegatedCommand) command).runRaw(rest, out, err);
-        }
-        ParsedFlags flags = command.spec().parse(rest);
-        if (flags.on(CommandSpec.HELP.name())) {
-            out.print(command.spec().help());
-            return 0;
-        }
-        return command.run(flags, out, err);
+    /** Stack traces: --debug anywhere on the line (even where the line does not parse), or NORMNET_DEBUG=1. */
+    private static boolean debug(String[] args) {
+        return "1".equals(System.getenv("NORMNET_DEBUG")) || Arrays.asList(args).contains(DEBUG);
     }
 
-    static String topLevelHelp(Map<String, Command> commands) {
-        StringBuilder sb = new StringBuilder();
-        sb.append("usage: normnet <command> [flags]\n\n");
-        sb.append("A from-scratch deep-learning engine: LeNet with batch norm on Fashion-MNIST, on a GPU through\n");
-        sb.append("hand-written CUDA kernels or on the CPU.\n\ncommands:\n");
-        for (Command c : commands.values()) {
-            sb.append(String.format("  %-9s %s%n", c.spec().name(), c.summary()));
-        }
-        sb.append(String.format("  %-9s %s%n", "bundle", "package a self-contained runtime for a GPU machine without a JDK "
-                + "(launcher only: ./normnet bundle [--with-tests])"));
-        sb.append("\n`normnet <command> --help` lists the command's flags and their defaults.\n");
-        sb.append("Errors print one line and exit with status 2 (bad input) or 1 (internal error);\n");
-        sb.append("--debug or NORMNET_DEBUG=1 adds the stack trace.\n");
-        return sb.toString();
-    }
-
-    static String version() {
-        String v = Main.class.getPackage().getImplementationVersion();
-        return v == null ? "(development build)" : v;
+    /** {@code normnet} without a command. */
+    @Override
+    public Integer call() {
+        throw new UsageException("missing command (train, summary, bench, plot, bundle, completion); see normnet --help");
     }
 
     /** Prints the one-line report for {@code t} and returns the exit status it calls for. */
     static int report(Throwable t, PrintStream err, boolean debug) {
         boolean user = Errors.isUserError(t);
-        String message = Errors.oneLine(t, user);
-        err.println("normnet: " + message);
+        err.println("normnet: " + Errors.oneLine(t, user));
         if (debug) {
             t.printStackTrace(err);
         }
         err.flush();
         return user ? EXIT_USAGE : EXIT_INTERNAL;
+    }
+
+    /**
+     * "normnet 0.1.0 (commit 0123abc...)": the version and the git commit the jar was built from, which
+     * the build writes into {@code normnet-build.properties}; "unknown commit" for a build outside git.
+     */
+    static final class Version implements IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {line()};
+        }
+
+        static String line() {
+            Properties p = new Properties();
+            try (InputStream in = Main.class.getResourceAsStream("normnet-build.properties")) {
+                if (in != null) {
+                    p.load(in);
+                }
+            } catch (IOException e) {
+                // no build facts: say so below
+            }
+            String version = known(p.getProperty("version"));
+            String commit = known(p.getProperty("commit"));
+            String text = commit == null ? "unknown commit"
+                    : "commit " + commit + ("true".equals(p.getProperty("dirty")) ? "-dirty" : "");
+            return "normnet " + (version == null ? "(development build)" : version) + " (" + text + ")";
+        }
+
+        /** Null for an unset or unfiltered ("${...}") value. */
+        private static String known(String v) {
+            return v == null || v.isBlank() || v.contains("${") ? null : v.trim();
+        }
     }
 }

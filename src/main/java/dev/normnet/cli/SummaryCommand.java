@@ -2,36 +2,47 @@ package dev.normnet.cli;
 
 import dev.normnet.nn.Sequential;
 import java.io.PrintStream;
-import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /** {@code normnet summary}: prints a model's layers, output shapes and parameter counts. */
-final class SummaryCommand implements Command {
+@Command(name = "summary", sortOptions = false,
+        header = "Print a model's layers, output shapes and parameter counts.",
+        description = {"Prints the model's layers with their output shapes and parameter counts, then the totals and",
+                "the memory a batch needs."})
+final class SummaryCommand implements Callable<Integer> {
 
-    static final CommandSpec SPEC = new CommandSpec("summary",
-            "Prints the model's layers with their output shapes and parameter counts, then the totals and\n"
-                    + "the memory a batch needs.",
-            List.of(
-                    Flag.choice("model", "model to describe", TrainCommand.MODELS.toArray(new String[0])),
-                    Flag.integer("resize", "PX", 28, 16, 1024, "input images are PX x PX"),
-                    Flag.integer("batch", "N", 1, 1, 1 << 20, "batch size for the memory estimates"),
-                    Flag.choice("pool", "pooling of the LeNet models", "avg", "max"),
-                    Flag.optionalChoice("act", "activation", "sigmoid for the LeNets, relu for the MLPs", "sigmoid", "relu")));
+    @Option(names = "--model", paramLabel = "lenet-bn|lenet|mlp-bn|mlp", defaultValue = "lenet-bn",
+            completionCandidates = ModelFactory.ModelNames.class, description = "model to describe (default: ${DEFAULT-VALUE})")
+    String model;
+    @Option(names = "--resize", paramLabel = "PX", defaultValue = "28", description = "input images are PX x PX (default: ${DEFAULT-VALUE})")
+    int resize;
+    @Option(names = "--batch", paramLabel = "N", defaultValue = "1", description = "batch size for the memory estimates (default: ${DEFAULT-VALUE})")
+    int batch;
+    @Option(names = "--pool", paramLabel = "avg|max", defaultValue = "avg", completionCandidates = ModelFactory.PoolNames.class,
+            description = "pooling of the LeNet models (default: ${DEFAULT-VALUE})")
+    String pool;
+    @Option(names = "--act", paramLabel = "sigmoid|relu", completionCandidates = ModelFactory.ActivationNames.class,
+            description = "activation (default: sigmoid for the LeNets, relu for the MLPs)")
+    String act;
 
-    @Override
-    public CommandSpec spec() {
-        return SPEC;
+    private final PrintStream out;
+
+    SummaryCommand(PrintStream out) {
+        this.out = out;
     }
 
     @Override
-    public String summary() {
-        return "print a model's layers, output shapes and parameter counts";
-    }
-
-    @Override
-    public int run(ParsedFlags flags, PrintStream out, PrintStream err) {
-        try (Sequential model = ModelFactory.create(flags, 0)) {
-            out.println(flags.string("model") + ", input 1x" + flags.integer("resize") + "x" + flags.integer("resize"));
-            out.print(model.summary(flags.integer("batch")));
+    public Integer call() {
+        model = Check.choice("--model", model, ModelFactory.MODELS);
+        pool = Check.choice("--pool", pool, ModelFactory.POOLS);
+        act = Check.choice("--act", act, ModelFactory.ACTIVATIONS);
+        Check.range("--resize", resize, 16, 1024);
+        Check.range("--batch", batch, 1, 1 << 20);
+        try (Sequential net = ModelFactory.create(model, ModelFactory.options(pool, act, resize, null), resize, 0)) {
+            out.println(model + ", input 1x" + resize + "x" + resize);
+            out.print(net.summary(batch));
         }
         return 0;
     }

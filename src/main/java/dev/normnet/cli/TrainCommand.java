@@ -25,145 +25,184 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code normnet train}: trains a model on Fashion-MNIST (or MNIST) and prints one line per
- * epoch; optionally writes the history as JSON and the trained weights as a checkpoint.
+ * epoch; optionally writes the history as JSON ({@link HistoryFile}) and the trained weights as a
+ * checkpoint.
  */
-final class TrainCommand implements Command {
+@Command(name = "train", sortOptions = false,
+        header = "Train a model (LeNet-BN by default) on Fashion-MNIST and print one line per epoch.",
+        description = {"Trains a model and prints, after a header naming the device, the data and the parameter count,",
+                "one line per epoch: train loss, train accuracy, test accuracy, examples per second, seconds."})
+final class TrainCommand implements Callable<Integer> {
 
-    static final List<String> MODELS = List.of("lenet-bn", "lenet", "mlp-bn", "mlp");
+    @Spec
+    private CommandSpec spec;
 
-    static final CommandSpec SPEC = new CommandSpec("train",
-            "Trains a model and prints, after a header naming the device, the data and the parameter count,\n"
-                    + "one line per epoch: train loss, train accuracy, test accuracy, examples per second, seconds.",
-            List.of(
-                    Flag.choice("model", "model to train", MODELS.toArray(new String[0])),
-                    Flag.path("data", "DIR", "$NORMNET_DATA, else ./data/FashionMNIST/raw, "
-                            + "else /usr/share/datasets/fashion-mnist, else download",
-                            "directory holding the four IDX files (raw or .gz)"),
-                    Flag.choice("dataset", "data set", "fashion-mnist", "mnist"),
-                    Flag.integer("epochs", "N", 10, 1, 100_000, "passes over the training set"),
-                    Flag.integer("batch", "N", 256, 1, 1 << 20, "examples per step"),
-                    Flag.number("lr", "RATE", "1.0", 0, true, 1e6, "learning rate"),
-                    Flag.choice("optimizer", "optimizer", "sgd", "adam"),
-                    Flag.number("momentum", "M", "0", 0, false, 1, "SGD momentum"),
-                    Flag.number("weight-decay", "WD", "0", 0, false, 1e6, "L2 weight decay added to the gradient"),
-                    Flag.optionalInteger("step-size", "N", "none: constant learning rate", 1, 1_000_000,
-                            "multiply the learning rate by --gamma every N epochs (StepLR)"),
-                    Flag.optionalNumber("gamma", "G", "0.1 with --step-size", 0, true, 1e6,
-                            "learning-rate factor of the StepLR schedule"),
-                    Flag.choice("device", "where to train: auto picks cuda when a usable GPU is found", "auto", "cpu", "cuda"),
-                    Flag.integer("seed", "S", 0, Integer.MIN_VALUE, Integer.MAX_VALUE,
-                            "seed for initialization and shuffling"),
-                    Flag.optionalInteger("limit", "N", "all 60000", 1, Integer.MAX_VALUE,
-                            "train on the first N training examples only"),
-                    Flag.optionalInteger("test-limit", "N", "all 10000", 1, Integer.MAX_VALUE,
-                            "evaluate on the first N test examples only"),
-                    Flag.integer("resize", "PX", 28, 16, 1024, "resize images to PX x PX (bilinear) before the model"),
-                    Flag.choice("pool", "pooling of the LeNet models", "avg", "max"),
-                    Flag.optionalChoice("act", "activation", "sigmoid for the LeNets, relu for the MLPs", "sigmoid", "relu"),
-                    Flag.choice("init", "weight initialization: PyTorch's default or Xavier uniform", "default", "xavier"),
-                    Flag.path("history", "FILE.json", "none", "write the settings and per-epoch metrics as JSON"),
-                    Flag.toggle("no-graph", "on cuda, launch each op of a step instead of replaying a captured CUDA graph"),
-                    Flag.path("save", "FILE", "none", "save the trained weights (a checkpoint) to FILE"),
-                    Flag.optionalInteger("threads", "N", "all cores", 1, 4096, "CPU threads")));
+    @Option(names = "--model", paramLabel = "lenet-bn|lenet|mlp-bn|mlp", defaultValue = "lenet-bn",
+            completionCandidates = ModelFactory.ModelNames.class, description = "model to train (default: ${DEFAULT-VALUE})")
+    String model;
+    @Option(names = "--data", paramLabel = "DIR", description = "directory holding the four IDX files (raw or .gz) "
+            + "(default: $NORMNET_DATA, else ./data/FashionMNIST/raw, else /usr/share/datasets/fashion-mnist, else download)")
+    Path data;
+    @Option(names = "--dataset", paramLabel = "fashion-mnist|mnist", defaultValue = "fashion-mnist",
+            completionCandidates = DatasetNames.class, description = "data set (default: ${DEFAULT-VALUE})")
+    String dataset;
+    @Option(names = "--epochs", paramLabel = "N", defaultValue = "10", description = "passes over the training set (default: ${DEFAULT-VALUE})")
+    int epochs;
+    @Option(names = "--batch", paramLabel = "N", defaultValue = "256", description = "examples per step (default: ${DEFAULT-VALUE})")
+    int batch;
+    @Option(names = "--lr", paramLabel = "RATE", defaultValue = "1.0", description = "learning rate (default: ${DEFAULT-VALUE})")
+    double lr;
+    @Option(names = "--optimizer", paramLabel = "sgd|adam", defaultValue = "sgd", completionCandidates = OptimizerNames.class,
+            description = "optimizer (default: ${DEFAULT-VALUE})")
+    String optimizer;
+    @Option(names = "--momentum", paramLabel = "M", defaultValue = "0", description = "SGD momentum (default: ${DEFAULT-VALUE})")
+    double momentum;
+    @Option(names = "--weight-decay", paramLabel = "WD", defaultValue = "0",
+            description = "L2 weight decay added to the gradient (default: ${DEFAULT-VALUE})")
+    double weightDecay;
+    @Option(names = "--step-size", paramLabel = "N", description = "multiply the learning rate by --gamma every N epochs "
+            + "(StepLR) (default: none: constant learning rate)")
+    Integer stepSize;
+    @Option(names = "--gamma", paramLabel = "G", description = "learning-rate factor of the StepLR schedule (default: 0.1 with --step-size)")
+    Double gamma;
+    @Option(names = "--device", paramLabel = "auto|cpu|cuda", defaultValue = "auto", completionCandidates = DeviceNames.class,
+            description = "where to train: auto picks cuda when a usable GPU is found (default: ${DEFAULT-VALUE})")
+    String device;
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "seed for initialization and shuffling (default: ${DEFAULT-VALUE})")
+    int seed;
+    @Option(names = "--limit", paramLabel = "N", description = "train on the first N training examples only (default: all 60000)")
+    Integer limit;
+    @Option(names = "--test-limit", paramLabel = "N", description = "evaluate on the first N test examples only (default: all 10000)")
+    Integer testLimit;
+    @Option(names = "--resize", paramLabel = "PX", defaultValue = "28",
+            description = "resize images to PX x PX (bilinear) before the model (default: ${DEFAULT-VALUE})")
+    int resize;
+    @Option(names = "--pool", paramLabel = "avg|max", defaultValue = "avg", completionCandidates = ModelFactory.PoolNames.class,
+            description = "pooling of the LeNet models (default: ${DEFAULT-VALUE})")
+    String pool;
+    @Option(names = "--act", paramLabel = "sigmoid|relu", completionCandidates = ModelFactory.ActivationNames.class,
+            description = "activation (default: sigmoid for the LeNets, relu for the MLPs)")
+    String act;
+    @Option(names = "--init", paramLabel = "default|xavier", defaultValue = "default", completionCandidates = ModelFactory.InitNames.class,
+            description = "weight initialization: PyTorch's default or Xavier uniform (default: ${DEFAULT-VALUE})")
+    String init;
+    @Option(names = "--history", paramLabel = "FILE.json", description = "write the settings and per-epoch metrics as JSON (default: none)")
+    Path history;
+    @Option(names = "--no-graph", description = "on cuda, launch each op of a step instead of replaying a captured CUDA graph (default: off)")
+    boolean noGraph;
+    @Option(names = "--save", paramLabel = "FILE", description = "save the trained weights (a checkpoint) to FILE (default: none)")
+    Path save;
+    @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores)")
+    Integer threads;
 
-    @Override
-    public CommandSpec spec() {
-        return SPEC;
+    private final PrintStream out;
+
+    TrainCommand(PrintStream out) {
+        this.out = out;
     }
 
-    @Override
-    public String summary() {
-        return "train a model (LeNet-BN by default) on Fashion-MNIST and print one line per epoch";
-    }
-
-    /** Checks the combinations the flag declarations alone cannot. */
-    static void checkCombinations(ParsedFlags flags) {
-        if (flags.isGiven("gamma") && !flags.isGiven("step-size")) {
+    /** Checks each value's range and the combinations the options alone cannot; normalizes choices to lower case. */
+    void validate() {
+        model = Check.choice("--model", model, ModelFactory.MODELS);
+        dataset = Check.choice("--dataset", dataset, DATASETS);
+        optimizer = Check.choice("--optimizer", optimizer, OPTIMIZERS);
+        device = Check.choice("--device", device, DEVICES);
+        pool = Check.choice("--pool", pool, ModelFactory.POOLS);
+        act = Check.choice("--act", act, ModelFactory.ACTIVATIONS);
+        init = Check.choice("--init", init, ModelFactory.INITS);
+        Check.range("--epochs", epochs, 1, 100_000);
+        Check.range("--batch", batch, 1, 1 << 20);
+        Check.range("--lr", lr, 0, true, 1e6);
+        Check.range("--momentum", momentum, 0, false, 1);
+        Check.range("--weight-decay", weightDecay, 0, false, 1e6);
+        Check.range("--step-size", stepSize, 1, 1_000_000);
+        Check.range("--gamma", gamma, 0, true, 1e6);
+        Check.range("--limit", limit, 1, Integer.MAX_VALUE);
+        Check.range("--test-limit", testLimit, 1, Integer.MAX_VALUE);
+        Check.range("--resize", resize, 16, 1024);
+        Check.range("--threads", threads, 1, 4096);
+        if (gamma != null && stepSize == null) {
             throw new UsageException("--gamma needs --step-size (the number of epochs between learning-rate steps)");
         }
-        if (flags.string("model").endsWith("-bn") && flags.integer("batch") < 2) {
-            throw new UsageException("--batch must be at least 2 for " + flags.string("model")
+        if (model.endsWith("-bn") && batch < 2) {
+            throw new UsageException("--batch must be at least 2 for " + model
                     + " (batch norm needs more than one value per channel when training)");
         }
-        if (flags.isGiven("momentum") && flags.string("optimizer").equals("adam")) {
+        if (spec.commandLine().getParseResult().hasMatchedOption("--momentum") && optimizer.equals("adam")) {
             throw new UsageException("--momentum applies to --optimizer sgd only (Adam uses betas 0.9, 0.999)");
         }
-        if (flags.has("history")) {
-            AtomicFiles.checkWritable("history", flags.path("history"));
+        if (history != null) {
+            AtomicFiles.checkWritable("history", history);
         }
-        if (flags.has("save")) {
-            AtomicFiles.checkWritable("save", flags.path("save"));
+        if (save != null) {
+            AtomicFiles.checkWritable("save", save);
         }
     }
 
     @Override
-    public int run(ParsedFlags flags, PrintStream out, PrintStream err) throws IOException {
-        checkCombinations(flags);
-        long seed = flags.integer("seed");
-        String modelName = flags.string("model");
-
+    public Integer call() throws IOException {
+        validate();
         // 1. The device, and why.
-        Backends.Selection selection = selectDevice(flags);
+        Backends.Selection selection = selectDevice();
         try (Backend backend = selection.backend()) {
             out.println("device: " + selection.reason());
 
             // 2. The data.
-            String dataset = flags.string("dataset");
-            Path dir = DataDiscovery.find(dataset, flags.path("data"));
+            Path dir = DataDiscovery.find(dataset, data);
             DatasetSplits splits = DataDiscovery.dataset(dataset).load(dir);
-            LabeledImages train = flags.has("limit") ? splits.train().head(flags.integer("limit")) : splits.train();
-            LabeledImages test = flags.has("test-limit") ? splits.test().head(flags.integer("test-limit")) : splits.test();
-            int batch = flags.integer("batch");
-            if (modelName.endsWith("-bn") && train.count() % batch == 1) {
+            LabeledImages train = limit != null ? splits.train().head(limit) : splits.train();
+            LabeledImages test = testLimit != null ? splits.test().head(testLimit) : splits.test();
+            if (model.endsWith("-bn") && train.count() % batch == 1) {
                 throw new UsageException("--batch " + batch + " leaves a last batch of 1 of the " + train.count()
                         + " training examples, and batch norm needs more than one value per channel; pick another --batch"
-                        + (flags.has("limit") ? " or --limit" : ""));
+                        + (limit != null ? " or --limit" : ""));
             }
             out.println("data: " + dataset + " from " + dir.toAbsolutePath().normalize() + " (" + train.count()
-                    + " training, " + test.count() + " test images" + (flags.integer("resize") == 28 ? ""
-                    : ", resized to " + flags.integer("resize") + "x" + flags.integer("resize")) + ")");
+                    + " training, " + test.count() + " test images" + (resize == 28 ? ""
+                    : ", resized to " + resize + "x" + resize) + ")");
 
             // 3. The model and its training.
-            try (Sequential model = ModelFactory.create(flags, seed)) {
-                out.printf(Locale.ROOT, "model: %s%s, %,d parameters; %s, batch %d, %d epoch%s%n", modelName,
-                        variant(flags), model.parameterCount(), optimizerText(flags), batch, flags.integer("epochs"),
-                        flags.integer("epochs") == 1 ? "" : "s");
-                Optimizer optimizer = optimizer(flags);
+            try (Sequential net = ModelFactory.create(model, ModelFactory.options(pool, act, resize, init), resize, seed)) {
+                out.printf(Locale.ROOT, "model: %s%s, %,d parameters; %s, batch %d, %d epoch%s%n", model,
+                        variant(), net.parameterCount(), optimizerText(), batch, epochs, epochs == 1 ? "" : "s");
                 Trainer.Builder builder = Trainer.builder()
-                        .setModel(model)
+                        .setModel(net)
                         .setBackend(backend)
-                        .setOptimizer(optimizer)
+                        .setOptimizer(optimizer())
                         .optBatchSize(batch)
                         .optSeed(seed)
-                        .optGraph(!flags.on("no-graph"));
-                if (flags.has("step-size")) {
-                    builder.optScheduler(new StepLr(flags.integer("step-size"), (float) gamma(flags)));
+                        .optGraph(!noGraph);
+                if (stepSize != null) {
+                    builder.optScheduler(new StepLr(stepSize, (float) gamma()));
                 }
-                EpochPrinter printer = new EpochPrinter(out, out == System.out && System.console() != null);
-                History history;
-                try (Trainer trainer = builder.build()) {
+                History result;
+                try (Trainer trainer = builder.build(); EpochPrinter printer = new EpochPrinter(out, EpochPrinter.drawsBar(out))) {
                     printer.header();
-                    history = trainer.fit(train, test, flags.integer("epochs"), printer);
+                    result = trainer.fit(train, test, epochs, printer);
                 }
-                EpochRecord last = history.last();
+                EpochRecord last = result.last();
                 double total = 0;
-                for (EpochRecord r : history.records()) {
+                for (EpochRecord r : result.records()) {
                     total += r.seconds();
                 }
-                out.printf(Locale.ROOT, "done: %d epoch%s in %.1f s, test accuracy %.4f%n", history.records().size(),
-                        history.records().size() == 1 ? "" : "s", total, last.testAcc());
-                if (flags.has("history")) {
-                    Path file = flags.path("history");
-                    AtomicFiles.writeString(file, historyJson(flags, selection, backend, dir, train, test, model, history));
-                    out.println("history: " + file);
+                out.printf(Locale.ROOT, "done: %d epoch%s in %.1f s, test accuracy %.4f%n", result.records().size(),
+                        result.records().size() == 1 ? "" : "s", total, last.testAcc());
+                if (history != null) {
+                    JsonFiles.write(history, historyFile(selection, backend, dir, train, test, net, result));
+                    out.println("history: " + history);
                 }
-                if (flags.has("save")) {
-                    Path file = flags.path("save");
-                    AtomicFiles.write(file, p -> Checkpoint.save(model, p));
-                    out.println("saved: " + file);
+                if (save != null) {
+                    AtomicFiles.write(save, p -> Checkpoint.save(net, p));
+                    out.println("saved: " + save);
                 }
             }
         }
@@ -171,8 +210,7 @@ final class TrainCommand implements Command {
     }
 
     /** The backend --device asks for; --threads sets the CPU backend's thread count (the GPU ignores it). */
-    static Backends.Selection selectDevice(ParsedFlags flags) {
-        String device = flags.string("device");
+    Backends.Selection selectDevice() {
         Backends.Selection s;
         try {
             s = Backends.select(device);
@@ -180,94 +218,111 @@ final class TrainCommand implements Command {
             throw new UsageException("--device cuda: no usable GPU: " + e.getMessage()
                     + " (use --device cpu or --device auto)", e);
         }
-        if (flags.has("threads") && s.backend().device() == Device.CPU) {
+        if (threads != null && s.backend().device() == Device.CPU) {
             Backend old = s.backend();
             String described = old.describe();
             old.close();
-            Backend cpu = Backends.cpu(flags.integer("threads"));
+            Backend cpu = Backends.cpu(threads);
             s = new Backends.Selection(cpu, s.reason().replace(described, cpu.describe()));
         }
         return s;
     }
 
     /** " (relu, max pooling)" for the options that differ from the preset's; empty when none do. */
-    static String variant(ParsedFlags flags) {
+    String variant() {
         List<String> parts = new ArrayList<>();
-        if (flags.has("act")) {
-            parts.add(flags.string("act"));
+        if (act != null) {
+            parts.add(act);
         }
-        if (flags.string("pool").equals("max")) {
+        if (pool.equals("max")) {
             parts.add("max pooling");
         }
-        if (flags.string("init").equals("xavier")) {
+        if (init.equals("xavier")) {
             parts.add("xavier init");
         }
         return parts.isEmpty() ? "" : " (" + String.join(", ", parts) + ")";
     }
 
-    private static double gamma(ParsedFlags flags) {
-        return flags.has("gamma") ? flags.number("gamma") : 0.1;
+    private double gamma() {
+        return gamma != null ? gamma : 0.1;
     }
 
-    static Optimizer optimizer(ParsedFlags flags) {
-        float lr = (float) flags.number("lr");
-        float wd = (float) flags.number("weight-decay");
-        if (flags.string("optimizer").equals("adam")) {
-            return Adam.builder().setLearningRate(lr).optWeightDecay(wd).build();
+    Optimizer optimizer() {
+        if (optimizer.equals("adam")) {
+            return Adam.builder().setLearningRate((float) lr).optWeightDecay((float) weightDecay).build();
         }
-        return Sgd.builder().setLearningRate(lr).optMomentum((float) flags.number("momentum")).optWeightDecay(wd).build();
+        return Sgd.builder().setLearningRate((float) lr).optMomentum((float) momentum).optWeightDecay((float) weightDecay).build();
     }
 
-    private static String optimizerText(ParsedFlags flags) {
-        StringBuilder sb = new StringBuilder(flags.string("optimizer")).append(" lr ").append(flags.string("lr"));
-        if (flags.number("momentum") != 0) {
-            sb.append(" momentum ").append(flags.string("momentum"));
+    private String optimizerText() {
+        StringBuilder sb = new StringBuilder(optimizer).append(" lr ").append(text("--lr"));
+        if (momentum != 0) {
+            sb.append(" momentum ").append(text("--momentum"));
         }
-        if (flags.number("weight-decay") != 0) {
-            sb.append(" weight decay ").append(flags.string("weight-decay"));
+        if (weightDecay != 0) {
+            sb.append(" weight decay ").append(text("--weight-decay"));
         }
-        if (flags.has("step-size")) {
-            sb.append(", StepLR(").append(flags.integer("step-size")).append(", ").append(gamma(flags)).append(')');
+        if (stepSize != null) {
+            sb.append(", StepLR(").append(stepSize).append(", ").append(gamma()).append(')');
         }
         return sb.toString();
     }
 
-    /** {"device":..., "settings":{...}, "history":[{"epoch":1, ...}, ...]} */
-    static String historyJson(ParsedFlags flags, Backends.Selection selection, Backend backend, Path dir,
-                              LabeledImages train, LabeledImages test, Sequential model, History history) {
+    /** A number as the user wrote it ("0.5", "1e-3"), or its default when not given. */
+    private String text(String option) {
+        OptionSpec given = spec.commandLine().getParseResult().matchedOption(option);
+        return given != null ? given.stringValues().get(0) : spec.findOption(option).defaultValue();
+    }
+
+    /** The history file: the device, the settings (every option, then what the run found) and the epochs. */
+    HistoryFile historyFile(Backends.Selection selection, Backend backend, Path dir, LabeledImages train,
+                            LabeledImages test, Sequential net, History result) {
         Map<String, Object> settings = new LinkedHashMap<>();
-        for (Map.Entry<String, Object> e : flags.effectiveTyped().entrySet()) {
-            settings.put(e.getKey().replace('-', '_'), e.getValue());
+        for (OptionSpec o : spec.options()) {
+            if (o.usageHelp() || o.versionHelp() || o.longestName().equals(Main.DEBUG)) {
+                continue;
+            }
+            Object v = o.getValue();
+            settings.put(o.longestName().substring(2).replace('-', '_'), v instanceof Path ? v.toString() : v);
         }
         settings.put("data", dir.toAbsolutePath().normalize().toString());
-        if (flags.has("step-size")) {
-            settings.put("gamma", gamma(flags));
+        if (stepSize != null) {
+            settings.put("gamma", gamma());
         }
-        if (!flags.has("act")) {
-            settings.put("act", flags.string("model").startsWith("mlp") ? "relu" : "sigmoid");
+        if (act == null) {
+            settings.put("act", model.startsWith("mlp") ? "relu" : "sigmoid");
         }
-        if (backend instanceof CpuBackend) {
-            settings.put("threads", (long) ((CpuBackend) backend).threads());
+        if (backend instanceof CpuBackend cpu) {
+            settings.put("threads", cpu.threads());
         }
-        settings.put("train_examples", (long) train.count());
-        settings.put("test_examples", (long) test.count());
-        settings.put("parameters", model.parameterCount());
-        List<Object> epochs = new ArrayList<>();
-        for (EpochRecord r : history.records()) {
-            Map<String, Object> e = new LinkedHashMap<>();
-            e.put("epoch", (long) r.epoch());
-            e.put("train_loss", r.trainLoss());
-            e.put("train_acc", r.trainAcc());
-            e.put("test_acc", r.testAcc());
-            e.put("examples_per_sec", r.examplesPerSec());
-            e.put("seconds", r.seconds());
-            epochs.add(e);
+        settings.put("train_examples", train.count());
+        settings.put("test_examples", test.count());
+        settings.put("parameters", net.parameterCount());
+        return new HistoryFile(backend.device().id(), selection.reason(), settings, result.records());
+    }
+
+    static final List<String> DATASETS = List.of("fashion-mnist", "mnist");
+    static final List<String> OPTIMIZERS = List.of("sgd", "adam");
+    static final List<String> DEVICES = List.of("auto", "cpu", "cuda");
+
+    /** Completion candidates for --dataset. */
+    static final class DatasetNames extends ArrayList<String> {
+        DatasetNames() {
+            super(DATASETS);
         }
-        Map<String, Object> root = new LinkedHashMap<>();
-        root.put("device", backend.device().id());
-        root.put("device_description", selection.reason());
-        root.put("settings", settings);
-        root.put("history", epochs);
-        return Json.write(root);
+    }
+
+    /** Completion candidates for --optimizer. */
+    static final class OptimizerNames extends ArrayList<String> {
+        OptimizerNames() {
+            super(OPTIMIZERS);
+        }
+    }
+
+    /** Completion candidates for --device. */
+    static final class DeviceNames extends ArrayList<String> {
+        DeviceNames() {
+            super(DEVICES);
+        }
     }
 }

@@ -1,5 +1,14 @@
 package dev.normnet.train;
 
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.util.MinimalPrettyPrinter;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectWriter;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -25,30 +34,61 @@ public final class History {
     }
 
     /**
-     * A JSON array with one object per epoch, keys {@code epoch, train_loss, train_acc, test_acc,
-     * examples_per_sec, seconds}; a NaN value (no test set) is written as {@code null}.
+     * A JSON array with one object per epoch on one line each, keys {@code epoch, train_loss, train_acc,
+     * test_acc, examples_per_sec, seconds}; a NaN value (no test set) is written as {@code null}. For
+     * messages and logs; the history file is {@code dev.normnet.cli.HistoryFile}.
      */
     public String toJson() {
-        StringBuilder sb = new StringBuilder("[");
-        for (int i = 0; i < records.size(); i++) {
-            EpochRecord r = records.get(i);
-            sb.append(i == 0 ? "\n" : ",\n");
-            sb.append("  {\"epoch\": ").append(r.epoch())
-                    .append(", \"train_loss\": ").append(number(r.trainLoss()))
-                    .append(", \"train_acc\": ").append(number(r.trainAcc()))
-                    .append(", \"test_acc\": ").append(number(r.testAcc()))
-                    .append(", \"examples_per_sec\": ").append(number(r.examplesPerSec()))
-                    .append(", \"seconds\": ").append(number(r.seconds()))
-                    .append('}');
+        ArrayNode array = JsonNodeFactory.instance.arrayNode();
+        for (EpochRecord r : records) {
+            ObjectNode o = array.addObject();
+            o.put("epoch", r.epoch());
+            number(o, "train_loss", r.trainLoss());
+            number(o, "train_acc", r.trainAcc());
+            number(o, "test_acc", r.testAcc());
+            number(o, "examples_per_sec", r.examplesPerSec());
+            number(o, "seconds", r.seconds());
         }
-        sb.append(records.isEmpty() ? "]" : "\n]");
-        return sb.toString();
+        try {
+            return LINES.writeValueAsString(array);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
-    private static String number(double v) {
-        if (Double.isNaN(v) || Double.isInfinite(v)) {
-            return "null";
+    private static void number(ObjectNode o, String key, double v) {
+        if (Double.isFinite(v)) {
+            o.put(key, v);
+        } else {
+            o.putNull(key);
         }
-        return Double.toString(v);
     }
+
+    /** One array element per line, each object on its line: {@code [\n  {"a": 1, "b": 2},\n  ...\n]}. */
+    private static final ObjectWriter LINES = new ObjectMapper().writer(new MinimalPrettyPrinter() {
+        @Override
+        public void writeObjectFieldValueSeparator(JsonGenerator g) throws IOException {
+            g.writeRaw(": ");
+        }
+
+        @Override
+        public void writeObjectEntrySeparator(JsonGenerator g) throws IOException {
+            g.writeRaw(", ");
+        }
+
+        @Override
+        public void beforeArrayValues(JsonGenerator g) throws IOException {
+            g.writeRaw("\n  ");
+        }
+
+        @Override
+        public void writeArrayValueSeparator(JsonGenerator g) throws IOException {
+            g.writeRaw(",\n  ");
+        }
+
+        @Override
+        public void writeEndArray(JsonGenerator g, int values) throws IOException {
+            g.writeRaw(values > 0 ? "\n]" : "]");
+        }
+    });
 }

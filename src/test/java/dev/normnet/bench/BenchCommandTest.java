@@ -6,7 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.normnet.backend.Backends;
+import dev.normnet.cli.JsonFiles;
+import dev.normnet.cli.Main;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -18,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 class BenchCommandTest {
     @TempDir
@@ -26,9 +30,20 @@ class BenchCommandTest {
     private final ByteArrayOutputStream outBytes = new ByteArrayOutputStream();
     private final ByteArrayOutputStream errBytes = new ByteArrayOutputStream();
 
+    /** Runs {@code normnet bench ARGS} through the command line. */
     private int bench(String... args) {
-        return BenchCommand.run(args, new PrintStream(outBytes, true, StandardCharsets.UTF_8),
+        String[] line = new String[args.length + 1];
+        line[0] = "bench";
+        System.arraycopy(args, 0, line, 1, args.length);
+        return Main.run(line, new PrintStream(outBytes, true, StandardCharsets.UTF_8),
                 new PrintStream(errBytes, true, StandardCharsets.UTF_8));
+    }
+
+    /** The options picocli makes of {@code args}. */
+    private static BenchCommand.Options parse(String... args) {
+        BenchCommand command = new BenchCommand(System.out, System.err);
+        new CommandLine(command).parseArgs(args);
+        return command.options();
     }
 
     private String err() {
@@ -36,40 +51,50 @@ class BenchCommandTest {
     }
 
     @Test
-    void helpAndDefaults() throws Exception {
+    void helpAndDefaults() {
         assertEquals(0, bench("--help"));
-        assertTrue(outBytes.toString(StandardCharsets.UTF_8).startsWith("usage: normnet bench"));
-        BenchCommand.Options o = BenchCommand.parse(new String[0]);
+        assertTrue(outBytes.toString(StandardCharsets.UTF_8).contains("Usage: normnet bench"));
+        BenchCommand.Options o = parse();
         assertEquals("all", o.device());
         assertEquals(5, o.repeats());
         assertEquals(1.0, o.seconds());
-        BenchCommand.Options q = BenchCommand.parse(new String[] {"--quick", "--device", "CPU"});
+        assertEquals(42, o.seed());
+        assertTrue(o.large());
+        BenchCommand.Options q = parse("--quick", "--device", "CPU");
         assertEquals(3, q.repeats());
         assertEquals(0.3, q.seconds());
         assertEquals("cpu", q.device());
         assertNull(q.only());
+        BenchCommand.Options k = parse("--kernels", "--batch", "64", "--no-large", "--repeats", "7", "--quick");
+        assertEquals(64, k.kernelBatch());
+        assertEquals(7, k.repeats());
+        assertTrue(k.kernels() && !k.large());
     }
 
     @Test
-    void badArgumentsAreNamed() {
-        assertEquals(2, bench("--device", "tpu"));
-        assertTrue(err().contains("--device tpu: expected cpu, cuda or all"), err());
-        assertEquals(2, bench("--seconds", "0"));
-        assertTrue(err().contains("--seconds 0: expected a number of seconds"), err());
-        assertEquals(2, bench("--only", "(("));
-        assertTrue(err().contains("--only ((: not a regular expression"), err());
-        assertEquals(2, bench("--threads"));
-        assertTrue(err().contains("--threads needs a value"), err());
-        assertEquals(2, bench("--bogus"));
-        assertTrue(err().contains("unknown option --bogus"), err());
+    void badArgumentsAreNamedInOneLine() {
+        String[][] cases = {
+            {"--device", "tpu"}, {"--device: unknown value 'tpu' (choose one of cpu, cuda, all)"},
+            {"--seconds", "0"}, {"--seconds must be above 0 and at most 600 (got 0)"},
+            {"--only", "(("}, {"--only ((: not a regular expression"},
+            {"--threads"}, {"missing required parameter for option '--threads'"},
+            {"--bogus"}, {"unknown option: '--bogus'"},
+        };
+        for (int i = 0; i < cases.length; i += 2) {
+            errBytes.reset();
+            assertEquals(2, bench(cases[i]), err());
+            assertTrue(err().startsWith("normnet: " + cases[i + 1][0]), err());
+            assertEquals(1, err().split("\\R").length, err());
+        }
     }
 
     @Test
     void cudaAloneOnAMachineWithoutAGpuSaysWhy() {
         CudaStatus s = Backends.cudaStatus();
         assumeFalse(s.available(), "this machine has a usable GPU");
-        assertEquals(1, bench("--device", "cuda", "--quick"));
-        assertTrue(err().contains("--device cuda: CUDA is not usable here: " + s.reason()), err());
+        assertEquals(2, bench("--device", "cuda", "--quick"));
+        assertEquals("normnet: --device cuda: no usable GPU: " + s.reason() + " (use --device cpu or --device all)",
+                err().trim());
     }
 
     @Test
@@ -85,8 +110,8 @@ class BenchCommandTest {
 
     @Test
     void missingDataIsReported() {
-        assertEquals(1, bench("--device", "cpu", "--data", dir.resolve("nowhere").toString()));
-        assertTrue(err().contains("nowhere"), err());
+        assertEquals(2, bench("--device", "cpu", "--data", dir.resolve("nowhere").toString()));
+        assertTrue(err().startsWith("normnet: ") && err().contains("nowhere"), err());
     }
 
     private static void idx(Path file, int magic, int[] dims, byte[] body) throws IOException {
@@ -117,24 +142,27 @@ class BenchCommandTest {
         Path json = dir.resolve("out/bench.json");
         assertEquals(0, bench("--device", "cpu", "--quick", "--threads", "1", "--repeats", "2", "--seconds", "0.05",
                 "--only", "^mlp-bn-28/(train/b32|infer)", "--data", dir.toString(), "--json", json.toString()), err());
-        Map<String, Object> doc = Json.readObject(json);
-        assertEquals("normnet-bench/1", doc.get("schema"));
-        assertEquals("normnet", doc.get("implementation"));
-        assertEquals("throughput", doc.get("kind"));
-        assertEquals(1.0, doc.get("threads"));
-        Map<String, Object> machine = Json.object(doc, "machine", "bench.json");
-        assertTrue(((Number) machine.get("cores")).intValue() >= 1);
-        assertTrue(doc.get("date").toString().matches("\\d{4}-\\d\\d-\\d\\dT.*Z"));
-        assertTrue(doc.containsKey("git_commit") && doc.containsKey("gpu"));
-        List<Object> cases = Json.list(doc, "cases", "bench.json");
+        JsonNode doc = JsonFiles.readObject(json);
+        assertEquals("normnet-bench/1", doc.get("schema").asText());
+        assertEquals("normnet", doc.get("implementation").asText());
+        assertEquals("throughput", doc.get("kind").asText());
+        assertEquals(1, doc.get("threads").asInt());
+        assertTrue(doc.get("machine").get("cores").asInt() >= 1);
+        assertTrue(doc.get("date").asText().matches("\\d{4}-\\d\\d-\\d\\dT.*Z"));
+        assertTrue(doc.has("git_commit") && doc.has("gpu"));
+        JsonNode cases = doc.get("cases");
         assertEquals(2, cases.size());
-        @SuppressWarnings("unchecked")
-        Map<String, Object> train = (Map<String, Object>) cases.get(0);
-        assertEquals("mlp-bn-28/train/b32/cpu", train.get("id"));
-        assertEquals("adam lr 0.01", train.get("optimizer"));
-        Map<String, Object> eps = Json.object(train, "examples_per_sec", "bench.json");
-        assertEquals(2, Json.list(eps, "runs", "bench.json").size());
-        assertTrue(Json.number(eps, "median", "bench.json") > 0);
+        JsonNode train = cases.get(0);
+        assertEquals("mlp-bn-28/train/b32/cpu", train.get("id").asText());
+        assertEquals("adam lr 0.01", train.get("optimizer").asText());
+        JsonNode eps = train.get("examples_per_sec");
+        assertEquals(2, eps.get("runs").size());
+        assertTrue(eps.get("median").asDouble() > 0);
+        // What plot reads of it, typed.
+        PlotCommand.BenchFile typed = JsonFiles.read(json, PlotCommand.BenchFile.class);
+        assertEquals(2, typed.cases().size());
+        assertEquals(eps.get("median").asDouble(), typed.cases().get(0).examplesPerSec().median());
+        assertEquals("infer", typed.cases().get(1).mode());
         String table = outBytes.toString(StandardCharsets.UTF_8);
         assertTrue(table.contains("mlp-bn-28/infer/b1000/cpu"), table);
     }

@@ -3,6 +3,7 @@ package dev.normnet.bench;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.normnet.cli.Main;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -20,8 +21,13 @@ class PlotCommandTest {
     private final ByteArrayOutputStream outBytes = new ByteArrayOutputStream();
     private final ByteArrayOutputStream errBytes = new ByteArrayOutputStream();
 
+    /** Runs {@code normnet plot ARGS} through the command line. */
     private int plot(String... args) {
-        return PlotCommand.run(args, new PrintStream(outBytes, true, StandardCharsets.UTF_8),
+        errBytes.reset();
+        String[] line = new String[args.length + 1];
+        line[0] = "plot";
+        System.arraycopy(args, 0, line, 1, args.length);
+        return Main.run(line, new PrintStream(outBytes, true, StandardCharsets.UTF_8),
                 new PrintStream(errBytes, true, StandardCharsets.UTF_8));
     }
 
@@ -69,26 +75,52 @@ class PlotCommandTest {
     void mixingKindsIsAnError() throws Exception {
         Path a = Files.writeString(dir.resolve("a.json"), benchJson("normnet", 1, null));
         Path h = Files.writeString(dir.resolve("h.json"), "{\"history\": []}");
-        assertEquals(1, plot(a.toString(), h.toString()));
-        assertTrue(err().contains("h.json: cannot mix"), err());
+        assertEquals(2, plot(a.toString(), h.toString()));
+        assertTrue(err().startsWith("normnet: ") && err().contains("h.json: cannot mix"), err());
     }
 
     @Test
     void badInputsGiveClearErrors() throws Exception {
         assertEquals(2, plot());
-        assertTrue(err().contains("no input files"), err());
+        assertTrue(err().contains("missing required parameter: 'FILE.json"), err());
         assertEquals(2, plot("--width", "abc", "x.json"));
-        assertTrue(err().contains("--width abc: expected a positive integer"), err());
-        assertEquals(1, plot(dir.resolve("missing.json").toString()));
-        assertTrue(err().contains("missing.json: no such file"), err());
+        assertTrue(err().contains("invalid value for option '--width': 'abc'"), err());
+        assertEquals(2, plot(dir.resolve("missing.json").toString()));
+        assertEquals("normnet: " + dir.resolve("missing.json") + ": no such file or directory", err().trim());
         Path other = Files.writeString(dir.resolve("other.json"), "{\"x\": 1}");
-        assertEquals(1, plot(other.toString()));
+        assertEquals(2, plot(other.toString()));
         assertTrue(err().contains("neither a bench result"), err());
         Path empty = Files.writeString(dir.resolve("empty.json"), "{\"history\": []}");
-        assertEquals(1, plot(empty.toString()));
+        assertEquals(2, plot(empty.toString()));
         assertTrue(err().contains("\"history\" has no epochs"), err());
         Path zero = Files.writeString(dir.resolve("zero.json"), benchJson("normnet", 0, null));
-        assertEquals(1, plot(zero.toString()));
+        assertEquals(2, plot(zero.toString()));
         assertTrue(err().contains("must be positive"), err());
+        Path broken = Files.writeString(dir.resolve("broken.json"), "{\"cases\": [");
+        assertEquals(2, plot(broken.toString()));
+        assertTrue(err().startsWith("normnet: " + broken + ": invalid JSON"), err());
+        Path shape = Files.writeString(dir.resolve("shape.json"), "{\"cases\": [{\"model\": \"mlp-bn\"}]}");
+        assertEquals(2, plot(shape.toString()));
+        assertTrue(err().startsWith("normnet: " + shape + ": unexpected content"), err());
+        assertEquals(1, err().split("\\R").length, err());
+    }
+
+    @Test
+    void aBenchFileOfThePyTorchScriptPlots() throws Exception {
+        // benchmarks/pytorch/bench.py: its own runtime and gpu keys, an optimizer of null for inference
+        Path torch = Files.writeString(dir.resolve("pytorch.json"), """
+                {"schema": "normnet-bench/1", "implementation": "pytorch", "date": "2026-01-01T00:00:00Z",
+                 "git_commit": "unknown", "machine": {"hostname": "h", "os": "Linux 6", "cores": 2, "cpu_model": "Test CPU",
+                 "load_average": [0.1, 0.2, 0.3]}, "gpu": {"name": "NVIDIA H100", "driver": "580", "cuda": "13.0", "cudnn": "91000"},
+                 "runtime": {"python": "3.12", "torch": "2.11"}, "threads": 2, "settings": {"quick": true},
+                 "cases": [{"id": "lenet-bn-28/infer/b1000/cuda/graph", "model": "lenet-bn", "input": 28, "mode": "infer",
+                  "batch": 1000, "device": "cuda", "graph": true, "optimizer": null, "steps_per_run": 10, "repeats": 3,
+                  "seconds": {"median": 0.1, "min": 0.1, "max": 0.1, "q1": 0.1, "q3": 0.1, "runs": [0.1, 0.1, 0.1]},
+                  "examples_per_sec": {"median": 900000.0, "min": 1, "max": 2, "q1": 1, "q3": 2, "runs": [1, 2, 3]},
+                  "speedup_vs_cpu": null}]}
+                """);
+        Path png = dir.resolve("torch.png");
+        assertEquals(0, plot("-o", png.toString(), torch.toString()), err());
+        assertTrue(Files.size(png) > 0);
     }
 }

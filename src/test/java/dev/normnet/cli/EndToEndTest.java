@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
  * images of the Fashion-MNIST training set for one epoch on the CPU, then evaluated on all 10,000
  * test images, must exceed 70% test accuracy.
  *
- * <p>Settings: LeNet-BN with ReLU and max pooling (the variant one re-telling of the d2l chapter trains), Adam, learning rate
+ * <p>Settings: LeNet-BN with ReLU and max pooling (the variant the re-tellings of the d2l chapter use), Adam, learning rate
  * {@value #LR}, batch {@value #BATCH} (375 steps), seed 0. The CPU backend is deterministic, so the
  * accuracy is one number per code version; what makes the test robust is that the whole
  * distribution over seeds clears the bar. Measured over seeds 0-9 (1 epoch, 6,000 images, all
@@ -51,16 +50,11 @@ class EndToEndTest {
                 "--batch", BATCH, "--lr", LR, "--optimizer", "adam", "--seed", "0", "--history", history.toString());
         System.out.print(r.out());
         assertEquals(0, r.status(), r.err());
-        @SuppressWarnings("unchecked")
-        Map<String, Object> json = (Map<String, Object>) JsonReader.parse(Files.readString(history));
-        @SuppressWarnings("unchecked")
-        Map<String, Object> settings = (Map<String, Object>) json.get("settings");
-        assertEquals(6000.0, settings.get("train_examples"));
-        assertEquals(10000.0, settings.get("test_examples"));
-        @SuppressWarnings("unchecked")
-        List<Map<String, Object>> epochs = (List<Map<String, Object>>) json.get("history");
-        assertEquals(1, epochs.size());
-        double testAcc = (Double) epochs.get(0).get("test_acc");
+        HistoryFile json = JsonFiles.read(history, HistoryFile.class);
+        assertEquals(6000, json.settings().get("train_examples"));
+        assertEquals(10000, json.settings().get("test_examples"));
+        assertEquals(1, json.history().size());
+        double testAcc = json.history().get(0).testAcc();
         assertTrue(testAcc > 0.70, "test accuracy " + testAcc + " after one epoch on 6,000 images, expected above 0.70");
     }
 

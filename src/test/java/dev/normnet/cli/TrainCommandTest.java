@@ -10,6 +10,7 @@ import dev.normnet.nn.ModelOptions;
 import dev.normnet.nn.Models;
 import dev.normnet.nn.Sequential;
 import dev.normnet.train.Checkpoint;
+import dev.normnet.train.EpochRecord;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,38 +41,40 @@ class TrainCommandTest {
         assertTrue(lines[5].matches("\\s+2(\\s+[0-9.]+){5}"), lines[5]);
         assertTrue(lines[6].startsWith("done: 2 epochs"), lines[6]);
 
-        @SuppressWarnings("unchecked")
-        Map<String, Object> json = (Map<String, Object>) JsonReader.parse(Files.readString(history));
-        assertEquals("cpu", json.get("device"));
-        @SuppressWarnings("unchecked")
-        Map<String, Object> settings = (Map<String, Object>) json.get("settings");
+        HistoryFile json = JsonFiles.read(history, HistoryFile.class);
+        assertEquals("cpu", json.device());
+        assertTrue(json.deviceDescription().startsWith("cpu: 1 thread"), json.deviceDescription());
+        Map<String, Object> settings = json.settings();
         assertEquals("lenet-bn", settings.get("model"));
-        assertEquals(2.0, settings.get("epochs"));
-        assertEquals(32.0, settings.get("batch"));
+        assertEquals(2, settings.get("epochs"));
+        assertEquals(32, settings.get("batch"));
         assertEquals(0.5, settings.get("lr"));
-        assertEquals(200.0, settings.get("limit"));
-        assertEquals(1.0, settings.get("threads"));
+        assertEquals(200, settings.get("limit"));
+        assertEquals(1, settings.get("threads"));
         assertEquals("sigmoid", settings.get("act"));
+        assertEquals(false, settings.get("no_graph"));
+        assertEquals(null, settings.get("save"));
+        assertEquals(history.toString(), settings.get("history"));
         assertEquals(data.toAbsolutePath().normalize().toString(), settings.get("data"));
-        @SuppressWarnings("unchecked")
-        List<Map<String, Object>> epochs = (List<Map<String, Object>>) json.get("history");
+        assertEquals(List.of("model", "data", "dataset", "epochs", "batch", "lr", "optimizer", "momentum", "weight_decay",
+                "step_size", "gamma", "device", "seed", "limit", "test_limit", "resize", "pool", "act", "init", "history",
+                "no_graph", "save", "threads", "train_examples", "test_examples", "parameters"), List.copyOf(settings.keySet()));
+        List<EpochRecord> epochs = json.history();
         assertEquals(2, epochs.size());
         for (int e = 0; e < 2; e++) {
-            Map<String, Object> rec = epochs.get(e);
-            assertEquals(List.of("epoch", "train_loss", "train_acc", "test_acc", "examples_per_sec", "seconds"),
-                    List.copyOf(rec.keySet()));
-            assertEquals(e + 1.0, rec.get("epoch"));
-            double loss = (Double) rec.get("train_loss");
-            assertTrue(loss > 0 && loss < 10, "train_loss " + loss);
-            for (String k : List.of("train_acc", "test_acc")) {
-                double acc = (Double) rec.get(k);
-                assertTrue(acc >= 0 && acc <= 1, k + " " + acc);
-            }
-            assertTrue((Double) rec.get("examples_per_sec") > 0);
-            assertTrue((Double) rec.get("seconds") > 0);
+            EpochRecord rec = epochs.get(e);
+            assertEquals(e + 1, rec.epoch());
+            assertTrue(rec.trainLoss() > 0 && rec.trainLoss() < 10, "train_loss " + rec.trainLoss());
+            assertTrue(rec.trainAcc() >= 0 && rec.trainAcc() <= 1, "train_acc " + rec.trainAcc());
+            assertTrue(rec.testAcc() >= 0 && rec.testAcc() <= 1, "test_acc " + rec.testAcc());
+            assertTrue(rec.examplesPerSec() > 0);
+            assertTrue(rec.seconds() > 0);
         }
         // The printed line and the JSON say the same thing.
-        assertTrue(lines[5].contains(String.format(java.util.Locale.ROOT, "%.4f", (Double) epochs.get(1).get("test_acc"))));
+        assertEquals(EpochPrinter.line(epochs.get(1)), lines[5]);
+        assertTrue(lines[2].contains("sgd lr 0.5, batch 32, 2 epochs"), lines[2]);
+        // No progress output into a redirected log: the epoch lines follow the header directly.
+        assertFalse(r.out().contains("\r"), r.out());
     }
 
     @Test

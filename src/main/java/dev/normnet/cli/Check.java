@@ -1,0 +1,69 @@
+package dev.normnet.cli;
+
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Range and choice checks of option values, with messages naming the option:
+ * {@code --epochs must be from 1 to 100000 (got 0)}. Each throws {@link UsageException} (exit 2).
+ */
+public final class Check {
+    private Check() {
+    }
+
+    /** {@code value} in [min, max]. */
+    public static int range(String option, int value, int min, int max) {
+        if (value < min || value > max) {
+            throw new UsageException(option + " must be " + rangeText(min, false, max) + " (got " + value + ")");
+        }
+        return value;
+    }
+
+    /** {@code value} in [min, max], or unset (null). */
+    public static Integer range(String option, Integer value, int min, int max) {
+        return value == null ? null : range(option, value.intValue(), min, max);
+    }
+
+    /** A finite {@code value} at least {@code min} (above it when {@code minExclusive}) and at most {@code max}. */
+    public static double range(String option, double value, double min, boolean minExclusive, double max) {
+        if (!Double.isFinite(value)) {
+            throw new UsageException(option + ": '" + value + "' is not a finite number");
+        }
+        boolean low = minExclusive ? value <= min : value < min;
+        if (low || value > max) {
+            throw new UsageException(option + " must be " + rangeText(min, minExclusive, max) + " (got " + format(value) + ")");
+        }
+        return value;
+    }
+
+    /** As {@link #range(String, double, double, boolean, double)}, or unset (null). */
+    public static Double range(String option, Double value, double min, boolean minExclusive, double max) {
+        return value == null ? null : range(option, value.doubleValue(), min, minExclusive, max);
+    }
+
+    /** One of {@code choices}, any case; returns it in lower case. Null stays null. */
+    public static String choice(String option, String value, List<String> choices) {
+        if (value == null) {
+            return null;
+        }
+        String lower = value.toLowerCase(Locale.ROOT);
+        if (!choices.contains(lower)) {
+            throw new UsageException(option + ": unknown value '" + value + "' (choose one of "
+                    + String.join(", ", choices) + ")");
+        }
+        return lower;
+    }
+
+    /** "at least 1", "above 0", "from 16 to 1024", "above 0 and at most 1000000". */
+    static String rangeText(double min, boolean minExclusive, double max) {
+        String lo = format(min);
+        if (max >= Integer.MAX_VALUE || Double.isInfinite(max)) {
+            return (minExclusive ? "above " : "at least ") + lo;
+        }
+        return minExclusive ? "above " + lo + " and at most " + format(max) : "from " + lo + " to " + format(max);
+    }
+
+    static String format(double v) {
+        return v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v) : Double.toString(v);
+    }
+}

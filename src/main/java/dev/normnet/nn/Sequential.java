@@ -35,6 +35,9 @@ import java.util.SplittableRandom;
  *
  * <p>{@link #state()} and {@link #loadState(Map)} use PyTorch's state_dict names for the same
  * {@code nn.Sequential}: {@code "0.weight"}, {@code "1.running_mean"}, {@code "1.num_batches_tracked"}.
+ *
+ * <p>(Longer than most files here: the model, its state-dict mapping and its plans share one set
+ * of flat buffers, and a plan is an inner class that reads them.)
  */
 public final class Sequential implements AutoCloseable {
     /** Each parameter view starts at a multiple of this many floats (128 bytes) in the flat buffers. */

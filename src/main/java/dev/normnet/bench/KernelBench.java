@@ -24,10 +24,10 @@ import java.util.SplittableRandom;
  * bound on the traffic a kernel really makes; each is also given as a fraction of the limits
  * measured on the same device ({@link Limits}).
  */
-final class KernelBench {
+public final class KernelBench {
     /** One timed op: a name, a direction, a shape description, its bytes and flops, and the call. */
-    record Kernel(String op, String direction, String shape, double bytes, double flops, Runnable call) {
-        String id() {
+    public record Kernel(String op, String direction, String shape, double bytes, double flops, Runnable call) {
+        public String id() {
             return op + "/" + direction + " " + shape;
         }
     }
@@ -37,12 +37,12 @@ final class KernelBench {
     private final List<Tensor> owned = new ArrayList<>();
     private final List<AutoCloseable> closeables = new ArrayList<>();
 
-    KernelBench(Backend backend) {
+    public KernelBench(Backend backend) {
         this.backend = backend;
     }
 
     /** The kernels to time, LeNet-BN at {@code batch} (256 by default) first, then the large shape unless {@code large} is false. */
-    List<Kernel> kernels(int batch, boolean large, long lenetParameters) {
+    public List<Kernel> kernels(int batch, boolean large, long lenetParameters) {
         List<Kernel> k = new ArrayList<>();
         int n = batch;
         gather(k, n, 28);
@@ -72,7 +72,7 @@ final class KernelBench {
     }
 
     /** Times each kernel; returns one JSON object per kernel. */
-    List<Map<String, Object>> run(List<Kernel> kernels, Timer timer, Limits.Measured limits, java.io.PrintStream log) {
+    public List<Map<String, Object>> run(List<Kernel> kernels, Timer timer, Limits.Measured limits, java.io.PrintStream log) {
         List<Map<String, Object>> out = new ArrayList<>();
         for (Kernel k : kernels) {
             Timer.Result r = timer.measure(k.call(), backend::synchronize);
@@ -98,7 +98,7 @@ final class KernelBench {
         return out;
     }
 
-    void free() {
+    public void free() {
         for (Tensor t : owned) {
             t.close();
         }

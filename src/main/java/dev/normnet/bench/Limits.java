@@ -27,10 +27,10 @@ import java.util.concurrent.Future;
  * </ul>
  * Each limit is the best of several timed runs (a peak, not a median).
  */
-final class Limits {
+public final class Limits {
     /** Peak copy bandwidth in GB/s and GEMM rate in GFLOP/s, with how they were measured. */
-    record Measured(double copyGbPerSecond, double gemmGflopPerSecond, String copyMethod, String gemmMethod) {
-        Map<String, Object> toJson() {
+    public record Measured(double copyGbPerSecond, double gemmGflopPerSecond, String copyMethod, String gemmMethod) {
+        public Map<String, Object> toJson() {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("copy_gb_per_s", copyGbPerSecond);
             m.put("copy_method", copyMethod);
@@ -45,7 +45,7 @@ final class Limits {
 
     // ---------------------------------------------------------------- CPU
 
-    static Measured cpu(int threads, int repeats) {
+    public static Measured cpu(int threads, int repeats) {
         return cpu(threads, repeats, 32 << 20, 1024);
     }
 
@@ -196,7 +196,7 @@ final class Limits {
     // ---------------------------------------------------------------- GPU (any backend)
 
     /** Copy bandwidth and GEMM rate through the backend's own ops (used on the GPU). */
-    static Measured device(Backend backend, int repeats) {
+    public static Measured device(Backend backend, int repeats) {
         return device(backend, repeats, 64 << 20, 4096);
     }
 

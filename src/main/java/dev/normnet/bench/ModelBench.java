@@ -25,7 +25,7 @@ import java.util.SplittableRandom;
  * wrapped once by {@link Backend#capture} and replayed. When the next batch would run past the
  * end of the permutation the cursor is reset on the host, outside the step.
  */
-final class ModelBench implements AutoCloseable {
+public final class ModelBench implements AutoCloseable {
     private final Backend backend;
     private final BenchCase benchCase;
     private final Sequential model;
@@ -38,7 +38,7 @@ final class ModelBench implements AutoCloseable {
     private final int count;
     private int position;
 
-    ModelBench(Backend backend, ResidentImages images, BenchCase c, long seed) {
+    public ModelBench(Backend backend, ResidentImages images, BenchCase c, long seed) {
         this.backend = backend;
         this.benchCase = c;
         this.count = images.count();
@@ -101,7 +101,7 @@ final class ModelBench implements AutoCloseable {
     }
 
     /** One step; resets the cursor first when the batch would pass the end of the permutation. */
-    void step() {
+    public void step() {
         if (position + benchCase.batch() > count) {
             backend.fill(cursor, 0f);
             position = 0;
@@ -110,7 +110,7 @@ final class ModelBench implements AutoCloseable {
         position += benchCase.batch();
     }
 
-    void sync() {
+    public void sync() {
         backend.synchronize();
     }
 
@@ -127,7 +127,7 @@ final class ModelBench implements AutoCloseable {
     }
 
     /** Uploads the training images once per device. */
-    static ResidentImages upload(Backend backend, LabeledImages train) {
+    public static ResidentImages upload(Backend backend, LabeledImages train) {
         return backend.uploadImages(train.pixels(), train.labels(), train.count(), train.height(), train.width());
     }
 }

@@ -1,2 +1,2 @@
-/** The {@code bench} and {@code plot} commands: throughput and per-kernel timings, JSON results, PNG charts. */
+/** The benchmark harness: the cases, timed model steps and kernels, measured machine limits, statistics, machine facts. */
 package dev.normnet.bench;

@@ -1,7 +1,5 @@
 package dev.normnet.cli;
 
-import dev.normnet.bench.BenchCommand;
-import dev.normnet.bench.PlotCommand;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStreamWriter;

@@ -1,2 +1,2 @@
-/** The {@code normnet} commands: argument parsing, help, error reporting, and the train and summary commands. */
+/** The {@code normnet} commands (train, summary, bench, plot, bundle, completion): argument parsing, help, one error policy, JSON files. */
 package dev.normnet.cli;

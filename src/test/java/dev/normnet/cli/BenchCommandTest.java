@@ -1,4 +1,4 @@
-package dev.normnet.bench;
+package dev.normnet.cli;
 
 import dev.normnet.backend.cuda.CudaStatus;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,8 +8,6 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.normnet.backend.Backends;
-import dev.normnet.cli.JsonFiles;
-import dev.normnet.cli.Main;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;

@@ -1,12 +1,15 @@
-package dev.normnet.bench;
+package dev.normnet.cli;
 
+import dev.normnet.bench.MachineInfo;
+import dev.normnet.bench.Timer;
+import dev.normnet.bench.Stats;
+import dev.normnet.bench.Limits;
+import dev.normnet.bench.KernelBench;
+import dev.normnet.bench.ModelBench;
+import dev.normnet.bench.BenchCase;
 import dev.normnet.backend.Backend;
 import dev.normnet.backend.Backends;
 import dev.normnet.backend.ResidentImages;
-import dev.normnet.cli.AtomicFiles;
-import dev.normnet.cli.Check;
-import dev.normnet.cli.JsonFiles;
-import dev.normnet.cli.UsageException;
 import dev.normnet.data.DataDiscovery;
 import dev.normnet.data.LabeledImages;
 import dev.normnet.nn.ModelOptions;

@@ -1,12 +1,8 @@
-package dev.normnet.bench;
+package dev.normnet.cli;
 
+import dev.normnet.bench.Stats;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.normnet.cli.AtomicFiles;
-import dev.normnet.cli.Check;
-import dev.normnet.cli.HistoryFile;
-import dev.normnet.cli.JsonFiles;
-import dev.normnet.cli.UsageException;
 import dev.normnet.train.EpochRecord;
 import java.awt.BasicStroke;
 import java.awt.Color;

@@ -72,7 +72,7 @@ class TrainerTest {
         EpochRecord last = h.last();
         assertTrue(last.testAcc() > 0.9, "test accuracy " + last.testAcc() + " (chance is 0.25)");
         assertTrue(last.trainAcc() > 0.9, "train accuracy " + last.trainAcc());
-        assertTrue(last.trainLoss() < h.records().get(0).trainLoss(), "loss should fall: " + h.toJson());
+        assertTrue(last.trainLoss() < h.records().get(0).trainLoss(), "loss should fall: " + h.toString());
         assertTrue(last.examplesPerSec() > 0 && last.seconds() > 0);
         for (int i = 0; i < 4; i++) {
             assertEquals(i + 1, h.records().get(i).epoch());
@@ -133,7 +133,7 @@ class TrainerTest {
         // Evaluating the test set again still allocates nothing.
         double acc = trainer.evaluate(test);
         assertTrue(acc >= 0 && acc <= 1);
-        assertTrue(h.last().trainLoss() < h.records().get(0).trainLoss(), h.toJson());
+        assertTrue(h.last().trainLoss() < h.records().get(0).trainLoss(), h.toString());
         trainer.close();
         model.close();
         backend.close();
@@ -157,7 +157,6 @@ class TrainerTest {
                     .setOptimizer(Sgd.builder().setLearningRate(0.1f).build()).optBatchSize(16).optDropLast(true).build();
             History h = dropping.fit(synthetic(33, 8, 1), null, 1, null);
             assertTrue(Double.isNaN(h.last().testAcc()));
-            assertTrue(h.toJson().contains("\"test_acc\": null"), h.toJson());
         }
     }
 
@@ -172,24 +171,11 @@ class TrainerTest {
             History h = trainer.fit(synthetic(600, 8, 1), test, 3, null);
             assertTrue(model.isBuilt());
             assertEquals(dev.normnet.tensor.Shape.of(1, 12, 12), model.inputShape());
-            assertTrue(h.last().testAcc() > 0.9, h.toJson());
+            assertTrue(h.last().testAcc() > 0.9, h.toString());
             double[] lossAndAcc = trainer.evaluateLossAndAccuracy(test);
             assertEquals(h.last().testAcc(), lossAndAcc[1]);
-            assertTrue(lossAndAcc[0] > 0 && lossAndAcc[0] < h.records().get(0).trainLoss(), h.toJson());
+            assertTrue(lossAndAcc[0] > 0 && lossAndAcc[0] < h.records().get(0).trainLoss(), h.toString());
             trainer.close();
         }
-    }
-
-    @Test
-    void historyJsonHasTheDocumentedKeys() {
-        History h = new History();
-        h.add(new EpochRecord(1, 0.5, 0.8, 0.75, 1234.5, 2.0));
-        h.add(new EpochRecord(2, 0.25, 0.9, 0.85, 1300.0, 1.5));
-        String expected = "[\n"
-                + "  {\"epoch\": 1, \"train_loss\": 0.5, \"train_acc\": 0.8, \"test_acc\": 0.75, \"examples_per_sec\": 1234.5, \"seconds\": 2.0},\n"
-                + "  {\"epoch\": 2, \"train_loss\": 0.25, \"train_acc\": 0.9, \"test_acc\": 0.85, \"examples_per_sec\": 1300.0, \"seconds\": 1.5}\n"
-                + "]";
-        assertEquals(expected, h.toJson());
-        assertEquals("[]", new History().toJson());
     }
 }

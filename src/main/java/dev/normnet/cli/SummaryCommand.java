@@ -4,6 +4,7 @@ import dev.normnet.nn.Sequential;
 import java.io.PrintStream;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code normnet summary}: prints a model's layers, output shapes and parameter counts. */
@@ -20,12 +21,8 @@ final class SummaryCommand implements Callable<Integer> {
     int resize;
     @Option(names = "--batch", paramLabel = "N", defaultValue = "1", description = "batch size for the memory estimates (default: ${DEFAULT-VALUE})")
     int batch;
-    @Option(names = "--pool", paramLabel = "avg|max", defaultValue = "avg", completionCandidates = ModelFactory.PoolNames.class,
-            description = "pooling of the LeNet models (default: ${DEFAULT-VALUE})")
-    String pool;
-    @Option(names = "--act", paramLabel = "sigmoid|relu", completionCandidates = ModelFactory.ActivationNames.class,
-            description = "activation (default: sigmoid for the LeNets, relu for the MLPs)")
-    String act;
+    @Mixin
+    VariantOptions variant;
 
     private final PrintStream out;
 
@@ -36,11 +33,10 @@ final class SummaryCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         model = Check.choice("--model", model, ModelFactory.MODELS);
-        pool = Check.choice("--pool", pool, ModelFactory.POOLS);
-        act = Check.choice("--act", act, ModelFactory.ACTIVATIONS);
+        variant.check();
         Check.range("--resize", resize, 16, 1024);
         Check.range("--batch", batch, 1, 1 << 20);
-        try (Sequential net = ModelFactory.create(model, ModelFactory.options(pool, act, resize, null), resize, 0)) {
+        try (Sequential net = ModelFactory.create(model, ModelFactory.options(variant.pool, variant.act, resize, null), resize, 0)) {
             out.println(model + ", input 1x" + resize + "x" + resize);
             out.print(net.summary(batch));
         }

@@ -29,6 +29,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -86,12 +87,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resize", paramLabel = "PX", defaultValue = "28",
             description = "resize images to PX x PX (bilinear) before the model (default: ${DEFAULT-VALUE})")
     int resize;
-    @Option(names = "--pool", paramLabel = "avg|max", defaultValue = "avg", completionCandidates = ModelFactory.PoolNames.class,
-            description = "pooling of the LeNet models (default: ${DEFAULT-VALUE})")
-    String pool;
-    @Option(names = "--act", paramLabel = "sigmoid|relu", completionCandidates = ModelFactory.ActivationNames.class,
-            description = "activation (default: sigmoid for the LeNets, relu for the MLPs)")
-    String act;
+    @Mixin
+    VariantOptions variant;
     @Option(names = "--init", paramLabel = "default|xavier", defaultValue = "default", completionCandidates = ModelFactory.InitNames.class,
             description = "weight initialization: PyTorch's default or Xavier uniform (default: ${DEFAULT-VALUE})")
     String init;
@@ -116,8 +113,7 @@ final class TrainCommand implements Callable<Integer> {
         dataset = Check.choice("--dataset", dataset, DATASETS);
         optimizer = Check.choice("--optimizer", optimizer, OPTIMIZERS);
         device = Check.choice("--device", device, DEVICES);
-        pool = Check.choice("--pool", pool, ModelFactory.POOLS);
-        act = Check.choice("--act", act, ModelFactory.ACTIVATIONS);
+        variant.check();
         init = Check.choice("--init", init, ModelFactory.INITS);
         Check.range("--epochs", epochs, 1, 100_000);
         Check.range("--batch", batch, 1, 1 << 20);
@@ -171,7 +167,7 @@ final class TrainCommand implements Callable<Integer> {
                     : ", resized to " + resize + "x" + resize) + ")");
 
             // 3. The model and its training.
-            try (Sequential net = ModelFactory.create(model, ModelFactory.options(pool, act, resize, init), resize, seed)) {
+            try (Sequential net = ModelFactory.create(model, ModelFactory.options(variant.pool, variant.act, resize, init), resize, seed)) {
                 out.printf(Locale.ROOT, "model: %s%s, %,d parameters; %s, batch %d, %d epoch%s%n", model,
                         variant(), net.parameterCount(), optimizerText(), batch, epochs, epochs == 1 ? "" : "s");
                 Trainer.Builder builder = Trainer.builder()
@@ -231,10 +227,10 @@ final class TrainCommand implements Callable<Integer> {
     /** " (relu, max pooling)" for the options that differ from the preset's; empty when none do. */
     String variant() {
         List<String> parts = new ArrayList<>();
-        if (act != null) {
-            parts.add(act);
+        if (variant.act != null) {
+            parts.add(variant.act);
         }
-        if (pool.equals("max")) {
+        if (variant.pool.equals("max")) {
             parts.add("max pooling");
         }
         if (init.equals("xavier")) {
@@ -289,7 +285,7 @@ final class TrainCommand implements Callable<Integer> {
         if (stepSize != null) {
             settings.put("gamma", gamma());
         }
-        if (act == null) {
+        if (variant.act == null) {
             settings.put("act", model.startsWith("mlp") ? "relu" : "sigmoid");
         }
         if (backend instanceof CpuBackend cpu) {

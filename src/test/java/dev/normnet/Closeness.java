@@ -24,7 +24,12 @@ import org.opentest4j.AssertionFailedError;
  *       sums of n terms in different orders differ by about n * 2^-24 of that, while a wrong
  *       index or a lost term is off by a whole term.</li>
  * </ul>
- * NaN anywhere in {@code actual} where {@code expected} is not NaN fails; a scale of zero
+ * Where a reference is zero by construction but the computation is not exact (a finite-difference
+ * estimate of a zero gradient), the caller adds an absolute floor: {@code rtol * scale[i] + atol}.
+ * Accuracy claims in float ulps (of an elementary function such as the sigmoid) are the
+ * term-relative form with {@code scale[i] = ulp(expected[i])}.
+ *
+ * <p>NaN anywhere in {@code actual} where {@code expected} is not NaN fails; a scale of zero
  * (an all-zero reference) requires exact zeros. Each check returns the worst error relative to
  * its bound, so tests can print how much room was left.
  */
@@ -43,31 +48,36 @@ public final class Closeness {
 
     /** Tensor-relative: fails unless max |actual - expected| <= rtol * max |expected|. */
     public static Report assertClose(String what, double[] expected, float[] actual, double rtol) {
-        return check(what, expected, toDouble(actual), rtol, null, true);
+        return check(what, expected, toDouble(actual), rtol, null, 0, true);
     }
 
     /** Tensor-relative, float32 expectation (another backend's output). */
     public static Report assertClose(String what, float[] expected, float[] actual, double rtol) {
-        return check(what, toDouble(expected), toDouble(actual), rtol, null, true);
+        return check(what, toDouble(expected), toDouble(actual), rtol, null, 0, true);
+    }
+
+    /** Tensor-relative with an absolute floor: fails unless max |actual - expected| <= rtol * max |expected| + atol. */
+    public static Report assertClose(String what, double[] expected, float[] actual, double rtol, double atol) {
+        return check(what, expected, toDouble(actual), rtol, null, atol, true);
     }
 
     /** Term-relative: fails unless |actual[i] - expected[i]| <= rtol * termScale[i] for every i. */
     public static Report assertClose(String what, float[] expected, float[] actual, double rtol, float[] termScale) {
-        return check(what, toDouble(expected), toDouble(actual), rtol, toDouble(termScale), true);
+        return check(what, toDouble(expected), toDouble(actual), rtol, toDouble(termScale), 0, true);
     }
 
     /** Term-relative with a float64 expectation. */
     public static Report assertClose(String what, double[] expected, float[] actual, double rtol, double[] termScale) {
-        return check(what, expected, toDouble(actual), rtol, termScale, true);
+        return check(what, expected, toDouble(actual), rtol, termScale, 0, true);
     }
 
     /** The tensor-relative comparison without failing: the report says how close it came. */
     public static Report measure(String what, double[] expected, float[] actual, double rtol) {
-        return check(what, expected, toDouble(actual), rtol, null, false);
+        return check(what, expected, toDouble(actual), rtol, null, 0, false);
     }
 
     private static Report check(String what, double[] expected, double[] actual, double rtol, double[] termScale,
-                                boolean fail) {
+                                double atol, boolean fail) {
         if (expected.length != actual.length || (termScale != null && termScale.length != expected.length)) {
             throw new AssertionFailedError(what + ": expected " + expected.length + " values, got " + actual.length
                     + (termScale == null ? "" : " (and " + termScale.length + " scales)"));
@@ -88,7 +98,7 @@ public final class Closeness {
                 continue;
             }
             double error = Math.abs(a - e);
-            double bound = rtol * (termScale == null ? tensorScale : termScale[i]);
+            double bound = rtol * (termScale == null ? tensorScale : termScale[i]) + atol;
             double ratio = error == 0 ? 0 : bound == 0 ? Double.POSITIVE_INFINITY : error / bound;
             if (Double.isNaN(error)) {
                 ratio = Double.POSITIVE_INFINITY;
@@ -102,10 +112,10 @@ public final class Closeness {
         Report report = new Report(what, worst, worstError, worstRatio, termScale == null ? tensorScale : Double.NaN);
         if (fail && worstRatio > 1) {
             throw new AssertionFailedError(String.format(Locale.ROOT,
-                    "%s: at %d got %s, expected %s: |diff| %.3e is %.3g times the allowed rtol %.1e x %s",
+                    "%s: at %d got %s, expected %s: |diff| %.3e is %.3g times the allowed rtol %.1e x %s + atol %.1e",
                     what, worst, actual[worst], expected[worst], worstError, worstRatio, rtol,
                     termScale == null ? String.format(Locale.ROOT, "max |expected| %.3e", tensorScale)
-                            : String.format(Locale.ROOT, "its term scale %.3e", termScale[worst])));
+                            : String.format(Locale.ROOT, "its term scale %.3e", termScale[worst]), atol));
         }
         return report;
     }

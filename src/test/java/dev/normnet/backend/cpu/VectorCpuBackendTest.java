@@ -138,11 +138,11 @@ class VectorCpuBackendTest {
         Shape s = Shape.of(size);
         float[] ref = run(REF, new float[][]{x, null}, new Shape[]{s, s}, 1, (be, t) -> be.sigmoidForward(t[0], t[1]), false);
         float[] fast = run(FAST, new float[][]{x, null}, new Shape[]{s, s}, 1, (be, t) -> be.sigmoidForward(t[0], t[1]), false);
+        float[] ulps = new float[size];
         for (int i = 0; i < size; i++) {
-            float tol = 4 * Math.ulp(ref[i]);
-            int at = i;
-            assertTrue(Math.abs(fast[i] - ref[i]) <= tol, () -> "sigmoid(" + x[at] + "): fast " + fast[at] + " reference " + ref[at]);
+            ulps[i] = Math.ulp(ref[i]);
         }
+        assertClose("sigmoid, within 4 ulps", ref, fast, 4, ulps);
         compare("sigmoidBackward", new float[][]{ref, dy, null}, new Shape[]{s, s, s}, 2, 3,
                 (be, t) -> be.sigmoidBackward(t[0], t[1], t[2]));
     }
@@ -259,12 +259,12 @@ class VectorCpuBackendTest {
         Shape s = Shape.of(x.length);
         float[] ref = run(REF, new float[][]{x, null}, new Shape[]{s, s}, 1, (be, t) -> be.sigmoidForward(t[0], t[1]), false);
         float[] fast = run(FAST, new float[][]{x, null}, new Shape[]{s, s}, 1, (be, t) -> be.sigmoidForward(t[0], t[1]), false);
+        // within 4 ulps, or (below e^-87, where the fast path stops) an absolute 1.7e-38
+        float[] ulps = new float[x.length];
         for (int i = 0; i < x.length; i++) {
-            int at = i;
-            // within 4 ulps, or (below e^-87, where the fast path stops) an absolute 1.7e-38
-            double allowed = Math.max(4 * Math.ulp(ref[i]), 1.7e-38);
-            assertTrue(Math.abs(fast[i] - ref[i]) <= allowed, () -> "sigmoid(" + x[at] + "): fast " + fast[at] + " reference " + ref[at]);
+            ulps[i] = Math.max(Math.ulp(ref[i]), 1.7e-38f / 4);
         }
+        assertClose("sigmoid at the extremes, within 4 ulps", ref, fast, 4, ulps);
     }
 
     @Test

@@ -125,4 +125,48 @@ class JsonFilesTest {
         UsageException n = assertThrows(UsageException.class, () -> JsonFiles.read(none, HistoryFile.class));
         assertTrue(n.getMessage().contains("history"), n.getMessage());
     }
+
+    @Test
+    void mutatedHistoryFilesReadOrFailAsInputErrors() throws Exception {
+        // Seeded mutations of a valid file (bytes flipped, deleted, inserted, the file cut short): every
+        // one either reads or fails as an input error naming the file, never as anything else.
+        byte[] valid = JsonFiles.write(history()).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(11);
+        Path file = tmp.resolve("mutated.json");
+        int read = 0;
+        int refused = 0;
+        for (int trial = 0; trial < 2000; trial++) {
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            int cut = rnd.nextInt(10) == 0 ? rnd.nextInt(valid.length) : valid.length;
+            for (int i = 0; i < cut; i++) {
+                int r = rnd.nextInt(200);
+                if (r == 0) {
+                    continue;                                   // delete
+                } else if (r == 1) {
+                    out.write(rnd.nextInt(256));                // insert
+                } else if (r == 2) {
+                    out.write(valid[i] ^ (1 << rnd.nextInt(8)));  // flip a bit
+                    continue;
+                }
+                out.write(valid[i]);
+            }
+            Files.write(file, out.toByteArray());
+            try {
+                JsonFiles.read(file, HistoryFile.class);
+                read++;
+            } catch (UsageException e) {
+                assertTrue(e.getMessage().startsWith(file + ": ") && !e.getMessage().contains("\n"), e.getMessage());
+                refused++;
+            }
+        }
+        assertTrue(read > 0 && refused > 0, "read " + read + ", refused " + refused);
+    }
+
+    @Test
+    void deepNestingIsRefusedAsAnInputError() throws Exception {
+        Path file = Files.writeString(tmp.resolve("deep.json"),
+                "{\"history\": " + "[".repeat(100_000) + "]".repeat(100_000) + "}");
+        UsageException e = assertThrows(UsageException.class, () -> JsonFiles.read(file, HistoryFile.class));
+        assertTrue(e.getMessage().contains("nesting depth"), e.getMessage());
+    }
 }

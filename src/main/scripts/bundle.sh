@@ -69,7 +69,11 @@ done
 # the Java runtime
 # jdk.incubator.vector: the fast CPU path (VectorCpuBackend)
 modules=java.base,java.logging,jdk.unsupported,java.management,jdk.incubator.vector
-found=$(jdeps --multi-release 17 --print-module-deps --ignore-missing-deps -cp "$stage/lib/*" "$stage"/lib/*.jar)
+# Modular jars among the inputs (progressbar requires org.jline.terminal) need the jars they
+# require on a module path; jdeps then warns of split packages on stdout, so only its last line
+# (the module list) is kept.
+found=$(jdeps --multi-release 17 --print-module-deps --ignore-missing-deps --module-path "$stage/lib" \
+    -cp "$stage/lib/*" "$stage"/lib/*.jar | tail -n 1)
 if $with_tests; then
     found="$found,$(jdeps --multi-release 17 --print-module-deps --ignore-missing-deps \
         -cp "$root/target/test-lib/*:$stage/lib/*" "$root/target/test-classes")"

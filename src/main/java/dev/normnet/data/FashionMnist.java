@@ -30,7 +30,7 @@ public final class FashionMnist {
      * </ul>
      */
     public static final IdxDataset DATASET = new IdxDataset(
-            "fashion-mnist", "FashionMNIST", CLASS_NAMES,
+            "fashion-mnist", "FashionMNIST", CLASS_NAMES, 28,
             Path.of("/usr/share/datasets/fashion-mnist"),
             "apt-get install dataset-fashion-mnist",
             "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",

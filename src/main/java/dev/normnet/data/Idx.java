@@ -7,7 +7,6 @@ import java.io.PushbackInputStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.zip.GZIPInputStream;
 import java.util.zip.ZipException;
 
 /**
@@ -16,7 +15,8 @@ import java.util.zip.ZipException;
  * and its label file (magic {@code 0x00000801}, then count, then one byte per image).
  * <p>
  * A file may be raw or gzip-compressed; compression is recognised by the gzip magic bytes
- * {@code 1f 8b}, not by the file name. Pixels and labels are read with bulk reads straight into
+ * {@code 1f 8b}, not by the file name; bytes after the last gzip member are refused as trailing
+ * data, as they are after a raw file's body. Pixels and labels are read with bulk reads straight into
  * their final arrays. Every inconsistency (wrong magic, truncated header or data, trailing bytes,
  * image and label counts that disagree, a label outside the data set's classes) is a
  * {@link DataException} whose message names the file.
@@ -32,6 +32,8 @@ public final class Idx {
     private static final int IMAGES_HEADER = 16;
     private static final int LABELS_HEADER = 8;
     private static final int BUFFER = 1 << 16;
+    /** The first allocation for a file's body; it grows (doubling) only as the data arrives. */
+    private static final int CHUNK = 1 << 20;
 
     private Idx() {
     }
@@ -84,10 +86,15 @@ public final class Idx {
             if (count < 0 || rows < 1 || cols < 1) {
                 throw new DataException(file + ": bad dimensions " + count + " x " + rows + " x " + cols);
             }
-            long n = (long) count * rows * cols;
+            long n;
+            try {
+                n = Math.multiplyExact(Math.multiplyExact((long) count, rows), cols);
+            } catch (ArithmeticException e) {
+                n = Long.MAX_VALUE;                             // the product does not even fit 64 bits
+            }
             if (n > Integer.MAX_VALUE - 16) {
-                throw new DataException(file + ": dimensions " + count + " x " + rows + " x " + cols
-                        + " are too large (" + n + " bytes)");
+                throw new DataException(file + ": dimensions " + count + " x " + rows + " x " + cols + " are too large ("
+                        + (n == Long.MAX_VALUE ? "more than 2^63" : Long.toString(n)) + " bytes)");
             }
             byte[] pixels = readBody(file, in, (int) n, "pixels", IMAGES_HEADER);
             return new Images(pixels, count, rows, cols);
@@ -136,14 +143,29 @@ public final class Idx {
             in.unread(magic, 0, got);
         }
         if (got == 2 && (magic[0] & 0xFF) == 0x1f && (magic[1] & 0xFF) == 0x8b) {
-            return new GZIPInputStream(in, BUFFER);
+            return new StrictGzipInputStream(in, file);
         }
         return in;
     }
 
+    /**
+     * Reads the n bytes the header announces, never allocating more than the file has delivered
+     * (plus one chunk): a small file whose header announces gigabytes fails as truncated without
+     * first allocating them.
+     */
     private static byte[] readBody(Path file, InputStream in, int n, String what, int headerBytes) throws IOException {
-        byte[] data = new byte[n];
-        int got = in.readNBytes(data, 0, n);
+        byte[] data = new byte[Math.min(n, CHUNK)];
+        int got = 0;
+        while (got < n) {
+            if (got == data.length) {
+                data = java.util.Arrays.copyOf(data, (int) Math.min(n, 2L * data.length));
+            }
+            int r = in.read(data, got, data.length - got);
+            if (r < 0) {
+                break;
+            }
+            got += r;
+        }
         if (got < n) {
             throw new DataException(file + ": truncated data: header announces " + n + " bytes of " + what
                     + ", the file has " + got);

@@ -14,12 +14,13 @@ import java.util.Objects;
  * @param id          the name used on the command line: "fashion-mnist" or "mnist"
  * @param folderName  torchvision's folder under the data root: "FashionMNIST" or "MNIST"
  * @param classNames  the class of each label value
+ * @param imageSide   every image of the data set is imageSide x imageSide pixels (28 for both)
  * @param systemDir   where a system package installs the files, or null when none does
  * @param installHint how to install the files with a package manager, or null
  * @param downloadBase the official location of the four files (ends with '/')
  * @param files       the four files, in the order train images, train labels, test images, test labels
  */
-public record IdxDataset(String id, String folderName, List<String> classNames, Path systemDir,
+public record IdxDataset(String id, String folderName, List<String> classNames, int imageSide, Path systemDir,
                          String installHint, String downloadBase, List<RemoteFile> files) {
 
     /**
@@ -52,6 +53,9 @@ public record IdxDataset(String id, String folderName, List<String> classNames, 
         Objects.requireNonNull(id, "id");
         Objects.requireNonNull(folderName, "folderName");
         classNames = List.copyOf(classNames);
+        if (imageSide < 1) {
+            throw new IllegalArgumentException(id + ": imageSide must be at least 1, got " + imageSide);
+        }
         Objects.requireNonNull(downloadBase, "downloadBase");
         files = List.copyOf(files);
         if (files.size() != 4) {
@@ -70,12 +74,12 @@ public record IdxDataset(String id, String folderName, List<String> classNames, 
 
     /** The dataset with another download location (a mirror, or a local server in tests). */
     public IdxDataset withDownloadBase(String base) {
-        return new IdxDataset(id, folderName, classNames, systemDir, installHint, base, files);
+        return new IdxDataset(id, folderName, classNames, imageSide, systemDir, installHint, base, files);
     }
 
     /** The dataset with another system directory (null for none). */
     public IdxDataset withSystemDir(Path dir) {
-        return new IdxDataset(id, folderName, classNames, dir, installHint, downloadBase, files);
+        return new IdxDataset(id, folderName, classNames, imageSide, dir, installHint, downloadBase, files);
     }
 
     /**
@@ -117,8 +121,22 @@ public record IdxDataset(String id, String folderName, List<String> classNames, 
         }
         List<String> names = baseNames();
         int classes = classNames.size();
-        LabeledImages train = Idx.read(locate(dir, names.get(0)), locate(dir, names.get(1)), classes);
-        LabeledImages test = Idx.read(locate(dir, names.get(2)), locate(dir, names.get(3)), classes);
+        Path trainImages = locate(dir, names.get(0));
+        Path testImages = locate(dir, names.get(2));
+        LabeledImages train = checked(trainImages, Idx.read(trainImages, locate(dir, names.get(1)), classes));
+        LabeledImages test = checked(testImages, Idx.read(testImages, locate(dir, names.get(3)), classes));
         return new DatasetSplits(train, test);
+    }
+
+    /** Refuses a split with no image, or with images of another size than the data set's. */
+    private LabeledImages checked(Path file, LabeledImages split) {
+        if (split.count() == 0) {
+            throw new DataException(file + ": no images (every split of " + id + " needs at least one)");
+        }
+        if (split.height() != imageSide || split.width() != imageSide) {
+            throw new DataException(file + ": images of " + split.height() + " x " + split.width() + " pixels, but "
+                    + id + " images are " + imageSide + " x " + imageSide);
+        }
+        return split;
     }
 }

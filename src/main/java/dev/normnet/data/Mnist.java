@@ -18,7 +18,7 @@ public final class Mnist {
      * hand to compute SHA-256 values from, so none is pinned.
      */
     public static final IdxDataset DATASET = new IdxDataset(
-            "mnist", "MNIST", CLASS_NAMES, null, null,
+            "mnist", "MNIST", CLASS_NAMES, 28, null, null,
             "https://ossci-datasets.s3.amazonaws.com/mnist/",
             List.of(
                     new IdxDataset.RemoteFile("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873", null, null),

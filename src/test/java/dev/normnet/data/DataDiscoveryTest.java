@@ -161,7 +161,7 @@ class DataDiscoveryTest {
     /** A data set whose files are small generated IDX files with digests computed here. */
     private IdxDataset smallDataset(Map<String, byte[]> gzFiles) throws Exception {
         byte[][] raw = {
-            IdxFiles.images(12, 4, 3, 1), IdxFiles.labels(12, 10), IdxFiles.images(5, 4, 3, 2), IdxFiles.labels(5, 10)};
+            IdxFiles.images(12, 4, 4, 1), IdxFiles.labels(12, 10), IdxFiles.images(5, 4, 4, 2), IdxFiles.labels(5, 10)};
         String[] names = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
         List<IdxDataset.RemoteFile> files = new ArrayList<>();
@@ -170,7 +170,7 @@ class DataDiscoveryTest {
             gzFiles.put(names[i], gz);
             files.add(new IdxDataset.RemoteFile(names[i], hex("MD5", gz), hex("SHA-256", gz), hex("SHA-256", raw[i])));
         }
-        return new IdxDataset("tiny", "Tiny", FashionMnist.CLASS_NAMES, null,
+        return new IdxDataset("tiny", "Tiny", FashionMnist.CLASS_NAMES, 4, null,
                 "apt-get install dataset-tiny", "http://never.invalid/", files);
     }
 
@@ -226,7 +226,7 @@ class DataDiscoveryTest {
         IdxDataset ds = smallDataset(files);
         served.putAll(files);
         // a different (valid) image file where the pinned one should be
-        served.put("t10k-images-idx3-ubyte.gz", IdxFiles.gzip(IdxFiles.images(5, 4, 3, 3)));
+        served.put("t10k-images-idx3-ubyte.gz", IdxFiles.gzip(IdxFiles.images(5, 4, 4, 3)));
         String base = startServer();
         Path cwd = tmp.resolve("cwd");
         DataDiscovery d = new DataDiscovery(Map.of(), cwd, Map.of(), base, null);
@@ -252,7 +252,7 @@ class DataDiscoveryTest {
         List<IdxDataset.RemoteFile> pinned = new ArrayList<>(ds0.files());
         IdxDataset.RemoteFile f = pinned.get(1);
         pinned.set(1, new IdxDataset.RemoteFile(f.name(), null, null, hex("SHA-256", IdxFiles.labels(11, 10))));
-        IdxDataset ds = new IdxDataset("tiny", "Tiny", ds0.classNames(), null, null, base, pinned);
+        IdxDataset ds = new IdxDataset("tiny", "Tiny", ds0.classNames(), 4, null, null, base, pinned);
         Path dir = tmp.resolve("out");
         DataException e = assertThrows(DataException.class, () -> new Downloader(null).download(ds, base, dir));
         assertTrue(e.getMessage().contains("train-labels-idx1-ubyte.gz: SHA-256 of the decompressed data mismatch"), e.getMessage());

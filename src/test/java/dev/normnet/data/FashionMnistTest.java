@@ -32,8 +32,8 @@ class FashionMnistTest {
             DatasetSplits s = FashionMnist.load(dir.resolve(sub));
             assertEquals(12, s.train().count());
             assertEquals(5, s.test().count());
-            assertEquals(4, s.train().height());
-            assertEquals(3, s.train().width());
+            assertEquals(28, s.train().height());
+            assertEquals(28, s.train().width());
             assertEquals((byte) 1, s.train().pixels()[0]);
             assertEquals((byte) 2, s.test().pixels()[0]);
             assertEquals(4, s.test().label(4));
@@ -112,5 +112,24 @@ class FashionMnistTest {
             h[li.label(i)]++;
         }
         return h;
+    }
+
+    @Test
+    void emptySplitsAndImagesOfTheWrongSizeAreRefusedNamingTheFile() {
+        Path empty = dir.resolve("empty");
+        IdxFiles.writeDataset(empty, false);
+        IdxFiles.write(empty.resolve("t10k-images-idx3-ubyte"), IdxFiles.images(0, 28, 28, 0));
+        IdxFiles.write(empty.resolve("t10k-labels-idx1-ubyte"), IdxFiles.labels(0, 10));
+        DataException e = assertThrows(DataException.class, () -> FashionMnist.load(empty));
+        assertEquals(empty.resolve("t10k-images-idx3-ubyte") + ": no images (every split of fashion-mnist needs at least one)",
+                e.getMessage());
+        for (int[] size : new int[][] {{7, 7}, {1, 784}, {32, 32}}) {
+            Path odd = dir.resolve("odd" + size[0] + "x" + size[1]);
+            IdxFiles.writeDataset(odd, true);
+            IdxFiles.write(odd.resolve("train-images-idx3-ubyte.gz"), IdxFiles.gzip(IdxFiles.images(12, size[0], size[1], 1)));
+            DataException o = assertThrows(DataException.class, () -> FashionMnist.load(odd));
+            assertEquals(odd.resolve("train-images-idx3-ubyte.gz") + ": images of " + size[0] + " x " + size[1]
+                    + " pixels, but fashion-mnist images are 28 x 28", o.getMessage());
+        }
     }
 }

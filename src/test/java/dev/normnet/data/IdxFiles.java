@@ -53,11 +53,12 @@ final class IdxFiles {
     }
 
     /** Writes a complete small data set (train 12 images, test 5, 4 x 3 pixels) with torchvision's names. */
+    /** A small Fashion-MNIST-shaped data set: 12 training and 5 test images of 28 x 28. */
     static void writeDataset(Path dir, boolean gz) {
         String ext = gz ? ".gz" : "";
-        write(dir.resolve("train-images-idx3-ubyte" + ext), maybeGzip(images(12, 4, 3, 1), gz));
+        write(dir.resolve("train-images-idx3-ubyte" + ext), maybeGzip(images(12, 28, 28, 1), gz));
         write(dir.resolve("train-labels-idx1-ubyte" + ext), maybeGzip(labels(12, 10), gz));
-        write(dir.resolve("t10k-images-idx3-ubyte" + ext), maybeGzip(images(5, 4, 3, 2), gz));
+        write(dir.resolve("t10k-images-idx3-ubyte" + ext), maybeGzip(images(5, 28, 28, 2), gz));
         write(dir.resolve("t10k-labels-idx1-ubyte" + ext), maybeGzip(labels(5, 10), gz));
     }
 

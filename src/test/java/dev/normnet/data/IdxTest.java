@@ -199,4 +199,54 @@ class IdxTest {
         assertEquals(13, l.length);
         assertArrayEquals(new byte[] {0, 1, 2}, Arrays.copyOf(l, 3));
     }
+
+    @Test
+    void dimensionsWhoseProductWrapsAroundAreTooLarge() {
+        // 3463364 x 3235368 x 3292516 wraps a 64-bit product to exactly 784,000
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(16 + 784_000);
+        b.putInt(Idx.IMAGES_MAGIC).putInt(3463364).putInt(3235368).putInt(3292516);
+        Path img = IdxFiles.write(dir.resolve("img"), b.array());
+        Path lab = IdxFiles.write(dir.resolve("lab"), IdxFiles.labels(1, 10));
+        String m = message(img, lab);
+        assertTrue(m.startsWith(img + ": dimensions 3463364 x 3235368 x 3292516 are too large"), m);
+    }
+
+    @Test
+    void aHeaderAnnouncingMoreThanTheFileHoldsFailsWithoutAllocatingIt() {
+        for (boolean gz : new boolean[] {false, true}) {
+            byte[] small = IdxFiles.labels(1000, 10);
+            small[4] = 0x7f;                                          // count = 0x7f0003e8 labels, about 2 GB
+            Path lab = IdxFiles.write(dir.resolve(gz ? "huge.gz" : "huge"), gz ? IdxFiles.gzip(small) : small);
+            long used = Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory();
+            DataException e = assertThrows(DataException.class, () -> Idx.readLabels(lab));
+            assertTrue(e.getMessage().startsWith(lab + ": truncated data: header announces 2130707432 bytes of labels, the file has 1000"),
+                    e.getMessage());
+            long after = Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory();
+            assertTrue(after - used < 512L << 20, "allocated " + ((after - used) >> 20) + " MiB for a 1 KB file");
+        }
+    }
+
+    @Test
+    void gzipFollowedByJunkIsRefused() throws Exception {
+        byte[] gz = IdxFiles.gzip(IdxFiles.labels(13, 10));
+        byte[] junk = java.util.Arrays.copyOf(gz, gz.length + 5);
+        System.arraycopy(new byte[] {1, 2, 3, 4, 5}, 0, junk, gz.length, 5);
+        Path lab = IdxFiles.write(dir.resolve("junk.gz"), junk);
+        DataException e = assertThrows(DataException.class, () -> Idx.readLabels(lab));
+        assertTrue(e.getMessage().startsWith(lab + ": corrupt gzip data (5 bytes of trailing data"), e.getMessage());
+        // two members one after the other are one valid stream (as gzip -c a b > ab.gz writes)
+        byte[] raw = IdxFiles.labels(13, 10);
+        byte[] first = IdxFiles.gzip(java.util.Arrays.copyOf(raw, 5));
+        byte[] second = IdxFiles.gzip(java.util.Arrays.copyOfRange(raw, 5, raw.length));
+        byte[] both = java.util.Arrays.copyOf(first, first.length + second.length);
+        System.arraycopy(second, 0, both, first.length, second.length);
+        Path two = IdxFiles.write(dir.resolve("two.gz"), both);
+        assertArrayEquals(java.util.Arrays.copyOfRange(raw, 8, raw.length), Idx.readLabels(two));
+        // a flipped bit in the compressed data or a wrong CRC is corrupt data
+        byte[] flipped = gz.clone();
+        flipped[flipped.length - 6] ^= 0x10;                           // inside the stored CRC-32
+        Path bad = IdxFiles.write(dir.resolve("crc.gz"), flipped);
+        DataException c = assertThrows(DataException.class, () -> Idx.readLabels(bad));
+        assertTrue(c.getMessage().startsWith(bad + ": corrupt gzip data"), c.getMessage());
+    }
 }

@@ -48,36 +48,31 @@ public final class Closeness {
 
     /** Tensor-relative: fails unless max |actual - expected| <= rtol * max |expected|. */
     public static Report assertClose(String what, double[] expected, float[] actual, double rtol) {
-        return check(what, expected, toDouble(actual), rtol, null, 0, true);
+        return check(what, expected, toDouble(actual), rtol, null, 0);
     }
 
     /** Tensor-relative, float32 expectation (another backend's output). */
     public static Report assertClose(String what, float[] expected, float[] actual, double rtol) {
-        return check(what, toDouble(expected), toDouble(actual), rtol, null, 0, true);
+        return check(what, toDouble(expected), toDouble(actual), rtol, null, 0);
     }
 
     /** Tensor-relative with an absolute floor: fails unless max |actual - expected| <= rtol * max |expected| + atol. */
     public static Report assertClose(String what, double[] expected, float[] actual, double rtol, double atol) {
-        return check(what, expected, toDouble(actual), rtol, null, atol, true);
+        return check(what, expected, toDouble(actual), rtol, null, atol);
     }
 
     /** Term-relative: fails unless |actual[i] - expected[i]| <= rtol * termScale[i] for every i. */
     public static Report assertClose(String what, float[] expected, float[] actual, double rtol, float[] termScale) {
-        return check(what, toDouble(expected), toDouble(actual), rtol, toDouble(termScale), 0, true);
+        return check(what, toDouble(expected), toDouble(actual), rtol, toDouble(termScale), 0);
     }
 
     /** Term-relative with a float64 expectation. */
     public static Report assertClose(String what, double[] expected, float[] actual, double rtol, double[] termScale) {
-        return check(what, expected, toDouble(actual), rtol, termScale, 0, true);
-    }
-
-    /** The tensor-relative comparison without failing: the report says how close it came. */
-    public static Report measure(String what, double[] expected, float[] actual, double rtol) {
-        return check(what, expected, toDouble(actual), rtol, null, 0, false);
+        return check(what, expected, toDouble(actual), rtol, termScale, 0);
     }
 
     private static Report check(String what, double[] expected, double[] actual, double rtol, double[] termScale,
-                                double atol, boolean fail) {
+                                double atol) {
         if (expected.length != actual.length || (termScale != null && termScale.length != expected.length)) {
             throw new AssertionFailedError(what + ": expected " + expected.length + " values, got " + actual.length
                     + (termScale == null ? "" : " (and " + termScale.length + " scales)"));
@@ -110,7 +105,7 @@ public final class Closeness {
             }
         }
         Report report = new Report(what, worst, worstError, worstRatio, termScale == null ? tensorScale : Double.NaN);
-        if (fail && worstRatio > 1) {
+        if (worstRatio > 1) {
             throw new AssertionFailedError(String.format(Locale.ROOT,
                     "%s: at %d got %s, expected %s: |diff| %.3e is %.3g times the allowed rtol %.1e x %s + atol %.1e",
                     what, worst, actual[worst], expected[worst], worstError, worstRatio, rtol,

@@ -20,11 +20,6 @@ final class Checks {
         return t.shape();
     }
 
-    /** The shape of {@code t}, or null when {@code t} is null (an optional argument). */
-    static Shape optionalShape(Tensor t) {
-        return t == null ? null : t.shape();
-    }
-
     /** "null" or the shape, for messages about optional arguments. */
     static String describe(Tensor t) {
         return t == null ? "null" : t.shape().toString();

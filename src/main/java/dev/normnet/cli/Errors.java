@@ -2,6 +2,7 @@ package dev.normnet.cli;
 
 import dev.normnet.backend.DeviceUnavailableException;
 import dev.normnet.data.DataException;
+import dev.normnet.io.ModelFileException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
@@ -15,7 +16,7 @@ import picocli.CommandLine;
  *
  * <p>The user's: a bad flag or value (picocli's {@link CommandLine.ParameterException}, or a
  * {@link UsageException} from a command's own checks), a missing, corrupt or wrong-shaped file
- * ({@link FileSystemException}, {@link DataException}, a {@link UsageException} from
+ * ({@link FileSystemException}, {@link DataException}, {@link ModelFileException}, a {@link UsageException} from
  * {@link JsonFiles}), a device that was asked for and is not usable
  * ({@link DeviceUnavailableException}). Everything else is internal.
  */
@@ -28,6 +29,7 @@ final class Errors {
         return t instanceof UsageException
                 || t instanceof CommandLine.ParameterException
                 || t instanceof DataException
+                || t instanceof ModelFileException
                 || t instanceof DeviceUnavailableException
                 || t instanceof FileSystemException;
     }

@@ -7,13 +7,14 @@ import dev.normnet.backend.cpu.CpuBackend;
 import dev.normnet.data.DataDiscovery;
 import dev.normnet.data.DatasetSplits;
 import dev.normnet.data.LabeledImages;
+import dev.normnet.io.ModelFile;
+import dev.normnet.io.ModelSpec;
 import dev.normnet.nn.Sequential;
 import dev.normnet.optim.Adam;
 import dev.normnet.optim.Optimizer;
 import dev.normnet.optim.Sgd;
 import dev.normnet.optim.StepLr;
 import dev.normnet.tensor.Device;
-import dev.normnet.train.Checkpoint;
 import dev.normnet.train.EpochRecord;
 import dev.normnet.train.History;
 import dev.normnet.train.Trainer;
@@ -96,7 +97,8 @@ final class TrainCommand implements Callable<Integer> {
     Path history;
     @Option(names = "--no-graph", description = "on cuda, launch each op of a step instead of replaying a captured CUDA graph (default: off)")
     boolean noGraph;
-    @Option(names = "--save", paramLabel = "FILE", description = "save the trained weights (a checkpoint) to FILE (default: none)")
+    @Option(names = "--save", paramLabel = "FILE.safetensors", description = "save the trained model to FILE as safetensors, "
+            + "with PyTorch's state_dict names (default: none)")
     Path save;
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores)")
     Integer threads;
@@ -197,7 +199,9 @@ final class TrainCommand implements Callable<Integer> {
                     out.println("history: " + history);
                 }
                 if (save != null) {
-                    AtomicFiles.write(save, p -> Checkpoint.save(net, p));
+                    ModelSpec spec = new ModelSpec(model, ModelFactory.options(variant.pool, variant.act, resize, init),
+                            DataDiscovery.dataset(dataset).classNames());
+                    AtomicFiles.write(save, p -> ModelFile.write(net, spec, p));
                     out.println("saved: " + save);
                 }
             }

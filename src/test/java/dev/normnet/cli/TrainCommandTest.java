@@ -9,7 +9,7 @@ import dev.normnet.backend.Backends;
 import dev.normnet.nn.ModelOptions;
 import dev.normnet.nn.Models;
 import dev.normnet.nn.Sequential;
-import dev.normnet.train.Checkpoint;
+import dev.normnet.io.ModelFile;
 import dev.normnet.train.EpochRecord;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -78,16 +78,18 @@ class TrainCommandTest {
     }
 
     @Test
-    void saveWritesACheckpointTheModelLoads(@TempDir Path tmp) throws IOException {
+    void saveWritesAModelFileThatRebuildsItsModel(@TempDir Path tmp) throws IOException {
         Path data = SyntheticData.write(tmp.resolve("data"), 64, 20);
-        Path save = tmp.resolve("model.ckpt");
+        Path save = tmp.resolve("model.safetensors");
         CliTestSupport.Result r = CliTestSupport.run("train", "--data", data.toString(), "--device", "cpu",
                 "--model", "mlp-bn", "--epochs", "1", "--batch", "16", "--save", save.toString());
         assertEquals(0, r.status(), r.err());
         assertTrue(r.out().contains("saved: " + save), r.out());
-        try (Sequential model = Models.create("mlp-bn", ModelOptions.defaults()).build(99)) {
-            Checkpoint.load(model, save);
-            assertEquals(1f, model.state().get("2.num_batches_tracked")[0] / 4f); // 64 / 16 = 4 steps
+        try (ModelFile.Loaded loaded = ModelFile.load(save)) {
+            assertEquals("mlp-bn", loaded.spec().model());
+            assertEquals("relu", loaded.spec().options().activation());
+            assertEquals(10, loaded.spec().classes().size());
+            assertEquals(4f, loaded.model().state().get("2.num_batches_tracked")[0]); // 64 / 16 = 4 steps
         }
     }
 

@@ -142,12 +142,12 @@ public final class BenchCommand implements Callable<Integer> {
             if (parent != null) {
                 Files.createDirectories(parent);
             }
-            AtomicFiles.checkWritable("json", o.json());
+            AtomicFiles.checkWritable("--json", o.json());
         }
         List<String> devices = devices(o.device(), err);
         Map<String, Object> doc = o.kernels() ? kernels(o, devices, out, err) : throughput(o, devices, out, err);
         if (o.json() != null) {
-            JsonFiles.write(o.json(), doc);
+            JsonFiles.write("--json", o.json(), doc);
             out.println("wrote " + o.json());
         }
         return 0;

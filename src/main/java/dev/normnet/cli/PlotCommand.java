@@ -126,7 +126,7 @@ public final class PlotCommand implements Callable<Integer> {
         if (parent != null) {
             Files.createDirectories(parent);
         }
-        AtomicFiles.checkWritable("out", target);
+        AtomicFiles.checkWritable("--out", target);
         BufferedImage img;
         if (bench) {
             List<BenchFile> results = new ArrayList<>();
@@ -141,7 +141,7 @@ public final class PlotCommand implements Callable<Integer> {
             }
             img = historyChart(histories, files, title, width != null ? width : 1400, height != null ? height : 560);
         }
-        AtomicFiles.write(target, p -> ImageIO.write(img, "png", p.toFile()));
+        AtomicFiles.write("--out", target, p -> ImageIO.write(img, "png", p.toFile()));
         out.println("wrote " + target);
         return 0;
     }

@@ -137,10 +137,10 @@ final class TrainCommand implements Callable<Integer> {
             throw new UsageException("--momentum applies to --optimizer sgd only (Adam uses betas 0.9, 0.999)");
         }
         if (history != null) {
-            AtomicFiles.checkWritable("history", history);
+            AtomicFiles.checkWritable("--history", history);
         }
         if (save != null) {
-            AtomicFiles.checkWritable("save", save);
+            AtomicFiles.checkWritable("--save", save);
         }
     }
 
@@ -193,11 +193,11 @@ final class TrainCommand implements Callable<Integer> {
                 out.printf(Locale.ROOT, "done: %d epoch%s in %.1f s, test accuracy %.4f%n", result.records().size(),
                         result.records().size() == 1 ? "" : "s", total, last.testAcc());
                 if (history != null) {
-                    JsonFiles.write(history, historyFile(selection, backend, dir, train, test, net, result));
+                    JsonFiles.write("--history", history, historyFile(selection, backend, dir, train, test, net, result));
                     out.println("history: " + history);
                 }
                 if (save != null) {
-                    AtomicFiles.write(save, p -> Checkpoint.save(net, p));
+                    AtomicFiles.write("--save", save, p -> Checkpoint.save(net, p));
                     out.println("saved: " + save);
                 }
             }

@@ -1,0 +1,141 @@
+package dev.normnet.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.normnet.nn.ModelOptions;
+import dev.normnet.nn.Models;
+import dev.normnet.nn.Sequential;
+import dev.normnet.train.Checkpoint;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermissions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The output files of every command (train --history and --save, plot --out, bench --json): refused
+ * up front, before any work, when they cannot be written as asked; written through symbolic links
+ * with the permissions they had. Commands that must fail get a --data directory that does not exist,
+ * so that none of them could train or measure for long even if the output check let them through.
+ */
+class OutputFilesTest {
+    @TempDir
+    Path dir;
+
+    private Path missingData() {
+        return dir.resolve("no-data");
+    }
+
+    private static void refused(CliTestSupport.Result r, String message) {
+        assertEquals(2, r.status(), r.err());
+        assertEquals("normnet: " + message, r.err().strip());
+        assertFalse(r.out().contains("epoch"), r.out());
+    }
+
+    private static Path fifo(Path file) throws Exception {
+        Process p;
+        try {
+            p = new ProcessBuilder("mkfifo", file.toString()).inheritIO().start();
+        } catch (IOException e) {
+            assumeTrue(false, "no mkfifo: " + e.getMessage());
+            throw e;
+        }
+        assumeTrue(p.waitFor() == 0 && Files.exists(file), "mkfifo failed");
+        return file;
+    }
+
+    private static boolean isFifo(Path p) throws IOException {
+        return Files.readAttributes(p, "unix:mode").get("mode") instanceof Integer m && (m & 0170000) == 0010000;
+    }
+
+    private Path history() throws IOException {
+        return Files.writeString(dir.resolve("h.json"), "{\"history\": [{\"epoch\": 1, \"train_loss\": 0.5, "
+                + "\"train_acc\": 0.8, \"test_acc\": 0.8, \"examples_per_sec\": 100, \"seconds\": 1}]}\n");
+    }
+
+    // ---------------------------------------------------------------- train
+
+    @Test
+    void trainRefusesAFifoOrADeviceAsOutput() throws Exception {
+        Path pipe = fifo(dir.resolve("pipe"));
+        refused(CliTestSupport.run("train", "--data", missingData().toString(), "--save", pipe.toString()),
+                "--save " + pipe + ": not a regular file");
+        refused(CliTestSupport.run("train", "--data", missingData().toString(), "--history", pipe.toString()),
+                "--history " + pipe + ": not a regular file");
+        assertTrue(isFifo(pipe));
+        for (String device : new String[] {"/dev/null", "/dev/full"}) {
+            Path node = Path.of(device);
+            if (Files.exists(node) && !Files.isRegularFile(node)) {
+                refused(CliTestSupport.run("train", "--data", missingData().toString(), "--save", device),
+                        "--save " + device + ": not a regular file");
+                assertFalse(Files.isRegularFile(node), device + " is still a device");
+            }
+        }
+    }
+
+    @Test
+    void trainRefusesADirectoryWhereNoFileCanBeCreatedBeforeTraining() {
+        assumeTrue(Files.isDirectory(Path.of("/proc/self")), "no /proc here");
+        CliTestSupport.Result r = CliTestSupport.run("train", "--data", missingData().toString(),
+                "--history", "/proc/x.json");
+        assertEquals(2, r.status(), r.err());
+        assertTrue(r.err().startsWith("normnet: --history /proc/x.json: cannot create a file in directory /proc ("),
+                r.err());
+    }
+
+    @Test
+    void trainWritesThroughSymbolicLinksAndKeepsPermissions() throws IOException {
+        Path data = SyntheticData.write(dir.resolve("data"), 64, 20);
+        Path runs = Files.createDirectories(dir.resolve("runs"));
+        Path ckpt = runs.resolve("m.ckpt");
+        Path saveLink = Files.createSymbolicLink(dir.resolve("latest.ckpt"), dir.relativize(ckpt));
+        Path history = Files.writeString(runs.resolve("h.json"), "old");
+        boolean posix = Files.getFileAttributeView(history, PosixFileAttributeView.class) != null;
+        if (posix) {
+            Files.setPosixFilePermissions(history, PosixFilePermissions.fromString("rw-rw-r--"));
+        }
+        Path historyLink = Files.createSymbolicLink(dir.resolve("latest.json"), history);
+        CliTestSupport.Result r = CliTestSupport.run("train", "--data", data.toString(), "--device", "cpu",
+                "--threads", "1", "--model", "mlp-bn", "--epochs", "1", "--batch", "16",
+                "--save", saveLink.toString(), "--history", historyLink.toString());
+        assertEquals(0, r.status(), r.err());
+        assertTrue(Files.isSymbolicLink(saveLink) && Files.isSymbolicLink(historyLink));
+        try (Sequential model = Models.create("mlp-bn", ModelOptions.defaults()).build(99)) {
+            Checkpoint.load(model, ckpt);
+        }
+        assertEquals(1, JsonFiles.read(history, HistoryFile.class).history().size());
+        if (posix) {
+            assertEquals("rw-rw-r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(history)));
+        }
+        try (var left = Files.list(runs)) {
+            assertArrayEquals(new String[] {"h.json", "m.ckpt"}, left.map(p -> p.getFileName().toString()).sorted()
+                    .toArray(String[]::new));
+        }
+    }
+
+    // ---------------------------------------------------------------- plot
+
+    @Test
+    void plotRefusesAFifo() throws Exception {
+        Path pipe = fifo(dir.resolve("pipe.png"));
+        refused(CliTestSupport.run("plot", "--out", pipe.toString(), history().toString()),
+                "--out " + pipe + ": not a regular file");
+        assertTrue(isFifo(pipe));
+    }
+
+    // ---------------------------------------------------------------- bench
+
+    @Test
+    void benchRefusesAFifo() throws Exception {
+        Path pipe = fifo(dir.resolve("pipe.json"));
+        refused(CliTestSupport.run("bench", "--device", "cpu", "--data", missingData().toString(), "--json", pipe.toString()),
+                "--json " + pipe + ": not a regular file");
+        assertTrue(isFifo(pipe));
+    }
+}

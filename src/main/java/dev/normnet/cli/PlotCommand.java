@@ -10,7 +10,6 @@ import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -121,10 +120,6 @@ public final class PlotCommand implements Callable<Integer> {
             String name = files.get(0).getFileName().toString();
             name = name.endsWith(".json") ? name.substring(0, name.length() - 5) : name;
             target = files.get(0).resolveSibling(name + ".png");
-        }
-        Path parent = target.toAbsolutePath().getParent();
-        if (parent != null) {
-            Files.createDirectories(parent);
         }
         AtomicFiles.checkWritable("--out", target);
         BufferedImage img;

@@ -61,10 +61,6 @@ public final class Checkpoint {
                 buf.putFloat(v);
             }
         }
-        Path parent = file.toAbsolutePath().getParent();
-        if (parent != null) {
-            Files.createDirectories(parent);
-        }
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         Files.write(tmp, buf.array());
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);

@@ -122,6 +122,15 @@ class OutputFilesTest {
     // ---------------------------------------------------------------- plot
 
     @Test
+    void plotCreatesNoDirectory() throws IOException {
+        Path h = history();
+        Path out = dir.resolve("missing").resolve("x.png");
+        refused(CliTestSupport.run("plot", "--out", out.toString(), h.toString()),
+                "--out " + out + ": directory " + dir.resolve("missing") + " does not exist");
+        assertFalse(Files.exists(dir.resolve("missing")));
+    }
+
+    @Test
     void plotRefusesAFifo() throws Exception {
         Path pipe = fifo(dir.resolve("pipe.png"));
         refused(CliTestSupport.run("plot", "--out", pipe.toString(), history().toString()),
@@ -130,6 +139,14 @@ class OutputFilesTest {
     }
 
     // ---------------------------------------------------------------- bench
+
+    @Test
+    void benchCreatesNoDirectory() {
+        Path json = dir.resolve("missing").resolve("d").resolve("x.json");
+        refused(CliTestSupport.run("bench", "--device", "cpu", "--data", missingData().toString(), "--json", json.toString()),
+                "--json " + json + ": directory " + dir.resolve("missing").resolve("d") + " does not exist");
+        assertFalse(Files.exists(dir.resolve("missing")));
+    }
 
     @Test
     void benchRefusesAFifo() throws Exception {

@@ -18,6 +18,7 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -46,7 +47,7 @@ class CheckpointTest {
     @Test
     void roundTripRestoresEveryTensorOnTheHostAndOnADevice() throws IOException {
         Sequential a = trainedLike(1);
-        Path f = dir.resolve("sub/model.ckpt");
+        Path f = dir.resolve("model.ckpt");
         Checkpoint.save(a, f);
         Sequential b = Models.create("lenet-bn", ModelOptions.defaults()).build(2);
         Checkpoint.load(b, f);
@@ -127,5 +128,12 @@ class CheckpointTest {
         assertThrows(java.nio.file.NoSuchFileException.class, () -> Checkpoint.load(target, dir.resolve("absent.ckpt")));
 
         assertSameState(before, target.state());
+    }
+
+    @Test
+    void saveCreatesNoDirectory() {
+        Path f = dir.resolve("missing").resolve("m.ckpt");
+        assertThrows(IOException.class, () -> Checkpoint.save(Models.create("mlp", ModelOptions.defaults()).build(1), f));
+        assertFalse(Files.exists(f.getParent()));
     }
 }

@@ -128,6 +128,29 @@ public final class AtomicFiles {
     }
 
     /**
+     * True when {@code a} and {@code b} name the same file: the same file when both exist, else the
+     * same path once symbolic links and {@code ..} are resolved.
+     */
+    public static boolean sameFile(Path a, Path b) {
+        try {
+            if (Files.exists(a) && Files.exists(b)) {
+                return Files.isSameFile(a, b);
+            }
+        } catch (IOException e) {
+            // fall through to comparing paths
+        }
+        return resolved(a).equals(resolved(b));
+    }
+
+    private static Path resolved(Path p) {
+        try {
+            return destination(p);
+        } catch (IOException e) {
+            return p.toAbsolutePath().normalize();
+        }
+    }
+
+    /**
      * The file a write to {@code target} replaces or creates: the end of its chain of symbolic
      * links, in its directory's real path.
      *

@@ -142,6 +142,7 @@ final class TrainCommand implements Callable<Integer> {
         if (save != null) {
             AtomicFiles.checkWritable("--save", save);
         }
+        Check.distinctFiles("--history", history, "--save", save);
     }
 
     @Override

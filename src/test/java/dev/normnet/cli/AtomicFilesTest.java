@@ -367,4 +367,35 @@ class AtomicFilesTest {
                 () -> AtomicFiles.checkWritable("--json", file.resolve("b.json")));
         assertEquals("--json " + file.resolve("b.json") + ": " + file + " is not a directory", e.getMessage());
     }
+
+    // ---------------------------------------------------------------- one file, two uses
+
+    @Test
+    void sameFileSeesThroughLinksDotsAndHardLinks() throws IOException {
+        Path a = dir.resolve("a.json");
+        Path sub = Files.createDirectories(dir.resolve("sub"));
+        assertTrue(AtomicFiles.sameFile(a, sub.resolve("..").resolve("a.json")), "neither exists: by path");
+        assertFalse(AtomicFiles.sameFile(a, dir.resolve("b.json")));
+        Files.writeString(a, "x");
+        assertTrue(AtomicFiles.sameFile(a, sub.resolve("..").resolve("a.json")));
+        assertTrue(AtomicFiles.sameFile(a, Files.createSymbolicLink(dir.resolve("link.json"), a)));
+        assertTrue(AtomicFiles.sameFile(Files.createSymbolicLink(dir.resolve("to-new.json"), Path.of("new.json")),
+                dir.resolve("new.json")), "a dangling link and the file it would create");
+        assertTrue(AtomicFiles.sameFile(a, Files.createLink(dir.resolve("hard.json"), a)));
+        Path copy = Files.writeString(dir.resolve("copy.json"), "x");
+        assertFalse(AtomicFiles.sameFile(a, copy));
+    }
+
+    @Test
+    void distinctFilesNamesBothOptions() throws IOException {
+        Path a = dir.resolve("run.json");
+        UsageException e = assertThrows(UsageException.class,
+                () -> Check.distinctFiles("--history", a, "--save", dir.resolve(".").resolve("run.json")));
+        assertEquals("--history " + a + " and --save " + dir.resolve(".").resolve("run.json") + " are the same file",
+                e.getMessage());
+        Check.distinctFiles("--history", a, "--save", dir.resolve("run.ckpt"));
+        Check.distinctFiles("--history", a, "--save", null);
+        Check.distinctFiles("--history", null, "--save", null);
+        assertEquals(Set.of(), names(dir));
+    }
 }

@@ -80,6 +80,17 @@ class OutputFilesTest {
     }
 
     @Test
+    void trainRefusesOneFileForHistoryAndSave() throws IOException {
+        Path f = dir.resolve("run.out");
+        refused(CliTestSupport.run("train", "--data", missingData().toString(), "--history", f.toString(),
+                "--save", f.toString()), "--history " + f + " and --save " + f + " are the same file");
+        Path link = Files.createSymbolicLink(dir.resolve("link.out"), f.getFileName());
+        refused(CliTestSupport.run("train", "--data", missingData().toString(), "--history", f.toString(),
+                "--save", link.toString()), "--history " + f + " and --save " + link + " are the same file");
+        assertFalse(Files.exists(f));
+    }
+
+    @Test
     void trainRefusesADirectoryWhereNoFileCanBeCreatedBeforeTraining() {
         assumeTrue(Files.isDirectory(Path.of("/proc/self")), "no /proc here");
         CliTestSupport.Result r = CliTestSupport.run("train", "--data", missingData().toString(),
@@ -120,6 +131,24 @@ class OutputFilesTest {
     }
 
     // ---------------------------------------------------------------- plot
+
+    @Test
+    void plotRefusesToWriteOverItsInput() throws IOException {
+        Path h = history();
+        String before = Files.readString(h);
+        refused(CliTestSupport.run("plot", "--out", h.toString(), h.toString()),
+                "--out " + h + " and input " + h + " are the same file");
+        Path dotted = dir.resolve("sub").resolve("..").resolve("h.json");
+        Files.createDirectories(dir.resolve("sub"));
+        refused(CliTestSupport.run("plot", "-o", dotted.toString(), h.toString()),
+                "--out " + dotted + " and input " + h + " are the same file");
+        // the default picture, h.png, is the second input
+        Path png = Files.writeString(dir.resolve("h.png"), before);
+        refused(CliTestSupport.run("plot", h.toString(), png.toString()),
+                "--out " + png + " and input " + png + " are the same file");
+        assertEquals(before, Files.readString(h));
+        assertEquals(before, Files.readString(png));
+    }
 
     @Test
     void plotCreatesNoDirectory() throws IOException {

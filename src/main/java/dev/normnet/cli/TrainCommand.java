@@ -139,11 +139,12 @@ final class TrainCommand implements Callable<Integer> {
             throw new UsageException("--momentum applies to --optimizer sgd only (Adam uses betas 0.9, 0.999)");
         }
         if (history != null) {
-            AtomicFiles.checkWritable("history", history);
+            Outputs.checkWritable("--history", history);
         }
         if (save != null) {
-            AtomicFiles.checkWritable("save", save);
+            Outputs.checkWritable("--save", save);
         }
+        Check.distinctFiles("--history", history, "--save", save);
     }
 
     @Override
@@ -195,13 +196,13 @@ final class TrainCommand implements Callable<Integer> {
                 out.printf(Locale.ROOT, "done: %d epoch%s in %.1f s, test accuracy %.4f%n", result.records().size(),
                         result.records().size() == 1 ? "" : "s", total, last.testAcc());
                 if (history != null) {
-                    JsonFiles.write(history, historyFile(selection, backend, dir, train, test, net, result));
+                    JsonFiles.write("--history", history, historyFile(selection, backend, dir, train, test, net, result));
                     out.println("history: " + history);
                 }
                 if (save != null) {
                     ModelSpec spec = new ModelSpec(model, ModelFactory.options(variant.pool, variant.act, resize, init),
                             DataDiscovery.dataset(dataset).classNames());
-                    AtomicFiles.write(save, p -> ModelFile.write(net, spec, p));
+                    Outputs.write("--save", save, p -> ModelFile.write(net, spec, p));
                     out.println("saved: " + save);
                 }
             }

@@ -209,7 +209,7 @@ final class TrainCommand implements Callable<Integer> {
                 }
                 if (save != null) {
                     ModelSpec spec = new ModelSpec(model, ModelFactory.options(variant.pool, variant.act, resize, init),
-                            DataDiscovery.dataset(dataset).classNames());
+                            splits.classes());
                     Outputs.write("--save", save, p -> ModelFile.write(net, spec, p));
                     out.println("saved: " + save);
                 }

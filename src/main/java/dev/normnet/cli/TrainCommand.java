@@ -106,6 +106,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores)")
     Integer threads;
 
+    /** System property: parse and validate the command line, then stop (exit 0) before any work. */
+    static final String CHECK_ONLY = "normnet.checkOnly";
+
     private final PrintStream out;
 
     TrainCommand(PrintStream out) {
@@ -130,7 +133,11 @@ final class TrainCommand implements Callable<Integer> {
         Check.range("--limit", limit, 1, Integer.MAX_VALUE);
         Check.range("--test-limit", testLimit, 1, Integer.MAX_VALUE);
         Check.range("--resize", resize, 16, 1024);
-        Check.range("--threads", threads, 1, 4096);
+        threads = Check.threads("--threads", threads, spec.commandLine().getErr());
+        Check.float32("--lr", lr);
+        Check.float32("--momentum", momentum);
+        Check.float32("--weight-decay", weightDecay);
+        Check.float32("--gamma", gamma);
         if (gamma != null && stepSize == null) {
             throw new UsageException("--gamma needs --step-size (the number of epochs between learning-rate steps)");
         }
@@ -153,6 +160,9 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         validate();
+        if (Boolean.getBoolean(CHECK_ONLY)) {
+            return 0;   // the launcher checks the command line before it installs the data
+        }
         // 1. The device, and why.
         Backends.Selection selection = selectDevice();
         try (Backend backend = selection.backend()) {
@@ -181,6 +191,8 @@ final class TrainCommand implements Callable<Integer> {
             try (Sequential net = ModelFactory.create(model, ModelFactory.options(variant.pool, variant.act, resize, init), resize, seed)) {
                 out.printf(Locale.ROOT, "model: %s%s, %,d parameters; %s, batch %d, %d epoch%s%n", model,
                         variant(), net.parameterCount(), optimizerText(), batch, epochs, epochs == 1 ? "" : "s");
+                MemoryPlan.checkTraining(net, batch, (long) train.pixels().length + test.pixels().length, backend,
+                        "--batch " + batch + (resize == 28 ? "" : " --resize " + resize));
                 Trainer.Builder builder = Trainer.builder()
                         .setModel(net)
                         .setBackend(backend)

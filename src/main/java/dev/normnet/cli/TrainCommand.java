@@ -43,8 +43,9 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code normnet train}: trains a model on Fashion-MNIST (or MNIST) and prints one line per
- * epoch; optionally writes the history as JSON ({@link HistoryFile}) and the trained weights as a
- * checkpoint.
+ * epoch; optionally writes the history as JSON ({@link HistoryFile}), the trained model as a model
+ * file, and the training state after every epoch ({@link CheckpointDir}), from which
+ * {@code --resume} continues the run exactly.
  */
 @Command(name = "train", sortOptions = false,
         header = "Train a model (LeNet-BN by default) on Fashion-MNIST and print one line per epoch.",
@@ -111,8 +112,8 @@ final class TrainCommand implements Callable<Integer> {
             + "(model, optimizer, settings, history) to DIR/epoch-NNNN, keeping the last two; DIR itself is created "
             + "when missing (default: none; with --resume, the resumed DIR)")
     Path checkpointDir;
-    @Option(names = "--resume", paramLabel = "DIR", description = "continue the run whose state is in DIR from its last "
-            + "complete epoch, with its settings; --epochs is the total (default: the run's own)")
+    @Option(names = "--resume", paramLabel = "DIR", description = "continue the run saved in DIR from its last complete "
+            + "epoch, with its settings; --epochs then sets the total, the run's own when not given (default: none)")
     Path resume;
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores)")
     Integer threads;
@@ -303,9 +304,13 @@ final class TrainCommand implements Callable<Integer> {
             }
         }
         int done = loaded.state().epoch();
-        if (epochs <= done) {
+        if (epochs <= done && parsed.hasMatchedOption("--epochs")) {
             throw new UsageException("--epochs " + epochs + ": the run in " + resume + " has done " + done + " epoch"
                     + (done == 1 ? "" : "s") + " already, and --epochs is the total; ask for more than " + done);
+        }
+        if (epochs <= done) {
+            throw new UsageException("--resume " + resume + ": the run has done all " + done + " of its epochs; "
+                    + "--epochs N trains on to a total of N");
         }
         return loaded;
     }

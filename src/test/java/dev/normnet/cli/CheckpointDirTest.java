@@ -101,6 +101,7 @@ class CheckpointDirTest {
         assertRefused(resume(dir, "--optimizer", "adam"), "--optimizer adam differs from the resumed run's sgd");
         assertRefused(resume(dir, "--data", tmp.toString()), "--data " + tmp + " differs");
         assertRefused(resume(dir, "--epochs", "1"), "--epochs 1: the run in " + dir + " has done 1 epoch already");
+        assertRefused(resume(dir), "--resume " + dir + ": the run has done all 1 of its epochs; --epochs N trains on");
         // A new run does not write into a directory that holds another run's state.
         assertRefused(train(data, SGD, "--epochs", "1", "--checkpoint-dir", dir.toString()),
                 "--checkpoint-dir " + dir + ": already holds training state (epoch-0001); continue it with --resume " + dir);

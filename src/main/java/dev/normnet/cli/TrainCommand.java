@@ -17,13 +17,11 @@ import dev.normnet.optim.Optimizer;
 import dev.normnet.optim.Sgd;
 import dev.normnet.optim.StepLr;
 import dev.normnet.tensor.Device;
-import dev.normnet.train.EpochListener;
 import dev.normnet.train.EpochRecord;
 import dev.normnet.train.History;
 import dev.normnet.train.Trainer;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -219,9 +217,9 @@ final class TrainCommand implements Callable<Integer> {
                     builder.optScheduler(new StepLr(stepSize, (float) gamma()));
                 }
                 History result = new History();
-                CheckpointDir checkpointWriter = checkpoints != null ? new CheckpointDir(checkpoints) : null;
+                CheckpointDir writer = checkpoints != null ? new CheckpointDir(checkpoints) : null;
                 Map<String, Object> stored = storedSettings(dir);
-                Path[] lastCheckpoint = new Path[1];
+                Path lastCheckpoint = null;
                 try (Trainer trainer = builder.build(); EpochPrinter printer = new EpochPrinter(out, EpochPrinter.drawsBar(out))) {
                     if (resumed != null) {
                         restore(trainer, resumed);
@@ -231,30 +229,13 @@ final class TrainCommand implements Callable<Integer> {
                         result.add(r);
                         printer.onEpoch(r);
                     }
-                    EpochListener listener = new EpochListener() {
-                        @Override
-                        public void onEpoch(EpochRecord record) {
-                            result.add(record);
-                            printer.onEpoch(record);
-                            if (checkpointWriter != null) {
-                                try {
-                                    lastCheckpoint[0] = checkpointWriter.write(trainer.epochsDone(), net, modelSpec, optimizer,
-                                            trainer.optimizer().state(), stored, dataDigests, result.records());
-                                } catch (IOException e) {
-                                    throw new UncheckedIOException(e);
-                                }
-                            }
+                    // One epoch per fit, so that the state after each can be written (fit continues from epochsDone).
+                    while (trainer.epochsDone() < epochs) {
+                        result.add(trainer.fit(train, test, 1, printer).last());
+                        if (writer != null) {
+                            lastCheckpoint = writer.write(trainer.epochsDone(), net, modelSpec, optimizer,
+                                    trainer.optimizer().state(), stored, dataDigests, result.records());
                         }
-
-                        @Override
-                        public void onBatch(int epoch, int batch, int batches) {
-                            printer.onBatch(epoch, batch, batches);
-                        }
-                    };
-                    try {
-                        trainer.fit(train, test, epochs - trainer.epochsDone(), listener);
-                    } catch (UncheckedIOException e) {
-                        throw e.getCause();
                     }
                 }
                 EpochRecord last = result.last();
@@ -272,8 +253,8 @@ final class TrainCommand implements Callable<Integer> {
                     AtomicFiles.write(save, p -> ModelFile.write(net, modelSpec, p));
                     out.println("saved: " + save);
                 }
-                if (lastCheckpoint[0] != null) {
-                    out.println("checkpoint: " + lastCheckpoint[0]);
+                if (lastCheckpoint != null) {
+                    out.println("checkpoint: " + lastCheckpoint);
                 }
             }
         }

@@ -27,6 +27,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -161,7 +162,7 @@ final class CheckpointDir {
             Files.createDirectory(dir);
         }
         removeLeftovers();
-        String name = String.format("epoch-%04d", epoch);
+        String name = String.format(Locale.ROOT, "epoch-%04d", epoch);
         Path tmp = dir.resolve("." + name + ".tmp");
         Files.createDirectory(tmp);
         writeSynced(tmp.resolve(MODEL), modelBytes);

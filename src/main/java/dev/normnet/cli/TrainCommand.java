@@ -332,7 +332,10 @@ final class TrainCommand implements Callable<Integer> {
         return o.longestName().substring(2).replace('-', '_');
     }
 
-    /** The settings a resumed run takes from its state: the stored options, with --data as the directory used. */
+    /**
+     * The settings a resumed run takes from its state: the stored options, with --data as the
+     * directory used and --gamma as the schedule's factor.
+     */
     private Map<String, Object> storedSettings(Path dataDir) {
         Map<String, Object> settings = new LinkedHashMap<>();
         for (OptionSpec o : spec.options()) {
@@ -342,6 +345,9 @@ final class TrainCommand implements Callable<Integer> {
             }
         }
         settings.put("data", dataDir.toAbsolutePath().normalize().toString());
+        if (stepSize != null) {
+            settings.put("gamma", gamma());
+        }
         return settings;
     }
 

@@ -1,5 +1,6 @@
 package dev.normnet.cli;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.normnet.train.EpochRecord;
@@ -17,7 +18,8 @@ import java.util.Map;
  *   "history": [
  *     {"epoch": 1, "train_loss": 0.61, "train_acc": 0.78, "test_acc": 0.80, "examples_per_sec": 5012.3, "seconds": 12.4},
  *     ...
- *   ]
+ *   ],
+ *   "stopped": {"epoch": 3, "step": 117, "reason": "training diverged ..."}   only when training stopped early
  * }
  * </pre>
  * {@code settings} is open: every option of {@code train} under its name with '-' as '_' (null when
@@ -26,9 +28,25 @@ import java.util.Map;
  * {@code history} entry is an {@link EpochRecord}; all six keys are required, and {@code test_acc} is
  * {@code null} when there was no test set.
  */
-@JsonPropertyOrder({"device", "device_description", "settings", "history"})
+@JsonPropertyOrder({"device", "device_description", "settings", "history", "stopped"})
 public record HistoryFile(String device,
                           @JsonProperty("device_description") String deviceDescription,
                           Map<String, Object> settings,
-                          @JsonProperty(value = "history", required = true) List<EpochRecord> history) {
+                          @JsonProperty(value = "history", required = true) List<EpochRecord> history,
+                          @JsonInclude(JsonInclude.Include.NON_NULL) Stopped stopped) {
+
+    /** A history of a run that finished. */
+    public HistoryFile(String device, String deviceDescription, Map<String, Object> settings, List<EpochRecord> history) {
+        this(device, deviceDescription, settings, history, null);
+    }
+
+    /**
+     * Why and where a run stopped before its last epoch.
+     *
+     * @param epoch  the epoch (from 1) it stopped in; {@code history} holds the ones before
+     * @param step   the step of that epoch, or 0 when only the epoch is known
+     * @param reason the message the run printed
+     */
+    public record Stopped(int epoch, int step, String reason) {
+    }
 }

@@ -19,6 +19,7 @@ import dev.normnet.optim.Optimizer;
 import dev.normnet.optim.Sgd;
 import dev.normnet.optim.StepLr;
 import dev.normnet.tensor.Device;
+import dev.normnet.train.DivergedException;
 import dev.normnet.train.EpochRecord;
 import dev.normnet.train.History;
 import dev.normnet.train.Trainer;
@@ -119,6 +120,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores)")
     Integer threads;
 
+    /** The exit status of a run stopped because it went non-finite. */
+    static final int DIVERGED = 3;
     /** System property: parse and validate the command line, then stop (exit 0) before any work. */
     static final String CHECK_ONLY = "normnet.checkOnly";
     /** Options a resumed run does not take from its state: they do not change what it computes. */
@@ -257,6 +260,19 @@ final class TrainCommand implements Callable<Integer> {
                                     trainer.optimizer().state(), stored, dataDigests, result.records());
                         }
                     }
+                } catch (DivergedException e) {
+                    // The model is not finite now: nothing of it is saved. What was written stays.
+                    Path good = lastCheckpoint != null ? lastCheckpoint : resumed != null ? resumed.dir() : null;
+                    spec.commandLine().getErr().println("normnet: " + e.getMessage() + " ("
+                            + (good != null ? "the last good state is " + good : "nothing was saved") + ")");
+                    spec.commandLine().getErr().flush();
+                    if (history != null) {
+                        HistoryFile h = historyFile(selection, backend, dir, train, test, net, result);
+                        JsonFiles.write("--history", history, new HistoryFile(h.device(), h.deviceDescription(), h.settings(),
+                                h.history(), new HistoryFile.Stopped(e.epoch(), e.step(), e.getMessage())));
+                        out.println("history: " + history);
+                    }
+                    return DIVERGED;
                 }
                 EpochRecord last = result.last();
                 double total = 0;

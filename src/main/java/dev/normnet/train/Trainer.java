@@ -9,6 +9,7 @@ import dev.normnet.loss.SoftmaxCrossEntropyLoss;
 import dev.normnet.nn.Sequential;
 import dev.normnet.optim.LrScheduler;
 import dev.normnet.optim.Optimizer;
+import dev.normnet.tensor.Device;
 import dev.normnet.tensor.Shape;
 import dev.normnet.tensor.Tensor;
 
@@ -141,6 +142,9 @@ public final class Trainer implements AutoCloseable {
                     + " examples, batch " + batchSize + "): " + e.getMessage() + "; use drop-last or another batch size", e);
         }
         int batches = full + (rest > 0 ? 1 : 0);
+        // On the host a read-back costs nothing, so the loss is checked after every step; on a
+        // device, once per epoch (with the parameters), from the sums already kept there.
+        boolean perStepCheck = backend.device() == Device.CPU;
         DataLoader loader = new DataLoader(train, batchSize, shuffle, dropLast, seed);
         int[] order = new int[train.count()];
         float[] orderHost = new float[train.count()];
@@ -162,13 +166,22 @@ public final class Trainer implements AutoCloseable {
             backend.fill(trainMetrics, 0f);
             for (int b = 0; b < full; b++) {
                 fullStep.run();
+                if (perStepCheck) {
+                    checkLoss(epoch, b + 1, batchSize, history);
+                }
                 l.onBatch(epoch, b + 1, batches);
             }
             if (restStep != null) {
                 restStep.run();
+                if (perStepCheck) {
+                    checkLoss(epoch, batches, rest, history);
+                }
                 l.onBatch(epoch, batches, batches);
             }
             float[] m = trainMetrics.toArray();   // the one read-back of the epoch (waits for the device)
+            if (!Float.isFinite(m[0]) || !allFinite(model.parameters().toArray())) {
+                throw diverged(epoch, 0, rest > 0 ? rest : batchSize, m[0], history);
+            }
             double trainSeconds = (System.nanoTime() - t0) / 1e9;
             double testAcc = test == null ? Double.NaN : evaluate(test);
             double seconds = (System.nanoTime() - t0) / 1e9;
@@ -227,6 +240,60 @@ public final class Trainer implements AutoCloseable {
         }
         optimizer.close();
         attachedParams = null;
+    }
+
+    // ------------------------------------------------------------------ divergence
+
+    private void checkLoss(int epoch, int step, int batch, History history) {
+        float loss = trainMetrics.toArray()[0];
+        if (!Float.isFinite(loss)) {
+            throw diverged(epoch, step, batch, loss, history);
+        }
+    }
+
+    private static boolean allFinite(float[] v) {
+        for (float x : v) {
+            if (!Float.isFinite(x)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * The exception for a run that went non-finite in {@code epoch} (at {@code step}, 0 when only
+     * the epoch is known), naming the first place it shows: the first layer whose output of the
+     * last step (a batch of {@code batch}) is non-finite though its input is not, else the last
+     * layer (nearest the loss) whose input gradient is, else the first parameter or statistic.
+     */
+    private DivergedException diverged(int epoch, int step, int batch, float lossSum, History history) {
+        String where = firstNonFinite(batch);
+        String what = !Float.isFinite(lossSum) ? "the loss is " + lossSum : "a parameter is not finite";
+        return new DivergedException(epoch, step, what + (where == null ? "" : "; first non-finite: " + where), history);
+    }
+
+    private String firstNonFinite(int batch) {
+        java.util.List<dev.normnet.nn.Layer> layers = model.layers();
+        Sequential.Plan plan = model.plan(batch);
+        for (int i = 0; i < layers.size(); i++) {
+            if (allFinite(plan.activation(i).toArray()) && !allFinite(plan.activation(i + 1).toArray())) {
+                return "the output of layer " + i + " (" + layers.get(i).typeName() + ")";
+            }
+        }
+        for (int i = layers.size() - 1; i >= 0; i--) {
+            Tensor g = plan.activationGradient(i);
+            if (g != null && !allFinite(g.toArray())) {
+                return "the input gradient of layer " + i + " (" + layers.get(i).typeName() + ")";
+            }
+        }
+        for (Map.Entry<String, float[]> e : model.state().entrySet()) {
+            if (!allFinite(e.getValue())) {
+                String name = e.getKey();
+                int layer = Integer.parseInt(name.substring(0, name.indexOf('.')));
+                return name + " (" + layers.get(layer).typeName() + ")";
+            }
+        }
+        return null;
     }
 
     // ------------------------------------------------------------------ internals

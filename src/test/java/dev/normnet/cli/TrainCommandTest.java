@@ -171,4 +171,34 @@ class TrainCommandTest {
         assertTrue(r.err().startsWith("normnet: --batch 340 --resize 1000: training needs 59.2 GiB (57.4 GiB of activations"
                 + " and their gradients); the JVM may use "), r.err());
     }
+
+    @Test
+    void aRunThatGoesNonFiniteStopsWithExitThreeAndKeepsWhatWasGood(@TempDir Path tmp) throws IOException {
+        Path data = SyntheticData.write(tmp.resolve("data"), 64, 20);
+        Path ck = tmp.resolve("ck");
+        Path history = tmp.resolve("h.json");
+        Path save = tmp.resolve("m.safetensors");
+        // Epoch 1 trains at lr 0.1; StepLR then multiplies it by 1e6, and epoch 2 diverges.
+        CliTestSupport.Result r = CliTestSupport.run("train", "--data", data.toString(), "--device", "cpu", "--threads", "1",
+                "--model", "mlp", "--epochs", "3", "--batch", "16", "--lr", "0.1", "--step-size", "1", "--gamma", "1e6",
+                "--checkpoint-dir", ck.toString(), "--history", history.toString(), "--save", save.toString());
+        assertEquals(3, r.status(), r.err());
+        assertEquals(1, r.errLines().length, r.err());
+        assertTrue(r.err().startsWith("normnet: training diverged in epoch 2 at step "), r.err());
+        assertTrue(r.err().contains(": the loss is NaN; first non-finite: ") || r.err().contains(": the loss is Infinity; first"), r.err());
+        assertTrue(r.err().strip().endsWith("(the last good state is " + ck.resolve("epoch-0001") + ")"), r.err());
+        assertFalse(Files.exists(save), "a diverged model was saved");
+        assertTrue(Files.isDirectory(ck.resolve("epoch-0001")));
+        assertFalse(Files.exists(ck.resolve("epoch-0002")));
+        HistoryFile h = JsonFiles.read(history, HistoryFile.class);
+        assertEquals(1, h.history().size());
+        assertEquals(2, h.stopped().epoch());
+        assertTrue(h.stopped().step() >= 1 && h.stopped().step() <= 4, h.stopped().toString());
+        assertTrue(h.stopped().reason().startsWith("training diverged in epoch 2"), h.stopped().reason());
+        // The last good state resumes (and, with the same settings, diverges again the same way).
+        CliTestSupport.Result again = CliTestSupport.run("train", "--resume", ck.toString(), "--device", "cpu", "--threads", "1");
+        assertEquals(3, again.status(), again.err());
+        assertEquals(r.errLines()[0].substring(0, r.errLines()[0].indexOf(" (the last")),
+                again.errLines()[0].substring(0, again.errLines()[0].indexOf(" (the last")));
+    }
 }

@@ -82,6 +82,27 @@ class TrainerTest {
     }
 
     @Test
+    void aNonFiniteWeightStopsTrainingAtTheFirstStepNamingTheLayer() {
+        try (CpuBackend backend = new CpuBackend(1)) {
+            Sequential model = Models.create("mlp", ModelOptions.defaults().withResize(8)).build(1);
+            Map<String, float[]> state = model.state();
+            state.get("3.weight")[5] = Float.POSITIVE_INFINITY;   // 0 Flatten 1 Linear 2 ReLU 3 Linear ...
+            model.loadState(state);
+            Trainer trainer = Trainer.builder().setModel(model).setBackend(backend)
+                    .setOptimizer(Sgd.builder().setLearningRate(0.1f).build()).optBatchSize(64).optSeed(1).build();
+            DivergedException e = assertThrows(DivergedException.class,
+                    () -> trainer.fit(synthetic(600, 8, 1), synthetic(200, 8, 2), 2, null));
+            assertEquals(1, e.epoch());
+            assertEquals(1, e.step());
+            assertEquals(0, e.history().records().size());
+            assertEquals("training diverged in epoch 1 at step 1: the loss is NaN; first non-finite: the output of layer 3 (Linear)",
+                    e.getMessage());
+            trainer.close();
+            model.close();
+        }
+    }
+
+    @Test
     void sameSeedGivesTheSameBits() {
         List<Map<String, float[]>> a = new ArrayList<>();
         List<Map<String, float[]>> b = new ArrayList<>();

@@ -21,6 +21,13 @@ import java.util.HexFormat;
  * target directory and moved into place only when every digest matches, so a failed or rejected
  * download leaves nothing behind and never replaces a file that was already there. Files already
  * present (raw or .gz) are kept and not downloaded again.
+ *
+ * <p>A download that stalls or trickles is abandoned: each file must arrive within
+ * {@link Limits#deadlineMillis()} (10 minutes), and after a grace period (30 s) at no less than
+ * {@link Limits#minBytesPerSecond()} (16 KiB/s) on average; a single read waits at most a minute.
+ * On any failure the temporary {@code .part} file is removed, as are the directories the download
+ * created and left empty; {@code .part} files of an earlier download that was killed are removed
+ * before the next one starts.
  */
 public final class Downloader {
     /** The largest file accepted from a server, compressed and decompressed. */
@@ -28,25 +35,72 @@ public final class Downloader {
     private static final int CONNECT_TIMEOUT_MS = 15_000;
     private static final int READ_TIMEOUT_MS = 60_000;
 
+    /**
+     * How long a download may take.
+     *
+     * @param deadlineMillis     the most one file may take, from the request to its last byte
+     * @param graceMillis        how long a slow start is tolerated before the rate is checked
+     * @param minBytesPerSecond  the average rate a file must keep after the grace period
+     */
+    public record Limits(long deadlineMillis, long graceMillis, long minBytesPerSecond) {
+        /** 10 minutes per file; after 30 s at least 16 KiB/s. */
+        public static final Limits DEFAULT = new Limits(600_000, 30_000, 16 << 10);
+    }
+
     private final PrintStream log;
+    private final Limits limits;
 
     /** @param log where one line per downloaded file is printed; null for silence */
     public Downloader(PrintStream log) {
+        this(log, Limits.DEFAULT);
+    }
+
+    /** As {@link #Downloader(PrintStream)}, with other time limits. */
+    public Downloader(PrintStream log, Limits limits) {
         this.log = log;
+        this.limits = limits;
     }
 
     /** Downloads the files of {@code ds} missing from {@code dir} from {@code base} (ends with '/'). */
     public void download(IdxDataset ds, String base, Path dir) {
+        java.util.List<Path> created = new java.util.ArrayList<>();
         try {
+            for (Path p = dir.toAbsolutePath(); p != null && !Files.exists(p); p = p.getParent()) {
+                created.add(0, p);
+            }
             Files.createDirectories(dir);
         } catch (IOException e) {
             throw new DataException(dir + ": cannot create the directory (" + e + ")", e);
         }
-        for (IdxDataset.RemoteFile f : ds.files()) {
-            if (IdxDataset.locate(dir, f.baseName()) != null) {
-                continue;
+        removeStaleParts(dir);
+        try {
+            for (IdxDataset.RemoteFile f : ds.files()) {
+                if (IdxDataset.locate(dir, f.baseName()) != null) {
+                    continue;
+                }
+                fetch(base + f.name(), f, dir.resolve(f.name()));
             }
-            fetch(base + f.name(), f, dir.resolve(f.name()));
+        } catch (RuntimeException | Error e) {
+            for (int i = created.size() - 1; i >= 0; i--) {
+                try {
+                    Files.delete(created.get(i));   // only when empty: a kept file keeps its directories
+                } catch (IOException ignored) {
+                    break;
+                }
+            }
+            throw e;
+        }
+    }
+
+    /** Deletes the {@code .NAME*.part} files a killed download left in {@code dir}. */
+    private static void removeStaleParts(Path dir) {
+        try (java.nio.file.DirectoryStream<Path> parts = Files.newDirectoryStream(dir,
+                p -> p.getFileName().toString().startsWith(".") && p.getFileName().toString().endsWith(".part"))) {
+            for (Path p : parts) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException ignored) {
+            // the download itself will say what is wrong with the directory
         }
     }
 
@@ -86,7 +140,7 @@ public final class Downloader {
         }
     }
 
-    private static void transfer(String url, Path tmp, MessageDigest md5, MessageDigest sha256) {
+    private void transfer(String url, Path tmp, MessageDigest md5, MessageDigest sha256) {
         URLConnection conn;
         try {
             URL u = URI.create(url).toURL();
@@ -94,8 +148,9 @@ public final class Downloader {
         } catch (IOException | IllegalArgumentException e) {
             throw new DataException(url + ": bad URL (" + e.getMessage() + ")", e);
         }
-        conn.setConnectTimeout(CONNECT_TIMEOUT_MS);
-        conn.setReadTimeout(READ_TIMEOUT_MS);
+        long start = System.nanoTime();
+        conn.setConnectTimeout((int) Math.min(CONNECT_TIMEOUT_MS, limits.deadlineMillis()));
+        conn.setReadTimeout((int) Math.min(READ_TIMEOUT_MS, limits.deadlineMillis()));
         try {
             if (conn instanceof HttpURLConnection http) {
                 http.setInstanceFollowRedirects(true);
@@ -118,10 +173,25 @@ public final class Downloader {
                     md5.update(buf, 0, r);
                     sha256.update(buf, 0, r);
                     out.write(buf, 0, r);
+                    checkPace(url, start, total);
                 }
             }
         } catch (IOException e) {
             throw new DataException(url + ": download failed (" + e + ")", e);
+        }
+    }
+
+    /** Abandons a download past its deadline, or slower than the minimum rate after the grace period. */
+    private void checkPace(String url, long startNanos, long bytes) {
+        long millis = (System.nanoTime() - startNanos) / 1_000_000;
+        if (millis > limits.deadlineMillis()) {
+            throw new DataException(url + ": download took longer than " + limits.deadlineMillis() / 1000 + " s ("
+                    + bytes + " bytes received); abandoned");
+        }
+        if (millis > limits.graceMillis() && bytes * 1000 < limits.minBytesPerSecond() * millis) {
+            throw new DataException(String.format(java.util.Locale.ROOT,
+                    "%s: download too slow (%d bytes in %.1f s, below %d bytes/s); abandoned", url, bytes, millis / 1000.0,
+                    limits.minBytesPerSecond()));
         }
     }
 

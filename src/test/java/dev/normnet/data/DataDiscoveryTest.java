@@ -203,6 +203,63 @@ class DataDiscoveryTest {
         assertEquals(4, requests.get());
     }
 
+    /** A server that sends {@code body} one byte every {@code gapMillis}. */
+    private String startTricklingServer(byte[] body, long gapMillis) throws IOException {
+        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/", exchange -> {
+            exchange.sendResponseHeaders(200, body.length);
+            try (OutputStream out = exchange.getResponseBody()) {
+                for (byte b : body) {
+                    out.write(b);
+                    out.flush();
+                    Thread.sleep(gapMillis);
+                }
+            } catch (IOException | InterruptedException e) {
+                // the client gave up
+            }
+            exchange.close();
+        });
+        server.setExecutor(java.util.concurrent.Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r);
+            t.setDaemon(true);
+            return t;
+        }));
+        server.start();
+        return "http://127.0.0.1:" + server.getAddress().getPort() + "/files/";
+    }
+
+    @Test
+    void aTricklingServerIsAbandonedAndLeavesNothing() throws Exception {
+        Map<String, byte[]> files = new HashMap<>();
+        IdxDataset ds = smallDataset(files);
+        String base = startTricklingServer(new byte[10_000], 50);
+        Path dir = tmp.resolve("cwd/data/Tiny/raw");
+        long t0 = System.nanoTime();
+        DataException slow = assertThrows(DataException.class,
+                () -> new Downloader(null, new Downloader.Limits(60_000, 300, 1000)).download(ds, base, dir));
+        assertTrue(slow.getMessage().contains("download too slow (") && slow.getMessage().endsWith("below 1000 bytes/s); abandoned"),
+                slow.getMessage());
+        assertTrue((System.nanoTime() - t0) / 1e9 < 20, "the rate check came late");
+        assertFalse(Files.exists(tmp.resolve("cwd")), "the directories the download made are left: " + listing(tmp.resolve("cwd")).length);
+        DataException late = assertThrows(DataException.class,
+                () -> new Downloader(null, new Downloader.Limits(1000, 60_000, 0)).download(ds, base, dir));
+        assertTrue(late.getMessage().contains("download took longer than 1 s"), late.getMessage());
+        assertFalse(Files.exists(tmp.resolve("cwd")));
+    }
+
+    @Test
+    void partFilesOfAKilledDownloadAreRemovedByTheNext() throws Exception {
+        Map<String, byte[]> files = new HashMap<>();
+        IdxDataset ds = smallDataset(files);
+        served.putAll(files);
+        String base = startServer();
+        Path dir = Files.createDirectories(tmp.resolve("raw"));
+        Files.write(dir.resolve(".train-images-idx3-ubyte.gz123456.part"), new byte[100]);
+        new Downloader(null).download(ds, base, dir);
+        assertArrayEquals(new String[] {"t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
+            "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"}, listing(dir));
+    }
+
     @Test
     void keepsFilesAlreadySavedAndFetchesOnlyTheMissing() throws Exception {
         Map<String, byte[]> files = new HashMap<>();

@@ -16,7 +16,6 @@ import dev.normnet.nn.ModelOptions;
 import dev.normnet.nn.Models;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -130,6 +129,9 @@ public final class BenchCommand implements Callable<Integer> {
                 throw new UsageException("--only " + only + ": not a regular expression (" + e.getDescription() + ")");
             }
         }
+        if (json != null) {
+            Outputs.checkWritable("--json", json);
+        }
         return new Options(d, quick, threads != null ? threads : 0, repeats != null ? repeats : quick ? 3 : 5,
                 seconds != null ? seconds : quick ? 0.3 : 1.0, pattern, data, seed, json, kernels, !noLarge, kernelBatch);
     }
@@ -137,17 +139,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         Options o = options();
-        if (o.json() != null) {
-            Path parent = o.json().toAbsolutePath().getParent();
-            if (parent != null) {
-                Files.createDirectories(parent);
-            }
-            AtomicFiles.checkWritable("json", o.json());
-        }
         List<String> devices = devices(o.device(), err);
         Map<String, Object> doc = o.kernels() ? kernels(o, devices, out, err) : throughput(o, devices, out, err);
         if (o.json() != null) {
-            JsonFiles.write(o.json(), doc);
+            JsonFiles.write("--json", o.json(), doc);
             out.println("wrote " + o.json());
         }
         return 0;

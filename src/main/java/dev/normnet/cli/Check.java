@@ -1,5 +1,7 @@
 package dev.normnet.cli;
 
+import dev.normnet.io.AtomicFiles;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 
@@ -52,6 +54,19 @@ public final class Check {
                     + String.join(", ", choices) + ")");
         }
         return lower;
+    }
+
+    /**
+     * Two files of one command, {@code a} named by {@code whatA} and {@code b} by {@code whatB}
+     * (an option such as {@code --save}, or {@code input} for a file the command reads), are not one
+     * file: {@code --history run.json and --save ./run.json are the same file}. Paths name the same
+     * file when they lead there through symbolic links or {@code ..}, or are hard links to it. An
+     * unset (null) path is no file.
+     */
+    public static void distinctFiles(String whatA, Path a, String whatB, Path b) {
+        if (a != null && b != null && AtomicFiles.sameFile(a, b)) {
+            throw new UsageException(whatA + " " + a + " and " + whatB + " " + b + " are the same file");
+        }
     }
 
     /** "at least 1", "above 0", "from 16 to 1024", "above 0 and at most 1000000". */

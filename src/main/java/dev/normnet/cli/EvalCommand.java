@@ -3,7 +3,9 @@ package dev.normnet.cli;
 import dev.normnet.backend.Backend;
 import dev.normnet.backend.Backends;
 import dev.normnet.data.DataDiscovery;
-import dev.normnet.data.IdxDataset;
+import dev.normnet.data.DataException;
+import dev.normnet.data.DataSource;
+import dev.normnet.data.DatasetSplits;
 import dev.normnet.data.LabeledImages;
 import dev.normnet.io.ModelFile;
 import dev.normnet.io.ModelSpec;
@@ -34,13 +36,13 @@ import picocli.CommandLine.Parameters;
         description = {"Runs the model in eval mode (batch norm with its running statistics) over the test set and prints",
                 "the mean cross-entropy loss, the accuracy, the accuracy of each class and the confusion matrix",
                 "(rows: true class, columns: predicted class). A PyTorch state_dict (a file without normnet's",
-                "metadata) needs --model; its classes are then named as those of --dataset."})
+                "metadata) needs --model; its classes are then named as the data's."})
 final class EvalCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "MODEL.safetensors", description = "the model file (normnet train --save, or a PyTorch state_dict with --model)")
     Path modelFile;
-    @Option(names = "--data", paramLabel = "DIR", description = "directory holding the four IDX files (raw or .gz) "
-            + "(default: $NORMNET_DATA, else ./data/FashionMNIST/raw, else /usr/share/datasets/fashion-mnist, else download)")
+    @Option(names = "--data", paramLabel = "DIR", description = "directory holding the four IDX files (raw or .gz), "
+            + "the two Kaggle CSV files, or train/CLASS/ and test/CLASS/ image folders (default: $NORMNET_DATA, else ./data/FashionMNIST/raw, else /usr/share/datasets/fashion-mnist, else download)")
     Path data;
     @Option(names = "--dataset", paramLabel = "fashion-mnist|mnist", defaultValue = "fashion-mnist",
             completionCandidates = TrainCommand.DatasetNames.class, description = "data set whose test split is used (default: ${DEFAULT-VALUE})")
@@ -77,53 +79,67 @@ final class EvalCommand implements Callable<Integer> {
         Check.range("--threads", threads, 1, 4096);
         naming.check();
         if (json != null) {
-            AtomicFiles.checkWritable("json", json);
+            Outputs.checkWritable("--json", json);
         }
         if (png != null) {
-            AtomicFiles.checkWritable("png", png);
+            Outputs.checkWritable("--png", png);
         }
-        IdxDataset ds = DataDiscovery.dataset(dataset);
-        ModelSpec spec = naming.spec(modelFile, ds.classNames());
+        Check.distinctFiles("--json", json, "--png", png);
+        Check.distinctFiles("--json", json, "input", modelFile);
+        Check.distinctFiles("--png", png, "input", modelFile);
+        ModelSpec spec = naming.spec(modelFile, List.of());
 
         try (ModelFile.Loaded loaded = ModelFile.load(modelFile, spec)) {
             out.printf(Locale.ROOT, "model: %s, %,d parameters, from %s%n", ModelFileOptions.describe(spec),
                     loaded.model().parameterCount(), modelFile);
-            if (!spec.classes().isEmpty() && !spec.classes().equals(ds.classNames())) {
-                out.println("note: the model's classes (" + String.join(", ", spec.classes()) + ") are not those of "
-                        + dataset + "; labels are compared by number");
-            }
+            int k = loaded.model().outputShape().sizeInt();
             Backends.Selection selection = TrainCommand.selectDevice(device, threads);
             try (Backend backend = selection.backend()) {
                 out.println("device: " + selection.reason());
-                Path dir = DataDiscovery.find(dataset, data);
-                LabeledImages test = ds.load(dir).test();
-                if (limit != null) {
-                    test = test.head(limit);
+                DataSource source = DataDiscovery.findSource(dataset, data);
+                DatasetSplits splits = source.load(DataSource.DEFAULT_SIDE);
+                LabeledImages test = limit != null ? splits.test().head(limit) : splits.test();
+                out.println("data: " + dataset + (source.layout() == DataSource.Layout.IDX ? "" : " (" + source.layout() + ")")
+                        + " test set from " + source.dir().toAbsolutePath().normalize() + " (" + test.count() + " images"
+                        + (spec.side() == test.height() ? "" : ", resized to " + spec.side() + "x" + spec.side()) + ")");
+                if (splits.classes().size() > k) {
+                    throw new DataException(source.dir() + ": " + splits.classes().size() + " classes, but the model has "
+                            + k + " outputs");
                 }
-                out.println("data: " + dataset + " test set from " + dir.toAbsolutePath().normalize() + " (" + test.count()
-                        + " images" + (spec.side() == test.height() ? "" : ", resized to " + spec.side() + "x" + spec.side()) + ")");
+                List<String> names = classNames(spec, splits.classes(), k);
                 loaded.model().to(backend);
-                List<String> names = new ArrayList<>();
-                int k = loaded.model().outputShape().sizeInt();
-                for (int i = 0; i < k; i++) {
-                    names.add(spec.className(i));
-                }
                 Evaluation result = Evaluation.run(loaded.model(), test, batch, names);
                 out.print(report(result));
                 if (json != null) {
-                    JsonFiles.write(json, jsonDocument(spec, backend, result));
+                    JsonFiles.write("--json", json, jsonDocument(spec, backend, result));
                     out.println("json: " + json);
                 }
                 if (png != null) {
                     String title = String.format(Locale.ROOT, "%s on %s test set: accuracy %.4f (%s)", spec.model(),
                             dataset, result.accuracy(), modelFile.getFileName());
                     BufferedImage img = ConfusionMatrixImage.draw(result, title);
-                    AtomicFiles.write(png, p -> ImageIO.write(img, "png", p.toFile()));
+                    Outputs.write("--png", png, p -> ImageIO.write(img, "png", p.toFile()));
                     out.println("png: " + png);
                 }
             }
         }
         return 0;
+    }
+
+    /**
+     * The name of each of the model's {@code k} outputs: the file's; for a file that names none, the
+     * data set's (by label value); else the number. Prints a note when the file's and the data's differ.
+     */
+    private List<String> classNames(ModelSpec spec, List<String> dataClasses, int k) {
+        List<String> names = new ArrayList<>(k);
+        for (int i = 0; i < k; i++) {
+            names.add(!spec.classes().isEmpty() || i >= dataClasses.size() ? spec.className(i) : dataClasses.get(i));
+        }
+        if (!spec.classes().isEmpty() && !spec.classes().equals(dataClasses)) {
+            out.println("note: the model's classes (" + String.join(", ", spec.classes()) + ") are not the data's ("
+                    + String.join(", ", dataClasses) + "); labels are compared by number");
+        }
+        return names;
     }
 
     /** The text report: loss and accuracy, the per-class table, the confusion matrix. */

@@ -62,7 +62,8 @@ final class InspectCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         naming.check();
         if (png != null) {
-            AtomicFiles.checkWritable("png", png);
+            Outputs.checkWritable("--png", png);
+            Check.distinctFiles("--png", png, "input", modelFile);
         }
         ModelSpec spec = naming.spec(modelFile, List.of());
         boolean named = ModelFile.readSpec(modelFile) != null;
@@ -115,7 +116,7 @@ final class InspectCommand implements Callable<Integer> {
             if (png != null) {
                 BufferedImage img = BatchNormImage.draw(panels, "gamma and beta by channel: " + spec.model() + " ("
                         + modelFile.getFileName() + ")");
-                AtomicFiles.write(png, p -> ImageIO.write(img, "png", p.toFile()));
+                Outputs.write("--png", png, p -> ImageIO.write(img, "png", p.toFile()));
                 out.println("png: " + png);
             }
         }

@@ -1,5 +1,6 @@
 package dev.normnet.cli;
 
+import dev.normnet.io.AtomicFiles;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.util.DefaultIndenter;
@@ -16,6 +17,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.databind.ser.std.StdSerializer;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -68,6 +70,15 @@ public final class JsonFiles {
     /** Writes {@code value} to {@code file} whole or not at all (see {@link AtomicFiles}). */
     public static void write(Path file, Object value) throws IOException {
         AtomicFiles.writeString(file, write(value));
+    }
+
+    /**
+     * Writes {@code value} to the {@code file} option {@code flag} names, whole or not at all; a
+     * failure is a {@link UsageException} naming the option, the file and the reason.
+     */
+    public static void write(String flag, Path file, Object value) {
+        String text = write(value);
+        Outputs.write(flag, file, p -> Files.writeString(p, text, StandardCharsets.UTF_8));
     }
 
     /**

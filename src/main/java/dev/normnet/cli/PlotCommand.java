@@ -10,7 +10,6 @@ import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -97,11 +96,30 @@ public final class PlotCommand implements Callable<Integer> {
     record Spread(@JsonProperty(required = true) double median) {
     }
 
+    /**
+     * Checks the sizes and the picture's file: writable, and none of the files read. Returns that
+     * file, the first input's name with .png when --out is not given.
+     */
+    Path validate() {
+        Check.range("--width", width, 16, 16384);
+        Check.range("--height", height, 16, 16384);
+        Path target = outFile;
+        if (target == null) {
+            String name = files.get(0).getFileName().toString();
+            name = name.endsWith(".json") ? name.substring(0, name.length() - 5) : name;
+            target = files.get(0).resolveSibling(name + ".png");
+        }
+        Outputs.checkWritable("--out", target);
+        for (Path f : files) {
+            Check.distinctFiles("--out", target, "input", f);
+        }
+        return target;
+    }
+
     @Override
     public Integer call() throws IOException {
         System.setProperty("java.awt.headless", "true");
-        Check.range("--width", width, 16, 16384);
-        Check.range("--height", height, 16, 16384);
+        Path target = validate();
         List<JsonNode> docs = new ArrayList<>();
         Boolean bench = null;
         for (Path f : files) {
@@ -116,17 +134,6 @@ public final class PlotCommand implements Callable<Integer> {
             bench = isBench;
             docs.add(doc);
         }
-        Path target = outFile;
-        if (target == null) {
-            String name = files.get(0).getFileName().toString();
-            name = name.endsWith(".json") ? name.substring(0, name.length() - 5) : name;
-            target = files.get(0).resolveSibling(name + ".png");
-        }
-        Path parent = target.toAbsolutePath().getParent();
-        if (parent != null) {
-            Files.createDirectories(parent);
-        }
-        AtomicFiles.checkWritable("out", target);
         BufferedImage img;
         if (bench) {
             List<BenchFile> results = new ArrayList<>();
@@ -141,7 +148,7 @@ public final class PlotCommand implements Callable<Integer> {
             }
             img = historyChart(histories, files, title, width != null ? width : 1400, height != null ? height : 560);
         }
-        AtomicFiles.write(target, p -> ImageIO.write(img, "png", p.toFile()));
+        Outputs.write("--out", target, p -> ImageIO.write(img, "png", p.toFile()));
         out.println("wrote " + target);
         return 0;
     }

@@ -5,6 +5,8 @@ import dev.normnet.backend.Backends;
 import dev.normnet.backend.DeviceUnavailableException;
 import dev.normnet.backend.cpu.CpuBackend;
 import dev.normnet.data.DataDiscovery;
+import dev.normnet.data.DataException;
+import dev.normnet.data.DataSource;
 import dev.normnet.data.DatasetSplits;
 import dev.normnet.data.LabeledImages;
 import dev.normnet.io.ModelFile;
@@ -51,7 +53,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "lenet-bn|lenet|mlp-bn|mlp", defaultValue = "lenet-bn",
             completionCandidates = ModelFactory.ModelNames.class, description = "model to train (default: ${DEFAULT-VALUE})")
     String model;
-    @Option(names = "--data", paramLabel = "DIR", description = "directory holding the four IDX files (raw or .gz) "
+    @Option(names = "--data", paramLabel = "DIR", description = "directory holding the four IDX files (raw or .gz), "
+            + "the two Kaggle CSV files, or train/CLASS/ and test/CLASS/ image folders "
             + "(default: $NORMNET_DATA, else ./data/FashionMNIST/raw, else /usr/share/datasets/fashion-mnist, else download)")
     Path data;
     @Option(names = "--dataset", paramLabel = "fashion-mnist|mnist", defaultValue = "fashion-mnist",
@@ -139,11 +142,12 @@ final class TrainCommand implements Callable<Integer> {
             throw new UsageException("--momentum applies to --optimizer sgd only (Adam uses betas 0.9, 0.999)");
         }
         if (history != null) {
-            AtomicFiles.checkWritable("history", history);
+            Outputs.checkWritable("--history", history);
         }
         if (save != null) {
-            AtomicFiles.checkWritable("save", save);
+            Outputs.checkWritable("--save", save);
         }
+        Check.distinctFiles("--history", history, "--save", save);
     }
 
     @Override
@@ -155,8 +159,12 @@ final class TrainCommand implements Callable<Integer> {
             out.println("device: " + selection.reason());
 
             // 2. The data.
-            Path dir = DataDiscovery.find(dataset, data);
-            DatasetSplits splits = DataDiscovery.dataset(dataset).load(dir);
+            DataSource source = DataDiscovery.findSource(dataset, data);
+            Path dir = source.dir();
+            DatasetSplits splits = source.load(DataSource.DEFAULT_SIDE);
+            if (splits.classes().size() > 10) {
+                throw new DataException(dir + ": " + splits.classes().size() + " classes, but the models have 10 outputs");
+            }
             LabeledImages train = limit != null ? splits.train().head(limit) : splits.train();
             LabeledImages test = testLimit != null ? splits.test().head(testLimit) : splits.test();
             if (model.endsWith("-bn") && train.count() % batch == 1) {
@@ -164,7 +172,8 @@ final class TrainCommand implements Callable<Integer> {
                         + " training examples, and batch norm needs more than one value per channel; pick another --batch"
                         + (limit != null ? " or --limit" : ""));
             }
-            out.println("data: " + dataset + " from " + dir.toAbsolutePath().normalize() + " (" + train.count()
+            out.println("data: " + dataset + (source.layout() == DataSource.Layout.IDX ? "" : " (" + source.layout() + ")")
+                    + " from " + dir.toAbsolutePath().normalize() + " (" + train.count()
                     + " training, " + test.count() + " test images" + (resize == 28 ? ""
                     : ", resized to " + resize + "x" + resize) + ")");
 
@@ -195,13 +204,13 @@ final class TrainCommand implements Callable<Integer> {
                 out.printf(Locale.ROOT, "done: %d epoch%s in %.1f s, test accuracy %.4f%n", result.records().size(),
                         result.records().size() == 1 ? "" : "s", total, last.testAcc());
                 if (history != null) {
-                    JsonFiles.write(history, historyFile(selection, backend, dir, train, test, net, result));
+                    JsonFiles.write("--history", history, historyFile(selection, backend, dir, train, test, net, result));
                     out.println("history: " + history);
                 }
                 if (save != null) {
                     ModelSpec spec = new ModelSpec(model, ModelFactory.options(variant.pool, variant.act, resize, init),
                             DataDiscovery.dataset(dataset).classNames());
-                    AtomicFiles.write(save, p -> ModelFile.write(net, spec, p));
+                    Outputs.write("--save", save, p -> ModelFile.write(net, spec, p));
                     out.println("saved: " + save);
                 }
             }

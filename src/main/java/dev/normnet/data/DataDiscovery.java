@@ -11,10 +11,15 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * Finds the directory that holds a data set's four IDX files. The order:
+ * Finds the directory that holds a data set. The order:
  * <ol>
- * <li>an explicit directory ({@code --data DIR}): when given it is the only place looked at, and a
- * missing file there is an error naming the directory and the file;</li>
+ * <li>an explicit directory ({@code --data DIR}): when given it is the only place looked at. It may
+ * hold the data set in three layouts, tried in this order (see {@link DataSource.Layout}): the four
+ * IDX files; else the two Kaggle CSV files ({@code fashion-mnist_train.csv} and
+ * {@code fashion-mnist_test.csv}, for MNIST {@code mnist_train.csv} and {@code mnist_test.csv}, each
+ * raw or .gz); else an image folder ({@code DIR/train/CLASS/*.png} and {@code DIR/test/CLASS/*.png},
+ * or .jpg, .jpeg). A directory with none of them is an error naming the directory and what each
+ * layout lacks;</li>
  * <li>{@code $NORMNET_DATA}: that directory itself, or torchvision's layout under it
  * ({@code $NORMNET_DATA/FashionMNIST/raw});</li>
  * <li>{@code ./data/FashionMNIST/raw} ({@code ./data/MNIST/raw} for MNIST), torchvision's layout
@@ -77,9 +82,25 @@ public final class DataDiscovery {
         return system().locate(dataset, explicitDir);
     }
 
-    /** Finds the data set like {@link #find} and reads its train and test splits. */
+    /** Finds (or downloads) {@code dataset} like {@link #find}, and says in which layout it is. */
+    public static DataSource findSource(String dataset, Path explicitDir) {
+        return system().locateSource(dataset, explicitDir);
+    }
+
+    /**
+     * Finds the data set like {@link #find} and reads its train and test splits; image-folder pictures
+     * are resized to {@value DataSource#DEFAULT_SIDE} x {@value DataSource#DEFAULT_SIDE}.
+     */
     public static DatasetSplits load(String dataset, Path explicitDir) {
-        return dataset(dataset).load(find(dataset, explicitDir));
+        return load(dataset, explicitDir, DataSource.DEFAULT_SIDE);
+    }
+
+    /**
+     * Finds the data set like {@link #find} and reads its train and test splits; image-folder pictures
+     * are resized to {@code imageSide x imageSide} (see {@link DataSource#load}).
+     */
+    public static DatasetSplits load(String dataset, Path explicitDir, int imageSide) {
+        return findSource(dataset, explicitDir).load(imageSide);
     }
 
     /** The description of a data set by its id: "fashion-mnist" (also "fashion_mnist", "fashionmnist") or "mnist". */
@@ -99,27 +120,65 @@ public final class DataDiscovery {
 
     /** Finds or downloads the directory of {@code dataset}; see the class comment for the order. */
     public Path locate(String dataset, Path explicitDir) {
-        IdxDataset ds = dataset(dataset);
-        if (systemDirs.containsKey(ds.id())) {
-            ds = ds.withSystemDir(systemDirs.get(ds.id()));
-        }
-        return locate(ds, explicitDir);
+        return locateSource(dataset, explicitDir).dir();
     }
 
     /** Finds or downloads the directory of a data set described by {@code ds}. */
     public Path locate(IdxDataset ds, Path explicitDir) {
-        if (explicitDir != null) {
-            Path dir = explicitDir.isAbsolute() ? explicitDir : workingDir.resolve(explicitDir);
-            if (!Files.isDirectory(dir)) {
-                throw new DataException("--data " + dir + ": no such directory");
-            }
-            String missing = ds.firstMissing(dir);
-            if (missing != null) {
-                throw new DataException("--data " + dir + ": missing " + missing + " (" + ds.id()
-                        + " needs " + String.join(", ", ds.baseNames()) + ", each raw or .gz)");
-            }
-            return dir;
+        return locateSource(ds, explicitDir).dir();
+    }
+
+    /** Finds or downloads {@code dataset}, and says in which layout it is; see the class comment for the order. */
+    public DataSource locateSource(String dataset, Path explicitDir) {
+        IdxDataset ds = dataset(dataset);
+        if (systemDirs.containsKey(ds.id())) {
+            ds = ds.withSystemDir(systemDirs.get(ds.id()));
         }
+        return locateSource(ds, explicitDir);
+    }
+
+    /**
+     * Finds or downloads the data set described by {@code ds}. Without an explicit directory only the
+     * IDX layout is looked for (and downloaded).
+     */
+    public DataSource locateSource(IdxDataset ds, Path explicitDir) {
+        if (explicitDir != null) {
+            return explicit(ds, explicitDir.isAbsolute() ? explicitDir : workingDir.resolve(explicitDir));
+        }
+        return new DataSource(ds, locateIdx(ds), DataSource.Layout.IDX);
+    }
+
+    /** The layout of {@code --data DIR}: IDX, else CSV, else image folder, else an error saying what each lacks. */
+    private static DataSource explicit(IdxDataset ds, Path dir) {
+        if (!Files.isDirectory(dir)) {
+            throw new DataException("--data " + dir + ": no such directory");
+        }
+        String missingIdx = ds.firstMissing(dir);
+        if (missingIdx == null) {
+            return new DataSource(ds, dir, DataSource.Layout.IDX);
+        }
+        String missingCsv = null;
+        for (String name : ds.csvNames()) {
+            if (missingCsv == null && IdxDataset.locate(dir, name) == null) {
+                missingCsv = name + "[.gz]";
+            }
+        }
+        if (missingCsv == null) {
+            return new DataSource(ds, dir, DataSource.Layout.CSV);
+        }
+        if (ImageFolder.isLayout(dir)) {
+            return new DataSource(ds, dir, DataSource.Layout.IMAGE_FOLDER);
+        }
+        String missingFolder = Files.isDirectory(dir.resolve("train")) ? "test" : "train";
+        throw new DataException("--data " + dir + ": no " + ds.id() + " data in any of the three layouts: "
+                + "IDX files (missing " + missingIdx + "; needs " + String.join(", ", ds.baseNames())
+                + ", each raw or .gz), CSV files (missing " + missingCsv + "; needs "
+                + String.join(" and ", ds.csvNames()) + "), or an image folder (no " + missingFolder
+                + " directory; needs train/CLASS/*.png and test/CLASS/*.png, or .jpg, .jpeg)");
+    }
+
+    /** Finds or downloads the IDX files of {@code ds} when no directory is given. */
+    private Path locateIdx(IdxDataset ds) {
         List<String> looked = new ArrayList<>();
         String fromEnv = env.get(DATA_ENV);
         if (fromEnv != null && !fromEnv.isBlank()) {

@@ -98,6 +98,14 @@ public record IdxDataset(String id, String folderName, List<String> classNames, 
         return null;
     }
 
+    /**
+     * The names of the data set's files in the CSV layout of Kaggle's copies, train then test:
+     * {@code <id>_train.csv} and {@code <id>_test.csv} ("fashion-mnist_train.csv", "mnist_test.csv").
+     */
+    public List<String> csvNames() {
+        return List.of(id + "_train.csv", id + "_test.csv");
+    }
+
     /** The first file missing from {@code dir} (as "name[.gz]"), or null when all four are there. */
     public String firstMissing(Path dir) {
         for (String name : baseNames()) {
@@ -125,7 +133,7 @@ public record IdxDataset(String id, String folderName, List<String> classNames, 
         Path testImages = locate(dir, names.get(2));
         LabeledImages train = checked(trainImages, Idx.read(trainImages, locate(dir, names.get(1)), classes));
         LabeledImages test = checked(testImages, Idx.read(testImages, locate(dir, names.get(3)), classes));
-        return new DatasetSplits(train, test);
+        return new DatasetSplits(train, test, classNames);
     }
 
     /** Refuses a split with no image, or with images of another size than the data set's. */

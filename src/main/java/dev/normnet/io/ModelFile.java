@@ -4,10 +4,7 @@ import dev.normnet.nn.Sequential;
 import dev.normnet.tensor.Shape;
 
 import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -75,24 +72,13 @@ public final class ModelFile {
     }
 
     /**
-     * Writes the model file to {@code file} whole or not at all: through a temporary file
-     * {@code .NAME.<random>.tmp} in the same directory, moved over the target in one step; on any
-     * failure the temporary file is removed and a previous {@code file} is left as it was.
+     * Writes the model file to {@code file} whole or not at all, as {@link AtomicFiles#write} does:
+     * through a temporary file beside it, moved over it in one step; a failure leaves a previous
+     * {@code file} as it was; a symbolic link is written through; an existing file keeps its mode.
      */
     public static void save(Sequential model, ModelSpec spec, Path file) throws IOException {
         SafeTensors.Builder contents = contents(model, spec);
-        Path abs = file.toAbsolutePath();
-        Path tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName() + ".", ".tmp");
-        try {
-            contents.write(tmp);
-            try {
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        AtomicFiles.write(file, contents::write);
     }
 
     /** The {@link ModelSpec} stored in {@code file}, or null when it has none (a PyTorch state_dict). */

@@ -137,7 +137,7 @@ class BenchCommandTest {
             idx(dir.resolve(split + "-images-idx3-ubyte"), 0x803, new int[] {count, 28, 28}, pixels);
             idx(dir.resolve(split + "-labels-idx1-ubyte"), 0x801, new int[] {count}, labels);
         }
-        Path json = dir.resolve("out/bench.json");
+        Path json = Files.createDirectories(dir.resolve("out")).resolve("bench.json");
         assertEquals(0, bench("--device", "cpu", "--quick", "--threads", "1", "--repeats", "2", "--seconds", "0.05",
                 "--only", "^mlp-bn-28/(train/b32|infer)", "--data", dir.toString(), "--json", json.toString()), err());
         JsonNode doc = JsonFiles.readObject(json);

@@ -49,7 +49,7 @@ class PlotCommandTest {
     void barChartFromSeveralBenchFiles() throws Exception {
         Path a = Files.writeString(dir.resolve("normnet.json"), benchJson("normnet", 5000, 9000.0));
         Path b = Files.writeString(dir.resolve("pytorch.json"), benchJson("pytorch", 4000, null));
-        Path png = dir.resolve("out/chart.png");
+        Path png = Files.createDirectories(dir.resolve("out")).resolve("chart.png");
         assertEquals(0, plot("--width", "800", "--height", "500", "--out", png.toString(), a.toString(), b.toString()), err());
         BufferedImage img = ImageIO.read(png.toFile());
         assertEquals(800, img.getWidth());

@@ -105,7 +105,8 @@ class DataDiscoveryTest {
             throw new AssertionError(e);
         }
         DataException e = assertThrows(DataException.class, () -> d.locate("fashion-mnist", partial));
-        assertTrue(e.getMessage().startsWith("--data " + partial + ": missing train-labels-idx1-ubyte[.gz]"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("--data " + partial + ": no fashion-mnist data in any of the three layouts:"
+                + " IDX files (missing train-labels-idx1-ubyte[.gz]; "), e.getMessage());
         DataException e2 = assertThrows(DataException.class, () -> d.locate("fashion-mnist", tmp.resolve("absent")));
         assertEquals("--data " + tmp.resolve("absent") + ": no such directory", e2.getMessage());
     }

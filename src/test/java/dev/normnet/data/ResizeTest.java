@@ -1,11 +1,13 @@
 package dev.normnet.data;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
-/** Bilinear resizing against a float64 reference and against values torch computed. */
+/** Bilinear resizing against a float64 reference and against values torch computed; uint8 resampling. */
 class ResizeTest {
     private static LabeledImages synthetic(int n, int h, int w) {
         return DataLoaderTest.synthetic(n, h, w);
@@ -108,4 +110,31 @@ class ResizeTest {
             assertEquals(g[2], v, 1e-6, "(" + (int) g[0] + ", " + (int) g[1] + ")");
         }
     }
+
+    @Test
+    void resampleAveragesShrinkingAxesAndInterpolatesGrowingOnes() {
+        // 2 x 2 blocks averaged, halves rounded up
+        byte[] src = {0, 1, 1, 1, 0, 0, 1, 2, 1, 2, 9, 9, 1, 2, 9, 9};
+        assertArrayEquals(new byte[] {0, 1, 2, 9}, Resize.resample(src, 4, 4, 2, 2));
+        // 3 -> 2: output 0 covers pixel 0 and half of pixel 1: (2*0 + 30) / 3, (30 + 2*90) / 3
+        assertArrayEquals(new byte[] {10, 70}, Resize.resample(new byte[] {0, 30, 90}, 1, 3, 1, 2));
+        // same size: a copy
+        assertArrayEquals(src, Resize.resample(src, 4, 4, 4, 4));
+        // growing: bilinear's values, rounded
+        SplittableRandom rnd = new SplittableRandom(5);
+        byte[] small = new byte[7 * 9];
+        for (int i = 0; i < small.length; i++) {
+            small[i] = (byte) rnd.nextInt(256);
+        }
+        float[] bilinear = new float[28 * 32];
+        Resize.bilinear(small, 0, 7, 9, bilinear, 0, 28, 32, 1f);
+        byte[] out = Resize.resample(small, 7, 9, 28, 32);
+        for (int i = 0; i < out.length; i++) {
+            float f = bilinear[i];
+            if (Math.abs(f - Math.floor(f) - 0.5f) > 1e-3f) {
+                assertEquals((int) Math.floor(f + 0.5f), out[i] & 0xFF, "pixel " + i + " bilinear " + f);
+            }
+        }
+    }
+
 }

@@ -59,7 +59,6 @@ final class BatchNormImage {
         c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
         c.getStyler().setChartBackgroundColor(Color.WHITE);
         c.getStyler().setXAxisDecimalPattern("#");
-        c.getStyler().setXAxisTickMarkSpacingHint(70);
         c.getStyler().setYAxisDecimalPattern("0.00");
         int n = p.gamma().length;
         double[] x = new double[n];
@@ -74,10 +73,10 @@ final class BatchNormImage {
         gs.setMarker(SeriesMarkers.CIRCLE);
         XYSeries bs = c.addSeries("beta", x, beta);
         bs.setMarker(SeriesMarkers.DIAMOND);
-        if (n == 1) {
-            c.getStyler().setXAxisMin(-1.0);
-            c.getStyler().setXAxisMax(1.0);
-        }
+        // An explicit range keeps XChart's number ticks (without it, integer x values get one label
+        // per few points, which overlap at 84 channels).
+        c.getStyler().setXAxisMin(-0.5);
+        c.getStyler().setXAxisMax(n - 0.5);
         return c;
     }
 }

@@ -211,6 +211,15 @@ public interface Backend extends AutoCloseable {
     // ---------------------------------------------------------------- whole-step replay
 
     /**
+     * Bytes this backend can still allocate for tensors, as far as it knows (the JVM's heap for the
+     * CPU backends, free device memory for a GPU), or -1 when it cannot tell. For checking a plan
+     * before it is made; allocation may still fail for other reasons.
+     */
+    default long availableBytes() {
+        return -1;
+    }
+
+    /**
      * Returns something that performs {@code step} each time it is run. On the GPU the launches of
      * the first run are captured into a CUDA graph and later runs replay it; the step must
      * therefore only queue ops of this backend (no allocation, no read-back, no host-side

@@ -53,6 +53,8 @@ public final class BenchCommand implements Callable<Integer> {
     String device;
     @Option(names = "--quick", description = "shorter timed runs (0.3 s), fewer repeats (3), 1 s warm-up instead of 2 s (default: off)")
     boolean quick;
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores)")
     Integer threads;
     @Option(names = "--repeats", paramLabel = "R", description = "timed runs per case (default: 5, 3 with --quick)")
@@ -117,7 +119,7 @@ public final class BenchCommand implements Callable<Integer> {
     /** The options checked, with the defaults that depend on --quick filled in. */
     Options options() {
         String d = Check.choice("--device", device, DEVICES);
-        Check.range("--threads", threads, 1, 4096);
+        threads = Check.threads("--threads", threads, spec.commandLine().getErr());
         Check.range("--repeats", repeats, 1, 1_000_000);
         Check.range("--seconds", seconds, 0, true, 600);
         Check.range("--batch", kernelBatch, 1, 1 << 20);

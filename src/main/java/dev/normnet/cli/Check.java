@@ -43,6 +43,42 @@ public final class Check {
         return value == null ? null : range(option, value.doubleValue(), min, minExclusive, max);
     }
 
+    /**
+     * A value that float32 must hold: a non-zero {@code value} that rounds to zero in float32
+     * (below about 1.4e-45, as {@code --lr 1e-50}) is refused rather than trained with as 0.
+     */
+    public static double float32(String option, double value) {
+        if (value != 0 && (float) value == 0f) {
+            throw new UsageException(option + " " + format(value) + " is too small for float32, in which normnet computes"
+                    + " (it would be 0; the smallest positive float32 is 1.4e-45)");
+        }
+        return value;
+    }
+
+    /** As {@link #float32(String, double)}, or unset (null). */
+    public static Double float32(String option, Double value) {
+        return value == null ? null : float32(option, value.doubleValue());
+    }
+
+    /** Threads per core beyond which more threads only add switching: {@link #threads} caps there. */
+    public static final int THREADS_PER_CORE = 8;
+
+    /**
+     * A thread count from 1 to 4096, capped at {@value #THREADS_PER_CORE} per core of this machine;
+     * a capped value is reported on {@code err}. Null (all cores) stays null.
+     */
+    public static Integer threads(String option, Integer value, java.io.PrintWriter err) {
+        range(option, value, 1, 4096);
+        int cap = THREADS_PER_CORE * Runtime.getRuntime().availableProcessors();
+        if (value != null && value > cap) {
+            err.println("normnet: " + option + " " + value + " is more than " + THREADS_PER_CORE + " per core on this machine's "
+                    + Runtime.getRuntime().availableProcessors() + " cores; using " + cap);
+            err.flush();
+            return cap;
+        }
+        return value;
+    }
+
     /** One of {@code choices}, any case; returns it in lower case. Null stays null. */
     public static String choice(String option, String value, List<String> choices) {
         if (value == null) {

@@ -88,6 +88,9 @@ final class EvalCommand implements Callable<Integer> {
         Check.distinctFiles("--json", json, "input", modelFile);
         Check.distinctFiles("--png", png, "input", modelFile);
         ModelSpec spec = naming.spec(modelFile, List.of());
+        if (Boolean.getBoolean(TrainCommand.CHECK_ONLY)) {
+            return 0;   // the launcher checks the command line before it installs the data
+        }
 
         try (ModelFile.Loaded loaded = ModelFile.load(modelFile, spec)) {
             out.printf(Locale.ROOT, "model: %s, %,d parameters, from %s%n", ModelFileOptions.describe(spec),

@@ -8,8 +8,10 @@ import dev.normnet.data.DataDiscovery;
 import dev.normnet.data.DataException;
 import dev.normnet.data.DataSource;
 import dev.normnet.data.DatasetSplits;
+import dev.normnet.data.IdxDataset;
 import dev.normnet.data.LabeledImages;
 import dev.normnet.io.ModelFile;
+import dev.normnet.io.ModelFileException;
 import dev.normnet.io.ModelSpec;
 import dev.normnet.nn.Sequential;
 import dev.normnet.optim.Adam;
@@ -28,18 +30,22 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.ParseResult;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
  * {@code normnet train}: trains a model on Fashion-MNIST (or MNIST) and prints one line per
- * epoch; optionally writes the history as JSON ({@link HistoryFile}) and the trained weights as a
- * checkpoint.
+ * epoch; optionally writes the history as JSON ({@link HistoryFile}), the trained model as a model
+ * file, and the training state after every epoch ({@link CheckpointDir}), from which
+ * {@code --resume} continues the run exactly.
  */
 @Command(name = "train", sortOptions = false,
         header = "Train a model (LeNet-BN by default) on Fashion-MNIST and print one line per epoch.",
@@ -103,8 +109,21 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--save", paramLabel = "FILE.safetensors", description = "save the trained model to FILE as safetensors, "
             + "with PyTorch's state_dict names (default: none)")
     Path save;
+    @Option(names = "--checkpoint-dir", paramLabel = "DIR", description = "after every epoch, write the training state "
+            + "(model, optimizer, settings, history) to DIR/epoch-NNNN, keeping the last two; DIR itself is created "
+            + "when missing (default: none; with --resume, the resumed DIR)")
+    Path checkpointDir;
+    @Option(names = "--resume", paramLabel = "DIR", description = "continue the run saved in DIR from its last complete "
+            + "epoch, with its settings; --epochs then sets the total, the run's own when not given (default: none)")
+    Path resume;
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores)")
     Integer threads;
+
+    /** System property: parse and validate the command line, then stop (exit 0) before any work. */
+    static final String CHECK_ONLY = "normnet.checkOnly";
+    /** Options a resumed run does not take from its state: they do not change what it computes. */
+    static final Set<String> NOT_STORED = Set.of("--device", "--threads", "--no-graph", "--history", "--save",
+            "--checkpoint-dir", "--resume", Main.DEBUG);
 
     private final PrintStream out;
 
@@ -113,7 +132,7 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     /** Checks each value's range and the combinations the options alone cannot; normalizes choices to lower case. */
-    void validate() {
+    void validate() throws IOException {
         model = Check.choice("--model", model, ModelFactory.MODELS);
         dataset = Check.choice("--dataset", dataset, DATASETS);
         optimizer = Check.choice("--optimizer", optimizer, OPTIMIZERS);
@@ -130,7 +149,11 @@ final class TrainCommand implements Callable<Integer> {
         Check.range("--limit", limit, 1, Integer.MAX_VALUE);
         Check.range("--test-limit", testLimit, 1, Integer.MAX_VALUE);
         Check.range("--resize", resize, 16, 1024);
-        Check.range("--threads", threads, 1, 4096);
+        threads = Check.threads("--threads", threads, spec.commandLine().getErr());
+        Check.float32("--lr", lr);
+        Check.float32("--momentum", momentum);
+        Check.float32("--weight-decay", weightDecay);
+        Check.float32("--gamma", gamma);
         if (gamma != null && stepSize == null) {
             throw new UsageException("--gamma needs --step-size (the number of epochs between learning-rate steps)");
         }
@@ -148,11 +171,21 @@ final class TrainCommand implements Callable<Integer> {
             Outputs.checkWritable("--save", save);
         }
         Check.distinctFiles("--history", history, "--save", save);
+        if (checkpointDir != null) {
+            CheckpointDir.checkTarget("--checkpoint-dir", checkpointDir, resume);
+        } else if (resume != null) {
+            CheckpointDir.checkTarget("--resume", resume, resume);
+        }
     }
 
     @Override
     public Integer call() throws IOException {
+        CheckpointDir.Loaded resumed = resume != null ? resumeSettings() : null;
         validate();
+        if (Boolean.getBoolean(CHECK_ONLY)) {
+            return 0;   // the launcher checks the command line before it installs the data
+        }
+        Path checkpoints = checkpointDir != null ? checkpointDir : resume;
         // 1. The device, and why.
         Backends.Selection selection = selectDevice();
         try (Backend backend = selection.backend()) {
@@ -172,15 +205,27 @@ final class TrainCommand implements Callable<Integer> {
                         + " training examples, and batch norm needs more than one value per channel; pick another --batch"
                         + (limit != null ? " or --limit" : ""));
             }
+            Map<String, String> dataDigests = resumed != null ? resumed.checkData(dataFiles(source))
+                    : checkpoints != null ? CheckpointDir.digests(dataFiles(source)) : null;
             out.println("data: " + dataset + (source.layout() == DataSource.Layout.IDX ? "" : " (" + source.layout() + ")")
                     + " from " + dir.toAbsolutePath().normalize() + " (" + train.count()
                     + " training, " + test.count() + " test images" + (resize == 28 ? ""
                     : ", resized to " + resize + "x" + resize) + ")");
 
             // 3. The model and its training.
-            try (Sequential net = ModelFactory.create(model, ModelFactory.options(variant.pool, variant.act, resize, init), resize, seed)) {
+            ModelSpec modelSpec = new ModelSpec(model, ModelFactory.options(variant.pool, variant.act, resize, init),
+                    splits.classes());
+            try (Sequential net = ModelFactory.create(model, modelSpec.options(), resize, seed)) {
+                if (resumed != null) {
+                    resumed.loadModel(net, modelSpec);
+                }
                 out.printf(Locale.ROOT, "model: %s%s, %,d parameters; %s, batch %d, %d epoch%s%n", model,
                         variant(), net.parameterCount(), optimizerText(), batch, epochs, epochs == 1 ? "" : "s");
+                MemoryPlan.checkTraining(net, batch, (long) train.pixels().length + test.pixels().length, backend,
+                        "--batch " + batch + (resize == 28 ? "" : " --resize " + resize));
+                if (resumed != null) {
+                    out.println("resumed: " + resumed.dir() + " (" + resumed.state().epoch() + " of " + epochs + " epochs done)");
+                }
                 Trainer.Builder builder = Trainer.builder()
                         .setModel(net)
                         .setBackend(backend)
@@ -191,10 +236,27 @@ final class TrainCommand implements Callable<Integer> {
                 if (stepSize != null) {
                     builder.optScheduler(new StepLr(stepSize, (float) gamma()));
                 }
-                History result;
+                History result = new History();
+                CheckpointDir writer = checkpoints != null ? new CheckpointDir(checkpoints) : null;
+                Map<String, Object> stored = storedSettings(dir);
+                Path lastCheckpoint = null;
                 try (Trainer trainer = builder.build(); EpochPrinter printer = new EpochPrinter(out, EpochPrinter.drawsBar(out))) {
+                    if (resumed != null) {
+                        restore(trainer, resumed);
+                    }
                     printer.header();
-                    result = trainer.fit(train, test, epochs, printer);
+                    for (EpochRecord r : resumed != null ? resumed.state().history() : List.<EpochRecord>of()) {
+                        result.add(r);
+                        printer.onEpoch(r);
+                    }
+                    // One epoch per fit, so that the state after each can be written (fit continues from epochsDone).
+                    while (trainer.epochsDone() < epochs) {
+                        result.add(trainer.fit(train, test, 1, printer).last());
+                        if (writer != null) {
+                            lastCheckpoint = writer.write(trainer.epochsDone(), net, modelSpec, optimizer,
+                                    trainer.optimizer().state(), stored, dataDigests, result.records());
+                        }
+                    }
                 }
                 EpochRecord last = result.last();
                 double total = 0;
@@ -208,14 +270,124 @@ final class TrainCommand implements Callable<Integer> {
                     out.println("history: " + history);
                 }
                 if (save != null) {
-                    ModelSpec spec = new ModelSpec(model, ModelFactory.options(variant.pool, variant.act, resize, init),
-                            DataDiscovery.dataset(dataset).classNames());
-                    Outputs.write("--save", save, p -> ModelFile.write(net, spec, p));
+                    Outputs.write("--save", save, p -> ModelFile.write(net, modelSpec, p));
                     out.println("saved: " + save);
+                }
+                if (lastCheckpoint != null) {
+                    out.println("checkpoint: " + lastCheckpoint);
                 }
             }
         }
         return 0;
+    }
+
+    /**
+     * Reads the state in --resume DIR and takes its settings: every stored option (see
+     * {@link #NOT_STORED}) gets the run's value; one given on the command line too must have that
+     * value, --epochs excepted, which sets the total and must exceed the epochs done.
+     */
+    private CheckpointDir.Loaded resumeSettings() throws IOException {
+        CheckpointDir.Loaded loaded = CheckpointDir.read(resume);
+        Map<String, Object> stored = loaded.state().settings();
+        ParseResult parsed = spec.commandLine().getParseResult();
+        for (OptionSpec o : spec.options()) {
+            String key = settingName(o);
+            if (!isStored(o) || !stored.containsKey(key)) {
+                continue;
+            }
+            Object value = typed(o, stored.get(key), loaded.stateFile());
+            if (!parsed.hasMatchedOption(o.longestName())) {
+                o.setValue(value);
+            } else if (!o.longestName().equals("--epochs") && !sameSetting(o.getValue(), value)) {
+                throw new UsageException(o.longestName() + " " + o.getValue() + " differs from the resumed run's " + stored.get(key)
+                        + " (" + loaded.stateFile() + "); --resume continues with the run's settings: leave " + o.longestName()
+                        + " out, or start a new run");
+            }
+        }
+        int done = loaded.state().epoch();
+        if (epochs <= done && parsed.hasMatchedOption("--epochs")) {
+            throw new UsageException("--epochs " + epochs + ": the run in " + resume + " has done " + done + " epoch"
+                    + (done == 1 ? "" : "s") + " already, and --epochs is the total; ask for more than " + done);
+        }
+        if (epochs <= done) {
+            throw new UsageException("--resume " + resume + ": the run has done all " + done + " of its epochs; "
+                    + "--epochs N trains on to a total of N");
+        }
+        return loaded;
+    }
+
+    /** A stored value as the option's type; errors name the state file and the setting. */
+    private static Object typed(OptionSpec o, Object value, Path file) {
+        try {
+            if (value == null) {
+                if (o.type().isPrimitive()) {
+                    throw new IllegalArgumentException("null");
+                }
+                return null;
+            }
+            return o.type() == Path.class ? Path.of((String) value) : JsonFiles.MAPPER.convertValue(value, o.type());
+        } catch (IllegalArgumentException | ClassCastException e) {
+            throw new UsageException(file + ": settings." + settingName(o) + " holds " + value + ", not a value of "
+                    + o.longestName(), e);
+        }
+    }
+
+    /** Choices compare in any case, paths as absolute paths, the rest by value. */
+    private static boolean sameSetting(Object given, Object stored) {
+        if (given instanceof String a && stored instanceof String b) {
+            return a.equalsIgnoreCase(b);
+        }
+        if (given instanceof Path a && stored instanceof Path b) {
+            return a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize());
+        }
+        return Objects.equals(given, stored);
+    }
+
+    private static boolean isStored(OptionSpec o) {
+        return !o.usageHelp() && !o.versionHelp() && !NOT_STORED.contains(o.longestName());
+    }
+
+    /** An option's name in the settings of state.json and the history file: "--weight-decay" as "weight_decay". */
+    private static String settingName(OptionSpec o) {
+        return o.longestName().substring(2).replace('-', '_');
+    }
+
+    /**
+     * The settings a resumed run takes from its state: the stored options, with --data as the
+     * directory used and --gamma as the schedule's factor.
+     */
+    private Map<String, Object> storedSettings(Path dataDir) {
+        Map<String, Object> settings = new LinkedHashMap<>();
+        for (OptionSpec o : spec.options()) {
+            if (isStored(o)) {
+                Object v = o.getValue();
+                settings.put(settingName(o), v instanceof Path ? v.toString() : v);
+            }
+        }
+        settings.put("data", dataDir.toAbsolutePath().normalize().toString());
+        if (stepSize != null) {
+            settings.put("gamma", gamma());
+        }
+        return settings;
+    }
+
+    /** The files the data set is read from, whose digests the training state records. */
+    private List<Path> dataFiles(DataSource source) {
+        return switch (source.layout()) {
+            case IDX -> source.dataset().baseNames().stream().map(n -> IdxDataset.locate(source.dir(), n)).toList();
+            case CSV -> source.dataset().csvNames().stream().map(n -> source.dir().resolve(n)).toList();
+            case IMAGE_FOLDER -> List.of();   // thousands of files: not digested (see CheckpointDir)
+        };
+    }
+
+    /** Gives the trainer the resumed run's epoch count and optimizer state; a state that does not fit names its file. */
+    private void restore(Trainer trainer, CheckpointDir.Loaded resumed) throws IOException {
+        Map<String, float[]> state = resumed.optimizerState(optimizer);
+        try {
+            trainer.restore(resumed.state().epoch(), state);
+        } catch (IllegalArgumentException e) {
+            throw new ModelFileException(resumed.optimizer() + ": " + e.getMessage(), e);
+        }
     }
 
     /** The backend --device asks for; --threads sets the CPU backend's thread count (the GPU ignores it). */
@@ -282,10 +454,10 @@ final class TrainCommand implements Callable<Integer> {
         return sb.toString();
     }
 
-    /** A number as the user wrote it ("0.5", "1e-3"), or its default when not given. */
+    /** A number as the user wrote it ("0.5", "1e-3"), or its value when not given (the default, or the resumed run's). */
     private String text(String option) {
         OptionSpec given = spec.commandLine().getParseResult().matchedOption(option);
-        return given != null ? given.stringValues().get(0) : spec.findOption(option).defaultValue();
+        return given != null ? given.stringValues().get(0) : String.valueOf((Object) spec.findOption(option).getValue());
     }
 
     /** The history file: the device, the settings (every option, then what the run found) and the epochs. */
@@ -297,7 +469,7 @@ final class TrainCommand implements Callable<Integer> {
                 continue;
             }
             Object v = o.getValue();
-            settings.put(o.longestName().substring(2).replace('-', '_'), v instanceof Path ? v.toString() : v);
+            settings.put(settingName(o), v instanceof Path ? v.toString() : v);
         }
         settings.put("data", dir.toAbsolutePath().normalize().toString());
         if (stepSize != null) {

@@ -68,9 +68,18 @@ public final class DataDiscovery {
         this.log = log;
     }
 
+    /**
+     * Environment variable that replaces Fashion-MNIST's system directory
+     * ({@code /usr/share/datasets/fashion-mnist}); the launcher reads it too.
+     */
+    public static final String SYSTEM_DATA_ENV = "NORMNET_SYSTEM_DATA";
+
     /** Discovery with the process environment, the current directory and the system property. */
     public static DataDiscovery system() {
-        return new DataDiscovery(System.getenv(), Path.of(""), Map.of(),
+        String systemData = System.getenv(SYSTEM_DATA_ENV);
+        Map<String, Path> systemDirs = systemData == null || systemData.isBlank() ? Map.of()
+                : Map.of(FashionMnist.DATASET.id(), Path.of(systemData));
+        return new DataDiscovery(System.getenv(), Path.of(""), systemDirs,
                 System.getProperty(BASE_URL_PROPERTY), System.err);
     }
 

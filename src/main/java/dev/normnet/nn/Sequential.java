@@ -352,6 +352,55 @@ public final class Sequential implements AutoCloseable {
         return p;
     }
 
+    /**
+     * The float32 values the plan for {@code batch} allocates for its input, activations and (when
+     * {@code training}) activation gradients, with the plan's rules for views and in-place layers;
+     * the layers' own scratch (a few values per channel, and one gradient buffer per batch norm
+     * whose input gradient no earlier layer needs) is not counted. Allocates nothing: for checking
+     * that a plan fits before making it.
+     *
+     * @throws IllegalArgumentException when one of those tensors would hold more than 2^31 - 1 values,
+     *                                  naming the layer and the shape
+     */
+    public long planValues(int batch, boolean training) {
+        requireBuilt();
+        int n = layers.size();
+        boolean[] needGrad = new boolean[n + 1];
+        for (int i = 1; i <= n; i++) {
+            needGrad[i] = needGrad[i - 1] || !layers.get(i - 1).parameterEntries().isEmpty();
+        }
+        long total = elements("the input", shapes[0], batch);
+        boolean gradAllocated = false;   // activationGrads[i] != null in the plan
+        for (int i = 0; i < n; i++) {
+            Layer layer = layers.get(i);
+            long out = elements("the output of layer " + i + " (" + layer.typeName() + ")", shapes[i + 1], batch);
+            boolean wantGrad = training && (needGrad[i + 1] || i + 1 == n);
+            if (layer.isView()) {
+                total += !gradAllocated && wantGrad ? out : 0;
+                gradAllocated = gradAllocated || wantGrad;
+            } else if (layer.isInPlaceCapable()) {
+                Layer producer = i == 0 ? null : layers.get(i - 1);
+                boolean inPlace = producer != null && !producer.isView() && !producer.backwardReadsOutput();
+                total += inPlace ? 0 : out;
+                total += !gradAllocated && wantGrad ? out : 0;
+                gradAllocated = gradAllocated || wantGrad;
+            } else {
+                total += out + (wantGrad ? out : 0);
+                gradAllocated = wantGrad;
+            }
+        }
+        return total;
+    }
+
+    private static long elements(String what, Shape sample, int batch) {
+        long v = sample.size() * (long) batch;
+        if (v > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(what + " would be " + batch + " x " + sample + " = " + v
+                    + " values, more than one tensor holds (2^31 - 1)");
+        }
+        return v;
+    }
+
     /** The model planned for one batch size: every buffer allocated once, steps that only queue ops. */
     public final class Plan {
         private final int batch;

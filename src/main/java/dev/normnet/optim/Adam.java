@@ -4,6 +4,9 @@ import dev.normnet.backend.Backend;
 import dev.normnet.tensor.Shape;
 import dev.normnet.tensor.Tensor;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
+
 /**
  * Adam as PyTorch's {@code torch.optim.Adam} (L2 weight decay added to the gradient, not AdamW;
  * no amsgrad), with step t counted from 1:
@@ -16,8 +19,17 @@ import dev.normnet.tensor.Tensor;
  * Defaults: betas (0.9, 0.999), eps 1e-8, weight decay 0. One {@link Backend#adamStep} call
  * updates the whole model; lr is {@code hyper[0]} and t is {@code hyper[1]}, advanced on the
  * device by each step, so a captured step keeps counting.
+ *
+ * <p>{@link #state()}, as PyTorch names it: {@code exp_avg} (m) and {@code exp_avg_sq} (v), one
+ * value per parameter, and {@code step} (t, one value: the steps taken, exact as a float up to
+ * 2^24). {@link #loadState} also requires {@code exp_avg_sq} non-negative and {@code step} a whole
+ * number from 0 to 2^24.
  */
 public final class Adam implements Optimizer {
+    private static final String EXP_AVG = "exp_avg";
+    private static final String EXP_AVG_SQ = "exp_avg_sq";
+    private static final String STEP = "step";
+    private static final float MAX_STEP = 1 << 24;   // the last count a float holds exactly
     private final float baseLr;
     private final float beta1;
     private final float beta2;
@@ -60,9 +72,7 @@ public final class Adam implements Optimizer {
 
     @Override
     public void step() {
-        if (backend == null) {
-            throw new IllegalStateException("Adam: attach(backend, params, grads) first");
-        }
+        requireAttached();
         backend.addScalar(hyper, 1, 1f);
         backend.adamStep(params, grads, m, v, hyper, beta1, beta2, eps, weightDecay);
     }
@@ -85,6 +95,43 @@ public final class Adam implements Optimizer {
             float[] h = hyper.toArray();
             h[0] = value;
             hyper.copyFrom(h);
+        }
+    }
+
+    @Override
+    public Map<String, float[]> state() {
+        requireAttached();
+        Map<String, float[]> out = new LinkedHashMap<>();
+        out.put(EXP_AVG, m.toArray());
+        out.put(EXP_AVG_SQ, v.toArray());
+        out.put(STEP, new float[] {hyper.toArray()[1]});
+        return out;
+    }
+
+    @Override
+    public void loadState(Map<String, float[]> state) {
+        requireAttached();
+        int n = Math.toIntExact(params.size());
+        States.check("Adam", state, Map.of(EXP_AVG, n, EXP_AVG_SQ, n, STEP, 1));
+        float[] sq = state.get(EXP_AVG_SQ);
+        for (int i = 0; i < sq.length; i++) {
+            if (sq[i] < 0) {
+                throw new IllegalArgumentException("Adam: state '" + EXP_AVG_SQ + "' holds the negative value " + sq[i]
+                        + " at index " + i + " (a mean of squares is never negative)");
+            }
+        }
+        float t = state.get(STEP)[0];
+        if (!(t >= 0 && t <= MAX_STEP) || t != Math.rint(t)) {
+            throw new IllegalArgumentException("Adam: state '" + STEP + "' is " + t + ", expected a whole number from 0 to 2^24");
+        }
+        m.copyFrom(state.get(EXP_AVG));
+        v.copyFrom(sq);
+        hyper.copyFrom(new float[] {lr, t});
+    }
+
+    private void requireAttached() {
+        if (backend == null) {
+            throw new IllegalStateException("Adam: attach(backend, params, grads) first");
         }
     }
 

@@ -3,6 +3,8 @@ package dev.normnet.optim;
 import dev.normnet.backend.Backend;
 import dev.normnet.tensor.Tensor;
 
+import java.util.Map;
+
 /**
  * Updates all parameters of a model in one backend call per step, over the model's flat
  * parameter and gradient tensors (see {@code Sequential.parameters()}).
@@ -29,6 +31,23 @@ public interface Optimizer extends AutoCloseable {
 
     /** Sets the learning rate (written to the device, outside any captured step). */
     void setLearningRate(float lr);
+
+    /**
+     * A host copy of the state the steps so far have built, by PyTorch's names for it (each
+     * optimizer's comment lists them); empty when it keeps none. The learning rate is not part of
+     * it (a schedule sets it per epoch). Reading waits for queued steps. Requires {@link #attach}.
+     */
+    Map<String, float[]> state();
+
+    /**
+     * Replaces the state with {@code state} (as {@link #state()} returned it, for the same number
+     * of parameters) by copying into the tensors {@link #attach} allocated, so a captured step stays
+     * valid. Everything is checked before anything is written: the exact set of names, each length,
+     * every value finite (and whatever else the optimizer's comment adds).
+     *
+     * @throws IllegalArgumentException naming the tensor at fault; the state is then unchanged
+     */
+    void loadState(Map<String, float[]> state);
 
     /** Frees the optimizer state on the device. */
     @Override

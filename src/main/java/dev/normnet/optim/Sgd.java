@@ -4,6 +4,9 @@ import dev.normnet.backend.Backend;
 import dev.normnet.tensor.Shape;
 import dev.normnet.tensor.Tensor;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
+
 /**
  * Stochastic gradient descent as PyTorch's {@code torch.optim.SGD} (dampening 0, no Nesterov):
  * <pre>
@@ -12,8 +15,12 @@ import dev.normnet.tensor.Tensor;
  * p = p - lr * (momentum == 0 ? g : v)
  * </pre>
  * One {@link Backend#sgdStep} call updates the whole model; lr is read from {@code hyper[0]}.
+ *
+ * <p>{@link #state()}: {@code momentum_buffer} (v, one value per parameter) with momentum, as
+ * PyTorch names it; nothing without.
  */
 public final class Sgd implements Optimizer {
+    private static final String MOMENTUM_BUFFER = "momentum_buffer";
     private final float baseLr;
     private final float momentum;
     private final float weightDecay;
@@ -58,9 +65,7 @@ public final class Sgd implements Optimizer {
 
     @Override
     public void step() {
-        if (backend == null) {
-            throw new IllegalStateException("Sgd: attach(backend, params, grads) first");
-        }
+        requireAttached();
         backend.sgdStep(params, grads, velocity, hyper, momentum, weightDecay);
     }
 
@@ -79,6 +84,31 @@ public final class Sgd implements Optimizer {
         this.lr = value;
         if (hyper != null) {
             hyper.copyFrom(new float[] {value});
+        }
+    }
+
+    @Override
+    public Map<String, float[]> state() {
+        requireAttached();
+        Map<String, float[]> out = new LinkedHashMap<>();
+        if (velocity != null) {
+            out.put(MOMENTUM_BUFFER, velocity.toArray());
+        }
+        return out;
+    }
+
+    @Override
+    public void loadState(Map<String, float[]> state) {
+        requireAttached();
+        States.check("Sgd", state, velocity == null ? Map.of() : Map.of(MOMENTUM_BUFFER, Math.toIntExact(params.size())));
+        if (velocity != null) {
+            velocity.copyFrom(state.get(MOMENTUM_BUFFER));
+        }
+    }
+
+    private void requireAttached() {
+        if (backend == null) {
+            throw new IllegalStateException("Sgd: attach(backend, params, grads) first");
         }
     }
 

@@ -79,9 +79,33 @@ public final class Trainer implements AutoCloseable {
         return backend;
     }
 
-    /** Epochs trained so far by this trainer (the scheduler continues from here). */
+    public Optimizer optimizer() {
+        return optimizer;
+    }
+
+    /** Epochs trained so far (the scheduler and the data order continue from here), restored ones included. */
     public int epochsDone() {
         return epochsDone;
+    }
+
+    /**
+     * Continues a run after {@code epochsDone} epochs: the next epoch {@link #fit} trains is
+     * {@code epochsDone + 1}, with that epoch's learning rate and data order, and the optimizer
+     * starts from {@code optimizerState} ({@link Optimizer#state()} as it was after that epoch).
+     * The model must be built and already hold its state of that moment
+     * ({@code Sequential.loadState}, {@code ModelFile.loadInto}); the rest of a run (batch size,
+     * seed, schedule, data) is the builder's and must be the run's own for the epochs to continue
+     * exactly. Moves the model to the backend and attaches the optimizer now.
+     *
+     * @throws IllegalArgumentException when the state does not fit the optimizer (see
+     *                                  {@link Optimizer#loadState}); epochsDone is then unchanged
+     */
+    public void restore(int epochsDone, Map<String, float[]> optimizerState) {
+        if (epochsDone < 0) throw new IllegalArgumentException("epochsDone must be >= 0, got " + epochsDone);
+        if (!model.isBuilt()) throw new IllegalStateException("build the model and load its state before restore");
+        bind();
+        optimizer.loadState(optimizerState);
+        this.epochsDone = epochsDone;
     }
 
     /** Trains on {@code data.train()} and evaluates on {@code data.test()} after each epoch. */
@@ -215,6 +239,11 @@ public final class Trainer implements AutoCloseable {
                 model.build(Shape.of(1, data.height(), data.width()), seed);
             }
         }
+        bind();
+    }
+
+    /** Moves the built model to the backend, attaches the optimizer and allocates the trainer's tensors, each once. */
+    private void bind() {
         if (model.backend() != backend) {
             model.to(backend);
             steps.clear();

@@ -58,7 +58,7 @@ class TrainCommandTest {
         assertEquals(data.toAbsolutePath().normalize().toString(), settings.get("data"));
         assertEquals(List.of("model", "data", "dataset", "epochs", "batch", "lr", "optimizer", "momentum", "weight_decay",
                 "step_size", "gamma", "device", "seed", "limit", "test_limit", "resize", "pool", "act", "init", "history",
-                "no_graph", "save", "threads", "train_examples", "test_examples", "parameters"), List.copyOf(settings.keySet()));
+                "no_graph", "save", "checkpoint_dir", "resume", "threads", "train_examples", "test_examples", "parameters"), List.copyOf(settings.keySet()));
         List<EpochRecord> epochs = json.history();
         assertEquals(2, epochs.size());
         for (int e = 0; e < 2; e++) {
@@ -133,5 +133,42 @@ class TrainCommandTest {
         assertEquals(1, r.errLines().length, r.err());
         assertTrue(r.err().startsWith("normnet: --device cuda: no usable GPU: "
                 + Backends.cudaStatus().reason()), r.err());
+    }
+
+    @Test
+    void valuesFloat32CannotHoldAreUsageErrors(@TempDir Path tmp) {
+        for (String[] flags : new String[][] {{"--lr", "1e-50"}, {"--weight-decay", "1e-46"}, {"--step-size", "1", "--gamma", "1e-50"}}) {
+            String[] args = java.util.stream.Stream.concat(java.util.stream.Stream.of("train", "--data", tmp.toString(), "--device", "cpu"),
+                    java.util.Arrays.stream(flags)).toArray(String[]::new);
+            CliTestSupport.Result r = CliTestSupport.run(args);
+            assertEquals(2, r.status(), r.err());
+            String flag = flags[flags.length - 2];
+            assertTrue(r.err().startsWith("normnet: " + flag + " ") && r.err().contains("is too small for float32"), r.err());
+        }
+    }
+
+    @Test
+    void threadsAreCappedPerCoreWithAMessage(@TempDir Path tmp) {
+        CliTestSupport.Result r = CliTestSupport.run("train", "--data", tmp.resolve("none").toString(), "--device", "cpu",
+                "--threads", "4096");
+        int cap = Check.THREADS_PER_CORE * Runtime.getRuntime().availableProcessors();
+        assertTrue(r.err().contains("normnet: --threads 4096 is more than 8 per core on this machine's "
+                + Runtime.getRuntime().availableProcessors() + " cores; using " + cap), r.err());
+        assertEquals(2, CliTestSupport.run("train", "--threads", "100000").status());
+    }
+
+    @Test
+    void aPlanThatCannotFitIsRefusedBeforeAnythingIsAllocated(@TempDir Path tmp) throws IOException {
+        Path data = SyntheticData.write(tmp.resolve("data"), 64, 20);
+        CliTestSupport.Result r = CliTestSupport.run("train", "--data", data.toString(), "--device", "cpu",
+                "--resize", "1000", "--batch", "2048");
+        assertEquals(2, r.status(), r.err());
+        assertEquals("normnet: --batch 2048 --resize 1000: the output of layer 0 (Conv2d) would be 2048 x [6, 996, 996]"
+                + " = 12189892608 values, more than one tensor holds (2^31 - 1)", r.err().strip());
+        org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.getRuntime().maxMemory() < (50L << 30), "a heap of 50 GiB or more");
+        r = CliTestSupport.run("train", "--data", data.toString(), "--device", "cpu", "--resize", "1000", "--batch", "340");
+        assertEquals(2, r.status(), r.err());
+        assertTrue(r.err().startsWith("normnet: --batch 340 --resize 1000: training needs 59.2 GiB (57.4 GiB of activations"
+                + " and their gradients); the JVM may use "), r.err());
     }
 }

@@ -262,4 +262,53 @@ class SequentialTest {
         }
         assertTrue(max <= bound && max > 0.9 * bound, "max |v| " + max + " for bound " + bound);
     }
+
+    /** planValues counts exactly what a plan allocates, less the batch norms' scratch (bounded here). */
+    @Test
+    void planValuesPredictsWhatAPlanAllocates() {
+        for (String preset : Models.NAMES) {
+            for (String act : ModelOptions.ACTIVATIONS) {
+                for (boolean training : new boolean[] {true, false}) {
+                    long[] allocated = {0};
+                    try (CpuBackend cpu = new CpuBackend(1)) {
+                        dev.normnet.backend.Backend counting = (dev.normnet.backend.Backend) java.lang.reflect.Proxy.newProxyInstance(
+                                getClass().getClassLoader(), new Class<?>[] {dev.normnet.backend.Backend.class}, (proxy, m, args) -> {
+                                    if (m.getName().equals("allocate")) {
+                                        allocated[0] += ((Shape) args[0]).size();
+                                    }
+                                    try {
+                                        return m.invoke(cpu, args);
+                                    } catch (java.lang.reflect.InvocationTargetException e) {
+                                        throw e.getCause();
+                                    }
+                                });
+                        Sequential model = Models.create(preset, ModelOptions.defaults().withActivation(act)).build(1).to(counting);
+                        long predicted = model.planValues(8, training);
+                        long before = allocated[0];
+                        if (training) {
+                            model.plan(8);
+                        } else {
+                            model.forwardPlan(8);
+                        }
+                        long used = allocated[0] - before;
+                        long scratch = 0;
+                        for (int i = 0; i < model.layers().size(); i++) {
+                            if (model.layers().get(i) instanceof BatchNorm) {
+                                Shape out = model.shapeBefore(i + 1);
+                                scratch += 2L * out.dim(0) + (training ? 8 * out.size() : 0);
+                            }
+                        }
+                        String what = preset + " " + act + (training ? " training" : " forward");
+                        assertTrue(predicted <= used && used <= predicted + scratch,
+                                what + ": predicted " + predicted + ", allocated " + used + " (scratch at most " + scratch + ")");
+                        model.close();
+                    }
+                }
+            }
+        }
+        Sequential big = Models.create("lenet-bn", ModelOptions.defaults().withResize(1000)).build(1);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> big.planValues(2048, true));
+        assertEquals("the output of layer 0 (Conv2d) would be 2048 x [6, 996, 996] = 12189892608 values, more than one"
+                + " tensor holds (2^31 - 1)", e.getMessage());
+    }
 }

@@ -7,8 +7,13 @@ import dev.normnet.tensor.Tensor;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.Supplier;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -135,6 +140,115 @@ class OptimizerTest {
         // float32 result: the float64 value within float32 rounding.
         assertEquals(0.01 * Math.pow(0.9, 9), new StepLr(2, 0.9f).learningRate(0.01f, 19), 0.01 * Math.pow(0.9, 9) * 1e-6);
         assertThrows(IllegalArgumentException.class, () -> new StepLr(0, 0.9f));
+    }
+
+    /**
+     * Three steps, then the state moved to a fresh optimizer over a copy of the parameters: three
+     * more steps on each give the same bits, and the same state (Adam's step count included).
+     */
+    @Test
+    void stateMovesToAFreshOptimizerAndTheStepsContinueBitForBit() {
+        assertStateMoves(() -> Sgd.builder().setLearningRate(0.1f).optMomentum(0.9f).optWeightDecay(1e-2f).build(),
+                List.of("momentum_buffer"));
+        assertStateMoves(() -> Sgd.builder().setLearningRate(0.1f).build(), List.of());
+        assertStateMoves(() -> Adam.builder().setLearningRate(0.01f).optWeightDecay(1e-3f).build(),
+                List.of("exp_avg", "exp_avg_sq", "step"));
+    }
+
+    private void assertStateMoves(Supplier<Optimizer> make, List<String> names) {
+        SplittableRandom r = new SplittableRandom(3);
+        float[] p0 = random(r, 1);
+        float[][] g = new float[6][];
+        for (int s = 0; s < g.length; s++) {
+            g[s] = random(r, 0.5);
+        }
+        Tensor params = backend.upload(p0, Shape.of(P));
+        Tensor grads = backend.allocate(Shape.of(P));
+        Optimizer a = make.get();
+        a.attach(backend, params, grads);
+        for (int s = 0; s < 3; s++) {
+            grads.copyFrom(g[s]);
+            a.step();
+        }
+        Map<String, float[]> saved = a.state();
+        assertEquals(names, List.copyOf(saved.keySet()));
+        if (saved.containsKey("step")) {
+            assertArrayEquals(new float[] {3f}, saved.get("step"));
+        }
+        Tensor params2 = backend.upload(params.toArray(), Shape.of(P));
+        Optimizer b = make.get();
+        b.attach(backend, params2, grads);
+        b.loadState(saved);
+        for (int s = 3; s < 6; s++) {
+            grads.copyFrom(g[s]);
+            a.step();
+            b.step();
+        }
+        assertArrayEquals(params.toArray(), params2.toArray(), a.toString());
+        Map<String, float[]> sa = a.state();
+        Map<String, float[]> sb = b.state();
+        for (String name : names) {
+            assertArrayEquals(sa.get(name), sb.get(name), name);
+        }
+        a.close();
+        b.close();
+    }
+
+    @Test
+    void aStateThatDoesNotFitIsRefusedAndChangesNothing() {
+        Tensor params = backend.upload(new float[P], Shape.of(P));
+        Tensor grads = backend.upload(random(new SplittableRandom(4), 1), Shape.of(P));
+        Adam adam = Adam.builder().setLearningRate(0.01f).build();
+        assertThrows(IllegalStateException.class, adam::state);
+        adam.attach(backend, params, grads);
+        adam.step();
+        Map<String, float[]> good = adam.state();
+        List<Map<String, float[]>> bad = List.of(
+                with(good, "exp_avg", null),                       // missing
+                with(good, "momentum_buffer", new float[P]),       // unknown
+                with(good, "exp_avg", new float[P - 1]),           // short
+                with(good, "exp_avg", nanAt(good.get("exp_avg"), 7)),
+                with(good, "exp_avg_sq", negative(good.get("exp_avg_sq"))),
+                with(good, "step", new float[] {2.5f}),
+                with(good, "step", new float[] {-1f}),
+                with(good, "step", new float[] {1, 2}));
+        for (Map<String, float[]> state : bad) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> adam.loadState(state));
+            assertTrue(e.getMessage().startsWith("Adam: state"), e.getMessage());
+            Map<String, float[]> now = adam.state();
+            for (String name : good.keySet()) {
+                assertArrayEquals(good.get(name), now.get(name), name);
+            }
+        }
+        adam.close();
+
+        Sgd sgd = Sgd.builder().setLearningRate(0.1f).optMomentum(0.5f).build();
+        sgd.attach(backend, params, grads);
+        assertThrows(IllegalArgumentException.class, () -> sgd.loadState(Map.of()));
+        assertThrows(IllegalArgumentException.class, () -> sgd.loadState(Map.of("momentum_buffer", new float[P + 1])));
+        sgd.close();
+    }
+
+    private static Map<String, float[]> with(Map<String, float[]> state, String name, float[] value) {
+        Map<String, float[]> out = new HashMap<>(state);
+        if (value == null) {
+            out.remove(name);
+        } else {
+            out.put(name, value);
+        }
+        return out;
+    }
+
+    private static float[] nanAt(float[] v, int i) {
+        float[] out = v.clone();
+        out[i] = Float.NaN;
+        return out;
+    }
+
+    private static float[] negative(float[] v) {
+        float[] out = v.clone();
+        out[out.length - 1] = -1e-3f;
+        return out;
     }
 
     private static double[] toDouble(float[] v) {

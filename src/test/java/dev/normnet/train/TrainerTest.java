@@ -7,6 +7,7 @@ import dev.normnet.nn.ModelOptions;
 import dev.normnet.nn.Models;
 import dev.normnet.nn.Sequential;
 import dev.normnet.optim.Adam;
+import dev.normnet.optim.Optimizer;
 import dev.normnet.optim.Sgd;
 import dev.normnet.optim.StepLr;
 import org.junit.jupiter.api.Test;
@@ -15,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.Supplier;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -176,6 +178,72 @@ class TrainerTest {
             assertEquals(h.last().testAcc(), lossAndAcc[1]);
             assertTrue(lossAndAcc[0] > 0 && lossAndAcc[0] < h.records().get(0).trainLoss(), h.toString());
             trainer.close();
+        }
+    }
+
+    /**
+     * Four epochs in one go, and two epochs, then two more in a new trainer over a new model (built
+     * from another seed, then given the saved state) on a new backend: the same weights, running
+     * statistics, optimizer state and per-epoch losses and accuracies, bit for bit. StepLr(1, 0.5)
+     * changes the learning rate at every epoch, so the restored epoch count must drive it.
+     */
+    @Test
+    void aRunResumedAfterTwoEpochsEndsBitForBitAsAnUninterruptedOne() {
+        assertResumeIsExact(() -> Sgd.builder().setLearningRate(0.1f).optMomentum(0.9f).build());
+        assertResumeIsExact(() -> Adam.builder().setLearningRate(0.01f).build());
+    }
+
+    private static void assertResumeIsExact(Supplier<Optimizer> optimizer) {
+        DatasetSplits data = new DatasetSplits(synthetic(600, 8, 1), synthetic(200, 8, 2));
+        Run whole = Run.start(5, optimizer.get());
+        History all = whole.trainer.fit(data, 4, null);
+        Run first = Run.start(5, optimizer.get());
+        first.trainer.fit(data, 2, null);
+        Map<String, float[]> model = first.model.state();
+        Map<String, float[]> opt = first.trainer.optimizer().state();
+        int done = first.trainer.epochsDone();
+        first.close();
+
+        Run second = Run.start(99, optimizer.get());
+        second.model.loadState(model);
+        second.trainer.restore(done, opt);
+        History rest = second.trainer.fit(data, 2, null);
+        assertEquals(4, second.trainer.epochsDone());
+        for (int i = 0; i < 2; i++) {
+            EpochRecord a = all.records().get(i + 2);
+            EpochRecord b = rest.records().get(i);
+            assertEquals(a.epoch(), b.epoch());
+            assertEquals(a.trainLoss(), b.trainLoss(), "train loss, epoch " + a.epoch());
+            assertEquals(a.trainAcc(), b.trainAcc(), "train accuracy, epoch " + a.epoch());
+            assertEquals(a.testAcc(), b.testAcc(), "test accuracy, epoch " + a.epoch());
+        }
+        assertSameState(whole.model.state(), second.model.state());
+        assertSameState(whole.trainer.optimizer().state(), second.trainer.optimizer().state());
+        whole.close();
+        second.close();
+    }
+
+    private static void assertSameState(Map<String, float[]> a, Map<String, float[]> b) {
+        assertEquals(a.keySet(), b.keySet());
+        for (String k : a.keySet()) {
+            assertArrayEquals(a.get(k), b.get(k), k);
+        }
+    }
+
+    /** MLP-BN on 8 x 8 images, batch 64 (600 images: a last batch of 24), StepLr(1, 0.5), shuffle seed 7. */
+    private record Run(CpuBackend backend, Sequential model, Trainer trainer) {
+        static Run start(long initSeed, Optimizer optimizer) {
+            CpuBackend backend = new CpuBackend(2);
+            Sequential model = Models.create("mlp-bn", ModelOptions.defaults().withResize(8)).build(initSeed);
+            Trainer trainer = Trainer.builder().setModel(model).setBackend(backend).setOptimizer(optimizer)
+                    .optScheduler(new StepLr(1, 0.5f)).optBatchSize(64).optSeed(7).optGraph(true).build();
+            return new Run(backend, model, trainer);
+        }
+
+        void close() {
+            trainer.close();
+            model.close();
+            backend.close();
         }
     }
 }

@@ -75,6 +75,13 @@ public class CpuBackend implements Backend {
         return pool.threads();
     }
 
+    /** The JVM heap not in use: its limit (-Xmx) less what is allocated now. */
+    @Override
+    public long availableBytes() {
+        Runtime rt = Runtime.getRuntime();
+        return rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+    }
+
     @Override
     public Device device() {
         return Device.CPU;

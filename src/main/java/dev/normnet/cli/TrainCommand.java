@@ -408,6 +408,11 @@ final class TrainCommand implements Callable<Integer> {
 
     /** The backend --device asks for; --threads sets the CPU backend's thread count (the GPU ignores it). */
     Backends.Selection selectDevice() {
+        return selectDevice(device, threads);
+    }
+
+    /** The backend {@code --device} names, with {@code --threads} CPU threads (null: all cores; the GPU ignores it). */
+    static Backends.Selection selectDevice(String device, Integer threads) {
         Backends.Selection s;
         try {
             s = Backends.select(device);

@@ -37,8 +37,8 @@ class ErrorPolicyTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"train --bogus", "summary --bogus", "bench --bogus", "plot --bogus x.json", "bundle --bogus",
-        "completion --bogus"})
+    @ValueSource(strings = {"train --bogus", "eval --bogus m.safetensors", "predict --bogus m.safetensors x.png", "summary --bogus", "inspect --bogus m.safetensors",
+        "bench --bogus", "plot --bogus x.json", "bundle --bogus", "completion --bogus"})
     void aBadFlag(String line) {
         CliTestSupport.Result r = CliTestSupport.run(line.split(" "));
         oneLineExitTwo(r, line);
@@ -60,6 +60,9 @@ class ErrorPolicyTest {
         Path missing = tmp.resolve("missing");
         for (String[] args : new String[][] {
             {"train", "--device", "cpu", "--data", missing.toString()},
+            {"eval", missing.toString()},
+            {"predict", missing.toString(), missing + ".png"},
+            {"inspect", missing.toString()},
             {"bench", "--device", "cpu", "--data", missing.toString()},
             {"plot", "--out", tmp.resolve("x.png").toString(), missing + ".json"},
         }) {

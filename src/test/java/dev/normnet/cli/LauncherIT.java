@@ -78,4 +78,22 @@ class LauncherIT {
         assertEquals(2, r.status(), r.err());
         assertTrue(r.err().contains("could not install dataset-fashion-mnist"), r.err());
     }
+
+    @Test
+    void evalChecksItsCommandLineAndModelFileBeforeInstallingTheData() throws Exception {
+        Path model = Path.of("src/test/resources/safetensors/normnet_lenet-bn.safetensors").toAbsolutePath();
+        Run r = launch("eval", model.toString(), "--batch", "0");
+        assertEquals(2, r.status(), r.err());
+        assertTrue(r.err().startsWith("normnet: --batch"), r.err());
+        r = launch("eval", dir.resolve("missing.safetensors").toString());
+        assertEquals(2, r.status(), r.err());
+        assertTrue(r.err().contains("missing.safetensors"), r.err());
+        assertFalse(Files.exists(calls), "apt-get ran before the command line and the model file were checked");
+        r = launch("eval", model.toString(), "--device", "cpu");
+        assertTrue(Files.exists(calls), "apt-get was not asked for the data set: " + r.err());
+        assertTrue(Files.readString(calls).contains("dataset-fashion-mnist"), Files.readString(calls));
+        assertEquals(2, r.status(), r.err());
+        assertFalse(r.out().contains("test loss"), "nothing is evaluated without data: " + r.out());
+        assertTrue(r.err().contains("could not install dataset-fashion-mnist"), r.err());
+    }
 }

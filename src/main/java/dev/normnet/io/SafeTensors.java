@@ -158,6 +158,9 @@ public final class SafeTensors implements AutoCloseable {
      * @throws IOException        when it cannot be read
      */
     public static SafeTensors open(Path file) throws IOException {
+        if (java.nio.file.Files.isDirectory(file)) {
+            throw bad(file, "is a directory, not a model file");
+        }
         FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
         try {
             long size = ch.size();

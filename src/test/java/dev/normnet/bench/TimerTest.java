@@ -41,10 +41,12 @@ class TimerTest {
     @Test
     void aSlowStepIsNotRepeatedForCalibration() {
         int[] calls = {0};
+        // Each step faster than the one before (100, 60, 20 ms), so that a busy machine's delays
+        // cannot make the second look slower than the first and prolong the warm-up.
         Runnable step = () -> {
             calls[0]++;
             try {
-                Thread.sleep(30);
+                Thread.sleep(Math.max(20, 140 - 40 * calls[0]));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }

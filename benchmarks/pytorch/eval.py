@@ -52,13 +52,18 @@ def main(argv=None):
     p.add_argument("--data")
     p.add_argument("--json")
     p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--model", dest="preset", choices=models.NAMES,
+                   help="the model, for a file without normnet metadata (a PyTorch state_dict); defaults as normnet's")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
 
     tensors, meta = read_safetensors(args.model)
-    if "normnet" not in meta:
-        sys.exit(f"error: {args.model}: no normnet metadata naming the model")
-    spec = json.loads(meta["normnet"])
+    if "normnet" in meta:
+        spec = json.loads(meta["normnet"])
+    elif args.preset:
+        spec = {"model": args.preset, "resize": 28, "pool": "avg", "act": None, "classes": None}
+    else:
+        sys.exit(f"error: {args.model}: no normnet metadata naming the model; name it with --model")
     model = models.make_model(spec["model"], size=spec["resize"], pool=spec["pool"], activation=spec["act"])
     model.load_state_dict(tensors, strict=True)
     model.eval()

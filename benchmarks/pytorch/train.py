@@ -48,6 +48,7 @@ def main(argv=None):
     p.add_argument("--eval-batch", type=int, default=1000)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--history", help="write the history JSON here")
+    p.add_argument("--save", help="write the trained state_dict here as safetensors (PyTorch's names, no metadata)")
     a = p.parse_args(argv)
     for name in ("epochs", "batch", "eval_batch", "resize"):
         if getattr(a, name) < 1:
@@ -112,13 +113,15 @@ def main(argv=None):
         history.append(rec)
         print(f"epoch {epoch:3d}  loss {train_loss:.4f}  train acc {train_acc:.4f}  test acc {test_acc:.4f}  "
               f"{rec['examples_per_sec']:.0f} examples/s  {seconds:.1f} s", flush=True)
-    settings = {k: v for k, v in vars(a).items() if k not in ("history", "data")}
+    settings = {k: v for k, v in vars(a).items() if k not in ("history", "data", "save")}
     doc = {"device": f"pytorch {torch.__version__} {a.device}" + (f": {torch.get_num_threads()} threads" if a.device == "cpu" else ""),
            "settings": settings, "history": history}
     if a.history:
         with open(a.history, "w") as f:
             json.dump(doc, f, indent=1)
             f.write("\n")
+    if a.save:
+        common.save_safetensors(a.save, {k: v.detach().cpu() for k, v in model.state_dict().items()})
     return 0
 
 

@@ -239,26 +239,3 @@ def header(implementation, settings):
 def cuda_usable():
     return torch.cuda.is_available()
 
-
-def save_safetensors(path, tensors, metadata=None):
-    """Writes name -> CPU tensor as safetensors, laid out as safetensors.torch.save_file does (tensors
-    sorted by element size, then name; header padded with spaces to 8 bytes); no package needed."""
-    import json as _json
-    import struct as _struct
-    names = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.int64: "I64"}
-    items = sorted(tensors.items(), key=lambda kv: (-kv[1].element_size(), kv[0]))
-    header, blobs, offset = {}, [], 0
-    if metadata:
-        header["__metadata__"] = metadata
-    for name, t in items:
-        data = t.contiguous().numpy().tobytes()   # little-endian on every machine PyTorch runs here
-        header[name] = {"dtype": names[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = _json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(_struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)

@@ -16,7 +16,6 @@ bilinear resize when the model's side is not 28). Prints the mean cross-entropy
 import argparse
 import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -26,25 +25,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import models  # noqa: E402
-
-DTYPES = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "I64": np.int64}
-
-
-def read_safetensors(path):
-    """name -> tensor, and the metadata."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    data = raw[8 + n:]
-    tensors = {}
-    for name, e in header.items():
-        begin, end = e["data_offsets"]
-        arr = np.frombuffer(data[begin:end], dtype=np.dtype(DTYPES[e["dtype"]]).newbyteorder("<")).reshape(e["shape"])
-        tensors[name] = torch.from_numpy(arr.copy())
-    return tensors, meta
-
+import safetensors_file  # noqa: E402
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -57,7 +38,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     torch.set_num_threads(1)
 
-    tensors, meta = read_safetensors(args.model)
+    tensors, meta = safetensors_file.read(args.model)
     if "normnet" in meta:
         spec = json.loads(meta["normnet"])
     elif args.preset:

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 import common
+import safetensors_file
 import models
 
 
@@ -121,7 +122,7 @@ def main(argv=None):
             json.dump(doc, f, indent=1)
             f.write("\n")
     if a.save:
-        common.save_safetensors(a.save, {k: v.detach().cpu() for k, v in model.state_dict().items()})
+        safetensors_file.write(a.save, model.state_dict())
     return 0
 
 

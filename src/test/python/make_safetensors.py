@@ -28,62 +28,19 @@ ModelFileTest compares normnet's own eval logits of the file with those.
 
 import json
 import os
-import struct
 import sys
 
-import numpy as np
 import torch
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks", "pytorch"))
 import models  # noqa: E402
+from safetensors_file import read as read_safetensors, write as write_safetensors  # noqa: E402
 
 OUT = os.path.join(ROOT, "src", "test", "resources", "safetensors")
 CASES = {"lenet-bn": 101, "mlp-bn": 102}
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
-
-DTYPES = {torch.float32: ("F32", np.float32), torch.int64: ("I64", np.int64), torch.float64: ("F64", np.float64)}
-NUMPY = {"F32": np.float32, "I64": np.int64, "F64": np.float64}
-
-
-def write_safetensors(path, tensors, metadata=None, sort=True):
-    """tensors: name -> torch tensor. sort=True orders them as safetensors.torch does."""
-    items = list(tensors.items())
-    if sort:
-        items.sort(key=lambda kv: (-kv[1].element_size(), kv[0]))
-    header, blobs, offset = {}, [], 0
-    if metadata:
-        header["__metadata__"] = metadata
-    for name, t in items:
-        dtype, np_type = DTYPES[t.dtype]
-        data = np.ascontiguousarray(t.detach().cpu().numpy().astype(np_type)).astype("<" + np.dtype(np_type).str[1:]).tobytes()
-        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    data = raw[8 + n:]
-    out = {}
-    for name, e in header.items():
-        b, end = e["data_offsets"]
-        arr = np.frombuffer(data[b:end], dtype=np.dtype(NUMPY[e["dtype"]]).newbyteorder("<")).reshape(e["shape"])
-        out[name] = (e["dtype"], torch.from_numpy(arr.copy()))
-    return out, meta
-
 
 def inputs(seed):
     gen = torch.Generator().manual_seed(seed)
@@ -127,11 +84,11 @@ def normnet_to_pytorch(name, seed):
     tensors, meta = read_safetensors(path)
     spec = json.loads(meta["normnet"])
     assert meta.get("format") == "pt" and spec["model"] == name, meta
-    for key, (dtype, _) in tensors.items():
-        want = "I64" if key.endswith("num_batches_tracked") else "F32"
-        assert dtype == want, f"{key}: {dtype}, expected {want}"
+    for key, t in tensors.items():
+        want = torch.int64 if key.endswith("num_batches_tracked") else torch.float32
+        assert t.dtype == want, f"{key}: {t.dtype}, expected {want}"
     model = models.make_model(name, size=spec["resize"], pool=spec["pool"], activation=spec["act"])
-    model.load_state_dict({k: t for k, (_, t) in tensors.items()}, strict=True)
+    model.load_state_dict(tensors, strict=True)
     x = inputs(seed + 1000)
     write_safetensors(os.path.join(OUT, f"normnet_{name}_logits.safetensors"), {"logits": eval_logits64(model, x)}, sort=False)
     print(f"loaded {os.path.relpath(path, ROOT)} into PyTorch (strict); wrote its logits")

@@ -42,18 +42,6 @@ class AtomicFilesTest {
         return "root".equals(System.getProperty("user.name"));
     }
 
-    /** A FIFO made with mkfifo; the test is skipped where there is none. */
-    private static Path fifo(Path file) throws Exception {
-        Process p;
-        try {
-            p = new ProcessBuilder("mkfifo", file.toString()).inheritIO().start();
-        } catch (IOException e) {
-            assumeTrue(false, "no mkfifo: " + e.getMessage());
-            throw e;
-        }
-        assumeTrue(p.waitFor() == 0 && Files.exists(file), "mkfifo failed");
-        return file;
-    }
 
     // ---------------------------------------------------------------- whole or not at all
 
@@ -138,7 +126,7 @@ class AtomicFilesTest {
 
     @Test
     void aFifoIsRefusedAndStaysAFifo() throws Exception {
-        Path pipe = fifo(dir.resolve("pipe"));
+        Path pipe = CliTestSupport.fifo(dir.resolve("pipe"));
         UsageException e = assertThrows(UsageException.class, () -> Outputs.checkWritable("--save", pipe));
         assertEquals("--save " + pipe + ": not a regular file", e.getMessage());
         FileSystemException w = assertThrows(FileSystemException.class, () -> AtomicFiles.writeString(pipe, "x"));

@@ -38,18 +38,6 @@ class OutputFilesTest {
         assertFalse(r.out().contains("epoch"), r.out());
     }
 
-    private static Path fifo(Path file) throws Exception {
-        Process p;
-        try {
-            p = new ProcessBuilder("mkfifo", file.toString()).inheritIO().start();
-        } catch (IOException e) {
-            assumeTrue(false, "no mkfifo: " + e.getMessage());
-            throw e;
-        }
-        assumeTrue(p.waitFor() == 0 && Files.exists(file), "mkfifo failed");
-        return file;
-    }
-
     private static boolean isFifo(Path p) throws IOException {
         return Files.readAttributes(p, "unix:mode").get("mode") instanceof Integer m && (m & 0170000) == 0010000;
     }
@@ -63,7 +51,7 @@ class OutputFilesTest {
 
     @Test
     void trainRefusesAFifoOrADeviceAsOutput() throws Exception {
-        Path pipe = fifo(dir.resolve("pipe"));
+        Path pipe = CliTestSupport.fifo(dir.resolve("pipe"));
         refused(CliTestSupport.run("train", "--data", missingData().toString(), "--save", pipe.toString()),
                 "--save " + pipe + ": not a regular file");
         refused(CliTestSupport.run("train", "--data", missingData().toString(), "--history", pipe.toString()),
@@ -161,7 +149,7 @@ class OutputFilesTest {
 
     @Test
     void plotRefusesAFifo() throws Exception {
-        Path pipe = fifo(dir.resolve("pipe.png"));
+        Path pipe = CliTestSupport.fifo(dir.resolve("pipe.png"));
         refused(CliTestSupport.run("plot", "--out", pipe.toString(), history().toString()),
                 "--out " + pipe + ": not a regular file");
         assertTrue(isFifo(pipe));
@@ -179,7 +167,7 @@ class OutputFilesTest {
 
     @Test
     void benchRefusesAFifo() throws Exception {
-        Path pipe = fifo(dir.resolve("pipe.json"));
+        Path pipe = CliTestSupport.fifo(dir.resolve("pipe.json"));
         refused(CliTestSupport.run("bench", "--device", "cpu", "--data", missingData().toString(), "--json", pipe.toString()),
                 "--json " + pipe + ": not a regular file");
         assertTrue(isFifo(pipe));

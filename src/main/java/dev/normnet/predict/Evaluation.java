@@ -26,6 +26,12 @@ import java.util.Objects;
  * log-sum-exp(logits) - logits[label]). The numbers therefore equal PyTorch's eval of the same
  * model file up to float32 rounding of the logits (an image whose two best logits are nearly tied
  * may flip).
+ *
+ * <p>With {@code batchStatistics} ({@link #run(Sequential, LabeledImages, int, List, boolean)}) the
+ * batch-norm layers normalize each batch with its own mean and variance (training mode's forward
+ * pass) instead of the running statistics, which shows how noisy batch statistics of that size are;
+ * the running statistics and {@code num_batches_tracked} that the training-mode pass updates are put
+ * back afterwards, so the model leaves as it came. The last batch holds what is left over.
  */
 public final class Evaluation {
     private final List<String> classNames;
@@ -60,6 +66,21 @@ public final class Evaluation {
      * @throws IllegalArgumentException when a label is not one of the model's classes, or the set is empty
      */
     public static Evaluation run(Sequential model, LabeledImages data, int batch, List<String> classNames) {
+        return run(model, data, batch, classNames, false);
+    }
+
+    /**
+     * Evaluates {@code model} on {@code data} in batches of {@code batch}, in eval mode (running
+     * statistics) or, with {@code batchStatistics}, with each batch's own statistics.
+     *
+     * @param classNames      the name of each of the model's outputs
+     * @param batchStatistics normalize with the statistics of each batch of {@code batch} test
+     *                        examples (the running statistics are left unchanged)
+     * @throws IllegalArgumentException when a label is not one of the model's classes, the set is
+     *                                  empty, or, with batch statistics, a batch would hold one example
+     */
+    public static Evaluation run(Sequential model, LabeledImages data, int batch, List<String> classNames,
+                                 boolean batchStatistics) {
         Backend backend = Objects.requireNonNull(model.backend(), "the model is not on a backend: call to(backend)");
         int k = model.outputShape().sizeInt();
         if (classNames.size() != k) {
@@ -78,8 +99,14 @@ public final class Evaluation {
                         + ", which is not a class of a model with " + k + " outputs");
             }
         }
+        if (batchStatistics && (batch == 1 || count % batch == 1)) {
+            throw new IllegalArgumentException("batch statistics need more than one example per batch; batches of "
+                    + batch + " over " + count + " examples leave one of a single example");
+        }
         long[][] confusion = new long[k][k];
         double lossSum = 0;
+        // training mode's forward pass updates the running statistics: keep them to put back
+        float[] running = batchStatistics ? model.buffers().toArray() : null;
         List<Tensor> owned = new ArrayList<>();
         Map<Integer, Tensor> labelBuffers = new HashMap<>();
         try (ResidentImages images = backend.uploadImages(data.pixels(), data.labels(), count, data.height(), data.width())) {
@@ -94,7 +121,7 @@ public final class Evaluation {
                 Sequential.Plan plan = model.forwardPlan(n);
                 Tensor labels = labelBuffers.computeIfAbsent(n, b -> own(owned, backend.allocate(Shape.of(b))));   // (N)
                 backend.gatherBatch(images, order, cursor, plan.input(), labels);
-                plan.forward(false);
+                plan.forward(batchStatistics);
                 float[] logits = plan.output().toArray();                           // (N, K)
                 for (int i = 0; i < n; i++) {
                     int label = data.label(start + i);
@@ -103,6 +130,9 @@ public final class Evaluation {
                 }
             }
         } finally {
+            if (running != null) {
+                model.buffers().copyFrom(running);
+            }
             for (Tensor t : owned) {
                 t.close();
             }

@@ -9,6 +9,9 @@ import dev.normnet.backend.Backend;
 import dev.normnet.backend.cpu.CpuBackend;
 import dev.normnet.data.LabeledImages;
 import dev.normnet.io.ModelFile;
+import dev.normnet.nn.BatchNorm;
+import dev.normnet.nn.Sequential;
+import java.util.Map;
 import dev.normnet.optim.Sgd;
 import dev.normnet.train.Trainer;
 import java.io.IOException;
@@ -105,6 +108,93 @@ class EvaluationTest {
             assertTrue(e.getMessage().contains("image 1 has label 12"), e.getMessage());
             LabeledImages empty = new LabeledImages(new byte[0], new byte[0], 0, 28, 28);
             assertThrows(IllegalArgumentException.class, () -> Evaluation.run(loaded.model(), empty, 8, NAMES));
+        }
+    }
+
+    /**
+     * Batch statistics over one batch of the whole set give what eval mode gives once every batch
+     * norm's running mean and variance are set to that batch's mean and biased variance, computed
+     * here in float64 from the layers' inputs; and the model's running statistics are left as they were.
+     */
+    @Test
+    void batchStatisticsNormalizeWithEachBatchsOwnMeanAndVarianceAndLeaveTheRunningOnes() throws IOException {
+        int n = 64;
+        LabeledImages data = randomSet(n, 28, 5);
+        try (ModelFile.Loaded loaded = ModelFile.load(PredictorTest.NORMNET); Backend backend = new CpuBackend(1)) {
+            Sequential model = loaded.model().to(backend);
+            Map<String, float[]> before = model.state();
+            Evaluation running = Evaluation.run(model, data, n, NAMES);
+            Evaluation batchStats = Evaluation.run(model, data, n, NAMES, true);
+            Map<String, float[]> after = model.state();
+            for (Map.Entry<String, float[]> e : before.entrySet()) {
+                assertArrayEquals(e.getValue(), after.get(e.getKey()), e.getKey() + " changed");
+            }
+            assertTrue(Math.abs(running.loss() - batchStats.loss()) > 1e-3, "the running statistics are not the batch's");
+
+            // The reference: the training-mode forward pass, its inputs to each batch norm, their statistics.
+            Sequential.Plan plan = model.forwardPlan(n);
+            float[] x = new float[n * 784];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (data.pixels()[i] & 0xff) / 255f;
+            }
+            plan.input().copyFrom(x);
+            plan.forward(true);
+            Map<String, float[]> batchState = new java.util.LinkedHashMap<>(before);
+            int bnLayers = 0;
+            for (int i = 0; i < model.layers().size(); i++) {
+                if (!(model.layers().get(i) instanceof BatchNorm bn)) {
+                    continue;
+                }
+                bnLayers++;
+                float[] in = plan.activation(i).toArray();
+                int c = bn.channels();
+                int inner = in.length / n / c;   // H * W, or 1 after a Linear
+                double[] sum = new double[c];
+                double[] sq = new double[c];
+                for (int j = 0; j < in.length; j++) {
+                    sum[(j / inner) % c] += in[j];
+                }
+                float[] mean = new float[c];
+                for (int ch = 0; ch < c; ch++) {
+                    mean[ch] = (float) (sum[ch] / ((double) n * inner));
+                }
+                for (int j = 0; j < in.length; j++) {
+                    int ch = (j / inner) % c;
+                    double d = in[j] - sum[ch] / ((double) n * inner);
+                    sq[ch] += d * d;
+                }
+                float[] var = new float[c];
+                for (int ch = 0; ch < c; ch++) {
+                    var[ch] = (float) (sq[ch] / ((double) n * inner));   // biased, as training normalizes
+                }
+                batchState.put(i + ".running_mean", mean);
+                batchState.put(i + ".running_var", var);
+            }
+            assertEquals(4, bnLayers);
+            model.loadState(batchState);
+            Evaluation reference = Evaluation.run(model, data, n, NAMES);
+            assertEquals(reference.loss(), batchStats.loss(), 1e-5 * reference.loss());
+            assertEquals(reference.accuracy(), batchStats.accuracy(), 1.0 / n, "at most one near-tie flips");
+        }
+    }
+
+    @Test
+    void batchStatisticsGiveEvalModeForAModelWithoutBatchNormAndRefuseABatchOfOne() {
+        LabeledImages data = randomSet(40, 28, 9);
+        try (Sequential model = dev.normnet.nn.Models.create("lenet", dev.normnet.nn.ModelOptions.defaults()).build(3);
+             Backend backend = new CpuBackend(1)) {
+            model.to(backend);
+            Evaluation a = Evaluation.run(model, data, 8, NAMES);
+            Evaluation b = Evaluation.run(model, data, 8, NAMES, true);
+            assertEquals(a.loss(), b.loss(), 0.0);
+            for (int i = 0; i < 10; i++) {
+                assertArrayEquals(a.confusion()[i], b.confusion()[i]);
+            }
+            LabeledImages odd = randomSet(41, 28, 9);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> Evaluation.run(model, odd, 8, NAMES, true));   // 41 = 5 * 8 + 1
+            assertTrue(e.getMessage().contains("one of a single example"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> Evaluation.run(model, data, 1, NAMES, true));
         }
     }
 }

@@ -200,6 +200,16 @@ public final class KernelBench {
                 () -> backend.conv2dBackwardFilter(x, dy, dw, db, spec)));
     }
 
+    /**
+     * Batch norm's training-mode forward pass and its backward pass at one shape: (N, C, H, W), or
+     * (N, C) when {@code h} and {@code w} are 1, as in {@link #kernels}.
+     */
+    public List<Kernel> batchNorm(String name, int n, int c, int h, int w) {
+        List<Kernel> k = new ArrayList<>();
+        batchNorm(k, name, n, c, h, w, false);
+        return k;
+    }
+
     private void batchNorm(List<Kernel> k, String name, int n, int c, int h, int w, boolean eval) {
         Shape s = h == 1 && w == 1 ? Shape.of(n, c) : Shape.of(n, c, h, w);
         Tensor x = random(s, -2, 2);

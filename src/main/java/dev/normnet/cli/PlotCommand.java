@@ -302,8 +302,14 @@ public final class PlotCommand implements Callable<Integer> {
         if (heading.length() > fit) {
             heading = heading.substring(0, fit - 3) + "...";
         }
-        BufferedImage left = BitmapEncoder.getBufferedImage(loss);
-        BufferedImage right = BitmapEncoder.getBufferedImage(acc);
+        return sideBySide(heading, loss, acc, width, height);
+    }
+
+    /** Two charts side by side under a one-line heading: a picture {@code width} wide and {@code height} + 36 high. */
+    static BufferedImage sideBySide(String heading, XYChart leftChart, XYChart rightChart, int width, int height) {
+        int half = width / 2;
+        BufferedImage left = BitmapEncoder.getBufferedImage(leftChart);
+        BufferedImage right = BitmapEncoder.getBufferedImage(rightChart);
         int top = 36;
         BufferedImage img = new BufferedImage(width, height + top, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();
@@ -318,7 +324,7 @@ public final class PlotCommand implements Callable<Integer> {
         return img;
     }
 
-    private static void widen(double[] range, double[] values) {
+    static void widen(double[] range, double[] values) {
         for (double v : values) {
             range[0] = Math.min(range[0], v);
             range[1] = Math.max(range[1], v);
@@ -326,7 +332,7 @@ public final class PlotCommand implements Callable<Integer> {
     }
 
     /** A y range 5% wider than the data on each side, so that no point sits on the frame. */
-    private static void pad(XYChart chart, double[] range) {
+    static void pad(XYChart chart, double[] range) {
         double span = range[1] - range[0];
         double margin = span > 0 ? 0.05 * span : Math.max(0.01, 0.05 * Math.abs(range[0]));
         chart.getStyler().setYAxisMin(range[0] - margin);

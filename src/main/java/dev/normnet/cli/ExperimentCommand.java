@@ -80,7 +80,7 @@ final class ExperimentCommand implements Callable<Integer> {
             description = "bn-vs-nobn, sgd-vs-adam, bn-speed, batch-size or all")
     String name;
     @Option(names = "--epochs", paramLabel = "N", description = "epochs of every training run (default: each recipe's: "
-            + "10 for bn-vs-nobn, 20 for sgd-vs-adam, 5 for batch-size; with --quick 3, 3, 1)")
+            + "10 for bn-vs-nobn, 20 for sgd-vs-adam, 5 for batch-size; with --quick 3, 3, 2)")
     Integer epochs;
     @Option(names = "--seeds", paramLabel = "K", description = "runs of each recipe, with seeds 0 to K-1 (default: 3; with --quick 2)")
     Integer seeds;
@@ -323,7 +323,7 @@ final class ExperimentCommand implements Callable<Integer> {
     }
 
     private void batchSize() throws IOException {
-        int e = epochsOr(5, 1);
+        int e = epochsOr(5, 2);
         section("batch-size: where batch statistics get too noisy",
                 "LeNet-BN with SGD at batch 2, 8, 32, 128 and 512, every run seeing the same examples (" + e + " epoch"
                         + (e == 1 ? "" : "s") + " of the same training set), the learning rate scaled with the batch "

@@ -505,6 +505,11 @@ final class ExperimentCommand implements Callable<Integer> {
                 .append(" pixels)\n\n");
     }
 
+    /** The report's sections so far (without the heading that {@link #call} puts before them). */
+    String reportSections() {
+        return report.toString();
+    }
+
     // ---------------------------------------------------------------- training runs
 
     private Integer limitOrQuick() {
@@ -597,7 +602,8 @@ final class ExperimentCommand implements Callable<Integer> {
         report.append("```\n\n");
     }
 
-    private void curveTable(String experiment, Map<Group, List<Run>> runs) {
+    /** The commands, the table of final accuracies and the diverged runs of a curve experiment, into the report and results. */
+    void curveTable(String experiment, Map<Group, List<Run>> runs) {
         commands(runs, List.of());
         report.append("| run | finished | final test accuracy | seconds | examples/s |\n|---|---:|---:|---:|---:|\n");
         List<Map<String, Object>> json = new ArrayList<>();

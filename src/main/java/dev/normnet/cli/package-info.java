@@ -1,2 +1,2 @@
-/** The {@code normnet} commands (train, summary, bench, plot, bundle, completion): argument parsing, help, one error policy, JSON files. */
+/** The {@code normnet} commands (train, eval, predict, summary, inspect, bench, plot, experiment, bundle, completion): argument parsing, help, one error policy, JSON files. */
 package dev.normnet.cli;

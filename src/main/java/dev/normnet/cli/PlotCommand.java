@@ -324,7 +324,7 @@ public final class PlotCommand implements Callable<Integer> {
         return img;
     }
 
-    static void widen(double[] range, double[] values) {
+    private static void widen(double[] range, double[] values) {
         for (double v : values) {
             range[0] = Math.min(range[0], v);
             range[1] = Math.max(range[1], v);

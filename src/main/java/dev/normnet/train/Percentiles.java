@@ -26,7 +26,7 @@ public final class Percentiles {
         if (values.length == 0) {
             throw new IllegalArgumentException("no values to take percentiles of");
         }
-        Arrays.sort(values);
+        Arrays.parallelSort(values);   // the same order as Arrays.sort; the other cores idle during a watched step
         double[] out = new double[fractions.length];
         for (int i = 0; i < fractions.length; i++) {
             out[i] = ofSorted(values, fractions[i]);

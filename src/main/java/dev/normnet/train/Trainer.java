@@ -30,7 +30,7 @@ import java.util.Map;
  *   <li>loss sums and correct counts accumulate in a device metrics tensor read once per epoch;</li>
  *   <li>evaluation runs in eval mode (running statistics) with its own cached steps.</li>
  *   <li>with a {@link Watcher} ({@link Builder#optWatcher}), the steps it asks for run eagerly
- *       through {@link #watchedStep}, the same ops with read-backs between them; the other steps
+ *       (watchedStep), the same ops with read-backs between them; the other steps
  *       are the captured ones. Without a watcher nothing changes.</li>
  * </ul>
  * The step allocates nothing; the learning-rate schedule is written into the optimizer's

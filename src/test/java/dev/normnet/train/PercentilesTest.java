@@ -50,6 +50,35 @@ class PercentilesTest {
     }
 
     @Test
+    void selectionAgreesWithSortingOnTiesSortedInputsAndNaN() {
+        SplittableRandom r = new SplittableRandom(12);
+        int n = 10_007;
+        float[][] inputs = new float[5][n];
+        for (int i = 0; i < n; i++) {
+            inputs[0][i] = r.nextInt(4);                    // few distinct values, many ties
+            inputs[1][i] = i;                               // sorted
+            inputs[2][i] = n - i;                           // reversed
+            inputs[3][i] = i % 2 == 0 ? -1f : (float) r.nextGaussian();   // half one value
+            inputs[4][i] = i == 17 ? Float.NaN : (float) r.nextGaussian(); // NaN sorts last
+        }
+        double[] fractions = {0.85, 0, 0.15, 1, 0.5, 0.15};   // any order, repeats allowed
+        for (int c = 0; c < inputs.length; c++) {
+            double[] sorted = new double[n];
+            float[] copy = inputs[c].clone();
+            Arrays.sort(copy);
+            for (int i = 0; i < n; i++) {
+                sorted[i] = copy[i];
+            }
+            double[] got = Percentiles.ofInPlace(inputs[c].clone(), fractions);
+            for (int k = 0; k < fractions.length; k++) {
+                double want = reference(sorted, fractions[k]);
+                assertEquals(want, got[k], Double.isNaN(want) ? 0 : 1e-12 * Math.max(1, Math.abs(want)),
+                        "case " + c + ", q " + fractions[k]);
+            }
+        }
+    }
+
+    @Test
     void rejectsEmptyInputAndFractionsOutsideZeroToOne() {
         assertThrows(IllegalArgumentException.class, () -> Percentiles.ofInPlace(new float[0], 0.5));
         assertThrows(IllegalArgumentException.class, () -> Percentiles.ofInPlace(new float[] {1}, 1.5));

@@ -16,7 +16,7 @@ $N train --model lenet-bn --watch 50 --history $R/lenet-bn.json > $R/lenet-bn.tx
 $N train --model lenet --lr 0.9 --watch 50 --history $R/lenet.json > $R/lenet.txt 2>&1
 $N train --model lenet-bn --init xavier --watch 50 --history $R/lenet-bn-xavier.json > $R/lenet-bn-xavier.txt 2>&1
 $N train --model lenet --lr 0.9 --init xavier --watch 50 --history $R/lenet-xavier.json > $R/lenet-xavier.txt 2>&1
-$N plot --watch $R/lenet.json $R/lenet-bn.json --out $R/watch-sigmoid.png
+$N plot --watch $R/lenet-bn.json $R/lenet.json --out $R/watch-sigmoid.png
 $N plot --watch --layer Sigmoid-12 $R/lenet-bn.json $R/lenet.json --out $R/watch-sigmoid-fc.png
-$N plot --watch $R/lenet-xavier.json $R/lenet-bn-xavier.json --out $R/watch-sigmoid-xavier.png
+$N plot --watch $R/lenet-bn-xavier.json $R/lenet-xavier.json --out $R/watch-sigmoid-xavier.png
 $N plot --watch --layer Sigmoid-12 $R/lenet-bn-xavier.json $R/lenet-xavier.json --out $R/watch-sigmoid-fc-xavier.png

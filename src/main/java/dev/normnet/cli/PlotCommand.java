@@ -62,7 +62,7 @@ public final class PlotCommand implements Callable<Integer> {
     String title;
     @Option(names = "--width", paramLabel = "PX", description = "width (default: 1200 for bench results, 1400 for histories)")
     Integer width;
-    @Option(names = "--height", paramLabel = "PX", description = "height (default: 700 for bench results, 560 for histories)")
+    @Option(names = "--height", paramLabel = "PX", description = "height (default: 700 for bench results, 560 for histories, 900 with --watch)")
     Integer height;
     @Option(names = "--watch", description = "draw what train --watch recorded in one or two history files (default: off)")
     boolean watch;

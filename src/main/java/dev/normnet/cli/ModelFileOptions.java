@@ -77,7 +77,7 @@ final class ModelFileOptions {
         }
     }
 
-    /** "lenet-bn (avg pooling, sigmoid, input 28x28)". */
+    /** "lenet-bn (avg pooling, sigmoid, input 28x28)", "mlp-bn (relu, input 28x28, batch norm folded)". */
     static String describe(ModelSpec spec) {
         ModelOptions o = spec.options();
         List<String> parts = new ArrayList<>();
@@ -86,6 +86,9 @@ final class ModelFileOptions {
         }
         parts.add(o.activation());
         parts.add("input " + spec.side() + "x" + spec.side());
+        if (spec.folded()) {
+            parts.add("batch norm folded");
+        }
         return spec.model() + " (" + String.join(", ", parts) + ")";
     }
 }

@@ -51,7 +51,9 @@ final class FoldCommand implements Callable<Integer> {
         Check.distinctFiles("--out", outFile, "input", modelFile);
         ModelSpec spec = naming.spec(modelFile, List.of());
         if (spec.folded()) {
-            throw new UsageException(modelFile + ": already folded (" + ModelFileOptions.describe(spec) + "); nothing to fold");
+            throw new UsageException(naming.model != null && ModelFile.readSpec(modelFile) == null
+                    ? "--model " + naming.model + " names a model already folded; nothing to fold in " + modelFile
+                    : modelFile + ": already folded (" + ModelFileOptions.describe(spec) + "); nothing to fold");
         }
         try (ModelFile.Loaded loaded = ModelFile.load(modelFile, spec)) {
             Sequential model = loaded.model();

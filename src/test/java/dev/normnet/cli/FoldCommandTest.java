@@ -126,6 +126,30 @@ class FoldCommandTest {
         assertEquals(new ModelSpec("lenet-bn", ModelOptions.defaults(), List.of(), true), ModelFile.readSpec(out));
     }
 
+    @Test
+    void pyTorchsFusedFileEvaluatesAsTheFoldedModelWhenNamedSo() throws IOException {
+        Path fused = Path.of("src/test/resources/safetensors/pytorch_lenet-bn-folded.safetensors");
+        JsonNode[] docs = new JsonNode[2];
+        String[][] args = {{PYTORCH.toString(), "--model", "lenet-bn"}, {fused.toString(), "--model", "lenet-bn-folded"}};
+        for (int i = 0; i < 2; i++) {
+            Path json = tmp.resolve("x-pt-eval" + i + ".json");
+            List<String> line = new java.util.ArrayList<>(List.of("eval"));
+            line.addAll(List.of(args[i]));
+            line.addAll(List.of("--data", data.toString(), "--device", "cpu", "--threads", "1", "--json", json.toString()));
+            CliTestSupport.Result r = CliTestSupport.run(line.toArray(String[]::new));
+            assertEquals(0, r.status(), r.err());
+            docs[i] = JsonFiles.readObject(json);
+        }
+        assertEquals(docs[0].get("confusion"), docs[1].get("confusion"));
+        assertEquals(docs[0].get("test_loss").asDouble(), docs[1].get("test_loss").asDouble(), 1e-5 * docs[0].get("test_loss").asDouble());
+        CliTestSupport.Result r = CliTestSupport.run("inspect", fused.toString(), "--model", "lenet-bn-folded");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("44,426 parameters"), r.out());
+        // The unfolded architecture does not take the fused file, nor the folded one the unfolded file.
+        EvalCommandTest.oneLineExitTwo(CliTestSupport.run("inspect", fused.toString(), "--model", "lenet-bn"), "fused as unfolded");
+        EvalCommandTest.oneLineExitTwo(CliTestSupport.run("inspect", PYTORCH.toString(), "--model", "lenet-bn-folded"), "unfolded as fused");
+    }
+
     /** {@code args} fail with one line naming {@code mentions}, exit 2, and write no {@code out}. */
     private static void refused(Path out, String what, List<String> args, String... mentions) throws IOException {
         boolean existed = Files.exists(out);
@@ -170,6 +194,10 @@ class FoldCommandTest {
         refused(out, "contradicting --model", List.of("fold", model.toString(), "--model", "mlp-bn", "--out", out.toString()),
                 "--model mlp-bn contradicts the file");
         refused(out, "no --out", List.of("fold", model.toString()), "--out");
+        refused(out, "--model lenet-bn for a folded file", List.of("fold", folded.toString(), "--model", "lenet-bn", "--out", out.toString()),
+                "--model lenet-bn contradicts the file", "batch norm folded");
+        refused(out, "a PyTorch file named folded", List.of("fold", PYTORCH.toString(), "--model", "lenet-bn-folded", "--out", out.toString()),
+                "--model lenet-bn-folded names a model already folded; nothing to fold in " + PYTORCH);
     }
 
     @Test

@@ -215,6 +215,22 @@ public final class Sequential implements AutoCloseable {
         return n;
     }
 
+    /**
+     * A new model for inference in which every BatchNorm that directly follows a Conv2d or Linear
+     * is folded into that layer's weight and bias (eval-mode batch norm is an affine map; the
+     * formulas are in {@link BatchNormFolding}). This model is not changed, and the new one shares
+     * nothing with it: it is built on the host for the same input shape (call {@link #to} to run
+     * it). In the new model each folded BatchNorm is an {@link Identity}, so the other layers keep
+     * their indices and state_dict names, and a Conv2d or Linear without bias gains one. A
+     * BatchNorm not directly after a Conv2d or Linear (after an activation, pooling or Flatten, or
+     * first) is left in place. Its outputs are this model's eval-mode outputs up to float32
+     * rounding; it is not meant for training.
+     */
+    public Sequential foldBatchNorm() {
+        requireBuilt();
+        return BatchNormFolding.fold(this);
+    }
+
     // ------------------------------------------------------------------ device
 
     /**

@@ -150,7 +150,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void synchronize() {
         ctx.enter();
-        if (ctx.graphs.capturing() || ctx.graphs.planning()) {
+        if (ctx.graphs.insideStep()) {
             return;
         }
         ctx.stream.synchronize("cuStreamSynchronize (an earlier kernel may have failed)");
@@ -275,9 +275,11 @@ public final class CudaBackend implements Backend {
     // ================================================================ graphs and close
 
     /**
-     * On the first run: a dry run of {@code step} (shapes checked, scratch reserved, nothing
-     * launched), then the step is captured on the stream into a CUDA graph, instantiated and
-     * launched. Later runs launch the graph. The step must only queue ops of this backend.
+     * The first run runs {@code step} eagerly (kernels launched as usual, so that the driver's
+     * first-launch work and every scratch allocation happen outside a capture; transfers are
+     * refused as in a capture). The second run: a dry run (shapes checked, nothing launched), then
+     * the step is captured on the stream into a CUDA graph, instantiated and launched. Later runs
+     * launch the graph. The step must only queue ops of this backend.
      */
     @Override
     public Runnable capture(Runnable step) {

@@ -16,13 +16,15 @@ import jcuda.driver.CUgraphExec;
  * stream that does nothing, so the backend's host side runs on any machine.
  */
 final class LaunchRecorder implements Launcher {
-    /** One recorded launch: kernel, grid, block, dynamic shared memory, argument types, shapes. */
-    record Launch(String kernel, int gx, int gy, int gz, int threads, int sharedBytes, String argTypes, String shapes) {
+    /** One recorded launch: kernel, grid, block, dynamic shared memory, argument types, shapes, and whether the stream was being captured. */
+    record Launch(String kernel, int gx, int gy, int gz, int threads, int sharedBytes, String argTypes, String shapes,
+                  boolean captured) {
     }
 
     private final Map<String, List<String>> signatures = CudaDevice.readSignatures();
     private final List<Launch> recorded = new ArrayList<>();
     private int lookups;
+    private boolean capturing;
 
     /** A backend whose launches this recorder checks and records. */
     CudaBackend newBackend() {
@@ -55,7 +57,7 @@ final class LaunchRecorder implements Launcher {
     @Override
     public void launch(Kernel kernel, int gx, int gy, int gz, int threads, int sharedBytes, Object shapes, KernelArgs args) {
         kernel.checkLaunch(gx, gy, gz, threads, sharedBytes, shapes, args);
-        recorded.add(new Launch(kernel.name(), gx, gy, gz, threads, sharedBytes, args.types(), String.valueOf(shapes)));
+        recorded.add(new Launch(kernel.name(), gx, gy, gz, threads, sharedBytes, args.types(), String.valueOf(shapes), capturing));
     }
 
     /** Memory that allocates nothing: every address is the null pointer, copies do nothing. */
@@ -100,7 +102,7 @@ final class LaunchRecorder implements Launcher {
     }
 
     /** A stream with no context: nothing to bind, wait for or capture; graphs are empty handles. */
-    private static final class IdleStream implements CudaStream {
+    private final class IdleStream implements CudaStream {
         @Override
         public String describe() {
             return "cuda: launch recorder";
@@ -116,15 +118,18 @@ final class LaunchRecorder implements Launcher {
 
         @Override
         public void beginCapture() {
+            capturing = true;
         }
 
         @Override
         public CUgraphExec endCapture() {
+            capturing = false;
             return new CUgraphExec();
         }
 
         @Override
         public void abandonCapture() {
+            capturing = false;
         }
 
         @Override

@@ -27,7 +27,9 @@ import dev.normnet.tensor.Tensor;
  * a step into a CUDA graph that is replayed.
  *
  * <p>Errors: every driver call is checked; a failure throws {@link CudaException} naming the call
- * or kernel, its shapes and the CUDA error. Kernel faults surface asynchronously at the next
+ * or kernel, its shapes and the CUDA error, or, for out-of-memory,
+ * {@link dev.normnet.backend.DeviceMemoryException} naming what was allocated, its size and the
+ * GPU's free memory (the context stays usable). Kernel faults surface asynchronously at the next
  * synchronizing call; with {@code -Dnormnet.debug=1} every launch is logged with its grid and
  * block and followed by a synchronize, so the failing kernel is named.
  */
@@ -103,6 +105,13 @@ public final class CudaBackend implements Backend {
             throw new IllegalStateException("allocate " + shape + " inside a captured step: allocate buffers once, before the step");
         }
         return new CudaTensor(this, ctx.memory.allocate(Math.max(1, shape.size()), shape), 0, shape, true);
+    }
+
+    /** The device's free memory (cuMemGetInfo), or -1 when unknown. */
+    @Override
+    public long availableBytes() {
+        ctx.enter();
+        return ctx.memory.availableBytes();
     }
 
     /** Frees a tensor's (or an image set's) storage once; a no-op after {@link #close}. */

@@ -47,6 +47,9 @@ final class CudaDevice implements CudaStream {
     private final Map<String, CUfunction> functions;
     private Thread contextThread;
     private boolean capturing;
+    /** The kernel queued last and what it worked on, for the message of a fault that surfaces later. */
+    private Kernel lastKernel;
+    private Object lastShapes;
 
     /**
      * Opens device 0: retains its primary context, loads the module and looks up every kernel
@@ -274,9 +277,32 @@ final class CudaDevice implements CudaStream {
         }
     }
 
+    /** Records the launch just queued (two references: no text is built). */
+    void launched(Kernel kernel, Object shapes) {
+        lastKernel = kernel;
+        lastShapes = shapes;
+    }
+
+    /**
+     * Throws unless {@code result} is CUDA_SUCCESS, naming {@code what} and, since a kernel's fault
+     * surfaces at a later call, the kernel queued last and its sizes.
+     */
+    void checkAfterKernels(int result, String what) {
+        checkAfterKernels(result, what, null);
+    }
+
+    /** {@link #checkAfterKernels(int, String)} for a call on {@code shapes} (turned into text only on failure). */
+    void checkAfterKernels(int result, String what, Object shapes) {
+        if (result != CUresult.CUDA_SUCCESS) {
+            String last = lastKernel == null ? "" : " (the last kernel queued: " + lastKernel + ", " + lastShapes + ")";
+            throw CudaException.failure(result, what + (shapes == null ? "" : " " + shapes) + " failed: "
+                    + CUresult.stringFor(result) + last);
+        }
+    }
+
     @Override
     public void synchronize(String what) {
-        check(JCudaDriver.cuStreamSynchronize(stream), what);
+        checkAfterKernels(JCudaDriver.cuStreamSynchronize(stream), what);
     }
 
     @Override
@@ -311,7 +337,7 @@ final class CudaDevice implements CudaStream {
 
     @Override
     public void launch(CUgraphExec graph) {
-        check(JCudaDriver.cuGraphLaunch(graph, stream), "cuGraphLaunch");
+        checkAfterKernels(JCudaDriver.cuGraphLaunch(graph, stream), "cuGraphLaunch");
         if (DEBUG) {
             synchronize("graph replay");
         }

@@ -129,6 +129,23 @@ class CudaBackendTest {
     // ---------------------------------------------------------------- memory
 
     @Test
+    void outOfMemoryNamesTheSizesAndLeavesTheDeviceUsable() {
+        long free = gpu.availableBytes();
+        assertTrue(free > 0, "cuMemGetInfo: " + free);
+        int side = (int) Math.min(Integer.MAX_VALUE, (long) Math.ceil(Math.sqrt(free / 4.0 * 2)) + 1);  // twice what is free
+        dev.normnet.backend.DeviceMemoryException e = assertThrows(dev.normnet.backend.DeviceMemoryException.class,
+                () -> gpu.allocate(Shape.of(side, side)));
+        assertTrue(e.getMessage().startsWith("out of GPU memory: [" + side + ", " + side + "] needs "), e.getMessage());
+        assertTrue(e.getMessage().contains("free of"), e.getMessage());
+        Pair a = randPair(1000);
+        Pair b = out(1000);
+        cpu.copy(a.c, b.c);
+        gpu.copy(a.g, b.g);
+        assertBits("a copy after out-of-memory", b.c.toArray(), b.g.toArray());
+        assertTrue(Math.abs(gpu.availableBytes() - free) < (64L << 20), "nothing kept from the failed allocation");
+    }
+
+    @Test
     void fillCopyAddScalarOnViews() {
         Pair a = randPair(10, 7);
         Pair b = out(70);

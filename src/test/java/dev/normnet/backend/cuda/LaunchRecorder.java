@@ -28,7 +28,12 @@ final class LaunchRecorder implements Launcher {
 
     /** A backend whose launches this recorder checks and records. */
     CudaBackend newBackend() {
-        return new CudaBackend(new IdleStream(), this, new EmptyMemory());
+        return newBackend(Long.MAX_VALUE);
+    }
+
+    /** A backend whose memory holds at most {@code capacityFloats} floats of tensors: more is out of GPU memory. */
+    CudaBackend newBackend(long capacityFloats) {
+        return new CudaBackend(new IdleStream(), this, new EmptyMemory(capacityFloats));
     }
 
     /** The launches recorded so far, in order. */
@@ -63,14 +68,31 @@ final class LaunchRecorder implements Launcher {
     /** Memory that allocates nothing: every address is the null pointer, copies do nothing. */
     private static final class EmptyMemory implements CudaMemory {
         private final Set<String> scratch = new HashSet<>();
+        private final long capacity;
+        private long used;
+
+        EmptyMemory(long capacity) {
+            this.capacity = capacity;
+        }
 
         @Override
         public CudaTensor.Storage allocate(long elements, Object what) {
+            if (elements > capacity - used) {
+                throw CudaException.outOfMemory("cuMemAlloc", what, elements * Float.BYTES, (capacity - used) * Float.BYTES,
+                        capacity * Float.BYTES);
+            }
+            used += elements;
             return new CudaTensor.Storage(new CUdeviceptr(), elements);
         }
 
         @Override
         public void free(CudaTensor.Storage storage, boolean drain) {
+            used -= storage.elements;
+        }
+
+        @Override
+        public long availableBytes() {
+            return capacity == Long.MAX_VALUE ? -1 : (capacity - used) * Float.BYTES;
         }
 
         @Override

@@ -162,6 +162,9 @@ class CudaBackendRecorderTest {
         assertEquals(1, only("softmax_ce_accumulate").gx());
         // the cursor moves after the gather
         List<LaunchRecorder.Launch> all = recorder.recorded();
+        for (LaunchRecorder.Launch g : launches("sgemm_strided")) {
+            assertEquals(256, g.threads(), "sgemm_strided is compiled with __launch_bounds__(256, 3)");
+        }
         int gather = all.indexOf(only("gather_batch"));
         assertEquals("gather_advance_cursor", all.get(gather + 1).kernel());
     }

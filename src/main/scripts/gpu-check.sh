@@ -12,7 +12,8 @@
 #                bitwise equal (model file and history), the GPU's test accuracy within the CPU
 #                runs' spread (their range widened by max(range, 0.005) on each side)
 #   5 bench      normnet bench --device all --quick, and PyTorch's bench.py on the same GPU (eager
-#                and CUDA-graphed) when python3 imports torch there, side by side
+#                and CUDA-graphed) when python3 imports torch there, side by side; the GPU's fp32
+#                GEMM ceiling through cuBLAS (TF32 off) and its copy bandwidth, through PyTorch
 #   6 summary    DIR/summary.md: one row per step; every log and JSON file lies beside it
 #
 #   --out DIR   where the results go (default: ./gpu-check-DATE)
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
         --out) [ $# -ge 2 ] || { echo "gpu-check: --out needs a directory" >&2; exit 2; }; out=$2; shift ;;
         --quick) quick=1 ;;
         --dry-run) dry=1 ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) echo "gpu-check: unknown argument $1 (expected --out DIR, --quick, --dry-run)" >&2; exit 2 ;;
     esac
     shift
@@ -119,7 +120,8 @@ if [ "$gpu" = 1 ]; then
     NORMNET_REQUIRE_GPU=1 logged tests "$tests_limit" "$here/bin/run-gpu-tests" --disable-ansi-colors \
         --scan-class-path="$here/test-classes" --include-tag gpu --reports-dir="$out/junit"
     status=$?
-    summary=$(grep -E 'tests (successful|failed|aborted)' "$out/tests.log" | tr -s ' []' ' ' | paste -sd, -)
+    summary=$(grep -E 'tests (successful|failed|aborted)' "$out/tests.log" | sed 's/[][]//g; s/  */ /g; s/^ //; s/ $//' \
+        | paste -sd, - | sed 's/,/, /g')
     if [ "$status" = 0 ]; then row tests pass "$summary"; elif [ "$status" = 124 ]; then row tests "FAIL: timed out" "$summary"
     else row tests "FAIL (exit $status)" "$summary; see tests.log"; fi
 else
@@ -226,6 +228,22 @@ else
     status=$?
     note="normnet bench exit $status"
     if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' > /dev/null 2>&1; then
+        # The ceilings to measure fractions of peak against: cuBLAS fp32 (no TF32) and a device-to-device copy.
+        logged ceilings 60 python3 -c '
+import json, torch
+torch.backends.cuda.matmul.allow_tf32 = False
+n = 8192
+a, b = torch.randn(n, n, device="cuda"), torch.randn(n, n, device="cuda")
+for _ in range(3): a @ b
+s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+s.record(); [a @ b for _ in range(10)]; e.record(); torch.cuda.synchronize()
+gemm = 2 * n ** 3 * 10 / (s.elapsed_time(e) / 1e3) / 1e12
+x = torch.empty(1 << 30, dtype=torch.uint8, device="cuda").random_(); y = torch.empty_like(x)
+for _ in range(3): y.copy_(x)
+s.record(); [y.copy_(x) for _ in range(10)]; e.record(); torch.cuda.synchronize()
+copy = 2 * x.numel() * 10 / (s.elapsed_time(e) / 1e3) / 1e9
+print(json.dumps({"device": torch.cuda.get_device_name(), "cublas_fp32_tflops": round(gemm, 2), "copy_gb_per_s": round(copy, 1)}))
+' && cp "$out/ceilings.log" "$out/ceilings.json" && note="$note; ceilings (cuBLAS fp32, copy) in ceilings.json"
         logged bench-pytorch "$(( $(left) - 20 ))" python3 "$here/benchmarks/pytorch/bench.py" --device cuda --quick \
             --data "$data" --json "$out/bench-pytorch.json"
         pstatus=$?

@@ -58,5 +58,9 @@ class GpuCheckBundleIT {
         }
         assertTrue(Files.readString(out.resolve("probe.txt")).contains("cuda probe: "), log);
         assertTrue(Files.size(out.resolve("train-cpu.safetensors")) > 0, log);
+        Process bad = new ProcessBuilder(BUNDLE.resolve("bin/gpu-check").toString(), "--bogus").redirectErrorStream(true).start();
+        String badOut = new String(bad.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(2, bad.waitFor(), badOut);
+        assertTrue(badOut.startsWith("gpu-check: unknown argument --bogus"), badOut);
     }
 }

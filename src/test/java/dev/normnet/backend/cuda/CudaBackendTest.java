@@ -129,6 +129,17 @@ class CudaBackendTest {
     // ---------------------------------------------------------------- memory
 
     @Test
+    void closingABackendKeepsThePrimaryContextAlive() {
+        new CudaBackend().close();
+        jcuda.driver.CUdevice dev = new jcuda.driver.CUdevice();
+        assertEquals(0, jcuda.driver.JCudaDriver.cuDeviceGet(dev, 0));
+        int[] flags = new int[1];
+        int[] active = new int[1];
+        assertEquals(0, jcuda.driver.JCudaDriver.cuDevicePrimaryCtxGetState(dev, flags, active));
+        assertEquals(1, active[0], "the probe holds the primary context for the process: no backend re-creates it");
+    }
+
+    @Test
     void outOfMemoryNamesTheSizesAndLeavesTheDeviceUsable() {
         long free = gpu.availableBytes();
         assertTrue(free > 0, "cuMemGetInfo: " + free);

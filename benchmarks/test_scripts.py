@@ -158,6 +158,30 @@ class ModelsTest(unittest.TestCase):
                          self.keys(mlp_bn)[:6])
         self.assertEqual("ReLU", type(mlp_bn[3]).__name__)
 
+    def test_folded_presets_are_what_fold_leaves(self):
+        import torch
+        torch.manual_seed(0)
+        for name in ("lenet-bn", "mlp-bn"):
+            m = models.make_model(name)
+            with torch.no_grad():
+                for layer in m:
+                    if isinstance(layer, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                        layer.running_mean.uniform_(-0.5, 0.5)
+                        layer.running_var.uniform_(0.2, 1.5)
+                        layer.weight.uniform_(0.5, 2.0)
+                        layer.bias.uniform_(-0.5, 0.5)
+            m.eval()
+            folded = models.fold(m)
+            preset = models.make_model(name + "-folded")
+            self.assertEqual(list(preset.state_dict()), list(folded.state_dict()))
+            self.assertEqual([type(x).__name__ for x in preset], [type(x).__name__ for x in folded])
+            preset.load_state_dict(folded.state_dict(), strict=True)
+            x = torch.rand(8, 1, 28, 28)
+            with torch.no_grad():
+                self.assertLess(float((preset.eval()(x) - m(x)).abs().max()), 1e-5)
+        self.assertNotIn("1.weight", models.make_model("lenet-bn-folded").state_dict())
+        self.assertNotIn("lenet-bn-folded", models.NAMES)   # the training scripts' choices stay trainable models
+
     def test_options(self):
         m = models.make_model("lenet-bn", pool="max", activation="relu")
         self.assertEqual(["MaxPool2d", "ReLU"], [type(m[3]).__name__, type(m[2]).__name__])

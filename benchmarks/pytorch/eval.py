@@ -4,10 +4,11 @@
     /usr/bin/python3 benchmarks/pytorch/eval.py MODEL.safetensors [--data DIR] [--json FILE]
 
 Reads the safetensors file by hand (no safetensors package needed), builds the model its normnet
-metadata names (models.make_model with its pool, activation and input side), loads the tensors with
-load_state_dict(strict=True), and runs it in eval mode in float32 over the Fashion-MNIST test set,
-batches of 256, the images prepared as normnet prepares them (common.Resident: divide by 255,
-bilinear resize when the model's side is not 28). Prints the mean cross-entropy
+metadata names (models.make_model with its pool, activation and input side; a file that `normnet
+fold` wrote, marked "folded": true, gets the folded preset, with nn.Identity where each batch norm
+was), loads the tensors with load_state_dict(strict=True), and runs it in eval mode in float32
+over the Fashion-MNIST test set, batches of 256, the images prepared as normnet prepares them
+(common.Resident: divide by 255, bilinear resize when the model's side is not 28). Prints the mean cross-entropy
 (F.cross_entropy), the accuracy (argmax), the accuracy of each class and the confusion matrix
 (rows: true class, columns: predicted), as `normnet eval` does; --json writes the same keys as
 `normnet eval --json`.
@@ -33,7 +34,7 @@ def main(argv=None):
     p.add_argument("--data")
     p.add_argument("--json")
     p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--model", dest="preset", choices=models.NAMES,
+    p.add_argument("--model", dest="preset", choices=models.NAMES + models.FOLDED_NAMES,
                    help="the model, for a file without normnet metadata (a PyTorch state_dict); defaults as normnet's")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -45,7 +46,8 @@ def main(argv=None):
         spec = {"model": args.preset, "resize": 28, "pool": "avg", "act": None, "classes": None}
     else:
         sys.exit(f"error: {args.model}: no normnet metadata naming the model; name it with --model")
-    model = models.make_model(spec["model"], size=spec["resize"], pool=spec["pool"], activation=spec["act"])
+    preset = spec["model"] + ("-folded" if spec.get("folded") else "")
+    model = models.make_model(preset, size=spec["resize"], pool=spec["pool"], activation=spec["act"])
     model.load_state_dict(tensors, strict=True)
     model.eval()
     classes = spec.get("classes") or [str(i) for i in range(10)]
@@ -65,7 +67,7 @@ def main(argv=None):
             np.add.at(confusion, (y.numpy(), pred.numpy()), 1)
     n = int(confusion.sum())
     correct = int(np.trace(confusion))
-    print(f"pytorch {torch.__version__}: {spec['model']} from {args.model}, {n} test images")
+    print(f"pytorch {torch.__version__}: {preset} from {args.model}, {n} test images")
     print(f"test loss {loss_sum / n:.4f}, accuracy {correct / n:.4f} ({correct} of {n})")
     per_class = {}
     for i, name in enumerate(classes):

@@ -8,9 +8,11 @@
 // channels still fill the GPU; partials are merged in fixed order: deterministic.
 #include "common.cuh"
 
+// j < m = N*L <= N*C*L <= 2^31 - 1 (NormGeometry checks the element count), so the division is
+// done in 32 bits, not per element in 64.
 __device__ __forceinline__ size_t bn_index(long long j, int c, int C, int L) {
-    long long n = j / L;
-    long long l = j - n * L;
+    const unsigned n = (unsigned) j / (unsigned) L;
+    const unsigned l = (unsigned) j - n * (unsigned) L;
     return ((size_t) n * C + c) * L + l;
 }
 

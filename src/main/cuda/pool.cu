@@ -35,7 +35,7 @@ __device__ __forceinline__ int pool_argmax(const float* __restrict__ xp, int H, 
     return arg;
 }
 
-// avg_pool2d_forward v1: one thread per output element; padded zeros count in the divisor k*k
+// avg_pool2d_forward v2: index division in 32 bits (v1: 64); one thread per output element; padded zeros count in the divisor k*k
 // (count_include_pad=True; with pad <= k/2 and floor mode every window has k*k positions).
 NN_KERNEL void avg_pool2d_forward(const float* __restrict__ x, float* __restrict__ y,
                                   int planes, int H, int W, int P, int Q, int k, int st, int pad) {
@@ -43,9 +43,11 @@ NN_KERNEL void avg_pool2d_forward(const float* __restrict__ x, float* __restrict
     const float inv = 1.0f / (float) (k * k);
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total;
          i += (long long) gridDim.x * blockDim.x) {
-        int q = (int) (i % Q);
-        int p = (int) ((i / Q) % P);
-        long long plane = i / ((long long) P * Q);
+        const unsigned u = (unsigned) i;  // i < total <= 2^31 - 1 (PoolGeometry checks): 32-bit division
+        const unsigned row = u / (unsigned) Q;
+        int q = (int) (u - row * (unsigned) Q);
+        int p = (int) (row % (unsigned) P);
+        long long plane = row / (unsigned) P;
         const float* xp = x + plane * H * W;
         int h0 = p * st - pad, w0 = q * st - pad;
         float sum = 0.0f;
@@ -62,16 +64,18 @@ NN_KERNEL void avg_pool2d_forward(const float* __restrict__ x, float* __restrict
     }
 }
 
-// avg_pool2d_backward v1: dx[ih, iw] = sum over covering windows of dy[p, q] / (k*k).
+// avg_pool2d_backward v2: index division in 32 bits (v1: 64); dx[ih, iw] = sum over covering windows of dy[p, q] / (k*k).
 NN_KERNEL void avg_pool2d_backward(const float* __restrict__ dy, float* __restrict__ dx,
                                    int planes, int H, int W, int P, int Q, int k, int st, int pad) {
     const long long total = (long long) planes * H * W;
     const float inv = 1.0f / (float) (k * k);
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total;
          i += (long long) gridDim.x * blockDim.x) {
-        int iw = (int) (i % W);
-        int ih = (int) ((i / W) % H);
-        long long plane = i / ((long long) H * W);
+        const unsigned u = (unsigned) i;  // i < total <= 2^31 - 1 (PoolGeometry checks): 32-bit division
+        const unsigned row = u / (unsigned) W;
+        int iw = (int) (u - row * (unsigned) W);
+        int ih = (int) (row % (unsigned) H);
+        long long plane = row / (unsigned) H;
         const float* dyp = dy + plane * P * Q;
         int p0, p1, q0, q1;
         pool_cover(ih, k, st, pad, P, p0, p1);
@@ -86,22 +90,24 @@ NN_KERNEL void avg_pool2d_backward(const float* __restrict__ dy, float* __restri
     }
 }
 
-// max_pool2d_forward v1: one thread per output element; the first maximum in row-major order.
+// max_pool2d_forward v2: index division in 32 bits (v1: 64); one thread per output element; the first maximum in row-major order.
 NN_KERNEL void max_pool2d_forward(const float* __restrict__ x, float* __restrict__ y,
                                   int planes, int H, int W, int P, int Q, int k, int st, int pad) {
     const long long total = (long long) planes * P * Q;
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total;
          i += (long long) gridDim.x * blockDim.x) {
-        int q = (int) (i % Q);
-        int p = (int) ((i / Q) % P);
-        long long plane = i / ((long long) P * Q);
+        const unsigned u = (unsigned) i;  // i < total <= 2^31 - 1 (PoolGeometry checks): 32-bit division
+        const unsigned row = u / (unsigned) Q;
+        int q = (int) (u - row * (unsigned) Q);
+        int p = (int) (row % (unsigned) P);
+        long long plane = row / (unsigned) P;
         const float* xp = x + plane * H * W;
         int arg = pool_argmax(xp, H, W, p * st - pad, q * st - pad, k);
         y[i] = arg < 0 ? -INFINITY : xp[arg];
     }
 }
 
-// max_pool2d_backward v1: gather form; each input pixel sums dy over the covering windows whose
+// max_pool2d_backward v2: index division in 32 bits (v1: 64); gather form; each input pixel sums dy over the covering windows whose
 // recomputed argmax (same pool_argmax as the forward pass, from x) is this pixel.
 NN_KERNEL void max_pool2d_backward(const float* __restrict__ x, const float* __restrict__ dy,
                                    float* __restrict__ dx,
@@ -109,9 +115,11 @@ NN_KERNEL void max_pool2d_backward(const float* __restrict__ x, const float* __r
     const long long total = (long long) planes * H * W;
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total;
          i += (long long) gridDim.x * blockDim.x) {
-        int iw = (int) (i % W);
-        int ih = (int) ((i / W) % H);
-        long long plane = i / ((long long) H * W);
+        const unsigned u = (unsigned) i;  // i < total <= 2^31 - 1 (PoolGeometry checks): 32-bit division
+        const unsigned row = u / (unsigned) W;
+        int iw = (int) (u - row * (unsigned) W);
+        int ih = (int) (row % (unsigned) H);
+        long long plane = row / (unsigned) H;
         const float* xp = x + plane * H * W;
         const float* dyp = dy + plane * P * Q;
         const int self = ih * W + iw;

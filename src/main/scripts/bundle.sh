@@ -10,36 +10,65 @@
 #   with --with-tests:
 #   test-classes/       the compiled tests and their resources
 #   test-lib/           test dependencies and the JUnit console launcher
-#   bin/run-gpu-tests   runs the tests tagged "gpu" (extra arguments go to the launcher)
+#   bin/run-gpu-tests   runs the tests tagged "gpu", a skip failing (extra arguments go to the launcher)
+#   with --gpu-check (implies --with-tests), dist/normnet-gpu-check-linux-x86_64.tar.xz and the same
+#   tree unpacked beside it, dist/normnet-gpu-check-linux-x86_64/, ready to travel:
+#   data/               Fashion-MNIST's four .gz files (from $NORMNET_DATA or /usr/share/datasets/fashion-mnist)
+#   benchmarks/         compare.py and pytorch/*.py: the PyTorch reference and the side-by-side table
+#   bin/gpu-check       the whole GPU check in one call (src/main/scripts/gpu-check.sh)
 #
-# usage: src/main/scripts/bundle.sh [--with-tests] [--skip-build]
+#   --no-archive: only the directory (target/bundle/NAME; with --gpu-check also dist/NAME), no .tar.xz
+#
+# usage: src/main/scripts/bundle.sh [--with-tests] [--gpu-check] [--skip-build] [--no-archive]
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 root=$PWD
 
 with_tests=false
+gpu_check=false
 build=true
+archive=true
 for arg in "$@"; do
     case "$arg" in
         --with-tests) with_tests=true ;;
+        --gpu-check) gpu_check=true; with_tests=true ;;
         --skip-build) build=false ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
-        *) echo "bundle.sh: unknown argument $arg (expected --with-tests, --skip-build)" >&2; exit 2 ;;
+        --no-archive) archive=false ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        *) echo "bundle.sh: unknown argument $arg (expected --with-tests, --gpu-check, --skip-build, --no-archive)" >&2; exit 2 ;;
     esac
 done
 
 junit_console_version=1.10.2
 name=normnet-bundle-linux-x86_64
+limit_mib=40
+if $gpu_check; then
+    name=normnet-gpu-check-linux-x86_64
+    limit_mib=60
+    fashion=
+    for dir in "${NORMNET_DATA:-}" "$root/data/FashionMNIST/raw" /usr/share/datasets/fashion-mnist; do
+        if [ -n "$dir" ] && [ -f "$dir/train-images-idx3-ubyte.gz" ] && [ -f "$dir/train-labels-idx1-ubyte.gz" ] \
+            && [ -f "$dir/t10k-images-idx3-ubyte.gz" ] && [ -f "$dir/t10k-labels-idx1-ubyte.gz" ]; then
+            fashion=$dir
+            break
+        fi
+    done
+    if [ -z "$fashion" ]; then
+        echo "bundle.sh: --gpu-check needs Fashion-MNIST's four .gz files in \$NORMNET_DATA, data/FashionMNIST/raw or" \
+            "/usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)" >&2
+        exit 2
+    fi
+fi
 stage=$root/target/bundle/$name
 out=$root/dist/$name.tar.xz
 
 if $build; then
-    if $with_tests; then
-        mvn -B -q package -DskipTests
-        mvn -B -q dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$root/target/test-lib"
-    else
-        mvn -B -q package -DskipTests
-    fi
+    # package also copies the tests' dependencies to target/test-lib and the JUnit console launcher to target/
+    mvn -B -q package -DskipTests
+fi
+if $with_tests && [ ! -d "$root/target/test-classes" ]; then
+    echo "bundle.sh: no target/test-classes; run without --skip-build" >&2
+    exit 1
 fi
 jar=$(ls "$root"/target/normnet-*.jar | grep -v -- '-sources\|-tests' | head -1)
 [ -f "$jar" ] || { echo "bundle.sh: no target/normnet-*.jar; run without --skip-build" >&2; exit 1; }
@@ -103,17 +132,20 @@ if $with_tests; then
     done
     console=junit-platform-console-standalone-$junit_console_version.jar
     if [ ! -f "$root/target/$console" ]; then
-        mvn -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:$junit_console_version \
-            -DoutputDirectory="$root/target"
+        echo "bundle.sh: no target/$console (mvn package copies it); run without --skip-build" >&2
+        exit 1
     fi
     cp "$root/target/$console" "$stage/test-lib/"
     cat > "$stage/bin/run-gpu-tests" <<SH
 #!/bin/sh
 # Runs normnet's tests tagged "gpu" (CUDA backend against the CPU reference) on the bundled runtime.
+# A GPU test that skips (no usable GPU) fails here, since NORMNET_REQUIRE_GPU defaults to 1; set
+# NORMNET_REQUIRE_GPU=0 to let them skip.
 # Extra arguments go to the JUnit console launcher, e.g. --include-tag gpu --exclude-tag slow, or
 # replace the selection: bin/run-gpu-tests --select-class dev.normnet.backend.cuda.CudaBackendTest
 here=\$(cd "\$(dirname "\$0")/.." && pwd)
 cd "\$here"
+export NORMNET_REQUIRE_GPU=\${NORMNET_REQUIRE_GPU:-1}
 # The launcher does not expand "dir/*": list the jars.
 cp="\$here/test-classes"
 for j in "\$here"/lib/*.jar "\$here"/test-lib/*.jar; do
@@ -131,11 +163,31 @@ SH
     chmod +x "$stage/bin/run-gpu-tests"
 fi
 
-tar -C "$root/target/bundle" -cf - "$name" | xz -6 -T2 > "$out.tmp"
-mv "$out.tmp" "$out"
-size=$(stat -c %s "$out")
-echo "bundle.sh: $out $((size / 1024 / 1024)) MiB ($size bytes)"
-if [ "$size" -gt $((40 * 1024 * 1024)) ]; then
-    echo "bundle.sh: the bundle is over 40 MiB" >&2
-    exit 1
+if $gpu_check; then
+    mkdir -p "$stage/data" "$stage/benchmarks/pytorch"
+    cp "$fashion"/train-images-idx3-ubyte.gz "$fashion"/train-labels-idx1-ubyte.gz \
+        "$fashion"/t10k-images-idx3-ubyte.gz "$fashion"/t10k-labels-idx1-ubyte.gz "$stage/data/"
+    cp "$root/benchmarks/compare.py" "$stage/benchmarks/"
+    cp "$root"/benchmarks/pytorch/*.py "$stage/benchmarks/pytorch/"
+    cp "$root/src/main/scripts/gpu-check.sh" "$stage/bin/gpu-check"
+    chmod +x "$stage/bin/gpu-check"
+fi
+
+if $archive; then
+    tar -C "$root/target/bundle" -cf - "$name" | xz -6 -T2 > "$out.tmp"
+    mv "$out.tmp" "$out"
+    size=$(stat -c %s "$out")
+    echo "bundle.sh: $out $((size / 1024 / 1024)) MiB ($size bytes)"
+    if [ "$size" -gt $((limit_mib * 1024 * 1024)) ]; then
+        echo "bundle.sh: the bundle is over $limit_mib MiB" >&2
+        exit 1
+    fi
+else
+    rm -f "$out"  # an archive of an earlier build would not match the directory
+    echo "bundle.sh: $stage (no archive)"
+fi
+if $gpu_check; then
+    rm -rf "$root/dist/$name"
+    cp -a "$stage" "$root/dist/$name"
+    echo "bundle.sh: $root/dist/$name (the same, unpacked): run bin/gpu-check there"
 fi

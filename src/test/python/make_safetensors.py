@@ -16,6 +16,11 @@ and, beside it, 16 seeded inputs and the model's eval-mode logits computed in fl
 float32 weights (rounded once to float32):
     src/test/resources/safetensors/pytorch_<model>_io.safetensors   (inputs, logits)
 ModelFileTest loads the first with the model named and compares its logits with the second.
+The same model with its batch norm folded by PyTorch's own torch.nn.utils.fusion (fuse_conv_bn_eval,
+fuse_linear_bn_eval; models.fold puts an nn.Identity where each batch norm was), its state_dict:
+    src/test/resources/safetensors/pytorch_<model>-folded.safetensors
+ModelFileTest folds the first file with normnet and compares the tensors with these, and loads
+this one as the folded model and compares its logits with the unfolded model's above.
 
 normnet to PyTorch: ModelFileTest writes normnet_<model>.safetensors (a seeded normnet model whose
 batch-norm statistics were moved by training steps) and checks that it equals the committed file
@@ -23,7 +28,10 @@ byte for byte. This script loads each committed normnet file into the PyTorch mo
 load_state_dict(strict=True), checks the dtypes (F32, num_batches_tracked I64), and writes the
 float64 eval logits on the same 16 inputs:
     src/test/resources/safetensors/normnet_<model>_logits.safetensors   (logits)
-ModelFileTest compares normnet's own eval logits of the file with those.
+ModelFileTest compares normnet's own eval logits of the file with those. The same for the folded
+file ModelFileTest writes (normnet's fold of normnet_<model>.safetensors, "folded": true in its
+metadata), loaded with strict=True into the folded preset (models.make_model("<model>-folded")):
+    src/test/resources/safetensors/normnet_<model>-folded_logits.safetensors   (logits)
 """
 
 import json
@@ -74,23 +82,27 @@ def pytorch_to_normnet(name, seed):
     loaded, _ = read_safetensors(path)
     assert set(loaded) == set(model.state_dict()), "round trip of the writer"
     print(f"wrote {os.path.relpath(path, ROOT)} ({len(loaded)} tensors)")
+    folded_path = os.path.join(OUT, f"pytorch_{name}-folded.safetensors")
+    write_safetensors(folded_path, models.fold(model.eval()).state_dict())
+    print(f"wrote {os.path.relpath(folded_path, ROOT)} (folded by torch.nn.utils.fusion)")
 
 
-def normnet_to_pytorch(name, seed):
-    path = os.path.join(OUT, f"normnet_{name}.safetensors")
+def normnet_to_pytorch(name, seed, folded=False):
+    stem = f"normnet_{name}" + ("-folded" if folded else "")
+    path = os.path.join(OUT, f"{stem}.safetensors")
     if not os.path.exists(path):
         print(f"{os.path.relpath(path, ROOT)} is missing: run ModelFileTest with -Dnormnet.golden.write=true first")
         return
     tensors, meta = read_safetensors(path)
     spec = json.loads(meta["normnet"])
-    assert meta.get("format") == "pt" and spec["model"] == name, meta
+    assert meta.get("format") == "pt" and spec["model"] == name and spec.get("folded", False) == folded, meta
     for key, t in tensors.items():
         want = torch.int64 if key.endswith("num_batches_tracked") else torch.float32
         assert t.dtype == want, f"{key}: {t.dtype}, expected {want}"
-    model = models.make_model(name, size=spec["resize"], pool=spec["pool"], activation=spec["act"])
+    model = models.make_model(name + ("-folded" if folded else ""), size=spec["resize"], pool=spec["pool"], activation=spec["act"])
     model.load_state_dict(tensors, strict=True)
     x = inputs(seed + 1000)
-    write_safetensors(os.path.join(OUT, f"normnet_{name}_logits.safetensors"), {"logits": eval_logits64(model, x)}, sort=False)
+    write_safetensors(os.path.join(OUT, f"{stem}_logits.safetensors"), {"logits": eval_logits64(model, x)}, sort=False)
     print(f"loaded {os.path.relpath(path, ROOT)} into PyTorch (strict); wrote its logits")
 
 
@@ -99,6 +111,7 @@ def main():
     for name, seed in CASES.items():
         pytorch_to_normnet(name, seed)
         normnet_to_pytorch(name, seed)
+        normnet_to_pytorch(name, seed, folded=True)
 
 
 if __name__ == "__main__":

@@ -220,8 +220,9 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
-     * Returns something that performs {@code step} each time it is run. On the GPU the launches of
-     * the first run are captured into a CUDA graph and later runs replay it; the step must
+     * Returns something that performs {@code step} each time it is run. On the GPU the first run
+     * is eager, the launches of the second are captured into a CUDA graph and later runs replay
+     * it; the step must
      * therefore only queue ops of this backend (no allocation, no read-back, no host-side
      * decisions that change between runs). The CPU runs the step directly.
      */

@@ -63,8 +63,8 @@ public final class Backends {
     private static CudaStatus probe() {
         try {
             return CudaBackend.probe();
-        } catch (LinkageError e) {  // JCuda itself missing or unloadable
-            return new CudaStatus(false, "no NVIDIA driver", "none");
+        } catch (LinkageError e) {  // JCuda's classes missing or unloadable
+            return new CudaStatus(false, "no NVIDIA driver", "none", "JCuda did not load: " + e);
         } catch (Throwable t) {
             return new CudaStatus(false, t.getClass().getSimpleName() + ": " + t.getMessage(), "none");
         }
@@ -87,7 +87,7 @@ public final class Backends {
             case "cuda": {
                 CudaStatus s = cudaStatus();
                 if (!s.available()) {
-                    throw new DeviceUnavailableException(s.reason());
+                    throw new DeviceUnavailableException(s.explain());
                 }
                 Backend b = new CudaBackend();
                 return new Selection(b, b.describe() + " (requested)");

@@ -62,6 +62,7 @@ public record PoolGeometry(int planes, int h, int w, int p, int q, int kernel, i
                     + expected + ", got " + ys);
         }
         Checks.elements(op, xName, xs);
+        Checks.elements(op, yName, ys);  // the kernels index x and y in 32 bits
         return new PoolGeometry(xs.dim(0) * xs.dim(1), xs.dim(2), xs.dim(3), p, q, spec.kernel(), spec.stride(), spec.pad());
     }
 

@@ -1,5 +1,7 @@
 package dev.normnet.bench;
 
+import java.util.function.LongSupplier;
+
 /**
  * The timing protocol shared by the model and kernel benchmarks (and mirrored by
  * benchmarks/pytorch/common.py): warm up for a while (at least two steps, each synchronized, and
@@ -46,19 +48,24 @@ public record Timer(double warmupSeconds, double targetSeconds, int repeats) {
     }
 
     public Result measure(Runnable step, Runnable sync) {
-        long start = System.nanoTime();
+        return measure(step, sync, System::nanoTime);
+    }
+
+    /** {@link #measure(Runnable, Runnable)} on the given clock (nanoseconds), for tests. */
+    Result measure(Runnable step, Runnable sync, LongSupplier clock) {
+        long start = clock.getAsLong();
         int n = 0;
         double last;
         double best = Double.MAX_VALUE;
         double elapsed;
         do {
-            long t0 = System.nanoTime();
+            long t0 = clock.getAsLong();
             step.run();
             sync.run();
-            last = (System.nanoTime() - t0) / 1e9;
+            last = (clock.getAsLong() - t0) / 1e9;
             best = Math.min(best, last);
             n++;
-            elapsed = (System.nanoTime() - start) / 1e9;
+            elapsed = (clock.getAsLong() - start) / 1e9;
             // past the minimum, keep warming while steps are still getting faster (code being compiled), up to 3 s more
         } while (n < 2 || elapsed < warmupSeconds || (last > 1.25 * best && elapsed < warmupSeconds + MAX_EXTRA_WARMUP));
         // a slow step is timed well enough by the last warm-up step; fast ones by a burst
@@ -67,12 +74,12 @@ public record Timer(double warmupSeconds, double targetSeconds, int repeats) {
         if (last < enough) {
             int k = 2;
             while (true) {
-                long t0 = System.nanoTime();
+                long t0 = clock.getAsLong();
                 for (int i = 0; i < k; i++) {
                     step.run();
                 }
                 sync.run();
-                double dt = (System.nanoTime() - t0) / 1e9;
+                double dt = (clock.getAsLong() - t0) / 1e9;
                 perStep = dt / k;
                 if (dt >= enough || k >= 64) {
                     break;
@@ -84,12 +91,12 @@ public record Timer(double warmupSeconds, double targetSeconds, int repeats) {
         double[] seconds = new double[repeats];
         for (int r = 0; r < repeats; r++) {
             sync.run();
-            long t0 = System.nanoTime();
+            long t0 = clock.getAsLong();
             for (int i = 0; i < steps; i++) {
                 step.run();
             }
             sync.run();
-            seconds[r] = (System.nanoTime() - t0) / 1e9;
+            seconds[r] = (clock.getAsLong() - t0) / 1e9;
         }
         return new Result(steps, seconds);
     }

@@ -168,7 +168,7 @@ public final class BenchCommand implements Callable<Integer> {
             if (s.available()) {
                 d.add("cuda");
             } else if (device.equals("cuda")) {
-                throw new UsageException("--device cuda: no usable GPU: " + s.reason() + " (use --device cpu or --device all)");
+                throw new UsageException("--device cuda: no usable GPU: " + s.explain() + " (use --device cpu or --device all)");
             } else {
                 err.println("cuda: skipped (" + s.reason() + ")");
             }

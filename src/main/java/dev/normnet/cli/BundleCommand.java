@@ -18,7 +18,12 @@ import picocli.CommandLine.Option;
         header = "Package a self-contained runtime for a GPU machine without a JDK.",
         description = {"Builds dist/normnet-bundle-linux-x86_64.tar.xz from the source checkout: a jlink Java runtime,",
                 "normnet's jars and bin/normnet (src/main/scripts/bundle.sh). Needs the ./normnet launcher, a JDK",
-                "and Maven."})
+                "and Maven.",
+                "",
+                "--gpu-check builds dist/normnet-gpu-check-linux-x86_64.tar.xz and the same tree beside it: also the",
+                "tests, the JUnit launcher, Fashion-MNIST's .gz files, the PyTorch reference scripts and",
+                "bin/gpu-check [--out DIR] [--quick] [--dry-run], which runs the whole GPU check on a machine with an",
+                "NVIDIA driver and nothing else."})
 final class BundleCommand implements Callable<Integer> {
     /** The system property holding the repository root; the launcher sets it. */
     static final String ROOT_PROPERTY = "normnet.root";
@@ -26,6 +31,11 @@ final class BundleCommand implements Callable<Integer> {
     @Option(names = "--with-tests", description = "also bundle the compiled tests, the JUnit console launcher and "
             + "bin/run-gpu-tests (default: off)")
     boolean withTests;
+    @Option(names = "--gpu-check", description = "build the GPU-check bundle instead: the tests, the data and bin/gpu-check "
+            + "(default: off)")
+    boolean gpuCheck;
+    @Option(names = "--no-archive", description = "build only the directory, not the .tar.xz (default: off)")
+    boolean noArchive;
     @Option(names = "--skip-build", description = "package the jars already under target/ instead of building (default: off)")
     boolean skipBuild;
 
@@ -36,8 +46,14 @@ final class BundleCommand implements Callable<Integer> {
         if (withTests) {
             command.add("--with-tests");
         }
+        if (gpuCheck) {
+            command.add("--gpu-check");
+        }
         if (skipBuild) {
             command.add("--skip-build");
+        }
+        if (noArchive) {
+            command.add("--no-archive");
         }
         Process p = new ProcessBuilder(command).directory(script.getParent().toFile()).inheritIO().start();
         return p.waitFor();

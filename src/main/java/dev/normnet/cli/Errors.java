@@ -1,5 +1,6 @@
 package dev.normnet.cli;
 
+import dev.normnet.backend.DeviceMemoryException;
 import dev.normnet.backend.DeviceUnavailableException;
 import dev.normnet.data.DataException;
 import dev.normnet.io.ModelFileException;
@@ -18,7 +19,9 @@ import picocli.CommandLine;
  * {@link UsageException} from a command's own checks), a missing, corrupt or wrong-shaped file
  * ({@link FileSystemException}, {@link DataException}, {@link ModelFileException}, a {@link UsageException} from
  * {@link JsonFiles}), a device that was asked for and is not usable
- * ({@link DeviceUnavailableException}). Everything else is internal.
+ * ({@link DeviceUnavailableException}), a request too large for the GPU's memory
+ * ({@link DeviceMemoryException}: the remedy is a smaller --batch or --resize). Everything else is
+ * internal, CUDA errors included (their message names the call or kernel, the op and its sizes).
  */
 final class Errors {
     private Errors() {
@@ -31,6 +34,7 @@ final class Errors {
                 || t instanceof DataException
                 || t instanceof ModelFileException
                 || t instanceof DeviceUnavailableException
+                || t instanceof DeviceMemoryException
                 || t instanceof FileSystemException;
     }
 
@@ -46,6 +50,8 @@ final class Errors {
                     : f instanceof NotDirectoryException ? "not a directory"
                     : f.getReason() != null ? f.getReason() : f.getClass().getSimpleName();
             message = f.getFile() + ": " + reason;
+        } else if (t instanceof DeviceMemoryException) {
+            message = t.getMessage() + "; use a smaller --batch or --resize";
         } else if (t instanceof DeviceUnavailableException) {
             message = "no usable GPU: " + t.getMessage();
         } else if (t instanceof CommandLine.ParameterException p) {

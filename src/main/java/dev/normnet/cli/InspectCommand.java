@@ -80,7 +80,7 @@ final class InspectCommand implements Callable<Integer> {
         try (ModelFile.Loaded loaded = ModelFile.load(modelFile, spec)) {
             Sequential model = loaded.model();
             if (png != null && model.layers().stream().noneMatch(l -> l instanceof BatchNorm)) {
-                throw new UsageException("--png " + png + ": " + spec.model() + " has no batch-norm layer to draw");
+                throw new UsageException("--png " + png + ": " + ModelFileOptions.describe(spec) + " has no batch-norm layer to draw");
             }
             out.printf(Locale.ROOT, "file: %s, %,d bytes, %s%s%n", modelFile, Files.size(modelFile), tensors,
                     named ? "" : ", no normnet metadata (model named on the command line)");
@@ -111,7 +111,8 @@ final class InspectCommand implements Callable<Integer> {
             }
             if (panels.isEmpty()) {
                 out.println();
-                out.println("no batch-norm layers");
+                out.println(spec.folded() ? "no batch-norm layers: they are folded into the convolution and linear layers before them"
+                        : "no batch-norm layers");
             }
             if (png != null) {
                 BufferedImage img = BatchNormImage.draw(panels, "gamma and beta by channel: " + spec.model() + " ("

@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ScopeType;
 
 /**
- * Entry point of the {@code normnet} command line: {@code normnet train|eval|predict|summary|inspect|bench|plot|experiment|bundle|completion ...},
+ * Entry point of the {@code normnet} command line: {@code normnet train|eval|predict|summary|inspect|fold|bench|plot|experiment|bundle|completion ...},
  * parsed by picocli.
  *
  * <p>One error policy for every command, applied here: exit status 0 on success; 2 for a problem
@@ -64,6 +64,7 @@ public final class Main implements Callable<Integer> {
         cl.addSubcommand(new PredictCommand(out));
         cl.addSubcommand(new SummaryCommand(out));
         cl.addSubcommand(new InspectCommand(out));
+        cl.addSubcommand(new FoldCommand(out));
         cl.addSubcommand(new BenchCommand(out, err));
         cl.addSubcommand(new PlotCommand(out));
         cl.addSubcommand(new ExperimentCommand(out));
@@ -106,7 +107,7 @@ public final class Main implements Callable<Integer> {
     /** {@code normnet} without a command. */
     @Override
     public Integer call() {
-        throw new UsageException("missing command (train, eval, predict, summary, inspect, bench, plot, experiment, bundle, completion); see normnet --help");
+        throw new UsageException("missing command (train, eval, predict, summary, inspect, fold, bench, plot, experiment, bundle, completion); see normnet --help");
     }
 
     /** Prints the one-line report for {@code t} and returns the exit status it calls for. */

@@ -8,6 +8,9 @@ import java.util.List;
 /** Builds the model a command line names (--model, --pool, --act, --resize, --init). */
 final class ModelFactory {
     static final List<String> MODELS = List.of("lenet-bn", "lenet", "mlp-bn", "mlp");
+    /** What --model names for a model file: a preset, or a preset with its batch norm folded (name + {@value #FOLDED}). */
+    static final String FOLDED = "-folded";
+    static final List<String> FILE_MODELS = List.of("lenet-bn", "lenet", "mlp-bn", "mlp", "lenet-bn" + FOLDED, "mlp-bn" + FOLDED);
     static final List<String> POOLS = List.of("avg", "max");
     static final List<String> ACTIVATIONS = List.of("sigmoid", "relu");
     static final List<String> INITS = List.of("default", "xavier");
@@ -46,6 +49,13 @@ final class ModelFactory {
     static final class ModelNames extends java.util.ArrayList<String> {
         ModelNames() {
             super(MODELS);
+        }
+    }
+
+    /** Completion candidates for the --model of the commands that read a model file. */
+    static final class FileModelNames extends java.util.ArrayList<String> {
+        FileModelNames() {
+            super(FILE_MODELS);
         }
     }
 

@@ -16,9 +16,10 @@ import picocli.CommandLine.Option;
  * A file normnet wrote names its model; given for such a file, each of these must agree with it.
  */
 final class ModelFileOptions {
-    @Option(names = "--model", paramLabel = "lenet-bn|lenet|mlp-bn|mlp", completionCandidates = ModelFactory.ModelNames.class,
-            description = "the model of a file that does not name it (a PyTorch state_dict) "
-                    + "(default: the file's; required for a file without normnet's metadata)")
+    @Option(names = "--model", paramLabel = "lenet-bn|lenet|mlp-bn|mlp|lenet-bn-folded|mlp-bn-folded",
+            completionCandidates = ModelFactory.FileModelNames.class,
+            description = "the model of a file that does not name it (a PyTorch state_dict; -folded: its batch norm folded, "
+                    + "an nn.Identity in its place) (default: the file's; required for a file without normnet's metadata)")
     String model;
     @Option(names = "--pool", paramLabel = "avg|max", completionCandidates = ModelFactory.PoolNames.class,
             description = "pooling of that model (default: the file's, else avg)")
@@ -31,7 +32,7 @@ final class ModelFileOptions {
 
     /** Checks the values alone (choices and range), before any file is read. */
     void check() {
-        model = Check.choice("--model", model, ModelFactory.MODELS);
+        model = Check.choice("--model", model, ModelFactory.FILE_MODELS);
         pool = Check.choice("--pool", pool, ModelFactory.POOLS);
         act = Check.choice("--act", act, ModelFactory.ACTIVATIONS);
         Check.range("--resize", resize, ModelSpec.MIN_SIDE, ModelSpec.MAX_SIDE);
@@ -53,7 +54,7 @@ final class ModelFileOptions {
         ModelSpec named = ModelFile.readSpec(file);
         if (named != null) {
             List<String> clashes = new ArrayList<>();
-            clash(clashes, "--model", model, named.model());
+            clash(clashes, "--model", model, named.model() + (named.folded() ? ModelFactory.FOLDED : ""));
             clash(clashes, "--pool", pool, named.options().pool());
             clash(clashes, "--act", act, named.options().activation());
             clash(clashes, "--resize", resize == null ? null : resize.toString(), Integer.toString(named.side()));
@@ -68,7 +69,8 @@ final class ModelFileOptions {
                     + "state_dict): name it with --model (and --pool, --act, --resize where they differ from the defaults)");
         }
         ModelOptions options = ModelFactory.options(pool == null ? "avg" : pool, act, resize == null ? 28 : resize, null);
-        return new ModelSpec(model, options, classes);
+        boolean folded = model.endsWith(ModelFactory.FOLDED);
+        return new ModelSpec(folded ? model.substring(0, model.length() - ModelFactory.FOLDED.length()) : model, options, classes, folded);
     }
 
     private static void clash(List<String> clashes, String option, String given, String actual) {
@@ -77,7 +79,7 @@ final class ModelFileOptions {
         }
     }
 
-    /** "lenet-bn (avg pooling, sigmoid, input 28x28)". */
+    /** "lenet-bn (avg pooling, sigmoid, input 28x28)", "mlp-bn (relu, input 28x28, batch norm folded)". */
     static String describe(ModelSpec spec) {
         ModelOptions o = spec.options();
         List<String> parts = new ArrayList<>();
@@ -86,6 +88,9 @@ final class ModelFileOptions {
         }
         parts.add(o.activation());
         parts.add("input " + spec.side() + "x" + spec.side());
+        if (spec.folded()) {
+            parts.add("batch norm folded");
+        }
         return spec.model() + " (" + String.join(", ", parts) + ")";
     }
 }

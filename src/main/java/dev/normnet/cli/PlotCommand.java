@@ -43,12 +43,17 @@ import picocli.CommandLine.Parameters;
  *       side-by-side run) are combined by the median of their medians.</li>
  *   <li>History files ({@code normnet train --history}): training curves, loss on the left,
  *       train and test accuracy on the right, one series per file.</li>
+ *   <li>With {@code --watch}, one or two history files of {@code train --watch N}: the percentiles
+ *       of a layer's input over the steps, side by side, and gamma and beta by epoch ({@link WatchImage}).</li>
  * </ul>
  */
 @Command(name = "plot", sortOptions = false,
         header = "Draw charts from history and benchmark JSON files.",
         description = {"Bench result files (with \"cases\") give a bar chart of examples/sec by model, device",
-                "and implementation; history files (with \"history\") give loss and accuracy curves."})
+                "and implementation; history files (with \"history\") give loss and accuracy curves.",
+                "With --watch, one or two histories of train --watch N (say LeNet and LeNet-BN) give the 15th, 50th",
+                "and 85th percentiles of one layer's input by step, side by side (Ioffe and Szegedy 2015, Figure 1),",
+                "above gamma and beta of the batch norm feeding it, by epoch and channel."})
 public final class PlotCommand implements Callable<Integer> {
 
     @Option(names = {"--out", "-o"}, paramLabel = "FILE.png", description = "the picture (default: the first file's name with .png)")
@@ -57,8 +62,14 @@ public final class PlotCommand implements Callable<Integer> {
     String title;
     @Option(names = "--width", paramLabel = "PX", description = "width (default: 1200 for bench results, 1400 for histories)")
     Integer width;
-    @Option(names = "--height", paramLabel = "PX", description = "height (default: 700 for bench results, 560 for histories)")
+    @Option(names = "--height", paramLabel = "PX", description = "height (default: 700 for bench results, 560 for histories, 900 with --watch)")
     Integer height;
+    @Option(names = "--watch", description = "draw what train --watch recorded in one or two history files (default: off)")
+    boolean watch;
+    @Option(names = "--layer", paramLabel = "NAME", description = "with --watch, the layer whose input is drawn, named as in "
+            + "the first file (\"Sigmoid-3\"); the others draw their layer of the same type and rank "
+            + "(default: the first activation)")
+    String layer;
     @Parameters(paramLabel = "FILE.json", arity = "1..*", description = "bench result or training history files, all of one kind")
     List<Path> files;
 
@@ -119,6 +130,12 @@ public final class PlotCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         System.setProperty("java.awt.headless", "true");
+        if (watch) {
+            return callWatch();
+        }
+        if (layer != null) {
+            throw new UsageException("--layer " + layer + " applies to --watch only");
+        }
         Path target = validate();
         List<JsonNode> docs = new ArrayList<>();
         Boolean bench = null;
@@ -148,6 +165,28 @@ public final class PlotCommand implements Callable<Integer> {
             }
             img = historyChart(histories, files, title, width != null ? width : 1400, height != null ? height : 560);
         }
+        Outputs.write("--out", target, p -> ImageIO.write(img, "png", p.toFile()));
+        out.println("wrote " + target);
+        return 0;
+    }
+
+    /** {@code plot --watch}: see {@link WatchImage}; 1400 x 900 pixels by default. */
+    private Integer callWatch() throws IOException {
+        if (files.size() > 2) {
+            throw new UsageException("--watch draws one or two history files side by side, got " + files.size());
+        }
+        Path target = validate();
+        List<HistoryFile> docs = new ArrayList<>();
+        for (Path f : files) {
+            JsonNode doc = JsonFiles.readObject(f);
+            if (!doc.has("history")) {
+                throw new UsageException(f + ": not a training history (no \"history\"); --watch reads those of train --watch N");
+            }
+            docs.add(JsonFiles.convert(doc, HistoryFile.class, f));
+        }
+        List<WatchImage.Run> runs = WatchImage.runs(files, docs);
+        BufferedImage img = WatchImage.draw(runs, WatchImage.layers(runs, layer), title,
+                width != null ? width : 1400, height != null ? height : 900);
         Outputs.write("--out", target, p -> ImageIO.write(img, "png", p.toFile()));
         out.println("wrote " + target);
         return 0;
@@ -324,7 +363,7 @@ public final class PlotCommand implements Callable<Integer> {
         return img;
     }
 
-    private static void widen(double[] range, double[] values) {
+    static void widen(double[] range, double[] values) {
         for (double v : values) {
             range[0] = Math.min(range[0], v);
             range[1] = Math.max(range[1], v);
@@ -339,7 +378,7 @@ public final class PlotCommand implements Callable<Integer> {
         chart.getStyler().setYAxisMax(range[1] + margin);
     }
 
-    private static String label(Path file, HistoryFile doc) {
+    static String label(Path file, HistoryFile doc) {
         String name = file.getFileName().toString();
         name = name.endsWith(".json") ? name.substring(0, name.length() - 5) : name;
         String device = Objects.requireNonNullElse(doc.device(), "");

@@ -23,6 +23,7 @@ import dev.normnet.train.DivergedException;
 import dev.normnet.train.EpochRecord;
 import dev.normnet.train.History;
 import dev.normnet.train.Trainer;
+import dev.normnet.train.TrainingWatch;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -119,6 +120,11 @@ final class TrainCommand implements Callable<Integer> {
     Path resume;
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores)")
     Integer threads;
+    @Option(names = "--watch", paramLabel = "N", description = "every N steps, record into the --history file the 15th, "
+            + "50th and 85th percentiles of the input of every batch norm and activation, batch against running "
+            + "statistics and gradient norms; gamma and beta after each epoch. Watched steps run eagerly and read "
+            + "tensors back to the host; the others are unchanged (default: off)")
+    Integer watch;
 
     /** The exit status of a run stopped because it went non-finite. */
     static final int DIVERGED = 3;
@@ -126,7 +132,7 @@ final class TrainCommand implements Callable<Integer> {
     static final String CHECK_ONLY = "normnet.checkOnly";
     /** Options a resumed run does not take from its state: they do not change what it computes. */
     static final Set<String> NOT_STORED = Set.of("--device", "--threads", "--no-graph", "--history", "--save",
-            "--checkpoint-dir", "--resume", Main.DEBUG);
+            "--checkpoint-dir", "--resume", "--watch", Main.DEBUG);
 
     private final PrintStream out;
 
@@ -152,6 +158,10 @@ final class TrainCommand implements Callable<Integer> {
         Check.range("--limit", limit, 1, Integer.MAX_VALUE);
         Check.range("--test-limit", testLimit, 1, Integer.MAX_VALUE);
         Check.range("--resize", resize, 16, 1024);
+        Check.range("--watch", watch, 1, Integer.MAX_VALUE);
+        if (watch != null && history == null) {
+            throw new UsageException("--watch " + watch + " needs --history FILE.json (what it records goes there)");
+        }
         threads = Check.threads("--threads", threads, spec.commandLine().getErr());
         Check.float32("--lr", lr);
         Check.float32("--momentum", momentum);
@@ -239,6 +249,12 @@ final class TrainCommand implements Callable<Integer> {
                 if (stepSize != null) {
                     builder.optScheduler(new StepLr(stepSize, (float) gamma()));
                 }
+                TrainingWatch watcher = watch != null ? new TrainingWatch(watch) : null;
+                if (watcher != null) {
+                    builder.optWatcher(watcher);
+                    out.println("watch: every " + watch + " steps (those steps run eagerly and are read back to the host)");
+                }
+                double secondsHere = 0;
                 History result = new History();
                 CheckpointDir writer = checkpoints != null ? new CheckpointDir(checkpoints) : null;
                 Map<String, Object> stored = storedSettings(dir);
@@ -255,6 +271,7 @@ final class TrainCommand implements Callable<Integer> {
                     // One epoch per fit, so that the state after each can be written (fit continues from epochsDone).
                     while (trainer.epochsDone() < epochs) {
                         result.add(trainer.fit(train, test, 1, printer).last());
+                        secondsHere += result.last().seconds();
                         if (writer != null) {
                             lastCheckpoint = writer.write(trainer.epochsDone(), net, modelSpec, optimizer,
                                     trainer.optimizer().state(), stored, dataDigests, result.records());
@@ -267,9 +284,10 @@ final class TrainCommand implements Callable<Integer> {
                             + (good != null ? "the last good state is " + good : "nothing was saved") + ")");
                     spec.commandLine().getErr().flush();
                     if (history != null) {
-                        HistoryFile h = historyFile(selection, backend, dir, train, test, net, result);
-                        JsonFiles.write("--history", history, new HistoryFile(h.device(), h.deviceDescription(), h.settings(),
-                                h.history(), new HistoryFile.Stopped(e.epoch(), e.step(), e.getMessage())));
+                        HistoryFile h = historyFile(selection, backend, dir, train, test, net, result)
+                                .withStopped(new HistoryFile.Stopped(e.epoch(), e.step(), e.getMessage()))
+                                .withWatch(watcher != null ? watcher.log() : null);
+                        JsonFiles.write("--history", history, h);
                         out.println("history: " + history);
                     }
                     return DIVERGED;
@@ -281,8 +299,14 @@ final class TrainCommand implements Callable<Integer> {
                 }
                 out.printf(Locale.ROOT, "done: %d epoch%s in %.1f s, test accuracy %.4f%n", result.records().size(),
                         result.records().size() == 1 ? "" : "s", total, last.testAcc());
+                if (watcher != null) {
+                    out.printf(Locale.ROOT, "watch: %d step%s watched, %.1f s spent reading back and sorting (%.1f%% of the "
+                            + "epochs' %.1f s)%n", watcher.stepsWatched(), watcher.stepsWatched() == 1 ? "" : "s",
+                            watcher.seconds(), 100 * watcher.seconds() / secondsHere, secondsHere);
+                }
                 if (history != null) {
-                    JsonFiles.write("--history", history, historyFile(selection, backend, dir, train, test, net, result));
+                    JsonFiles.write("--history", history, historyFile(selection, backend, dir, train, test, net, result)
+                            .withWatch(watcher != null ? watcher.log() : null));
                     out.println("history: " + history);
                 }
                 if (save != null) {

@@ -31,6 +31,11 @@ public final class AvgPool2d extends Layer {
     }
 
     @Override
+    protected Layer copy() {
+        return new AvgPool2d(spec.kernel(), spec.stride(), spec.pad());
+    }
+
+    @Override
     public String typeName() {
         return "AvgPool2d";
     }

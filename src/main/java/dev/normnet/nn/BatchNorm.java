@@ -72,6 +72,11 @@ public final class BatchNorm extends Layer {
     }
 
     @Override
+    protected Layer copy() {
+        return new BatchNorm(momentum, eps);
+    }
+
+    @Override
     public String typeName() {
         return inputRank == 3 ? "BatchNorm2d" : "BatchNorm1d";
     }

@@ -61,6 +61,11 @@ public final class Conv2d extends Layer {
     }
 
     @Override
+    protected Layer copy() {
+        return new Conv2d(outChannels, kernel, spec.stride(), spec.pad(), bias);
+    }
+
+    @Override
     public String typeName() {
         return "Conv2d";
     }

@@ -10,6 +10,11 @@ import dev.normnet.tensor.Tensor;
  */
 public final class Flatten extends Layer {
     @Override
+    protected Layer copy() {
+        return new Flatten();
+    }
+
+    @Override
     public String typeName() {
         return "Flatten";
     }

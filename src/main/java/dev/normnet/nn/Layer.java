@@ -33,6 +33,12 @@ public abstract class Layer {
     public abstract String typeName();
 
     /**
+     * A new, unbuilt layer with this one's configuration (sizes still to be inferred, no state):
+     * what {@link BatchNormFolding} builds a folded model from.
+     */
+    protected abstract Layer copy();
+
+    /**
      * Fixes this layer's sizes from the per-sample input shape and returns the per-sample output
      * shape. Throws {@link IllegalArgumentException} naming the layer when the input does not fit.
      */

@@ -40,6 +40,11 @@ public final class Linear extends Layer {
     }
 
     @Override
+    protected Layer copy() {
+        return new Linear(outFeatures, bias);
+    }
+
+    @Override
     public String typeName() {
         return "Linear";
     }

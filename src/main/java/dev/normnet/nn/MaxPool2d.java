@@ -32,6 +32,11 @@ public final class MaxPool2d extends Layer {
     }
 
     @Override
+    protected Layer copy() {
+        return new MaxPool2d(spec.kernel(), spec.stride(), spec.pad());
+    }
+
+    @Override
     public String typeName() {
         return "MaxPool2d";
     }

@@ -40,6 +40,22 @@ public final class Models {
         return new Sequential(layers, options.initMethod()).optInputShape(Shape.of(1, options.resize(), options.resize()));
     }
 
+    /**
+     * The architecture of preset {@code name} with its batch norm folded
+     * ({@link Sequential#foldBatchNorm()}): new, unbuilt, each BatchNorm an {@link Identity}, the
+     * layer before it with a bias. What a folded model file rebuilds before its state is loaded.
+     *
+     * @throws IllegalArgumentException for an unknown preset or one without batch norm
+     */
+    public static Sequential createFolded(String name, ModelOptions options) {
+        Sequential model = create(name, options);
+        if (BatchNormFolding.foldedIndices(model.layers()).isEmpty()) {
+            throw new IllegalArgumentException(name + " has no batch norm to fold");
+        }
+        return new Sequential(BatchNormFolding.foldedLayers(model.layers()), model.init())
+                .optInputShape(Shape.of(1, options.resize(), options.resize()));
+    }
+
     private static List<Layer> lenet(ModelOptions o, boolean bn) {
         Supplier<Layer> act = activation(o.activation() == null ? "sigmoid" : o.activation());
         Supplier<Layer> pool = "max".equals(o.pool()) ? () -> new MaxPool2d(2, 2) : () -> new AvgPool2d(2, 2);

@@ -7,6 +7,11 @@ import dev.normnet.tensor.Tensor;
 /** y = max(x, 0), element by element; dx = x > 0 ? dy : 0. Any shape. Named as PyTorch's {@code nn.ReLU}. */
 public final class ReLU extends Layer {
     @Override
+    protected Layer copy() {
+        return new ReLU();
+    }
+
+    @Override
     public String typeName() {
         return "ReLU";
     }

@@ -215,6 +215,22 @@ public final class Sequential implements AutoCloseable {
         return n;
     }
 
+    /**
+     * A new model for inference in which every BatchNorm that directly follows a Conv2d or Linear
+     * is folded into that layer's weight and bias (eval-mode batch norm is an affine map; the
+     * formulas are in {@link BatchNormFolding}). This model is not changed, and the new one shares
+     * nothing with it: it is built on the host for the same input shape (call {@link #to} to run
+     * it). In the new model each folded BatchNorm is an {@link Identity}, so the other layers keep
+     * their indices and state_dict names, and a Conv2d or Linear without bias gains one. A
+     * BatchNorm not directly after a Conv2d or Linear (after an activation, pooling or Flatten, or
+     * first) is left in place. Its outputs are this model's eval-mode outputs up to float32
+     * rounding; it is not meant for training.
+     */
+    public Sequential foldBatchNorm() {
+        requireBuilt();
+        return BatchNormFolding.fold(this);
+    }
+
     // ------------------------------------------------------------------ device
 
     /**
@@ -401,6 +417,13 @@ public final class Sequential implements AutoCloseable {
         return v;
     }
 
+    /** Sees each layer's input during {@link Plan#forward(boolean, LayerObserver)}. */
+    @FunctionalInterface
+    public interface LayerObserver {
+        /** Layer {@code index} is about to run on {@code input}, (N, ...) as {@link Plan#activation}. */
+        void beforeLayer(int index, Tensor input);
+    }
+
     /** The model planned for one batch size: every buffer allocated once, steps that only queue ops. */
     public final class Plan {
         private final int batch;
@@ -511,6 +534,21 @@ public final class Sequential implements AutoCloseable {
         public void forward(boolean training) {
             for (Layer.Step step : steps) {
                 step.forward(training);
+            }
+        }
+
+        /**
+         * As {@link #forward(boolean)}, calling {@code observer} with each layer's input just before
+         * that layer's ops are queued, while the input still holds its values (a Sigmoid or ReLU
+         * may write its output over it). For watching a training step from the host: the observer
+         * may read the tensor back, which waits for the device, so a step run this way is eager
+         * and never captured. The ops queued are those of {@link #forward(boolean)}, in the same
+         * order, so the results are the same bits.
+         */
+        public void forward(boolean training, LayerObserver observer) {
+            for (int i = 0; i < steps.length; i++) {
+                observer.beforeLayer(i, activations[i]);
+                steps[i].forward(training);
             }
         }
 

@@ -7,6 +7,11 @@ import dev.normnet.tensor.Tensor;
 /** y = 1 / (1 + exp(-x)), element by element; dx = dy * y * (1 - y). Any shape. */
 public final class Sigmoid extends Layer {
     @Override
+    protected Layer copy() {
+        return new Sigmoid();
+    }
+
+    @Override
     public String typeName() {
         return "Sigmoid";
     }

@@ -29,6 +29,9 @@ import java.util.Map;
  *   <li>the last, smaller batch (drop-last is off by default, as d2l's loaders) has its own plan;</li>
  *   <li>loss sums and correct counts accumulate in a device metrics tensor read once per epoch;</li>
  *   <li>evaluation runs in eval mode (running statistics) with its own cached steps.</li>
+ *   <li>with a {@link Watcher} ({@link Builder#optWatcher}), the steps it asks for run eagerly
+ *       (watchedStep), the same ops with read-backs between them; the other steps
+ *       are the captured ones. Without a watcher nothing changes.</li>
  * </ul>
  * The step allocates nothing; the learning-rate schedule is written into the optimizer's
  * device-side hyper-parameters between epochs, so a captured step needs no re-capture.
@@ -45,6 +48,7 @@ public final class Trainer implements AutoCloseable {
     private final boolean shuffle;
     private final boolean dropLast;
     private final SoftmaxCrossEntropyLoss loss;
+    private final Watcher watcher;   // null: no step is watched
 
     private Tensor attachedParams;
     private final Map<LabeledImages, Resident> resident = new IdentityHashMap<>();
@@ -66,6 +70,7 @@ public final class Trainer implements AutoCloseable {
         this.shuffle = b.shuffle;
         this.dropLast = b.dropLast;
         this.loss = new SoftmaxCrossEntropyLoss(backend);
+        this.watcher = b.watcher;
     }
 
     public static Builder builder() {
@@ -164,15 +169,24 @@ public final class Trainer implements AutoCloseable {
             r.trainOrder.copyFrom(orderHost);
             backend.fill(cursor, 0f);
             backend.fill(trainMetrics, 0f);
+            long firstStep = (long) (epoch - 1) * batches + 1;
             for (int b = 0; b < full; b++) {
-                fullStep.run();
+                if (watcher != null && watcher.watches(firstStep + b)) {
+                    watchedStep(r, batchSize, firstStep + b, epoch);
+                } else {
+                    fullStep.run();
+                }
                 if (perStepCheck) {
                     checkLoss(epoch, b + 1, batchSize, history);
                 }
                 l.onBatch(epoch, b + 1, batches);
             }
             if (restStep != null) {
-                restStep.run();
+                if (watcher != null && watcher.watches(firstStep + full)) {
+                    watchedStep(r, rest, firstStep + full, epoch);
+                } else {
+                    restStep.run();
+                }
                 if (perStepCheck) {
                     checkLoss(epoch, batches, rest, history);
                 }
@@ -181,6 +195,9 @@ public final class Trainer implements AutoCloseable {
             float[] m = trainMetrics.toArray();   // the one read-back of the epoch (waits for the device)
             if (!Float.isFinite(m[0]) || !allFinite(model.parameters().toArray())) {
                 throw diverged(epoch, 0, rest > 0 ? rest : batchSize, m[0], history);
+            }
+            if (watcher != null) {
+                watcher.afterEpoch(epoch, model);
             }
             double trainSeconds = (System.nanoTime() - t0) / 1e9;
             double testAcc = test == null ? Double.NaN : evaluate(test);
@@ -367,6 +384,23 @@ public final class Trainer implements AutoCloseable {
         };
     }
 
+    /**
+     * One training step as {@link #trainStep}'s, run eagerly with the watcher's calls between its
+     * ops (see {@link Watcher}). The ops are the same, so the step computes the same bits.
+     */
+    private void watchedStep(Resident r, int batch, long step, int epoch) {
+        Sequential.Plan plan = model.plan(batch);
+        Tensor labels = r.labels(batch);
+        watcher.beforeStep(step, epoch, model);
+        backend.gatherBatch(r.images, r.trainOrder, cursor, plan.input(), labels);
+        plan.forward(true, watcher);
+        loss.forwardBackward(plan.output(), labels, plan.outputGradient(), trainMetrics);
+        plan.backward();
+        watcher.afterBackward(model);
+        optimizer.step();
+        watcher.afterStep(model);
+    }
+
     private Runnable evalStep(Resident r, int batch) {
         Sequential.Plan plan = model.forwardPlan(batch);
         Tensor labels = r.labels(batch);
@@ -438,6 +472,7 @@ public final class Trainer implements AutoCloseable {
         private boolean graph = true;
         private boolean shuffle = true;
         private boolean dropLast;
+        private Watcher watcher;
 
         public Builder setModel(Sequential value) {
             this.model = value;
@@ -493,6 +528,15 @@ public final class Trainer implements AutoCloseable {
         /** Drop the last, smaller training batch; false by default (as d2l's loaders). */
         public Builder optDropLast(boolean value) {
             this.dropLast = value;
+            return this;
+        }
+
+        /**
+         * A watcher that sees inside the steps it chooses (see {@link Watcher}); none by default.
+         * Watched steps run eagerly, not as a captured graph; the others are unchanged.
+         */
+        public Builder optWatcher(Watcher value) {
+            this.watcher = value;
             return this;
         }
 

@@ -52,6 +52,8 @@ class BackendsTest {
         CudaStatus s = Backends.cudaStatus();
         assertEquals(false, s.available());
         assertEquals("no NVIDIA driver", s.reason());
+        assertTrue(s.detail().contains("libcuda.so"), "the loader's words: " + s.detail());
+        assertTrue(s.detail().contains("libJCudaDriver"), "the native library's path: " + s.detail());
     }
 
     @Test
@@ -83,7 +85,7 @@ class BackendsTest {
         CudaStatus s = Backends.cudaStatus();
         Assumptions.assumeFalse(s.available(), "a usable GPU is present");
         DeviceUnavailableException e = assertThrows(DeviceUnavailableException.class, () -> Backends.select("cuda"));
-        assertEquals(s.reason(), e.getMessage());
+        assertEquals(s.explain(), e.getMessage());
     }
 
     @Test

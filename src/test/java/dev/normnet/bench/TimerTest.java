@@ -40,20 +40,40 @@ class TimerTest {
 
     @Test
     void aSlowStepIsNotRepeatedForCalibration() {
+        // A clock that only the steps advance (100, 60, 20, 20 ms ...), so the machine's load
+        // cannot make the second step look slower than the first and prolong the warm-up.
+        long[] now = {0};
         int[] calls = {0};
-        // Each step faster than the one before (100, 60, 20 ms), so that a busy machine's delays
-        // cannot make the second look slower than the first and prolong the warm-up.
         Runnable step = () -> {
             calls[0]++;
-            try {
-                Thread.sleep(Math.max(20, 140 - 40 * calls[0]));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            now[0] += Math.max(20, 140 - 40 * calls[0]) * 1_000_000L;
         };
-        Timer.Result r = new Timer(0.0, 0.02, 1).measure(step, () -> { });
+        Timer.Result r = new Timer(0.0, 0.02, 1).measure(step, () -> { }, () -> now[0]);
         assertEquals(1, r.steps());
         assertEquals(3, calls[0], "two warm-up steps and one timed step");
+        assertEquals(0.020, r.seconds()[0], 1e-12);
+    }
+
+    @Test
+    void warmUpGoesOnWhileTheLastStepIsSlowerThanTheFastest() {
+        // 50, 100, 50 ms: the second step is over 1.25x the fastest, so a third warms up; then
+        // two runs of two 50 ms steps fill the 0.1 s target.
+        assertEquals(3 + 2 * 2, callsOnFakeClock(new long[] {50, 100, 50}, 50, new Timer(0.0, 0.1, 2)));
+        // 50 ms, then 1 s steps: still slow after 3 s of extra warm-up (four steps, 3.05 s), it
+        // stops warming and times one step per run.
+        assertEquals(4 + 2, callsOnFakeClock(new long[] {50}, 1000, new Timer(0.0, 0.1, 2)));
+    }
+
+    /** Runs the timer on a clock that only the steps advance, by the given milliseconds (then {@code rest} each). */
+    private static int callsOnFakeClock(long[] millis, long rest, Timer timer) {
+        long[] now = {0};
+        int[] calls = {0};
+        Runnable step = () -> {
+            now[0] += (calls[0] < millis.length ? millis[calls[0]] : rest) * 1_000_000L;
+            calls[0]++;
+        };
+        timer.measure(step, () -> { }, () -> now[0]);
+        return calls[0];
     }
 
     @Test

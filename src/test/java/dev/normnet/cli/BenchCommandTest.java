@@ -91,7 +91,7 @@ class BenchCommandTest {
         CudaStatus s = Backends.cudaStatus();
         assumeFalse(s.available(), "this machine has a usable GPU");
         assertEquals(2, bench("--device", "cuda", "--quick"));
-        assertEquals("normnet: --device cuda: no usable GPU: " + s.reason() + " (use --device cpu or --device all)",
+        assertEquals("normnet: --device cuda: no usable GPU: " + s.explain() + " (use --device cpu or --device all)",
                 err().trim());
     }
 

@@ -118,6 +118,29 @@ class ErrorPolicyTest {
         assertEquals("normnet: no usable GPU: no NVIDIA driver", err.toString(StandardCharsets.UTF_8).trim());
     }
 
+    @Test
+    void outOfGpuMemoryIsTheUsersAndNamesTheRemedy() {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status = Main.report(new dev.normnet.backend.DeviceMemoryException("out of GPU memory: [256, 6, 220, 220] needs "
+                + "283.6 MiB (cuMemAlloc: CUDA_ERROR_OUT_OF_MEMORY); the GPU has 12.0 MiB free of 80.0 GiB"),
+                new PrintStream(err, true, StandardCharsets.UTF_8), false);
+        assertEquals(2, status);
+        assertEquals("normnet: out of GPU memory: [256, 6, 220, 220] needs 283.6 MiB (cuMemAlloc: CUDA_ERROR_OUT_OF_MEMORY); "
+                + "the GPU has 12.0 MiB free of 80.0 GiB; use a smaller --batch or --resize", err.toString(StandardCharsets.UTF_8).trim());
+    }
+
+    @Test
+    void aCudaFaultIsInternalAndOneLine() {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status = Main.report(new dev.normnet.backend.cuda.CudaException("cuStreamSynchronize failed: CUDA_ERROR_ILLEGAL_ADDRESS "
+                + "(the last kernel queued: conv2d_forward, x (2, 3, 8, 8))", 700), new PrintStream(err, true, StandardCharsets.UTF_8), false);
+        assertEquals(1, status);
+        String line = err.toString(StandardCharsets.UTF_8).trim();
+        assertEquals(1, line.lines().count(), line);
+        assertTrue(line.startsWith("normnet: internal error: CudaException: cuStreamSynchronize failed: CUDA_ERROR_ILLEGAL_ADDRESS"), line);
+        assertTrue(line.contains("conv2d_forward, x (2, 3, 8, 8)"), line);
+    }
+
     /** A command that fails the way a bug does. */
     @Command(name = "broken")
     static final class Broken implements Callable<Integer> {

@@ -274,12 +274,12 @@ class ExperimentCommandTest {
         List<ExperimentCommand.Run> runs = List.of(
                 new ExperimentCommand.Run(0, "histories/g-seed0.json", new HistoryFile("cpu", "", Map.of(), List.of(e1, e2)), null),
                 new ExperimentCommand.Run(1, "histories/g-seed1.json",
-                        new HistoryFile("cpu", "", Map.of(), List.of(e1), new HistoryFile.Stopped(2, 3, why)), why),
+                        new HistoryFile("cpu", "", Map.of(), List.of(e1), new HistoryFile.Stopped(2, 3, why), null), why),
                 new ExperimentCommand.Run(2, "histories/g-seed2.json", new HistoryFile("cpu", "", Map.of(), List.of(e1, e2b)), null));
         ExperimentCommand.Group g = new ExperimentCommand.Group("g", "G", List.of("--model", "lenet"));
         ExperimentCommand.Group none = new ExperimentCommand.Group("h", "H", List.of("--model", "mlp"));
         List<ExperimentCommand.Run> allDiverged = List.of(new ExperimentCommand.Run(0, "histories/h-seed0.json",
-                new HistoryFile("cpu", "", Map.of(), List.of(), new HistoryFile.Stopped(1, 1, why)), why));
+                new HistoryFile("cpu", "", Map.of(), List.of(), new HistoryFile.Stopped(1, 1, why), null), why));
         Map<ExperimentCommand.Group, List<ExperimentCommand.Run>> map = new LinkedHashMap<>();
         map.put(g, runs);
         map.put(none, allDiverged);

@@ -16,8 +16,8 @@ import picocli.CommandLine.Model.OptionSpec;
 
 /** The command line's contract: help text, version, exit statuses, one-line errors. */
 class MainTest {
-    static final List<String> COMMANDS = List.of("train", "eval", "predict", "summary", "inspect", "bench", "plot", "experiment", "bundle",
-            "completion");
+    static final List<String> COMMANDS = List.of("train", "eval", "predict", "summary", "inspect", "fold", "bench", "plot", "experiment",
+            "bundle", "completion");
 
     @Test
     void topLevelHelpListsEveryCommand() {
@@ -30,7 +30,8 @@ class MainTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"train", "eval", "predict", "summary", "inspect", "bench", "plot", "experiment", "bundle", "completion"})
+    @ValueSource(strings = {"train", "eval", "predict", "summary", "inspect", "fold", "bench", "plot", "experiment", "bundle",
+        "completion"})
     void commandHelpListsEveryOptionWithItsDefault(String command) {
         for (String flag : List.of("--help", "-h")) {
             CliTestSupport.Result r = CliTestSupport.run(command, flag);
@@ -102,8 +103,9 @@ class MainTest {
         "bench --only ((", "bench --threads", "bench --bogus", "bench --repeats 0", "plot", "plot --width abc x.json",
         "plot --height 0 x.json", "eval", "eval m.safetensors --batch 0", "eval m.safetensors --model vgg",
         "eval m.safetensors --top 3", "predict", "predict m.safetensors", "predict m.safetensors x.png --top 0",
-        "predict m.safetensors x.png --threads 0", "inspect", "inspect a b", "inspect m.safetensors --resize 9", "bundle --bogus", "bundle", "completion extra",
-        "experiment", "experiment nonsense", "experiment all --seeds 0", "experiment bn-speed --epochs 0", "experiment all --device tpu", "nonsense", "--nonsense", ""})
+        "predict m.safetensors x.png --threads 0", "inspect", "inspect a b", "inspect m.safetensors --resize 9", "fold", "fold m.safetensors", "fold m.safetensors --out", "bundle --bogus", "bundle", "completion extra",
+        "experiment", "experiment nonsense", "experiment all --seeds 0", "experiment bn-speed --epochs 0", "experiment all --device tpu",
+        "nonsense", "--nonsense", ""})
     void badUsageIsOneLineAndExitTwo(String line) {
         String[] args = line.isEmpty() ? new String[0] : line.split(" ");
         CliTestSupport.Result r = CliTestSupport.run(args);
@@ -161,7 +163,7 @@ class MainTest {
         CliTestSupport.Result r = CliTestSupport.run("completion");
         assertEquals(0, r.status(), r.err());
         assertTrue(r.out().contains("complete -F"), r.out());
-        for (String command : List.of("train", "eval", "predict", "summary", "inspect", "bench", "plot", "experiment", "bundle")) {
+        for (String command : List.of("train", "eval", "predict", "summary", "inspect", "fold", "bench", "plot", "experiment", "bundle")) {
             assertTrue(r.out().contains(command), "completion lacks " + command);
         }
         assertTrue(r.out().contains("lenet-bn"), "completion offers the model names");

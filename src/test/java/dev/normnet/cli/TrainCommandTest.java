@@ -58,7 +58,7 @@ class TrainCommandTest {
         assertEquals(data.toAbsolutePath().normalize().toString(), settings.get("data"));
         assertEquals(List.of("model", "data", "dataset", "epochs", "batch", "lr", "optimizer", "momentum", "weight_decay",
                 "step_size", "gamma", "device", "seed", "limit", "test_limit", "resize", "pool", "act", "init", "history",
-                "no_graph", "save", "checkpoint_dir", "resume", "threads", "train_examples", "test_examples", "parameters"), List.copyOf(settings.keySet()));
+                "no_graph", "save", "checkpoint_dir", "resume", "threads", "watch", "train_examples", "test_examples", "parameters"), List.copyOf(settings.keySet()));
         List<EpochRecord> epochs = json.history();
         assertEquals(2, epochs.size());
         for (int e = 0; e < 2; e++) {

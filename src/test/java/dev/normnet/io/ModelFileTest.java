@@ -221,10 +221,10 @@ class ModelFileTest {
         b.write(f);
         ModelFileException e = assertThrows(ModelFileException.class, () -> ModelFile.load(f));
         assertTrue(e.getMessage().startsWith(f + ": metadata 'normnet': "), e.getMessage());
-        SafeTensors.Builder v2 = ModelFile.contents(m, null).putMetadata(ModelFile.METADATA_KEY, "{\"format_version\": 2}");
-        v2.write(f);
+        SafeTensors.Builder v3 = ModelFile.contents(m, null).putMetadata(ModelFile.METADATA_KEY, "{\"format_version\": 3}");
+        v3.write(f);
         e = assertThrows(ModelFileException.class, () -> ModelFile.load(f));
-        assertTrue(e.getMessage().contains("version 2 is not supported"), e.getMessage());
+        assertTrue(e.getMessage().contains("version 3 is not supported"), e.getMessage());
     }
 
     @Test
@@ -237,5 +237,103 @@ class ModelFileTest {
         }
         assertEquals("3", s.className(3));
         assertThrows(IllegalArgumentException.class, () -> new ModelSpec("lenet", ModelOptions.defaults().withResize(8), List.of()));
+    }
+
+    // ------------------------------------------------------------------ folded models
+
+    @ParameterizedTest
+    @ValueSource(strings = {"lenet-bn", "mlp-bn"})
+    void normnetsFoldAgreesWithPyTorchsFusionOfTheSameFile(String model) throws IOException {
+        try (ModelFile.Loaded loaded = ModelFile.load(GOLDEN.resolve("pytorch_" + model + ".safetensors"), spec(model));
+             SafeTensors pt = SafeTensors.open(GOLDEN.resolve("pytorch_" + model + "-folded.safetensors"));
+             SafeTensors io = SafeTensors.open(GOLDEN.resolve("pytorch_" + model + "_io.safetensors"))) {
+            Sequential folded = loaded.model().foldBatchNorm();
+            Map<String, float[]> state = folded.state();
+            assertEquals(pt.entries().keySet(), state.keySet(), "the state_dict names of PyTorch's fused model");
+            // PyTorch computes the fused values in float32 (a few roundings each), normnet in float64 rounded once.
+            for (Map.Entry<String, float[]> e : state.entrySet()) {
+                System.out.println(Closeness.assertClose(model + " folded " + e.getKey() + " against torch.nn.utils.fusion",
+                        pt.floats(e.getKey()), e.getValue(), 1e-6));
+            }
+            float[] x = io.floats("inputs");
+            Closeness.assertClose(model + " folded logits against PyTorch's unfolded eval logits (float64)", io.floats("logits"),
+                    evalLogits(folded, x, 16), 1e-5);
+            // PyTorch's fused file, with no metadata, loads as the folded model when named so.
+            try (ModelFile.Loaded fused = ModelFile.load(GOLDEN.resolve("pytorch_" + model + "-folded.safetensors"),
+                    spec(model).asFolded())) {
+                Closeness.assertClose(model + " PyTorch's fused file in normnet", io.floats("logits"), evalLogits(fused.model(), x, 16), 1e-5);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"lenet-bn", "mlp-bn"})
+    void normnetsFoldedFileIsTheOnePyTorchLoadedAndGivesPyTorchsLogits(String model) throws IOException {
+        Path golden = GOLDEN.resolve("normnet_" + model + "-folded.safetensors");
+        Sequential unfolded = moved(model, model.length());
+        Sequential m = unfolded.foldBatchNorm();
+        byte[] bytes = ModelFile.contents(m, spec(model).asFolded()).toBytes();
+        if (WRITE_GOLDEN) {
+            Files.write(golden, bytes);
+        }
+        // make_safetensors.py loaded this exact file into models.make_model(model + "-folded") with strict=True.
+        assertArrayEquals(Files.readAllBytes(golden), bytes, "normnet's folded file differs from the one PyTorch checked");
+        try (SafeTensors st = SafeTensors.open(golden);
+             SafeTensors io = SafeTensors.open(GOLDEN.resolve("pytorch_" + model + "_io.safetensors"));
+             SafeTensors pt = SafeTensors.open(GOLDEN.resolve("normnet_" + model + "-folded_logits.safetensors"))) {
+            st.entries().forEach((name, e) -> assertEquals(SafeTensors.DType.F32, e.dtype(), name));
+            assertEquals(spec(model).asFolded(), ModelSpec.fromJson(st.metadata().get(ModelFile.METADATA_KEY)));
+            float[] x = io.floats("inputs");
+            float[] logits = evalLogits(m, x, 16);
+            Closeness.assertClose(model + " folded eval logits against PyTorch's of the same file", pt.floats("logits"), logits, 1e-5);
+            Closeness.assertClose(model + " folded eval logits against the unfolded model's", evalLogits(unfolded, x, 16), logits, 1e-5);
+        }
+    }
+
+    @Test
+    void aFoldedModelSavesAndLoadsWithItsArchitecture() throws IOException {
+        Sequential a = moved("lenet-bn", 1).foldBatchNorm();
+        ModelSpec spec = new ModelSpec("lenet-bn", ModelOptions.defaults().withPool("max"), CLASSES, true);
+        Path f = dir.resolve("f.safetensors");
+        ModelFile.save(a, spec, f);
+        assertEquals(spec, ModelFile.readSpec(f));
+        try (SafeTensors st = SafeTensors.open(f)) {
+            String json = st.metadata().get(ModelFile.METADATA_KEY);
+            assertTrue(json.contains("\"format_version\":2") && json.contains("\"folded\":true"), json);
+            assertEquals(List.of("0.weight", "0.bias", "4.weight", "4.bias", "9.weight", "9.bias", "12.weight", "12.bias",
+                    "15.weight", "15.bias"), List.copyOf(st.entries().keySet()).stream().sorted(
+                    java.util.Comparator.comparingInt((String k) -> Integer.parseInt(k.substring(0, k.indexOf('.'))))
+                            .thenComparing(k -> k.endsWith("bias"))).toList());
+        }
+        try (ModelFile.Loaded b = ModelFile.load(f)) {
+            assertEquals(spec, b.spec());
+            assertEquals("Identity", b.model().layers().get(1).typeName());
+            assertEquals(a.state().keySet(), b.model().state().keySet());
+            a.state().forEach((k, v) -> assertArrayEquals(v, b.model().state().get(k), k));
+        }
+        String plain = spec("lenet-bn").toJson();
+        assertTrue(plain.contains("\"format_version\":1") && !plain.contains("folded"), plain);
+        // The file and the architecture must agree: a folded file is not an unfolded model, and the other way round.
+        ModelFileException e = assertThrows(ModelFileException.class, () -> ModelFile.load(f, spec("lenet-bn")));
+        assertTrue(e.getMessage().contains("tensor '1.weight' [6] is missing"), e.getMessage());
+        Path unfolded = dir.resolve("u.safetensors");
+        ModelFile.save(moved("lenet-bn", 1), spec("lenet-bn"), unfolded);
+        e = assertThrows(ModelFileException.class, () -> ModelFile.load(unfolded, spec("lenet-bn").asFolded()));
+        assertTrue(e.getMessage().contains("tensor '1.") && e.getMessage().contains("is not in the model"), e.getMessage());
+    }
+
+    @Test
+    void aFoldedDescriptionMustBeConsistent() {
+        String v1 = spec("mlp-bn").toJson();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ModelSpec.fromJson(v1.replace("{", "{\"folded\":true,")));
+        assertTrue(e.getMessage().contains("version 1 cannot mark the model folded"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> ModelSpec.fromJson(v1.replace("\"format_version\":1", "\"format_version\":2")));
+        assertTrue(e.getMessage().contains("version 2 must mark the model folded"), e.getMessage());
+        String v2 = spec("mlp-bn").asFolded().toJson();
+        e = assertThrows(IllegalArgumentException.class, () -> ModelSpec.fromJson(v2.replace("\"folded\":true", "\"folded\":\"yes\"")));
+        assertTrue(e.getMessage().contains("'folded' must be true or false"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new ModelSpec("mlp", ModelOptions.defaults(), List.of(), true));
+        assertEquals("mlp has no batch norm to fold, so no folded mlp exists", e.getMessage());
     }
 }

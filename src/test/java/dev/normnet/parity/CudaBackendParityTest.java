@@ -1,12 +1,12 @@
 package dev.normnet.parity;
 
+import dev.normnet.GpuTest;
 import dev.normnet.backend.cuda.CudaStatus;
 import dev.normnet.backend.Backend;
 import dev.normnet.backend.Backends;
-import org.junit.jupiter.api.Tag;
 
 /** The golden per-op cases on the CUDA backend; skipped, with the reason, where no GPU is usable. */
-@Tag("gpu")
+@GpuTest
 class CudaBackendParityTest extends BackendParityCases {
     @Override
     protected String unavailableReason() {

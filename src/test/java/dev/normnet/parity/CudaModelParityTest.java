@@ -1,12 +1,12 @@
 package dev.normnet.parity;
 
+import dev.normnet.GpuTest;
 import dev.normnet.backend.cuda.CudaStatus;
 import dev.normnet.backend.Backend;
 import dev.normnet.backend.Backends;
-import org.junit.jupiter.api.Tag;
 
 /** LeNet-BN and MLP-BN training steps on the CUDA backend against PyTorch; skipped where no GPU is usable. */
-@Tag("gpu")
+@GpuTest
 class CudaModelParityTest extends ModelParityCases {
     @Override
     protected String unavailableReason() {

@@ -135,6 +135,29 @@ abstract class ModelParityCases {
         model.close();
     }
 
+    /**
+     * The golden final state with its batch norm folded ({@link Sequential#foldBatchNorm()}, on the
+     * host), run on this backend: PyTorch's eval-mode logits of the unfolded model.
+     */
+    @ParameterizedTest
+    @CsvSource({"lenet_bn, lenet-bn", "mlp_bn, mlp-bn"})
+    void foldedEvalLogits(String caseName, String preset) {
+        Golden g = new Golden(caseName, label() + " folded");
+        NpyReader.Array x = g.load("x");            // (N, 1, H, W)
+        int n = x.dim(0);
+        try (Sequential model = Models.create(preset, ModelOptions.defaults())) {
+            model.build(Shape.of(x.dim(1), x.dim(2), x.dim(3)), 1);
+            model.loadState(load(g, "final.", model));
+            try (Sequential folded = model.foldBatchNorm().to(backend)) {
+                Sequential.Plan eval = folded.forwardPlan(n);
+                eval.input().copyFrom(x.data());
+                eval.forward(false);
+                g.check("eval_logits", eval.output(), "eval_logits");
+            }
+        }
+        System.out.println(g.summary());
+    }
+
     @ParameterizedTest
     @CsvSource({"lenet_bn, lenet-bn", "mlp_bn, mlp-bn"})
     void trainerFit(String caseName, String preset) {

@@ -27,7 +27,9 @@ import dev.normnet.tensor.Tensor;
  * a step into a CUDA graph that is replayed.
  *
  * <p>Errors: every driver call is checked; a failure throws {@link CudaException} naming the call
- * or kernel, its shapes and the CUDA error. Kernel faults surface asynchronously at the next
+ * or kernel, its shapes and the CUDA error, or, for out-of-memory,
+ * {@link dev.normnet.backend.DeviceMemoryException} naming what was allocated, its size and the
+ * GPU's free memory (the context stays usable). Kernel faults surface asynchronously at the next
  * synchronizing call; with {@code -Dnormnet.debug=1} every launch is logged with its grid and
  * block and followed by a synchronize, so the failing kernel is named.
  */
@@ -105,6 +107,13 @@ public final class CudaBackend implements Backend {
         return new CudaTensor(this, ctx.memory.allocate(Math.max(1, shape.size()), shape), 0, shape, true);
     }
 
+    /** The device's free memory (cuMemGetInfo), or -1 when unknown. */
+    @Override
+    public long availableBytes() {
+        ctx.enter();
+        return ctx.memory.availableBytes();
+    }
+
     /** Frees a tensor's (or an image set's) storage once; a no-op after {@link #close}. */
     void free(CudaTensor.Storage storage) {
         if (storage.freed || ctx.closed()) {
@@ -150,7 +159,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void synchronize() {
         ctx.enter();
-        if (ctx.graphs.capturing() || ctx.graphs.planning()) {
+        if (ctx.graphs.insideStep()) {
             return;
         }
         ctx.stream.synchronize("cuStreamSynchronize (an earlier kernel may have failed)");
@@ -275,9 +284,11 @@ public final class CudaBackend implements Backend {
     // ================================================================ graphs and close
 
     /**
-     * On the first run: a dry run of {@code step} (shapes checked, scratch reserved, nothing
-     * launched), then the step is captured on the stream into a CUDA graph, instantiated and
-     * launched. Later runs launch the graph. The step must only queue ops of this backend.
+     * The first run runs {@code step} eagerly (kernels launched as usual, so that the driver's
+     * first-launch work and every scratch allocation happen outside a capture; transfers are
+     * refused as in a capture). The second run: a dry run (shapes checked, nothing launched), then
+     * the step is captured on the stream into a CUDA graph, instantiated and launched. Later runs
+     * launch the graph. The step must only queue ops of this backend.
      */
     @Override
     public Runnable capture(Runnable step) {

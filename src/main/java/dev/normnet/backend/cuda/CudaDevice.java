@@ -47,6 +47,9 @@ final class CudaDevice implements CudaStream {
     private final Map<String, CUfunction> functions;
     private Thread contextThread;
     private boolean capturing;
+    /** The kernel queued last and what it worked on, for the message of a fault that surfaces later. */
+    private Kernel lastKernel;
+    private Object lastShapes;
 
     /**
      * Opens device 0: retains its primary context, loads the module and looks up every kernel
@@ -70,6 +73,7 @@ final class CudaDevice implements CudaStream {
         name = deviceName(cuDevice);
         major = attribute(cuDevice, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
         minor = attribute(cuDevice, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
+        check(retainForProcess(cuDevice), "cuDevicePrimaryCtxRetain (held for the process)");
         context = new CUcontext();
         check(JCudaDriver.cuDevicePrimaryCtxRetain(context, cuDevice), "cuDevicePrimaryCtxRetain");
         module = new CUmodule();
@@ -103,7 +107,9 @@ final class CudaDevice implements CudaStream {
     /**
      * Checks once whether the CUDA backend can run here, catching everything: JCuda's native
      * library failing to load (no driver), no device, no fatbin resource, a fatbin without code
-     * for this GPU. Reasons: {@link CudaStatus#UNAVAILABLE_REASONS}, else the CUDA error name.
+     * for this GPU. Reasons: {@link CudaStatus#UNAVAILABLE_REASONS}, else the CUDA error name;
+     * when JCuda's library does not load, the loader's own words ({@link ProbeCause}). The primary
+     * context it retains stays retained for the process ({@link #retainForProcess}).
      */
     static CudaStatus probe() {
         String device = "none";
@@ -113,7 +119,7 @@ final class CudaDevice implements CudaStream {
                 init = JCudaDriver.cuInit(0);
             } catch (LinkageError e) {  // UnsatisfiedLinkError, NoClassDefFoundError from the static initializer
                 debug("probe: JCuda's driver library did not load: " + e);
-                return new CudaStatus(false, "no NVIDIA driver", device);
+                return ProbeCause.of(e, System.getProperty("java.io.tmpdir"));
             }
             if (init == CUresult.CUDA_ERROR_NO_DEVICE) {
                 return new CudaStatus(false, "no CUDA device", device);
@@ -143,28 +149,23 @@ final class CudaDevice implements CudaStream {
             if (fatbin == null) {
                 return new CudaStatus(false, "kernels not built", device);
             }
-            CUcontext ctx = new CUcontext();
-            r = JCudaDriver.cuDevicePrimaryCtxRetain(ctx, dev);
+            r = retainForProcess(dev);
             if (r != CUresult.CUDA_SUCCESS) {
                 return new CudaStatus(false, CUresult.stringFor(r), device);
             }
-            try {
-                r = JCudaDriver.cuCtxSetCurrent(ctx);
-                if (r != CUresult.CUDA_SUCCESS) {
-                    return new CudaStatus(false, CUresult.stringFor(r), device);
-                }
-                CUmodule mod = new CUmodule();
-                r = JCudaDriver.cuModuleLoadData(mod, fatbin);
-                if (r == CUresult.CUDA_ERROR_NO_BINARY_FOR_GPU) {
-                    return new CudaStatus(false, "no binary for this GPU", device);
-                }
-                if (r != CUresult.CUDA_SUCCESS) {
-                    return new CudaStatus(false, CUresult.stringFor(r), device);
-                }
-                JCudaDriver.cuModuleUnload(mod);
-            } finally {
-                JCudaDriver.cuDevicePrimaryCtxRelease(dev);
+            r = JCudaDriver.cuCtxSetCurrent(processContext);
+            if (r != CUresult.CUDA_SUCCESS) {
+                return new CudaStatus(false, CUresult.stringFor(r), device);
             }
+            CUmodule mod = new CUmodule();
+            r = JCudaDriver.cuModuleLoadData(mod, fatbin);
+            if (r == CUresult.CUDA_ERROR_NO_BINARY_FOR_GPU) {
+                return new CudaStatus(false, "no binary for this GPU", device);
+            }
+            if (r != CUresult.CUDA_SUCCESS) {
+                return new CudaStatus(false, CUresult.stringFor(r), device);
+            }
+            JCudaDriver.cuModuleUnload(mod);
             return new CudaStatus(true, "cuda: " + device, device);
         } catch (Throwable t) {
             debug("probe failed: " + t);
@@ -172,6 +173,26 @@ final class CudaDevice implements CudaStream {
             return new CudaStatus(false, t.getClass().getSimpleName()
                     + (message == null ? "" : ": " + message.lines().findFirst().orElse("")), device);
         }
+    }
+
+    /** The primary context the probe retained and never releases (null before a probe got that far). */
+    private static CUcontext processContext;
+
+    /**
+     * Retains device {@code dev}'s primary context once for the whole process. Releasing it would
+     * destroy it (the probe is its only holder), and every backend opened after would create it
+     * again, which takes 0.5-2 s on an H100; held here, backends retain and release a live one.
+     */
+    private static synchronized int retainForProcess(CUdevice dev) {
+        if (processContext != null) {
+            return CUresult.CUDA_SUCCESS;
+        }
+        CUcontext ctx = new CUcontext();
+        int r = JCudaDriver.cuDevicePrimaryCtxRetain(ctx, dev);
+        if (r == CUresult.CUDA_SUCCESS) {
+            processContext = ctx;
+        }
+        return r;
     }
 
     /** The kernels' parameter types by name ("u64", "u32", "f32" in order), empty when the build had no nvcc. */
@@ -256,9 +277,32 @@ final class CudaDevice implements CudaStream {
         }
     }
 
+    /** Records the launch just queued (two references: no text is built). */
+    void launched(Kernel kernel, Object shapes) {
+        lastKernel = kernel;
+        lastShapes = shapes;
+    }
+
+    /**
+     * Throws unless {@code result} is CUDA_SUCCESS, naming {@code what} and, since a kernel's fault
+     * surfaces at a later call, the kernel queued last and its sizes.
+     */
+    void checkAfterKernels(int result, String what) {
+        checkAfterKernels(result, what, null);
+    }
+
+    /** {@link #checkAfterKernels(int, String)} for a call on {@code shapes} (turned into text only on failure). */
+    void checkAfterKernels(int result, String what, Object shapes) {
+        if (result != CUresult.CUDA_SUCCESS) {
+            String last = lastKernel == null ? "" : " (the last kernel queued: " + lastKernel + ", " + lastShapes + ")";
+            throw CudaException.failure(result, what + (shapes == null ? "" : " " + shapes) + " failed: "
+                    + CUresult.stringFor(result) + last);
+        }
+    }
+
     @Override
     public void synchronize(String what) {
-        check(JCudaDriver.cuStreamSynchronize(stream), what);
+        checkAfterKernels(JCudaDriver.cuStreamSynchronize(stream), what);
     }
 
     @Override
@@ -293,7 +337,7 @@ final class CudaDevice implements CudaStream {
 
     @Override
     public void launch(CUgraphExec graph) {
-        check(JCudaDriver.cuGraphLaunch(graph, stream), "cuGraphLaunch");
+        checkAfterKernels(JCudaDriver.cuGraphLaunch(graph, stream), "cuGraphLaunch");
         if (DEBUG) {
             synchronize("graph replay");
         }

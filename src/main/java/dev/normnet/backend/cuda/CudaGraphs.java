@@ -5,7 +5,10 @@ import java.util.List;
 import jcuda.driver.CUgraphExec;
 
 /**
- * Captured steps: on the first run of a step, a dry run (shapes checked, scratch reserved,
+ * Captured steps: the first run of a step runs it eagerly, so that whatever the driver does on a
+ * kernel's first launch (loading code under lazy module loading, growing the local-memory pool
+ * for a kernel with a stack frame) and any scratch the step needs happen outside a capture. On
+ * the second run, a dry run (shapes checked, scratch reserved,
  * nothing launched: {@link #planning()}), then the step is captured on the stream into a CUDA
  * graph ({@link #capturing()}: no allocation, no transfer, no new scratch) and instantiated.
  * Every run launches the graph. Knows whether a dry run or a capture is under way, which the
@@ -19,6 +22,8 @@ final class CudaGraphs {
     private boolean planning;
     /** True while the stream is being captured into a graph. */
     private boolean capturing;
+    /** True during a step's first, eager run: it launches, and is held to a captured step's rules otherwise. */
+    private boolean warming;
 
     /**
      * @param enter run before each replay: checks the backend is open and binds its context
@@ -36,14 +41,33 @@ final class CudaGraphs {
         return capturing;
     }
 
-    /** The step, captured into a graph on its first run and replayed on every run. */
+    /** Whether a captured step is running in any of its forms (eager first run, dry run, capture): no transfer, no wait. */
+    boolean insideStep() {
+        return warming || planning || capturing;
+    }
+
+    /** The step: run eagerly the first time, captured into a graph on its second run and replayed from then on. */
     Runnable capture(Runnable step) {
         return new Runnable() {
+            private boolean ranEagerly;
             private CUgraphExec exec;
 
             @Override
             public void run() {
                 enter.run();
+                if (!ranEagerly) {
+                    if (insideStep()) {
+                        throw new IllegalStateException("capture: a captured step cannot capture another");
+                    }
+                    warming = true;
+                    try {
+                        step.run();
+                    } finally {
+                        warming = false;
+                    }
+                    ranEagerly = true;
+                    return;
+                }
                 if (exec == null) {
                     exec = record(step);
                 }
@@ -53,7 +77,7 @@ final class CudaGraphs {
     }
 
     private CUgraphExec record(Runnable step) {
-        if (planning || capturing) {
+        if (insideStep()) {
             throw new IllegalStateException("capture: a captured step cannot capture another");
         }
         planning = true;

@@ -34,6 +34,11 @@ interface CudaMemory {
     /** Copies bytes to {@code dst}; returns when {@code src} may be reused. */
     void upload(CUdeviceptr dst, byte[] src, Object what);
 
+    /** Free device memory in bytes, or -1 when unknown. */
+    default long availableBytes() {
+        return -1;
+    }
+
     /** Frees every scratch buffer, every storage still allocated and the host staging memory. */
     void close();
 }

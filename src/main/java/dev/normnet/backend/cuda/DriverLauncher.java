@@ -44,13 +44,14 @@ final class DriverLauncher implements Launcher {
         int r = JCudaDriver.cuLaunchKernel(kernel.function(), gx, gy, gz, threads, 1, 1, sharedBytes, device.stream(),
                 args.pointer(), null);
         if (r != CUresult.CUDA_SUCCESS) {
-            throw new CudaException("kernel " + kernel + " (" + shapes + ") grid (" + gx + ", " + gy + ", " + gz + ") block "
-                    + threads + " failed to launch: " + CUresult.stringFor(r), r);
+            throw CudaException.failure(r, "kernel " + kernel + " (" + shapes + ") grid (" + gx + ", " + gy + ", " + gz
+                    + ") block " + threads + " failed to launch: " + CUresult.stringFor(r));
         }
+        device.launched(kernel, shapes);
         if (CudaDevice.DEBUG && !device.capturing()) {
             r = JCudaDriver.cuStreamSynchronize(device.stream());
             if (r != CUresult.CUDA_SUCCESS) {
-                throw new CudaException("kernel " + kernel + " (" + shapes + ") failed: " + CUresult.stringFor(r), r);
+                throw CudaException.failure(r, "kernel " + kernel + " (" + shapes + ") failed: " + CUresult.stringFor(r));
             }
         }
     }

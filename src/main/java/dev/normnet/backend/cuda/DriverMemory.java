@@ -9,6 +9,7 @@ import java.util.IdentityHashMap;
 import java.util.Map;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUresult;
 import jcuda.driver.JCudaDriver;
 
 /**
@@ -37,7 +38,7 @@ final class DriverMemory implements CudaMemory {
     @Override
     public CudaTensor.Storage allocate(long elements, Object what) {
         CUdeviceptr p = new CUdeviceptr();
-        check(JCudaDriver.cuMemAlloc(p, elements * Float.BYTES), "cuMemAlloc " + elements * Float.BYTES + " bytes", what);
+        alloc(p, elements * Float.BYTES, what);
         CudaTensor.Storage s = new CudaTensor.Storage(p, elements);
         live.put(s, Boolean.TRUE);
         check(JCudaDriver.cuMemsetD32Async(p, 0, elements, device.stream()), "cuMemsetD32Async (zero)", what);
@@ -53,6 +54,28 @@ final class DriverMemory implements CudaMemory {
         check(JCudaDriver.cuMemFree(storage.base), "cuMemFree");
     }
 
+    /** cuMemAlloc of {@code bytes} into {@code p}; out of memory names {@code what} and the GPU's free memory. */
+    private void alloc(CUdeviceptr p, long bytes, Object what) {
+        int r = JCudaDriver.cuMemAlloc(p, bytes);
+        if (r == CUresult.CUDA_ERROR_OUT_OF_MEMORY) {
+            long[] free = {-1};
+            long[] total = {-1};
+            if (JCudaDriver.cuMemGetInfo(free, total) != CUresult.CUDA_SUCCESS) {
+                free[0] = -1;
+                total[0] = -1;
+            }
+            throw CudaException.outOfMemory("cuMemAlloc", what, bytes, free[0], total[0]);
+        }
+        check(r, "cuMemAlloc " + bytes + " bytes", what);
+    }
+
+    @Override
+    public long availableBytes() {
+        long[] free = new long[1];
+        long[] total = new long[1];
+        return JCudaDriver.cuMemGetInfo(free, total) == CUresult.CUDA_SUCCESS ? free[0] : -1;
+    }
+
     @Override
     public boolean hasScratch(String purpose, long floats) {
         return scratch.containsKey(new ScratchKey(purpose, floats));
@@ -62,7 +85,12 @@ final class DriverMemory implements CudaMemory {
     public CUdeviceptr scratch(String purpose, long floats) {
         return scratch.computeIfAbsent(new ScratchKey(purpose, floats), k -> {
             CUdeviceptr p = new CUdeviceptr();
-            check(JCudaDriver.cuMemAlloc(p, Math.max(1, floats) * Float.BYTES), "cuMemAlloc scratch " + purpose, floats + " floats");
+            alloc(p, Math.max(1, floats) * Float.BYTES, new Object() {
+                @Override
+                public String toString() {
+                    return "scratch for " + purpose + " (" + floats + " floats)";
+                }
+            });
             return p;
         });
     }
@@ -92,7 +120,7 @@ final class DriverMemory implements CudaMemory {
             ByteBuffer buf = staging((long) n * Float.BYTES);
             check(JCudaDriver.cuMemcpyDtoHAsync(staging, src.withByteOffset(done * Float.BYTES), (long) n * Float.BYTES,
                     device.stream()), "cuMemcpyDtoHAsync", what);
-            check(JCudaDriver.cuStreamSynchronize(device.stream()), "reading (an earlier kernel may have failed)", what);
+            device.checkAfterKernels(JCudaDriver.cuStreamSynchronize(device.stream()), "reading", what);
             buf.clear();
             buf.asFloatBuffer().get(out, (int) done, n);
         }
@@ -108,7 +136,7 @@ final class DriverMemory implements CudaMemory {
             buf.asFloatBuffer().put(src, (int) done, n);
             check(JCudaDriver.cuMemcpyHtoDAsync(dst.withByteOffset(done * Float.BYTES), staging, (long) n * Float.BYTES,
                     device.stream()), "cuMemcpyHtoDAsync", what);
-            check(JCudaDriver.cuStreamSynchronize(device.stream()), "copyFrom", what);
+            device.checkAfterKernels(JCudaDriver.cuStreamSynchronize(device.stream()), "copyFrom into", what);
         }
     }
 
@@ -120,7 +148,7 @@ final class DriverMemory implements CudaMemory {
             buf.clear();
             buf.put(src, (int) done, n);
             check(JCudaDriver.cuMemcpyHtoDAsync(dst.withByteOffset(done), staging, n, device.stream()), "cuMemcpyHtoDAsync", what);
-            check(JCudaDriver.cuStreamSynchronize(device.stream()), "uploading", what);
+            device.checkAfterKernels(JCudaDriver.cuStreamSynchronize(device.stream()), "uploading", what);
         }
     }
 

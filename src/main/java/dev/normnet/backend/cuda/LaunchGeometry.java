@@ -38,6 +38,13 @@ public final class LaunchGeometry {
     public static final int FILTER_TARGET_THREADS = 1 << 17;
     /** Smallest reduction range of one conv2d backward-filter thread. */
     public static final int FILTER_MIN_CHUNK = 64;
+    /**
+     * Longest reduction range of one conv2d backward-filter thread (while groups remain): at
+     * 224x224 the thread target alone gives conv2 (2416 outputs, m = 256*106*106) 55 groups of
+     * 52,300 serial steps on 140k threads, half an H100's thread slots; with this cap, 703 groups
+     * of at most 4,096 steps.
+     */
+    public static final int FILTER_MAX_CHUNK = 4096;
     /** Most partial groups of the conv2d backward-filter pass. */
     public static final int FILTER_MAX_GROUPS = 4096;
     /** Partial counts up to this are merged one thread per output (partials_merge_serial). */
@@ -94,12 +101,14 @@ public final class LaunchGeometry {
     /**
      * Split of the conv2d backward-filter reduction over m = N*P*Q positions for {@code outputs}
      * = K*C*R*S (+K) sums: enough groups that outputs * groups reaches
-     * {@link #FILTER_TARGET_THREADS}, each range at least {@link #FILTER_MIN_CHUNK} long, at most
-     * {@link #FILTER_MAX_GROUPS} groups. Every group is non-empty.
+     * {@link #FILTER_TARGET_THREADS}, each range at least {@link #FILTER_MIN_CHUNK} long and, more
+     * groups if need be, at most {@link #FILTER_MAX_CHUNK}; at most {@link #FILTER_MAX_GROUPS}
+     * groups. Every group is non-empty.
      */
     public static Split filterSplit(int outputs, long m) {
         long groups = ceilDiv(FILTER_TARGET_THREADS, outputs);
         groups = Math.min(groups, ceilDiv(m, FILTER_MIN_CHUNK));
+        groups = Math.max(groups, ceilDiv(m, FILTER_MAX_CHUNK));
         groups = Math.max(1, Math.min(groups, FILTER_MAX_GROUPS));
         long chunk = ceilDiv(m, groups);
         if (chunk > Integer.MAX_VALUE) {

@@ -89,7 +89,7 @@ final class OpContext {
 
     /** Throws when a host transfer is attempted inside a captured step ({@code shape} may be null). */
     void noTransferWhileCapturing(String what, Object shape) {
-        if (graphs.capturing() || graphs.planning()) {
+        if (graphs.insideStep()) {
             throw new IllegalStateException(what + (shape == null ? "" : " " + shape) + " inside a captured step: a step may only queue ops");
         }
     }

@@ -162,12 +162,15 @@ class CudaBackendRecorderTest {
         assertEquals(1, only("softmax_ce_accumulate").gx());
         // the cursor moves after the gather
         List<LaunchRecorder.Launch> all = recorder.recorded();
+        for (LaunchRecorder.Launch g : launches("sgemm_strided")) {
+            assertEquals(256, g.threads(), "sgemm_strided is compiled with __launch_bounds__(256, 3)");
+        }
         int gather = all.indexOf(only("gather_batch"));
         assertEquals("gather_advance_cursor", all.get(gather + 1).kernel());
     }
 
     @Test
-    void captureDryRunLaunchesNothingThenCapturesTheStep() {
+    void captureRunsTheStepEagerlyFirstThenCapturesIt() {
         Tensor a = t(3, 4);
         Tensor b = t(3, 4);
         Runnable step = () -> {
@@ -177,11 +180,17 @@ class CudaBackendRecorderTest {
         Runnable replay = be.capture(step);
         assertTrue(recorder.recorded().isEmpty(), "capture itself launches nothing");
         replay.run();
-        assertEquals(List.of("sigmoid_forward", "add_scalar"),
-                recorder.recorded().stream().map(LaunchRecorder.Launch::kernel).collect(Collectors.toList()),
-                "the dry run launches nothing; the captured run launches the step once");
+        assertEquals(List.of("sigmoid_forward false", "add_scalar false"), kernelsAndCapture(),
+                "the first run launches the step outside any capture");
         replay.run();
-        assertEquals(2, recorder.recorded().size(), "replays launch the graph, not the step");
+        assertEquals(List.of("sigmoid_forward false", "add_scalar false", "sigmoid_forward true", "add_scalar true"),
+                kernelsAndCapture(), "the second run: the dry run launches nothing, the capture records the step once");
+        replay.run();
+        assertEquals(4, recorder.recorded().size(), "replays launch the graph, not the step");
+    }
+
+    private List<String> kernelsAndCapture() {
+        return recorder.recorded().stream().map(l -> l.kernel() + " " + l.captured()).collect(Collectors.toList());
     }
 
     @Test
@@ -189,13 +198,13 @@ class CudaBackendRecorderTest {
         Tensor a = t(3);
         Runnable reads = be.capture(a::toArray);
         IllegalStateException e = assertThrows(IllegalStateException.class, reads::run);
-        assertTrue(e.getMessage().contains("captured step"), e.getMessage());
+        assertTrue(e.getMessage().contains("captured step"), "refused in the eager first run too: " + e.getMessage());
         Runnable uploads = be.capture(() -> a.copyFrom(new float[3]));
         assertThrows(IllegalStateException.class, uploads::run);
     }
 
     @Test
-    void allocationInTheDryRunIsKeptForTheCapture() {
+    void allocationInTheFirstRunIsKeptForTheCapture() {
         Tensor[] lazy = new Tensor[1];
         Runnable replay = be.capture(() -> {
             if (lazy[0] == null) {
@@ -204,7 +213,9 @@ class CudaBackendRecorderTest {
             be.fill(lazy[0], 2f);
         });
         replay.run();
-        assertEquals(1, launches("fill").size());
+        replay.run();
+        assertEquals(2, launches("fill").size(), "eager, then captured");
+        assertTrue(launches("fill").get(1).captured());
     }
 
     @Test
@@ -264,7 +275,9 @@ class CudaBackendRecorderTest {
             be.softmaxCrossEntropy(logits, labels, logits, metrics);
         });
         replay.run();
-        assertTrue(recorder.recorded().size() >= 8, "the captured step launched: " + recorder.recorded());
+        replay.run();
+        assertTrue(recorder.recorded().stream().filter(LaunchRecorder.Launch::captured).count() >= 8,
+                "the captured step launched: " + recorder.recorded());
         runEveryOp();
         assertEquals(atBuild, recorder.lookups(), "no kernel looked up by a launch, eager or captured");
     }
@@ -274,15 +287,15 @@ class CudaBackendRecorderTest {
         Tensor x = t(16, 3000);
         Tensor w = t(10, 3000);
         Tensor y = t(16, 10);
-        boolean[] dryRun = {true};
+        int[] runs = {0};
         Runnable replay = be.capture(() -> {
-            if (dryRun[0]) {
-                dryRun[0] = false;  // the dry run does not reach the split-K GEMM, so its scratch is not reserved
-                be.sigmoidForward(y, y);
+            if (runs[0]++ < 2) {
+                be.sigmoidForward(y, y);  // the eager run and the dry run do not reach the split-K GEMM: no scratch for it
             } else {
                 be.linearForward(x, w, null, y);
             }
         });
+        replay.run();
         IllegalStateException e = assertThrows(IllegalStateException.class, replay::run);
         assertTrue(e.getMessage().contains("first needed inside a capture"), e.getMessage());
     }

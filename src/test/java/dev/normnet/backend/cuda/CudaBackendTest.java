@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.normnet.GpuTest;
 import dev.normnet.Closeness;
 import dev.normnet.backend.Backend;
 import dev.normnet.backend.Backends;
@@ -18,7 +19,6 @@ import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -30,7 +30,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * to write fails the test); plus graph replay against eager execution and run-to-run
  * determinism, bit for bit. Skips, with the probe's reason, where no usable GPU is present.
  */
-@Tag("gpu")
+@GpuTest
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class CudaBackendTest {
     private static final float TOL = 1e-4f;
@@ -129,6 +129,34 @@ class CudaBackendTest {
     // ---------------------------------------------------------------- memory
 
     @Test
+    void closingABackendKeepsThePrimaryContextAlive() {
+        new CudaBackend().close();
+        jcuda.driver.CUdevice dev = new jcuda.driver.CUdevice();
+        assertEquals(0, jcuda.driver.JCudaDriver.cuDeviceGet(dev, 0));
+        int[] flags = new int[1];
+        int[] active = new int[1];
+        assertEquals(0, jcuda.driver.JCudaDriver.cuDevicePrimaryCtxGetState(dev, flags, active));
+        assertEquals(1, active[0], "the probe holds the primary context for the process: no backend re-creates it");
+    }
+
+    @Test
+    void outOfMemoryNamesTheSizesAndLeavesTheDeviceUsable() {
+        long free = gpu.availableBytes();
+        assertTrue(free > 0, "cuMemGetInfo: " + free);
+        int side = (int) Math.min(Integer.MAX_VALUE, (long) Math.ceil(Math.sqrt(free / 4.0 * 2)) + 1);  // twice what is free
+        dev.normnet.backend.DeviceMemoryException e = assertThrows(dev.normnet.backend.DeviceMemoryException.class,
+                () -> gpu.allocate(Shape.of(side, side)));
+        assertTrue(e.getMessage().startsWith("out of GPU memory: [" + side + ", " + side + "] needs "), e.getMessage());
+        assertTrue(e.getMessage().contains("free of"), e.getMessage());
+        Pair a = randPair(1000);
+        Pair b = out(1000);
+        cpu.copy(a.c, b.c);
+        gpu.copy(a.g, b.g);
+        assertBits("a copy after out-of-memory", b.c.toArray(), b.g.toArray());
+        assertTrue(Math.abs(gpu.availableBytes() - free) < (64L << 20), "nothing kept from the failed allocation");
+    }
+
+    @Test
     void fillCopyAddScalarOnViews() {
         Pair a = randPair(10, 7);
         Pair b = out(70);
@@ -155,6 +183,10 @@ class CudaBackendTest {
     @ParameterizedTest(name = "conv N{0} C{1} H{2} W{3} K{4} R{5} S{6} stride{7} pad{8}")
     @CsvSource({
             "8, 1, 28, 28, 6, 5, 5, 1, 2",     // LeNet conv1
+            "256, 1, 28, 28, 6, 5, 5, 1, 2",   // LeNet conv1, batch 256
+            "256, 6, 14, 14, 16, 5, 5, 1, 0",  // LeNet conv2, batch 256
+            "256, 1, 224, 224, 6, 5, 5, 1, 0", // LeNet-BN conv1 at 224x224, batch 256
+            "256, 6, 110, 110, 16, 5, 5, 1, 0", // LeNet-BN conv2 at 224x224, batch 256 (the filter gradient's widest split)
             "8, 6, 14, 14, 16, 5, 5, 1, 0",    // LeNet conv2
             "3, 3, 11, 9, 5, 3, 4, 2, 1",      // odd sizes, stride 2
             "2, 40, 9, 10, 17, 5, 5, 3, 2",    // more channels than one shared-memory chunk; stride 3
@@ -239,7 +271,8 @@ class CudaBackendTest {
     // ---------------------------------------------------------------- batch norm
 
     @ParameterizedTest(name = "batchnorm {0}")
-    @CsvSource({"16 6 10 10", "4 16 5 5", "256 120", "256 84", "3 5 7 9", "64 2 32 32", "2 3"})
+    @CsvSource({"16 6 10 10", "4 16 5 5", "256 120", "256 84", "3 5 7 9", "64 2 32 32", "2 3",
+            "256 6 28 28", "256 16 10 10", "256 6 220 220", "256 16 106 106"})
     void batchNorm(String dimsText) {
         String[] parts = dimsText.split(" ");
         int[] dims = new int[parts.length];
@@ -299,7 +332,8 @@ class CudaBackendTest {
     // ---------------------------------------------------------------- pooling
 
     @ParameterizedTest(name = "pool N{0} C{1} H{2} W{3} k{4} s{5} p{6}")
-    @CsvSource({"8, 6, 28, 28, 2, 2, 0", "8, 16, 10, 10, 2, 2, 0", "3, 2, 7, 9, 3, 2, 1", "2, 3, 6, 5, 3, 1, 1", "1, 1, 5, 5, 5, 1, 2"})
+    @CsvSource({"8, 6, 28, 28, 2, 2, 0", "8, 16, 10, 10, 2, 2, 0", "256, 6, 28, 28, 2, 2, 0", "256, 6, 220, 220, 2, 2, 0",
+            "256, 16, 106, 106, 2, 2, 0", "3, 2, 7, 9, 3, 2, 1", "2, 3, 6, 5, 3, 1, 1", "1, 1, 5, 5, 5, 1, 2"})
     void pooling(int n, int c, int h, int w, int k, int s, int p) {
         PoolSpec spec = new PoolSpec(k, s, p);
         int ph = spec.outSize(h), pw = spec.outSize(w);

@@ -72,12 +72,23 @@ class LaunchGeometryTest {
         LaunchGeometry.Split conv2 = LaunchGeometry.filterSplit(2416, 25600);
         assertEquals(55, conv2.groups());
         assertCovers(conv2, 25600);
+        // LeNet-BN at 224x224, batch 256: conv2 over 256*106*106, conv1 over 256*220*220; no thread
+        // runs more than FILTER_MAX_CHUNK steps
+        LaunchGeometry.Split conv2at224 = LaunchGeometry.filterSplit(2416, 256L * 106 * 106);
+        assertEquals(703, conv2at224.groups());
+        assertTrue(conv2at224.chunk() <= LaunchGeometry.FILTER_MAX_CHUNK, "chunk " + conv2at224.chunk());
+        assertCovers(conv2at224, 256L * 106 * 106);
+        LaunchGeometry.Split conv1at224 = LaunchGeometry.filterSplit(156, 256L * 220 * 220);
+        assertEquals(3025, conv1at224.groups());
+        assertCovers(conv1at224, 256L * 220 * 220);
         for (int outputs : new int[] {1, 7, 156, 2416, 100000, 1 << 20}) {
-            for (long m : new long[] {1, 2, 63, 64, 65, 1000, 25600, 200704, 12_390_400L}) {
+            for (long m : new long[] {1, 2, 63, 64, 65, 1000, 25600, 200704, 12_390_400L, 1L << 31}) {
                 LaunchGeometry.Split s = LaunchGeometry.filterSplit(outputs, m);
                 assertCovers(s, m);
                 assertTrue(s.groups() <= LaunchGeometry.FILTER_MAX_GROUPS);
                 assertTrue(s.groups() <= LaunchGeometry.MAX_GRID_YZ, "grid y limit");
+                assertTrue(s.chunk() <= LaunchGeometry.FILTER_MAX_CHUNK || s.groups() == LaunchGeometry.FILTER_MAX_GROUPS,
+                        outputs + " outputs over " + m + ": chunk " + s.chunk() + " with " + s.groups() + " groups");
             }
         }
     }

@@ -16,17 +16,24 @@ import jcuda.driver.CUgraphExec;
  * stream that does nothing, so the backend's host side runs on any machine.
  */
 final class LaunchRecorder implements Launcher {
-    /** One recorded launch: kernel, grid, block, dynamic shared memory, argument types, shapes. */
-    record Launch(String kernel, int gx, int gy, int gz, int threads, int sharedBytes, String argTypes, String shapes) {
+    /** One recorded launch: kernel, grid, block, dynamic shared memory, argument types, shapes, and whether the stream was being captured. */
+    record Launch(String kernel, int gx, int gy, int gz, int threads, int sharedBytes, String argTypes, String shapes,
+                  boolean captured) {
     }
 
     private final Map<String, List<String>> signatures = CudaDevice.readSignatures();
     private final List<Launch> recorded = new ArrayList<>();
     private int lookups;
+    private boolean capturing;
 
     /** A backend whose launches this recorder checks and records. */
     CudaBackend newBackend() {
-        return new CudaBackend(new IdleStream(), this, new EmptyMemory());
+        return newBackend(Long.MAX_VALUE);
+    }
+
+    /** A backend whose memory holds at most {@code capacityFloats} floats of tensors: more is out of GPU memory. */
+    CudaBackend newBackend(long capacityFloats) {
+        return new CudaBackend(new IdleStream(), this, new EmptyMemory(capacityFloats));
     }
 
     /** The launches recorded so far, in order. */
@@ -55,20 +62,37 @@ final class LaunchRecorder implements Launcher {
     @Override
     public void launch(Kernel kernel, int gx, int gy, int gz, int threads, int sharedBytes, Object shapes, KernelArgs args) {
         kernel.checkLaunch(gx, gy, gz, threads, sharedBytes, shapes, args);
-        recorded.add(new Launch(kernel.name(), gx, gy, gz, threads, sharedBytes, args.types(), String.valueOf(shapes)));
+        recorded.add(new Launch(kernel.name(), gx, gy, gz, threads, sharedBytes, args.types(), String.valueOf(shapes), capturing));
     }
 
     /** Memory that allocates nothing: every address is the null pointer, copies do nothing. */
     private static final class EmptyMemory implements CudaMemory {
         private final Set<String> scratch = new HashSet<>();
+        private final long capacity;
+        private long used;
+
+        EmptyMemory(long capacity) {
+            this.capacity = capacity;
+        }
 
         @Override
         public CudaTensor.Storage allocate(long elements, Object what) {
+            if (elements > capacity - used) {
+                throw CudaException.outOfMemory("cuMemAlloc", what, elements * Float.BYTES, (capacity - used) * Float.BYTES,
+                        capacity * Float.BYTES);
+            }
+            used += elements;
             return new CudaTensor.Storage(new CUdeviceptr(), elements);
         }
 
         @Override
         public void free(CudaTensor.Storage storage, boolean drain) {
+            used -= storage.elements;
+        }
+
+        @Override
+        public long availableBytes() {
+            return capacity == Long.MAX_VALUE ? -1 : (capacity - used) * Float.BYTES;
         }
 
         @Override
@@ -100,7 +124,7 @@ final class LaunchRecorder implements Launcher {
     }
 
     /** A stream with no context: nothing to bind, wait for or capture; graphs are empty handles. */
-    private static final class IdleStream implements CudaStream {
+    private final class IdleStream implements CudaStream {
         @Override
         public String describe() {
             return "cuda: launch recorder";
@@ -116,15 +140,18 @@ final class LaunchRecorder implements Launcher {
 
         @Override
         public void beginCapture() {
+            capturing = true;
         }
 
         @Override
         public CUgraphExec endCapture() {
+            capturing = false;
             return new CUgraphExec();
         }
 
         @Override
         public void abandonCapture() {
+            capturing = false;
         }
 
         @Override

@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# The whole GPU check in one call, from the GPU-check bundle (./normnet bundle --gpu-check), on a
+# machine with an NVIDIA driver and nothing else: no JDK, no Maven, no network.
+#
+#   bin/gpu-check [--out DIR] [--quick] [--dry-run]
+#
+#   1 info       device, driver, CUDA version, glibc, libstdc++, normnet's probe
+#   2 tests      the GPU tests (tagged gpu) with NORMNET_REQUIRE_GPU=1: a skip is a failure
+#   3 sanitizer  compute-sanitizer memcheck, racecheck, synccheck over a short GPU training run,
+#                when compute-sanitizer is on the PATH
+#   4 train      LeNet-BN, 2 epochs, on the GPU twice and on the CPU with two seeds: the GPU repeat
+#                bitwise equal (model file and history), the GPU's test accuracy within the CPU
+#                runs' spread (their range widened by max(range, 0.005) on each side)
+#   5 bench      normnet bench --device all --quick, and PyTorch's bench.py on the same GPU (eager
+#                and CUDA-graphed) when python3 imports torch there, side by side; the GPU's fp32
+#                GEMM ceiling through cuBLAS (TF32 off) and its copy bandwidth, through PyTorch
+#   6 summary    DIR/summary.md: one row per step; every log and JSON file lies beside it
+#
+#   --out DIR   where the results go (default: ./gpu-check-DATE)
+#   --quick     less data (10,000 training, 2,000 test images), memcheck only, bench on cuda only
+#   --dry-run   for a machine without a GPU: every step runs up to its GPU part and reports
+#               "no GPU"; exit 0 only if every part that needs no GPU worked
+#
+# Each step runs under a share of an 8-minute budget (GPU_CHECK_SECONDS, default 450 s).
+# Exit status: 0 when every step passed (with --dry-run: every host part), 1 otherwise, 2 for a
+# bad argument.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+out=""
+quick=0
+dry=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --out) [ $# -ge 2 ] || { echo "gpu-check: --out needs a directory" >&2; exit 2; }; out=$2; shift ;;
+        --quick) quick=1 ;;
+        --dry-run) dry=1 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        *) echo "gpu-check: unknown argument $1 (expected --out DIR, --quick, --dry-run)" >&2; exit 2 ;;
+    esac
+    shift
+done
+out=${out:-$PWD/gpu-check-$(date -u +%Y%m%d-%H%M%S)}
+mkdir -p "$out" || { echo "gpu-check: cannot create $out" >&2; exit 2; }
+out=$(cd "$out" && pwd)
+
+java=$here/runtime/bin/java
+normnet=$here/bin/normnet
+data=$here/data
+budget=${GPU_CHECK_SECONDS:-450}
+started=$SECONDS
+rows=()
+failed=0
+
+left() { echo $((budget - (SECONDS - started))); }
+
+# row STEP RESULT NOTE: one line of the summary table; a result starting with FAIL fails the check.
+row() {
+    rows+=("| $1 | $2 | $3 |")
+    case "$2" in FAIL*) failed=1 ;; esac
+    printf 'gpu-check: %-9s %s: %s\n' "$1" "$2" "$3"
+}
+
+# logged NAME SECONDS COMMAND...: runs COMMAND with a time limit, output to DIR/NAME.log; its status.
+logged() {
+    local name=$1 limit=$2
+    shift 2
+    if [ "$limit" -lt 5 ]; then
+        echo "no time left in the budget" > "$out/$name.log"
+        return 124
+    fi
+    timeout --kill-after=10 "$limit" "$@" > "$out/$name.log" 2>&1
+}
+
+# test_acc FILE: the last epoch's test accuracy in a normnet history file.
+test_acc() {
+    tr -d ' \n' < "$1" | grep -o '"test_acc":[0-9.eE+-]*' | tail -n 1 | cut -d: -f2
+}
+
+gpu=0
+if [ "$dry" = 0 ] && command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L > /dev/null 2>&1; then
+    gpu=1
+fi
+no_gpu() {  # the result for a GPU part that cannot run here
+    if [ "$dry" = 1 ]; then echo "no GPU"; else echo "FAIL: no GPU"; fi
+}
+
+# ---------------------------------------------------------------- 1 info
+{
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "host: $(uname -srm)"
+    echo "glibc: $(getconf GNU_LIBC_VERSION 2>/dev/null || echo unknown)"
+    echo "libstdc++: $(ldconfig -p 2>/dev/null | grep -m1 'libstdc++.so.6 ' | sed 's/.*=> //' || true)"
+    echo "compute-sanitizer: $(command -v compute-sanitizer || echo 'not on the PATH')"
+    if [ "$gpu" = 1 ]; then
+        echo "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -n 1)"
+        echo "cuda: $(nvidia-smi | sed -n 's/.*CUDA Version: *\([0-9.]*\).*/\1/p' | head -n 1)"
+    else
+        echo "gpu: none (no nvidia-smi answering$([ "$dry" = 1 ] && echo ', or --dry-run'))"
+    fi
+} > "$out/info.txt" 2>&1
+"$java" --add-modules jdk.incubator.vector -cp "$here/test-classes:$here/lib/*" dev.normnet.GpuCheckProbe \
+    > "$out/probe.txt" 2>&1
+probe=$?
+cat "$out/probe.txt" >> "$out/info.txt"
+probe_line=$(grep -m1 '^cuda probe:' "$out/probe.txt" | cut -d' ' -f3- )
+if [ "$probe" != 0 ] && [ "$probe" != 3 ]; then
+    row info "FAIL: the probe did not run (exit $probe)" "see probe.txt"
+elif [ "$gpu" = 1 ] && [ "$probe" = 3 ]; then
+    row info "FAIL: CUDA unusable" "$probe_line"
+elif [ "$gpu" = 1 ]; then
+    row info pass "$(grep -m1 '^gpu:' "$out/info.txt" | cut -d' ' -f2-); $probe_line"
+else
+    row info "$(no_gpu)" "host part passed: runtime, probe ($probe_line)"
+fi
+
+# ---------------------------------------------------------------- 2 tests
+tests_limit=$(( $(left) * 45 / 100 ))
+if [ "$gpu" = 1 ]; then
+    NORMNET_REQUIRE_GPU=1 logged tests "$tests_limit" "$here/bin/run-gpu-tests" --disable-ansi-colors \
+        --scan-class-path="$here/test-classes" --include-tag gpu --reports-dir="$out/junit"
+    status=$?
+    summary=$(grep -E 'tests (successful|failed|aborted)' "$out/tests.log" | sed 's/[][]//g; s/  */ /g; s/^ //; s/ $//' \
+        | paste -sd, - | sed 's/,/, /g')
+    if [ "$status" = 0 ]; then row tests pass "$summary"; elif [ "$status" = 124 ]; then row tests "FAIL: timed out" "$summary"
+    else row tests "FAIL (exit $status)" "$summary; see tests.log"; fi
+else
+    # Host part: the bundled runtime and launcher find and start every GPU test class (which skip here).
+    NORMNET_REQUIRE_GPU=0 logged tests "$tests_limit" "$here/bin/run-gpu-tests" --disable-ansi-colors \
+        --scan-class-path="$here/test-classes" --include-tag gpu
+    status=$?
+    found=$(grep -E 'containers found' "$out/tests.log" | grep -oE '[0-9]+' | head -n 1)
+    classes=$(grep -oE 'Cuda[A-Za-z]*Test' "$out/tests.log" | sort -u | wc -l)
+    if [ "$status" = 0 ] && [ "${found:-0}" -ge 4 ] && [ "$classes" -ge 4 ]; then
+        row tests "$(no_gpu)" "host part passed: $classes GPU test classes found and started"
+    else
+        row tests "FAIL: the launcher did not run the GPU tests (exit $status, ${found:-0} containers)" "see tests.log"
+    fi
+fi
+
+# ---------------------------------------------------------------- 3 sanitizer
+small=(--data "$data" --epochs 1 --limit 1024 --test-limit 256 --batch 256)
+if ! command -v compute-sanitizer > /dev/null 2>&1; then
+    if [ "$gpu" = 1 ]; then row sanitizer "skipped" "compute-sanitizer is not on the PATH"
+    else row sanitizer "$(no_gpu)" "compute-sanitizer is not on the PATH"; fi
+elif [ "$gpu" = 0 ]; then
+    row sanitizer "$(no_gpu)" "compute-sanitizer found: $(command -v compute-sanitizer)"
+else
+    tools=(memcheck racecheck synccheck)
+    [ "$quick" = 1 ] && tools=(memcheck)
+    notes=()
+    for tool in "${tools[@]}"; do
+        limit=$(( $(left) * 20 / 100 ))
+        logged "sanitizer-$tool" "$limit" compute-sanitizer --tool "$tool" --target-processes all --error-exitcode 99 \
+            "$normnet" train --device cuda "${small[@]}"
+        status=$?
+        case $status in
+            0) notes+=("$tool clean") ;;
+            124) notes+=("$tool timed out") ;;
+            *) notes+=("FAIL $tool exit $status"); ;;
+        esac
+    done
+    note=$(IFS=';'; echo "${notes[*]}")
+    case "$note" in *FAIL*) row sanitizer "FAIL" "$note" ;; *) row sanitizer pass "$note" ;; esac
+fi
+
+# ---------------------------------------------------------------- 4 train
+if [ "$quick" = 1 ]; then size=(--limit 10000 --test-limit 2000); else size=(); fi
+train_args=(--model lenet-bn --data "$data" --epochs 2 --batch 256 "${size[@]}")
+if [ "$gpu" = 0 ]; then
+    # Host part: one short CPU run, and the history parsed as the comparison needs it.
+    logged train-cpu "$(( $(left) / 3 ))" "$normnet" train --device cpu --model lenet-bn --data "$data" --epochs 1 \
+        --limit 512 --test-limit 256 --batch 256 --seed 1 --history "$out/train-cpu.json" --save "$out/train-cpu.safetensors"
+    status=$?
+    acc=$( [ -f "$out/train-cpu.json" ] && test_acc "$out/train-cpu.json")
+    if [ "$status" = 0 ] && [ -n "$acc" ]; then
+        row train "$(no_gpu)" "host part passed: a CPU run (1 epoch, 512 images), test accuracy $acc"
+    else
+        row train "FAIL: the CPU run failed (exit $status)" "see train-cpu.log"
+    fi
+else
+    ok=1
+    for run in gpu-a gpu-b cpu-1 cpu-2; do
+        case $run in gpu-*) dev=cuda seed=1 ;; cpu-1) dev=cpu seed=1 ;; cpu-2) dev=cpu seed=2 ;; esac
+        limit=$(( $(left) * 25 / 100 ))
+        logged "train-$run" "$limit" "$normnet" train --device "$dev" --seed "$seed" "${train_args[@]}" \
+            --history "$out/train-$run.json" --save "$out/train-$run.safetensors" || ok=0
+    done
+    if [ "$ok" = 0 ]; then
+        row train "FAIL: a run failed or timed out" "see train-*.log"
+    else
+        same=no
+        cmp -s "$out/train-gpu-a.safetensors" "$out/train-gpu-b.safetensors" \
+            && [ "$(tr -d ' \n' < "$out/train-gpu-a.json" | grep -o '"train_loss":[^,]*,"train_acc":[^,]*,"test_acc":[^,}]*')" \
+                 = "$(tr -d ' \n' < "$out/train-gpu-b.json" | grep -o '"train_loss":[^,]*,"train_acc":[^,]*,"test_acc":[^,}]*')" ] \
+            && same=yes
+        g=$(test_acc "$out/train-gpu-a.json")
+        c1=$(test_acc "$out/train-cpu-1.json")
+        c2=$(test_acc "$out/train-cpu-2.json")
+        within=$(awk -v g="$g" -v a="$c1" -v b="$c2" 'BEGIN {
+            lo = a < b ? a : b; hi = a < b ? b : a; w = hi - lo; if (w < 0.005) w = 0.005;
+            print (g >= lo - w && g <= hi + w) ? "yes" : "no" }')
+        note="GPU test accuracy $g, CPU $c1 and $c2; GPU repeat bitwise equal: $same"
+        if [ "$same" = yes ] && [ "$within" = yes ]; then row train pass "$note"; else row train FAIL "$note"; fi
+    fi
+fi
+
+# ---------------------------------------------------------------- 5 bench
+if [ "$gpu" = 0 ]; then
+    # Host part: bench starts and writes JSON (one CPU case), PyTorch's script is there and parses.
+    logged bench-normnet "$(( $(left) / 2 ))" "$normnet" bench --device cpu --quick --repeats 1 --seconds 0.1 \
+        --only 'mlp-bn.*infer' --data "$data" --json "$out/bench-normnet.json"
+    status=$?
+    torch=$(python3 -c 'import torch; print(torch.__version__)' 2>/dev/null || echo "")
+    if [ -n "$torch" ]; then
+        python3 "$here/benchmarks/pytorch/bench.py" --help > "$out/bench-pytorch.log" 2>&1 || status=$?
+    fi
+    if [ "$status" = 0 ] && [ -s "$out/bench-normnet.json" ]; then
+        row bench "$(no_gpu)" "host part passed: normnet bench (one CPU case)$([ -n "$torch" ] && echo "; PyTorch $torch found")"
+    else
+        row bench "FAIL: bench did not run (exit $status)" "see bench-normnet.log"
+    fi
+else
+    devices=all
+    [ "$quick" = 1 ] && devices=cuda
+    logged bench-normnet "$(( $(left) * 60 / 100 ))" "$normnet" bench --device "$devices" --quick --data "$data" \
+        --json "$out/bench-normnet.json"
+    status=$?
+    note="normnet bench exit $status"
+    if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' > /dev/null 2>&1; then
+        # The ceilings to measure fractions of peak against: cuBLAS fp32 (no TF32) and a device-to-device copy.
+        logged ceilings 60 python3 -c '
+import json, torch
+torch.backends.cuda.matmul.allow_tf32 = False
+n = 8192
+a, b = torch.randn(n, n, device="cuda"), torch.randn(n, n, device="cuda")
+for _ in range(3): a @ b
+s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+s.record(); [a @ b for _ in range(10)]; e.record(); torch.cuda.synchronize()
+gemm = 2 * n ** 3 * 10 / (s.elapsed_time(e) / 1e3) / 1e12
+x = torch.empty(1 << 30, dtype=torch.uint8, device="cuda").random_(); y = torch.empty_like(x)
+for _ in range(3): y.copy_(x)
+s.record(); [y.copy_(x) for _ in range(10)]; e.record(); torch.cuda.synchronize()
+copy = 2 * x.numel() * 10 / (s.elapsed_time(e) / 1e3) / 1e9
+print(json.dumps({"device": torch.cuda.get_device_name(), "cublas_fp32_tflops": round(gemm, 2), "copy_gb_per_s": round(copy, 1)}))
+' && cp "$out/ceilings.log" "$out/ceilings.json" && note="$note; ceilings (cuBLAS fp32, copy) in ceilings.json"
+        logged bench-pytorch "$(( $(left) - 20 ))" python3 "$here/benchmarks/pytorch/bench.py" --device cuda --quick \
+            --data "$data" --json "$out/bench-pytorch.json"
+        pstatus=$?
+        note="$note; PyTorch bench exit $pstatus"
+        if [ "$status" = 0 ] && [ "$pstatus" = 0 ]; then
+            python3 "$here/benchmarks/compare.py" "$out/bench-normnet.json" "$out/bench-pytorch.json" \
+                --json "$out/bench-compare.json" > "$out/bench-compare.txt" 2>&1 && note="$note; side by side in bench-compare.txt"
+        fi
+    else
+        note="$note; no PyTorch with CUDA here"
+    fi
+    if [ "$status" = 0 ]; then row bench pass "$note"; else row bench FAIL "$note"; fi
+fi
+
+# ---------------------------------------------------------------- 6 summary
+{
+    echo "# normnet GPU check"
+    echo
+    echo "$(grep -E '^(date|host|gpu|cuda|glibc):' "$out/info.txt" | sed 's/^/- /')"
+    echo "- probe: $probe_line"
+    echo "- mode: $([ "$dry" = 1 ] && echo 'dry run (no GPU parts)' || echo 'GPU')$([ "$quick" = 1 ] && echo ', quick'), $((SECONDS - started)) s of a $budget s budget"
+    echo
+    echo "| step | result | notes |"
+    echo "| --- | --- | --- |"
+    printf '%s\n' "${rows[@]}"
+} > "$out/summary.md"
+cat "$out/summary.md"
+echo "gpu-check: results in $out"
+exit "$failed"

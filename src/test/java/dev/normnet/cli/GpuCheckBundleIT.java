@@ -1,0 +1,66 @@
+package dev.normnet.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The GPU check, built and dry-run after {@code package}: {@code ./normnet bundle --gpu-check
+ * --skip-build --no-archive} lays out dist/normnet-gpu-check-linux-x86_64 (jlink runtime, jars,
+ * tests, JUnit launcher, Fashion-MNIST, bin/gpu-check), and {@code bin/gpu-check --dry-run} runs
+ * every step up to its GPU part on this machine, reports "no GPU" for each and exits 0. The
+ * archive itself (xz, a few minutes on two cores) and its 60 MiB limit are left to bundle.sh.
+ */
+class GpuCheckBundleIT {
+    private static final Path FASHION = Path.of("/usr/share/datasets/fashion-mnist");
+    private static final Path BUNDLE = Path.of("dist", "normnet-gpu-check-linux-x86_64").toAbsolutePath();
+
+    @TempDir
+    Path dir;
+
+    private static String run(Path log, long minutes, String... command) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        if (!p.waitFor(minutes, TimeUnit.MINUTES)) {
+            p.destroyForcibly();
+            throw new AssertionError(String.join(" ", command) + " ran over " + minutes + " minutes: " + Files.readString(log));
+        }
+        String out = Files.readString(log, StandardCharsets.UTF_8);
+        assertEquals(0, p.exitValue(), String.join(" ", command) + ":\n" + out);
+        return out;
+    }
+
+    @Test
+    void theGpuCheckBundleDryRunsEveryStep() throws Exception {
+        assumeTrue(Files.isRegularFile(FASHION.resolve("train-images-idx3-ubyte.gz")) || System.getenv("NORMNET_DATA") != null,
+                "Fashion-MNIST's .gz files are not installed (apt-get install dataset-fashion-mnist)");
+        assumeTrue(new File(System.getProperty("java.home"), "bin/jlink").canExecute(), "no jlink in this JDK");
+        run(dir.resolve("bundle.log"), 8, LauncherIT.LAUNCHER.toString(), "bundle", "--gpu-check", "--skip-build", "--no-archive");
+        for (String part : List.of("runtime/bin/java", "bin/gpu-check", "bin/run-gpu-tests", "bin/normnet",
+                "test-lib/junit-platform-console-standalone-1.10.2.jar", "data/t10k-labels-idx1-ubyte.gz",
+                "benchmarks/pytorch/bench.py", "benchmarks/compare.py", "test-classes/dev/normnet/GpuCheckProbe.class")) {
+            assertTrue(Files.exists(BUNDLE.resolve(part)), "the bundle lacks " + part);
+        }
+        Path out = dir.resolve("results");
+        String log = run(dir.resolve("check.log"), 5, BUNDLE.resolve("bin/gpu-check").toString(), "--dry-run", "--out", out.toString());
+        String summary = Files.readString(out.resolve("summary.md"));
+        for (String step : List.of("info", "tests", "sanitizer", "train", "bench")) {
+            assertTrue(summary.contains("| " + step + " | no GPU |"), step + " did not report \"no GPU\":\n" + summary + "\n" + log);
+        }
+        assertTrue(Files.readString(out.resolve("probe.txt")).contains("cuda probe: "), log);
+        assertTrue(Files.size(out.resolve("train-cpu.safetensors")) > 0, log);
+        Process bad = new ProcessBuilder(BUNDLE.resolve("bin/gpu-check").toString(), "--bogus").redirectErrorStream(true).start();
+        String badOut = new String(bad.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(2, bad.waitFor(), badOut);
+        assertTrue(badOut.startsWith("gpu-check: unknown argument --bogus"), badOut);
+    }
+}

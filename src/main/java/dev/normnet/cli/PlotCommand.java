@@ -201,8 +201,9 @@ public final class PlotCommand implements Callable<Integer> {
         for (Map<String, List<Double>> s : values.values()) {
             for (List<Double> v : s.values()) {
                 double m = medianOf(v);
-                if (!(m > 0)) {
-                    throw new UsageException(files.get(0) + ": examples/sec must be positive, got " + m);
+                if (!(m >= 1 / MAX_VALUE && m <= MAX_VALUE)) {
+                    throw new UsageException(files.get(0) + ": examples/sec must be positive and within "
+                            + 1 / MAX_VALUE + " .. " + MAX_VALUE + " for a log axis, got " + m);
                 }
                 lowest = Math.min(lowest, m);
                 highest = Math.max(highest, m);
@@ -272,10 +273,11 @@ public final class PlotCommand implements Callable<Integer> {
             double[] testAcc = new double[hist.size()];
             for (int i = 0; i < hist.size(); i++) {
                 EpochRecord e = hist.get(i);
+                Path f = files.get(d);
                 epoch[i] = e.epoch();
-                trainLoss[i] = e.trainLoss();
-                trainAcc[i] = e.trainAcc();
-                testAcc[i] = e.testAcc();
+                trainLoss[i] = plottable(f, i, "train_loss", e.trainLoss());
+                trainAcc[i] = plottable(f, i, "train_acc", e.trainAcc());
+                testAcc[i] = plottable(f, i, "test_acc", e.testAcc());
             }
             String label = docs.size() == 1 ? Objects.requireNonNullElse(doc.device(), "") : label(files.get(d), doc);
             String name = label.isEmpty() ? "" : label + " ";
@@ -318,8 +320,26 @@ public final class PlotCommand implements Callable<Integer> {
         return img;
     }
 
+    /** The largest magnitude a chart takes: its range, margins and ticks stay finite. */
+    static final double MAX_VALUE = 1e300;
+
+    /**
+     * A history value as a chart takes it: NaN (null in the file: no test set, or a diverged loss)
+     * leaves a gap; an infinity or a magnitude above {@value #MAX_VALUE} is refused naming the key.
+     */
+    private static double plottable(Path file, int index, String key, double v) {
+        if (Double.isNaN(v) || Math.abs(v) <= MAX_VALUE) {
+            return v;
+        }
+        throw new UsageException(file + ": history[" + index + "]." + key + " is " + v
+                + ", which no chart can show (at most " + MAX_VALUE + " in magnitude)");
+    }
+
     private static void widen(double[] range, double[] values) {
         for (double v : values) {
+            if (Double.isNaN(v)) {
+                continue;                                     // a gap in the curve
+            }
             range[0] = Math.min(range[0], v);
             range[1] = Math.max(range[1], v);
         }
@@ -327,6 +347,10 @@ public final class PlotCommand implements Callable<Integer> {
 
     /** A y range 5% wider than the data on each side, so that no point sits on the frame. */
     private static void pad(XYChart chart, double[] range) {
+        if (range[0] > range[1]) {                            // no value at all (every one NaN)
+            range[0] = 0;
+            range[1] = 1;
+        }
         double span = range[1] - range[0];
         double margin = span > 0 ? 0.05 * span : Math.max(0.01, 0.05 * Math.abs(range[0]));
         chart.getStyler().setYAxisMin(range[0] - margin);

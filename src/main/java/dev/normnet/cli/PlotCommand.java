@@ -120,6 +120,26 @@ public final class PlotCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         System.setProperty("java.awt.headless", "true");
         Path target = validate();
+        Inputs in = read();
+        BufferedImage img = in.bench() != null
+                ? benchChart(in.bench(), files, title, width != null ? width : 1200, height != null ? height : 700)
+                : historyChart(in.histories(), files, title, width != null ? width : 1400, height != null ? height : 560);
+        Outputs.write("--out", target, p -> ImageIO.write(img, "png", p.toFile()));
+        out.println("wrote " + target);
+        return 0;
+    }
+
+    /** The files plot draws, read and checked: bench results or histories (the other is null). */
+    record Inputs(List<BenchFile> bench, List<HistoryFile> histories) {
+    }
+
+    /**
+     * Reads the files and checks every value a chart will use, before anything is drawn: all of one
+     * kind; a bench file's cases, each median examples/sec positive and within
+     * [1 / {@value #MAX_VALUE}, {@value #MAX_VALUE}] (a log axis); a history's epochs, each loss and
+     * accuracy NaN (a gap) or at most {@value #MAX_VALUE} in magnitude. Errors name the file.
+     */
+    Inputs read() throws IOException {
         List<JsonNode> docs = new ArrayList<>();
         Boolean bench = null;
         for (Path f : files) {
@@ -134,23 +154,52 @@ public final class PlotCommand implements Callable<Integer> {
             bench = isBench;
             docs.add(doc);
         }
-        BufferedImage img;
         if (bench) {
             List<BenchFile> results = new ArrayList<>();
+            boolean anyCase = false;
             for (int i = 0; i < docs.size(); i++) {
-                results.add(JsonFiles.convert(docs.get(i), BenchFile.class, files.get(i)));
+                BenchFile doc = JsonFiles.convert(docs.get(i), BenchFile.class, files.get(i));
+                if (doc.cases() == null) {
+                    throw new UsageException(files.get(i) + ": \"cases\" is null, expected a list");
+                }
+                for (int c = 0; c < doc.cases().size(); c++) {
+                    CaseResult r = doc.cases().get(c);
+                    if (r == null || r.examplesPerSec() == null) {
+                        throw new UsageException(files.get(i) + ": cases[" + c + "] has no examples_per_sec");
+                    }
+                    double m = r.examplesPerSec().median();
+                    if (!(m >= 1 / MAX_VALUE && m <= MAX_VALUE)) {
+                        throw new UsageException(files.get(i) + ": cases[" + c + "].examples_per_sec.median must be positive and"
+                                + " within " + 1 / MAX_VALUE + " .. " + MAX_VALUE + " for a log axis, got " + m);
+                    }
+                    anyCase = true;
+                }
+                results.add(doc);
             }
-            img = benchChart(results, files, title, width != null ? width : 1200, height != null ? height : 700);
-        } else {
-            List<HistoryFile> histories = new ArrayList<>();
-            for (int i = 0; i < docs.size(); i++) {
-                histories.add(JsonFiles.convert(docs.get(i), HistoryFile.class, files.get(i)));
+            if (!anyCase) {
+                throw new UsageException(files.get(0) + ": no cases to plot");
             }
-            img = historyChart(histories, files, title, width != null ? width : 1400, height != null ? height : 560);
+            return new Inputs(results, null);
         }
-        Outputs.write("--out", target, p -> ImageIO.write(img, "png", p.toFile()));
-        out.println("wrote " + target);
-        return 0;
+        List<HistoryFile> histories = new ArrayList<>();
+        for (int i = 0; i < docs.size(); i++) {
+            HistoryFile doc = JsonFiles.convert(docs.get(i), HistoryFile.class, files.get(i));
+            List<EpochRecord> hist = doc.history();
+            if (hist == null || hist.isEmpty()) {
+                throw new UsageException(files.get(i) + ": \"history\" has no epochs");
+            }
+            for (int e = 0; e < hist.size(); e++) {
+                EpochRecord r = hist.get(e);
+                if (r == null) {
+                    throw new UsageException(files.get(i) + ": history[" + e + "] is null");
+                }
+                plottable(files.get(i), e, "train_loss", r.trainLoss());
+                plottable(files.get(i), e, "train_acc", r.trainAcc());
+                plottable(files.get(i), e, "test_acc", r.testAcc());
+            }
+            histories.add(doc);
+        }
+        return new Inputs(null, histories);
     }
 
     // ---------------------------------------------------------------- throughput bars
@@ -200,11 +249,7 @@ public final class PlotCommand implements Callable<Integer> {
         double highest = 0;
         for (Map<String, List<Double>> s : values.values()) {
             for (List<Double> v : s.values()) {
-                double m = medianOf(v);
-                if (!(m >= 1 / MAX_VALUE && m <= MAX_VALUE)) {
-                    throw new UsageException(files.get(0) + ": examples/sec must be positive and within "
-                            + 1 / MAX_VALUE + " .. " + MAX_VALUE + " for a log axis, got " + m);
-                }
+                double m = medianOf(v);                       // read() checked each value's range
                 lowest = Math.min(lowest, m);
                 highest = Math.max(highest, m);
             }
@@ -273,11 +318,10 @@ public final class PlotCommand implements Callable<Integer> {
             double[] testAcc = new double[hist.size()];
             for (int i = 0; i < hist.size(); i++) {
                 EpochRecord e = hist.get(i);
-                Path f = files.get(d);
-                epoch[i] = e.epoch();
-                trainLoss[i] = plottable(f, i, "train_loss", e.trainLoss());
-                trainAcc[i] = plottable(f, i, "train_acc", e.trainAcc());
-                testAcc[i] = plottable(f, i, "test_acc", e.testAcc());
+                epoch[i] = e.epoch();                         // read() checked the values
+                trainLoss[i] = e.trainLoss();
+                trainAcc[i] = e.trainAcc();
+                testAcc[i] = e.testAcc();
             }
             String label = docs.size() == 1 ? Objects.requireNonNullElse(doc.device(), "") : label(files.get(d), doc);
             String name = label.isEmpty() ? "" : label + " ";
@@ -327,9 +371,9 @@ public final class PlotCommand implements Callable<Integer> {
      * A history value as a chart takes it: NaN (null in the file: no test set, or a diverged loss)
      * leaves a gap; an infinity or a magnitude above {@value #MAX_VALUE} is refused naming the key.
      */
-    private static double plottable(Path file, int index, String key, double v) {
+    private static void plottable(Path file, int index, String key, double v) {
         if (Double.isNaN(v) || Math.abs(v) <= MAX_VALUE) {
-            return v;
+            return;
         }
         throw new UsageException(file + ": history[" + index + "]." + key + " is " + v
                 + ", which no chart can show (at most " + MAX_VALUE + " in magnitude)");

@@ -21,16 +21,18 @@ import org.junit.jupiter.api.Timeout;
  * {@code src/test/resources/dev/normnet/cli/JsonFuzzTestInputs/json/}.
  *
  * <p>Each input is a file. Reading it as a JSON object, converting it to a history or a bench file,
- * and {@code plot} drawing it (at 160 x 120 pixels) either work or throw a {@link UsageException}
- * naming the file. A history that reads is written back, and what is written reads back to the same
+ * and {@code plot} reading and checking it for a chart either work or throw a {@link UsageException}
+ * naming the file ({@link #plot} also draws it). A history that reads is written back, and what is written reads back to the same
  * text. Reading may allocate at most 64 bytes per byte of the file (a tree of small nodes), plus
- * {@link HostileInput#SLACK}; plot draws a picture of a size fixed by its options, whatever the data.
+ * {@link HostileInput#SLACK}; a drawing takes a picture of a size fixed by plot's options, whatever the data.
  */
 class JsonFuzzTest {
     private static final HostileInput SCRATCH = new HostileInput("json");
 
     static {
         HostileInput.warmUp(new JsonFuzzTest()::json, JsonFuzzTest::seeds);
+        HostileInput.warmUp(new JsonFuzzTest()::plot, () -> Map.of("history", seeds().get("history.json"),
+                "bench", seeds().get("bench.json")));
     }
 
     @FuzzTest(maxDuration = "10s")
@@ -53,17 +55,35 @@ class JsonFuzzTest {
             String twice = JsonFiles.write(JsonFiles.read(again, HistoryFile.class));
             HostileInput.check(twice.equals(text), "a history written back reads back different:\n" + text + "\n" + twice);
         }
+        HostileInput.read(file, UsageException.class, bound, () -> plot(file).read());
+    }
+
+    /**
+     * {@code plot} drawing each input (at 160 x 120 pixels): it draws, or a {@link UsageException}
+     * names the file. Drawing takes a good fraction of a second, so this runs over the committed
+     * inputs in every build and only briefly when fuzzing; {@link #json} fuzzes everything plot
+     * checks before it draws.
+     */
+    @FuzzTest(maxDuration = "10s")
+    @Timeout(30)
+    void plot(byte[] input) throws Exception {
+        Path file = SCRATCH.write("plot.json", input);
+        HostileInput.read(file, UsageException.class, 64L * input.length + (64L << 20), plot(file)::call);
+    }
+
+    private static PlotCommand plot(Path file) {
         PlotCommand plot = new PlotCommand(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
         plot.files = List.of(file);
-        plot.outFile = SCRATCH.dir().resolve("run.png");
+        plot.outFile = SCRATCH.dir().resolve("plot.png");
         plot.width = 160;
         plot.height = 120;
-        HostileInput.read(file, UsageException.class, bound + (64L << 20), plot::call);
+        return plot;
     }
 
     @Test
     void committedSeedsAreTheGeneratedOnes() throws IOException {
         HostileInput.checkSeeds(JsonFuzzTest.class, "json", seeds());
+        HostileInput.checkSeeds(JsonFuzzTest.class, "plot", seeds());
     }
 
     /** Seed inputs: histories and bench files as normnet writes them, and hostile variations. */

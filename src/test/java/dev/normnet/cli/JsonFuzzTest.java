@@ -12,7 +12,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
 
 /**
  * Fuzzes the JSON readers ({@link JsonFiles}, {@link HistoryFile}, {@code plot}'s bench files) and
@@ -36,7 +35,6 @@ class JsonFuzzTest {
     }
 
     @FuzzTest(maxDuration = "10s")
-    @Timeout(30)
     void json(byte[] input) throws Exception {
         Path file = SCRATCH.write("run.json", input);
         long bound = 64L * input.length;
@@ -65,7 +63,6 @@ class JsonFuzzTest {
      * checks before it draws.
      */
     @FuzzTest(maxDuration = "10s")
-    @Timeout(30)
     void plot(byte[] input) throws Exception {
         Path file = SCRATCH.write("plot.json", input);
         HostileInput.read(file, UsageException.class, 64L * input.length + (64L << 20), plot(file)::call);

@@ -9,7 +9,6 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
 
 /**
  * Fuzzes the CSV reader ({@link CsvImages}) with Jazzer; the committed inputs are in
@@ -28,7 +27,6 @@ class CsvImagesFuzzTest {
     }
 
     @FuzzTest(maxDuration = "10s")
-    @Timeout(20)
     void csv(byte[] input) throws Exception {
         Path file = SCRATCH.write("images.csv", input);
         HostileInput.Outcome<LabeledImages> got = HostileInput.read(file, DataException.class, 8L * input.length,

@@ -11,7 +11,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
 
 /**
  * Fuzzes the IDX reader ({@link Idx}, {@link StrictGzipInputStream}, {@link IdxDataset}) with
@@ -36,7 +35,6 @@ class IdxFuzzTest {
     }
 
     @FuzzTest(maxDuration = "10s")
-    @Timeout(20)
     void idx(byte[] input) throws Exception {
         boolean wrap = input.length > 0 && input[0] == 'g';
         byte[] bytes = wrap ? IdxFiles.gzip(Arrays.copyOfRange(input, 1, input.length)) : input;

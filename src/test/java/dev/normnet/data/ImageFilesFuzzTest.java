@@ -13,7 +13,6 @@ import java.util.Map;
 import javax.imageio.ImageIO;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
 
 /**
  * Fuzzes the picture readers ({@link ImageFiles}, {@link ImageFolder}) with Jazzer; the committed
@@ -34,7 +33,6 @@ class ImageFilesFuzzTest {
     }
 
     @FuzzTest(maxDuration = "10s")
-    @Timeout(30)
     void image(byte[] input) throws Exception {
         Path file = SCRATCH.write("picture.png", input);
         HostileInput.Outcome<byte[]> got = HostileInput.read(file, DataException.class, 10_000L * input.length,

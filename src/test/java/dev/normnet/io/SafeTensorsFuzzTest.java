@@ -9,7 +9,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
 
 /**
  * Fuzzes the model file readers ({@link SafeTensors}, {@link ModelFile}) with Jazzer; the committed
@@ -30,7 +29,6 @@ class SafeTensorsFuzzTest {
     }
 
     @FuzzTest(maxDuration = "10s")
-    @Timeout(30)
     void safetensors(byte[] input) throws Exception {
         Path file = SCRATCH.write("model.safetensors", input);
         long bound = 16L * input.length;

@@ -16,6 +16,7 @@ import com.fasterxml.jackson.databind.deser.std.NumberDeserializers;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.databind.ser.std.StdSerializer;
+import java.io.CharConversionException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -94,6 +95,9 @@ public final class JsonFiles {
             node = MAPPER.readTree(bytes);
         } catch (JsonProcessingException e) {
             throw invalid(file, e);
+        } catch (CharConversionException e) {
+            // bytes that are no text in the encoding Jackson detected (UTF-8, -16 or -32)
+            throw new UsageException(file + ": invalid JSON: not text in UTF-8, UTF-16 or UTF-32 (" + e.getMessage() + ")", e);
         }
         if (node == null || !node.isObject()) {
             throw new UsageException(file + ": expected a JSON object at the top level");

@@ -137,6 +137,26 @@ public final class PlotCommand implements Callable<Integer> {
             throw new UsageException("--layer " + layer + " applies to --watch only");
         }
         Path target = validate();
+        Inputs in = read();
+        BufferedImage img = in.bench() != null
+                ? benchChart(in.bench(), files, title, width != null ? width : 1200, height != null ? height : 700)
+                : historyChart(in.histories(), files, title, width != null ? width : 1400, height != null ? height : 560);
+        Outputs.write("--out", target, p -> ImageIO.write(img, "png", p.toFile()));
+        out.println("wrote " + target);
+        return 0;
+    }
+
+    /** The files plot draws, read and checked: bench results or histories (the other is null). */
+    record Inputs(List<BenchFile> bench, List<HistoryFile> histories) {
+    }
+
+    /**
+     * Reads the files and checks every value a chart will use, before anything is drawn: all of one
+     * kind; a bench file's cases, each median examples/sec positive and within
+     * [1 / {@value #MAX_VALUE}, {@value #MAX_VALUE}] (a log axis); a history's epochs, each loss and
+     * accuracy NaN (a gap) or at most {@value #MAX_VALUE} in magnitude. Errors name the file.
+     */
+    Inputs read() throws IOException {
         List<JsonNode> docs = new ArrayList<>();
         Boolean bench = null;
         for (Path f : files) {
@@ -151,23 +171,52 @@ public final class PlotCommand implements Callable<Integer> {
             bench = isBench;
             docs.add(doc);
         }
-        BufferedImage img;
         if (bench) {
             List<BenchFile> results = new ArrayList<>();
+            boolean anyCase = false;
             for (int i = 0; i < docs.size(); i++) {
-                results.add(JsonFiles.convert(docs.get(i), BenchFile.class, files.get(i)));
+                BenchFile doc = JsonFiles.convert(docs.get(i), BenchFile.class, files.get(i));
+                if (doc.cases() == null) {
+                    throw new UsageException(files.get(i) + ": \"cases\" is null, expected a list");
+                }
+                for (int c = 0; c < doc.cases().size(); c++) {
+                    CaseResult r = doc.cases().get(c);
+                    if (r == null || r.examplesPerSec() == null) {
+                        throw new UsageException(files.get(i) + ": cases[" + c + "] has no examples_per_sec");
+                    }
+                    double m = r.examplesPerSec().median();
+                    if (!(m >= 1 / MAX_VALUE && m <= MAX_VALUE)) {
+                        throw new UsageException(files.get(i) + ": cases[" + c + "].examples_per_sec.median must be positive and"
+                                + " within " + 1 / MAX_VALUE + " .. " + MAX_VALUE + " for a log axis, got " + m);
+                    }
+                    anyCase = true;
+                }
+                results.add(doc);
             }
-            img = benchChart(results, files, title, width != null ? width : 1200, height != null ? height : 700);
-        } else {
-            List<HistoryFile> histories = new ArrayList<>();
-            for (int i = 0; i < docs.size(); i++) {
-                histories.add(JsonFiles.convert(docs.get(i), HistoryFile.class, files.get(i)));
+            if (!anyCase) {
+                throw new UsageException(files.get(0) + ": no cases to plot");
             }
-            img = historyChart(histories, files, title, width != null ? width : 1400, height != null ? height : 560);
+            return new Inputs(results, null);
         }
-        Outputs.write("--out", target, p -> ImageIO.write(img, "png", p.toFile()));
-        out.println("wrote " + target);
-        return 0;
+        List<HistoryFile> histories = new ArrayList<>();
+        for (int i = 0; i < docs.size(); i++) {
+            HistoryFile doc = JsonFiles.convert(docs.get(i), HistoryFile.class, files.get(i));
+            List<EpochRecord> hist = doc.history();
+            if (hist == null || hist.isEmpty()) {
+                throw new UsageException(files.get(i) + ": \"history\" has no epochs");
+            }
+            for (int e = 0; e < hist.size(); e++) {
+                EpochRecord r = hist.get(e);
+                if (r == null) {
+                    throw new UsageException(files.get(i) + ": history[" + e + "] is null");
+                }
+                plottable(files.get(i), e, "train_loss", r.trainLoss());
+                plottable(files.get(i), e, "train_acc", r.trainAcc());
+                plottable(files.get(i), e, "test_acc", r.testAcc());
+            }
+            histories.add(doc);
+        }
+        return new Inputs(null, histories);
     }
 
     /** {@code plot --watch}: see {@link WatchImage}; 1400 x 900 pixels by default. */
@@ -239,10 +288,7 @@ public final class PlotCommand implements Callable<Integer> {
         double highest = 0;
         for (Map<String, List<Double>> s : values.values()) {
             for (List<Double> v : s.values()) {
-                double m = medianOf(v);
-                if (!(m > 0)) {
-                    throw new UsageException(files.get(0) + ": examples/sec must be positive, got " + m);
-                }
+                double m = medianOf(v);                       // read() checked each value's range
                 lowest = Math.min(lowest, m);
                 highest = Math.max(highest, m);
             }
@@ -311,7 +357,7 @@ public final class PlotCommand implements Callable<Integer> {
             double[] testAcc = new double[hist.size()];
             for (int i = 0; i < hist.size(); i++) {
                 EpochRecord e = hist.get(i);
-                epoch[i] = e.epoch();
+                epoch[i] = e.epoch();                         // read() checked the values
                 trainLoss[i] = e.trainLoss();
                 trainAcc[i] = e.trainAcc();
                 testAcc[i] = e.testAcc();
@@ -363,8 +409,26 @@ public final class PlotCommand implements Callable<Integer> {
         return img;
     }
 
+    /** The largest magnitude a chart takes: its range, margins and ticks stay finite. */
+    static final double MAX_VALUE = 1e300;
+
+    /**
+     * A history value as a chart takes it: NaN (null in the file: no test set, or a diverged loss)
+     * leaves a gap; an infinity or a magnitude above {@value #MAX_VALUE} is refused naming the key.
+     */
+    private static void plottable(Path file, int index, String key, double v) {
+        if (Double.isNaN(v) || Math.abs(v) <= MAX_VALUE) {
+            return;
+        }
+        throw new UsageException(file + ": history[" + index + "]." + key + " is " + v
+                + ", which no chart can show (at most " + MAX_VALUE + " in magnitude)");
+    }
+
     static void widen(double[] range, double[] values) {
         for (double v : values) {
+            if (Double.isNaN(v)) {
+                continue;                                     // a gap in the curve
+            }
             range[0] = Math.min(range[0], v);
             range[1] = Math.max(range[1], v);
         }
@@ -372,6 +436,10 @@ public final class PlotCommand implements Callable<Integer> {
 
     /** A y range 5% wider than the data on each side, so that no point sits on the frame. */
     static void pad(XYChart chart, double[] range) {
+        if (range[0] > range[1]) {                            // no value at all (every one NaN)
+            range[0] = 0;
+            range[1] = 1;
+        }
         double span = range[1] - range[0];
         double margin = span > 0 ? 0.05 * span : Math.max(0.01, 0.05 * Math.abs(range[0]));
         chart.getStyler().setYAxisMin(range[0] - margin);

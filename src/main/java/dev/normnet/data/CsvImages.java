@@ -12,7 +12,8 @@ import java.util.Arrays;
  * is {@code label}, followed by N pixel columns (Kaggle names them {@code pixel1..pixel784}; their
  * names are not checked), then one line per image: the label, then the N pixels row-major.
  * <p>
- * Rules, each checked as the file streams by (nothing is allocated from a count the file claims):
+ * Rules, each checked as the file streams by (nothing is allocated from a count the file claims, and
+ * the arrays grow with the rows that arrive: a header alone allocates at most 1 MiB, or one row):
  * <ul>
  * <li>N is a perfect square (784 gives 28 x 28 images), at most {@value #MAX_PIXELS};</li>
  * <li>every row has exactly 1 + N fields, each a decimal integer (digits, optionally a leading
@@ -35,6 +36,8 @@ public final class CsvImages {
     private static final int MAX_ARRAY = Integer.MAX_VALUE - 16;
     private static final int MAX_HEADER = 16 * MAX_PIXELS;
     private static final int FIRST_ROWS = 1024;
+    /** The most bytes of pixels allocated before any row has arrived; arrays grow (doubling) as rows do. */
+    private static final int FIRST_PIXELS = 1 << 20;
 
     private CsvImages() {
     }
@@ -104,8 +107,9 @@ public final class CsvImages {
             int n = header();
             int side = (int) Math.round(Math.sqrt(n));
             int maxRows = Math.min(MAX_ROWS, MAX_ARRAY / n);
-            byte[] pixels = new byte[Math.min(FIRST_ROWS, maxRows) * n];
-            byte[] labels = new byte[Math.min(FIRST_ROWS, maxRows)];
+            int firstRows = Math.max(1, Math.min(Math.min(FIRST_ROWS, maxRows), FIRST_PIXELS / n));
+            byte[] pixels = new byte[firstRows * n];
+            byte[] labels = new byte[firstRows];
             int count = 0;
             while (peek() >= 0) {
                 line++;

@@ -23,7 +23,9 @@ import javax.imageio.stream.ImageInputStream;
  * <li>decode with {@code javax.imageio} (only its PNG and JPEG readers; the format is recognised
  * by content, not by file name). Width and height are read from the header first and checked
  * against {@value #MAX_SIDE} per side and {@value #MAX_PIXELS} pixels in all before the pixels are
- * decoded;</li>
+ * decoded, and against the file's size: a PNG's rows inflate at most 1032-fold and a JPEG codes
+ * every 8 x 8 block in at least one bit, so a header claiming more than the file can hold is refused
+ * before the picture is allocated;</li>
  * <li>bring every sample to 8 bits: a sample {@code v} of {@code b} bits becomes
  * {@code round(v * 255 / (2^b - 1))} (a 16-bit sample: {@code round(v / 257)}; PIL instead keeps
  * the high byte of 16-bit colour and clips 16-bit grey at 255). Palette images take the palette's
@@ -119,6 +121,7 @@ public final class ImageFiles {
                     throw new DataException(file + ": " + width + " x " + height + " pixels; images may have at most "
                             + MAX_SIDE + " pixels per side and " + MAX_PIXELS + " in all");
                 }
+                checkFileCanHold(file, reader, width, height);
                 BufferedImage image = reader.read(0);
                 return new Decoded(toGray(file, image, background), image.getHeight(), image.getWidth());
             } finally {
@@ -137,6 +140,37 @@ public final class ImageFiles {
             throw e;
         } catch (RuntimeException e) {
             throw new DataException(file + ": cannot decode (" + e + ")", e);
+        }
+    }
+
+    /** The most a deflate stream (a PNG's pixels) inflates: 1032 bytes for every byte it takes. */
+    static final long DEFLATE_RATIO = 1032;
+    /** The most pixels a JPEG holds per byte: its scans code every 8 x 8 block in at least one bit. */
+    static final long JPEG_PIXELS_PER_BYTE = 8 * 64;
+
+    /**
+     * Refuses a header whose size the file cannot hold, before the decoder allocates the picture: a
+     * PNG's rows ({@code height x (1 + ceil(width x bits per pixel / 8))} bytes) at most
+     * {@value #DEFLATE_RATIO} times the file's size, a JPEG's pixels at most
+     * {@value #JPEG_PIXELS_PER_BYTE} times. A file cut short or a header that lies fails here
+     * instead of after allocating what it claims.
+     */
+    private static void checkFileCanHold(Path file, ImageReader reader, int width, int height) throws IOException {
+        long size = Files.size(file);
+        boolean png = reader.getFormatName().equalsIgnoreCase("png");
+        long need;
+        if (png) {
+            javax.imageio.ImageTypeSpecifier raw = reader.getRawImageType(0);
+            int bits = raw == null ? 1 : Math.max(1, raw.getColorModel().getPixelSize());
+            long rowBytes = 1 + ((long) width * bits + 7) / 8;
+            need = (height * rowBytes + DEFLATE_RATIO - 1) / DEFLATE_RATIO;
+        } else {
+            need = ((long) width * height + JPEG_PIXELS_PER_BYTE - 1) / JPEG_PIXELS_PER_BYTE;
+        }
+        if (size < need) {
+            throw new DataException(file + ": " + width + " x " + height + " pixels cannot be held in " + size
+                    + " bytes (a " + (png ? "PNG" : "JPEG") + " of that size needs at least " + need
+                    + "); the file is cut short or its header is wrong");
         }
     }
 

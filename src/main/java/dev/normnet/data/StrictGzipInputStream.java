@@ -12,7 +12,7 @@ import java.util.zip.ZipException;
 
 /**
  * The decompressed bytes of a gzip file (RFC 1952) of one or more members, read strictly: every
- * member's CRC-32 and length are checked, and anything after the last member that is not another
+ * member's CRC-32 and length are checked, and its header CRC-16 when it has one, and anything after the last member that is not another
  * member is an error ({@link java.util.zip.GZIPInputStream} stops there silently, so a gzip file
  * followed by junk would read as if whole).
  */
@@ -27,6 +27,8 @@ final class StrictGzipInputStream extends InputStream {
     private final Path file;
     private final Inflater inflater = new Inflater(true);
     private final CRC32 crc = new CRC32();
+    /** The CRC-32 of the header bytes read so far; its low 16 bits are the optional header CRC (FHCRC). */
+    private final CRC32 headerCrc = new CRC32();
     private final byte[] input = new byte[1 << 16];
     private int inputLength;      // bytes of input last handed to the inflater
     private long memberBytes;
@@ -112,6 +114,7 @@ final class StrictGzipInputStream extends InputStream {
     }
 
     private void readHeader() throws IOException {
+        headerCrc.reset();
         int id1 = readByte();
         int id2 = readByte();
         if (id1 != 0x1f || id2 != 0x8b) {
@@ -144,7 +147,10 @@ final class StrictGzipInputStream extends InputStream {
             }
         }
         if ((flags & FHCRC) != 0) {
-            readLittleEndian(2);
+            long expected = headerCrc.getValue() & 0xFFFF;
+            if (readLittleEndian(2) != expected) {
+                throw new ZipException("CRC-16 mismatch in a gzip member header");
+            }
         }
     }
 
@@ -153,6 +159,7 @@ final class StrictGzipInputStream extends InputStream {
         if (b < 0) {
             throw new EOFException("the gzip stream ends inside a header or trailer");
         }
+        headerCrc.update(b);
         return b;
     }
 

@@ -24,6 +24,8 @@ import java.util.Map;
  * every tensor of the model present with its exact shape and no other, floating types for
  * parameters and statistics (F16, BF16 and F64 are converted to float32) and an integer type for
  * {@code num_batches_tracked}, every value finite, every running variance and count non-negative.
+ * The names and shapes are checked against the model's before its memory is allocated, so a small
+ * file that names a large model is refused without building it.
  * A failure throws {@link ModelFileException} naming the file and the tensor.
  */
 public final class ModelFile {
@@ -108,6 +110,7 @@ public final class ModelFile {
                         + "' metadata, as in a PyTorch state_dict); name the model (--model and its options)");
             }
             Sequential model = use.create();
+            checkEntries(st, model.inferStateShapes());     // before the model's memory is allocated
             try {
                 model.build(0);
                 model.loadState(read(st, model.stateShapes()));
@@ -134,6 +137,34 @@ public final class ModelFile {
      * comment lists the checks).
      */
     public static Map<String, float[]> read(SafeTensors st, Map<String, Shape> expected) throws IOException {
+        checkEntries(st, expected);
+        Path file = st.file();
+        Map<String, float[]> state = new LinkedHashMap<>();
+        for (String name : expected.keySet()) {
+            float[] v = st.floats(name);
+            boolean variance = name.endsWith(".running_var");
+            boolean count = name.endsWith("." + COUNT);
+            for (int i = 0; i < v.length; i++) {
+                if (!Float.isFinite(v[i])) {
+                    throw new ModelFileException(file + ": tensor '" + name + "' holds " + v[i] + " at index " + i
+                            + " (a model file must hold finite values)");
+                }
+                if ((variance || count) && v[i] < 0) {
+                    throw new ModelFileException(file + ": tensor '" + name + "' holds the negative value " + v[i]
+                            + " at index " + i + " (a " + (variance ? "variance" : "count") + " is never negative)");
+                }
+            }
+            state.put(name, v);
+        }
+        return state;
+    }
+
+    /**
+     * Checks the header of {@code st} against a model of {@code expected} names and shapes, reading
+     * no data: the same names, the exact shapes, floating types (an integer type allowed for
+     * {@code num_batches_tracked}).
+     */
+    private static void checkEntries(SafeTensors st, Map<String, Shape> expected) {
         Path file = st.file();
         for (String name : st.entries().keySet()) {
             if (!expected.containsKey(name)) {
@@ -157,24 +188,6 @@ public final class ModelFile {
                         + ", expected " + (count ? "I64" : "a floating type (F32, F16, BF16 or F64)"));
             }
         }
-        Map<String, float[]> state = new LinkedHashMap<>();
-        for (String name : expected.keySet()) {
-            float[] v = st.floats(name);
-            boolean variance = name.endsWith(".running_var");
-            boolean count = name.endsWith("." + COUNT);
-            for (int i = 0; i < v.length; i++) {
-                if (!Float.isFinite(v[i])) {
-                    throw new ModelFileException(file + ": tensor '" + name + "' holds " + v[i] + " at index " + i
-                            + " (a model file must hold finite values)");
-                }
-                if ((variance || count) && v[i] < 0) {
-                    throw new ModelFileException(file + ": tensor '" + name + "' holds the negative value " + v[i]
-                            + " at index " + i + " (a " + (variance ? "variance" : "count") + " is never negative)");
-                }
-            }
-            state.put(name, v);
-        }
-        return state;
     }
 
     private static ModelSpec spec(SafeTensors st) {

@@ -577,6 +577,33 @@ public final class Sequential implements AutoCloseable {
     /** Names and shapes of the state, in PyTorch's state_dict order. */
     public Map<String, Shape> stateShapes() {
         requireBuilt();
+        return collectStateShapes();
+    }
+
+    /**
+     * Names and shapes of the state the model will have when built for its default input shape
+     * ({@link #optInputShape}), inferred without allocating or initializing anything: for checking a
+     * model file against the model before building it. Sets the layers' sizes as {@link #build} does.
+     */
+    public Map<String, Shape> inferStateShapes() {
+        if (defaultInput == null) {
+            throw new IllegalStateException("no input shape set: call build(Shape sample, long seed)");
+        }
+        if (backend != null) {
+            throw new IllegalStateException("the model is on a backend; use stateShapes()");
+        }
+        Shape s = defaultInput;
+        for (int i = 0; i < layers.size(); i++) {
+            try {
+                s = layers.get(i).infer(s);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("layer " + i + " (" + layers.get(i).getClass().getSimpleName() + "): " + e.getMessage(), e);
+            }
+        }
+        return collectStateShapes();
+    }
+
+    private Map<String, Shape> collectStateShapes() {
         Map<String, Shape> out = new LinkedHashMap<>();
         for (int i = 0; i < layers.size(); i++) {
             for (Layer.Entry e : layers.get(i).parameterEntries()) {

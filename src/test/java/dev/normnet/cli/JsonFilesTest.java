@@ -169,4 +169,16 @@ class JsonFilesTest {
         UsageException e = assertThrows(UsageException.class, () -> JsonFiles.read(file, HistoryFile.class));
         assertTrue(e.getMessage().contains("nesting depth"), e.getMessage());
     }
+
+    /**
+     * Found by JsonFuzzTest (input crash-398c8449...): ten bytes that Jackson takes for UTF-32 and
+     * cannot decode threw a CharConversionException, an IOException that is no JsonProcessingException,
+     * so the command line said "internal error", exit 1. Now it is an input error naming the file.
+     */
+    @Test
+    void bytesThatAreNoTextAreRefusedNamingTheFile() throws Exception {
+        Path file = Files.write(tmp.resolve("utf32.json"), new byte[] {0x0a, 0, 0, 0, 0x20, 0x32, 0x2c, 0x20, 0x33, 0x5d});
+        UsageException e = assertThrows(UsageException.class, () -> JsonFiles.readObject(file));
+        assertTrue(e.getMessage().startsWith(file + ": invalid JSON: not text in UTF-8, UTF-16 or UTF-32"), e.getMessage());
+    }
 }

@@ -122,4 +122,54 @@ class PlotCommandTest {
         assertEquals(0, plot("-o", png.toString(), torch.toString()), err());
         assertTrue(Files.size(png) > 0);
     }
+
+    /**
+     * Found by JsonFuzzTest (seed history-huge-numbers.json): a loss of 1e999 reads as an infinity,
+     * which XChart refused with an IllegalArgumentException, exit 1 "internal error". Now plot
+     * refuses it before drawing, naming the file and the key, exit 2.
+     */
+    @Test
+    void anInfiniteOrHugeHistoryValueIsRefusedNamingTheKey() throws Exception {
+        String epoch = "{\"epoch\": 1, \"train_loss\": %s, \"train_acc\": 0.5, \"test_acc\": null, "
+                + "\"examples_per_sec\": 1, \"seconds\": 1}";
+        for (String v : new String[] {"1e999", "-1e999", "1e301"}) {
+            Path h = Files.writeString(dir.resolve("h.json"), "{\"history\": [" + epoch.formatted(v) + "]}");
+            assertEquals(2, plot("-o", dir.resolve("h.png").toString(), h.toString()), err());
+            assertTrue(err().contains(h + ": history[0].train_loss is "), err());
+        }
+        Path ok = Files.writeString(dir.resolve("ok.json"), "{\"history\": [" + epoch.formatted("1e300") + "]}");
+        assertEquals(0, plot("-o", dir.resolve("ok.png").toString(), ok.toString()), err());
+    }
+
+    /**
+     * Found by JsonFuzzTest (seed bench-huge-median.json): a median of 1e308 or 4.9e-324 examples/s
+     * gave a log axis bound of infinity or zero, and XChart threw (exit 1). Now each median must lie
+     * in 1e-300 .. 1e300, checked before drawing, exit 2 naming the file and the case.
+     */
+    @Test
+    void benchMediansBeyondALogAxisAreRefusedNamingTheCase() throws Exception {
+        for (String v : new String[] {"1e308", "4.9e-324", "0"}) {
+            Path b = Files.writeString(dir.resolve("b.json"), benchJson("normnet", 5000, Double.parseDouble(v)));
+            assertEquals(2, plot("-o", dir.resolve("b.png").toString(), b.toString()), err());
+            assertTrue(err().contains(b + ": cases[1].examples_per_sec.median must be positive"), err());
+        }
+    }
+
+    /**
+     * Found while reworking plot's checks for the fuzz tests: {@code "history": null} and
+     * {@code "cases": null} passed Jackson's "required" (the key is there) and ended in a
+     * NullPointerException, exit 1. Now they are refused by name, exit 2.
+     */
+    @Test
+    void aNullHistoryOrCaseListIsRefusedByName() throws Exception {
+        Path h = Files.writeString(dir.resolve("h.json"), "{\"history\": null}");
+        assertEquals(2, plot("-o", dir.resolve("h.png").toString(), h.toString()), err());
+        assertTrue(err().contains(h + ": \"history\" has no epochs"), err());
+        Path b = Files.writeString(dir.resolve("b.json"), "{\"cases\": null}");
+        assertEquals(2, plot("-o", dir.resolve("b.png").toString(), b.toString()), err());
+        assertTrue(err().contains(b + ": \"cases\" is null"), err());
+        Path c = Files.writeString(dir.resolve("c.json"), "{\"history\": [null]}");
+        assertEquals(2, plot("-o", dir.resolve("c.png").toString(), c.toString()), err());
+        assertTrue(err().contains(c + ": history[0] is null"), err());
+    }
 }

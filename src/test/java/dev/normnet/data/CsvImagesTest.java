@@ -1,5 +1,6 @@
 package dev.normnet.data;
 
+import dev.normnet.HostileInput;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -120,5 +121,33 @@ class CsvImagesTest {
                 message("label,p1,p2,p3\n1,2,3,4\n"));
         assertEquals(":1: header names 0 pixel columns; expected a square number (784 for 28 x 28 images) of at most 262144",
                 message("label\n1\n"));
+    }
+
+    /**
+     * Found by CsvImagesFuzzTest (seed header-65536-columns.csv): the reader allocated its first
+     * 1024 rows from the header alone, 64 MiB for a 131 KB file of 65,536 columns and no row (256 MiB
+     * at 512 x 512). Now the first allocation is at most 1 MiB (or one row) and grows with the rows.
+     */
+    @Test
+    void aWideHeaderAllocatesNoRowsTheFileDoesNotHold() throws Exception {
+        StringBuilder sb = new StringBuilder("label");
+        for (int i = 0; i < 256 * 256; i++) {
+            sb.append(",p");
+        }
+        Path wide = TestImages.writeString(tmp.resolve("wide.csv"), sb.append('\n').toString());
+        Path small = TestImages.writeString(tmp.resolve("small.csv"), "label,a\n");
+        HostileInput.read(small, DataException.class, 0, () -> CsvImages.read(small, 10));   // loads the classes
+        HostileInput.Outcome<LabeledImages> got = HostileInput.read(wide, DataException.class,
+                4 * java.nio.file.Files.size(wide), () -> CsvImages.read(wide, 10));
+        assertEquals(wide + ": a header but no rows (at least one image is needed)", got.refusal().getMessage());
+        sb.append("1");
+        for (int i = 0; i < 256 * 256; i++) {
+            sb.append(",").append(i % 256);
+        }
+        Path row = TestImages.writeString(tmp.resolve("row.csv"), sb.toString());
+        LabeledImages one = CsvImages.read(row, 10);
+        assertEquals(1, one.count());
+        assertEquals(256, one.height());
+        assertEquals(255, one.pixels()[255] & 0xFF);
     }
 }

@@ -249,4 +249,35 @@ class IdxTest {
         DataException c = assertThrows(DataException.class, () -> Idx.readLabels(bad));
         assertTrue(c.getMessage().startsWith(bad + ": corrupt gzip data"), c.getMessage());
     }
+
+    /**
+     * Found by IdxFuzzTest (input crash-717734da...): a gzip member header with the FHCRC flag and a
+     * CRC-16 that does not match the header was read as if whole (java.util.zip refuses it). Now the
+     * header CRC is checked like the member's CRC-32.
+     */
+    @Test
+    void aGzipHeaderWhoseCrc16DoesNotMatchIsRefused() throws Exception {
+        byte[] labels = IdxFiles.labels(3, 10);
+        byte[] gz = IdxFiles.gzip(labels);
+        byte[] header = Arrays.copyOf(gz, 10);
+        header[3] |= 2;                                            // FHCRC: a CRC-16 of the header follows it
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(header);
+        int crc16 = (int) crc.getValue() & 0xFFFF;
+        for (int wrong = 0; wrong < 2; wrong++) {
+            int stored = crc16 ^ wrong;
+            byte[] file = new byte[gz.length + 2];
+            System.arraycopy(header, 0, file, 0, 10);
+            file[10] = (byte) stored;
+            file[11] = (byte) (stored >>> 8);
+            System.arraycopy(gz, 10, file, 12, gz.length - 10);
+            Path p = IdxFiles.write(dir.resolve("labels-" + wrong + ".gz"), file);
+            if (wrong == 0) {
+                assertArrayEquals(Arrays.copyOfRange(labels, 8, 11), Idx.readLabels(p));
+            } else {
+                DataException e = assertThrows(DataException.class, () -> Idx.readLabels(p));
+                assertEquals(p + ": corrupt gzip data (CRC-16 mismatch in a gzip member header)", e.getMessage());
+            }
+        }
+    }
 }

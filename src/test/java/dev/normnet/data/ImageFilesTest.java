@@ -1,5 +1,6 @@
 package dev.normnet.data;
 
+import dev.normnet.HostileInput;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -271,5 +272,29 @@ class ImageFilesTest {
                 failure(wide));
         // within the limits, the missing data is what fails
         assertTrue(failure(IdxFiles.write(tmp.resolve("small.png"), pngHeaderOnly(100, 100))).startsWith("cannot decode"));
+    }
+
+    /**
+     * Found by ImageFilesFuzzTest (seed png-claims-8192x8192): a 5 x 3 PNG whose header was edited to
+     * say 8192 x 8192 made the decoder allocate 67 MB (and 512 MB for 16-bit RGBA) before it found
+     * the pixel data missing. Now a header that claims more than its file can hold (a PNG's rows
+     * inflate at most 1032-fold, a JPEG codes each 8 x 8 block in at least a bit) is refused first.
+     */
+    @Test
+    void aHeaderClaimingMorePixelsThanTheFileHoldsIsRefusedBeforeDecoding() throws Exception {
+        byte[] png = TestImages.png(new BufferedImage(5, 3, BufferedImage.TYPE_BYTE_GRAY));
+        Path ok = Files.write(tmp.resolve("ok.png"), png);
+        ImageFiles.readGray(ok, 28, false);                                     // loads the classes
+        byte[] huge = png.clone();
+        ByteBuffer.wrap(huge).putInt(16, 8192).putInt(20, 8192);              // IHDR width, height
+        Path file = Files.write(tmp.resolve("huge.png"), huge);
+        HostileInput.Outcome<byte[]> got = HostileInput.read(file, DataException.class, 0,
+                () -> ImageFiles.readGray(file, 28, false));
+        assertTrue(got.refusal().getMessage().startsWith(file + ": 8192 x 8192 pixels cannot be held in " + huge.length
+                + " bytes"), got.refusal().getMessage());
+        BufferedImage big = new BufferedImage(2000, 1000, BufferedImage.TYPE_BYTE_GRAY);   // all black: compresses ~1000-fold
+        Path black = Files.write(tmp.resolve("black.png"), TestImages.png(big));
+        assertTrue(Files.size(black) < 2000L * 1000 / 200, Files.size(black) + " bytes");
+        assertEquals(28 * 28, ImageFiles.readGray(black, 28, false).length);  // a real file of that ratio still reads
     }
 }

@@ -1,5 +1,6 @@
 package dev.normnet.io;
 
+import dev.normnet.HostileInput;
 import dev.normnet.Closeness;
 import dev.normnet.backend.cpu.CpuBackend;
 import dev.normnet.nn.ModelOptions;
@@ -335,5 +336,26 @@ class ModelFileTest {
         assertTrue(e.getMessage().contains("'folded' must be true or false"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> new ModelSpec("mlp", ModelOptions.defaults(), List.of(), true));
         assertEquals("mlp has no batch norm to fold, so no folded mlp exists", e.getMessage());
+    }
+
+    /**
+     * Found by SafeTensorsFuzzTest (seed model-lenet-bn-1024-no-tensors): a 252-byte file whose
+     * metadata names LeNet-BN at 1024 x 1024 built that model (about 1 GB, initialized at random)
+     * before finding that its one tensor does not fit. Now names and shapes are checked against the
+     * model's inferred state first, and nothing is allocated for a file that cannot fit.
+     */
+    @Test
+    void aSmallFileNamingALargeModelIsRefusedBeforeTheModelIsBuilt() throws Exception {
+        ModelSpec big = new ModelSpec("lenet-bn", ModelOptions.defaults().withResize(ModelSpec.MAX_SIDE), CLASSES);
+        Path file = dir.resolve("big.safetensors");
+        new SafeTensors.Builder().putMetadata(ModelFile.METADATA_KEY, big.toJson())
+                .putF32("0.weight", new long[] {1}, new float[] {1}).write(file);
+        Path small = dir.resolve("small.safetensors");
+        new SafeTensors.Builder().putMetadata(ModelFile.METADATA_KEY, spec("mlp-bn").toJson())
+                .putF32("0.weight", new long[] {1}, new float[] {1}).write(small);
+        assertThrows(ModelFileException.class, () -> ModelFile.load(small));  // loads the classes
+        HostileInput.Outcome<ModelFile.Loaded> got = HostileInput.read(file, ModelFileException.class, 0,
+                () -> ModelFile.load(file));
+        assertEquals(file + ": tensor '0.weight' has shape [1], the model expects [6, 1, 5, 5]", got.refusal().getMessage());
     }
 }

@@ -218,6 +218,12 @@ final class TrainCommand implements Callable<Integer> {
                         + " training examples, and batch norm needs more than one value per channel; pick another --batch"
                         + (limit != null ? " or --limit" : ""));
             }
+            long steps = (long) epochs * ((train.count() + batch - 1) / batch);
+            if (watch != null && watch > steps) {
+                throw new UsageException("--watch " + watch + " watches no step: the run has " + steps + " steps ("
+                        + epochs + " epoch" + (epochs == 1 ? "" : "s") + " of " + ((train.count() + batch - 1) / batch)
+                        + " batches of up to " + batch + "); use --watch " + steps + " or less");
+            }
             Map<String, String> dataDigests = resumed != null ? resumed.checkData(dataFiles(source))
                     : checkpoints != null ? CheckpointDir.digests(dataFiles(source)) : null;
             out.println("data: " + dataset + (source.layout() == DataSource.Layout.IDX ? "" : " (" + source.layout() + ")")

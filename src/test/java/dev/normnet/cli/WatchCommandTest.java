@@ -96,6 +96,19 @@ class WatchCommandTest {
     }
 
     @Test
+    void anIntervalLongerThanTheRunIsRefusedBeforeTraining() {
+        // 200 examples in batches of 32: 7 steps an epoch, 14 in 2 epochs; --watch 15 would watch none.
+        Path history = tmp.resolve("too-long.json");
+        CliTestSupport.Result r = train("lenet-bn", history, tmp.resolve("too-long.safetensors"), "--watch", "15");
+        assertEquals(2, r.status(), r.err());
+        assertEquals(1, r.errLines().length, r.err());
+        assertEquals("normnet: --watch 15 watches no step: the run has 14 steps (2 epochs of 7 batches of up to 32); "
+                + "use --watch 14 or less", r.errLines()[0]);
+        assertFalse(Files.exists(history), "nothing trained, nothing written");
+        assertEquals(0, train("lenet-bn", history, tmp.resolve("last.safetensors"), "--watch", "14").status());
+    }
+
+    @Test
     void plotWatchDrawsBothRunsSideBySideAtTheSizeAskedFor() throws IOException {
         Path bn = tmp.resolve("lenet-bn.json");
         Path plain = tmp.resolve("lenet.json");

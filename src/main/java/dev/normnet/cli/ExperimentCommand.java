@@ -187,7 +187,7 @@ final class ExperimentCommand implements Callable<Integer> {
         }
     }
 
-    /** Checks the values and the output directory, which it creates. */
+    /** Checks the values and the output directory, which it creates (in a parent that must exist). */
     void validate() {
         name = Check.choice("NAME", name, NAMES);
         device = Check.choice("--device", device, TrainCommand.DEVICES);
@@ -213,6 +213,11 @@ final class ExperimentCommand implements Callable<Integer> {
             } catch (IOException e) {
                 throw new UsageException("--out " + dir + ": cannot list it: " + e.getMessage(), e);
             }
+        }
+        Path parent = dir.toAbsolutePath().getParent();
+        if (parent != null && !Files.isDirectory(parent)) {
+            throw new UsageException("--out " + dir + ": its parent directory " + parent + " does not exist "
+                    + "(the directory itself is created, its parents are not)");
         }
         try {
             Files.createDirectories(dir.resolve("histories"));

@@ -260,6 +260,12 @@ class ExperimentCommandTest {
         assertEquals(2, r.status());
         assertEquals("normnet: --out " + file + ": exists and is not a directory", r.err().trim());
         assertEquals("x", Files.readString(file));
+        Path orphan = dir.resolve("missing").resolve("out");
+        r = CliTestSupport.run("experiment", "all", "--out", orphan.toString());
+        assertEquals(2, r.status());
+        assertEquals("normnet: --out " + orphan + ": its parent directory " + orphan.toAbsolutePath().getParent()
+                + " does not exist (the directory itself is created, its parents are not)", r.err().trim());
+        assertFalse(Files.exists(dir.resolve("missing")), "no directory created unasked");
     }
 
     /** A diverged run: its row says how many finished, the mean leaves it out, and a line names it. */

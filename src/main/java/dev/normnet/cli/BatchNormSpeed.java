@@ -9,7 +9,6 @@ import dev.normnet.backend.cuda.CudaBackend;
 import dev.normnet.bench.KernelBench;
 import dev.normnet.bench.Stats;
 import dev.normnet.bench.Timer;
-import java.awt.Color;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -25,8 +24,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
-import org.knowm.xchart.CategoryChartBuilder;
-import org.knowm.xchart.style.Styler;
 
 /**
  * The timings of {@code normnet experiment bn-speed}: batch norm's training-mode forward pass and
@@ -216,13 +213,8 @@ final class BatchNormSpeed {
 
     /** A bar chart of milliseconds per call (log scale), one category per layer and direction, one series per implementation. */
     static BufferedImage chart(Result r, String title, int width, int height) {
-        CategoryChart chart = new CategoryChartBuilder().width(width).height(height).title(title)
-                .xAxisTitle("layer (input size) and direction").yAxisTitle("ms per call (log scale)").build();
-        chart.getStyler().setYAxisLogarithmic(true);
-        chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
-        chart.getStyler().setLegendLayout(Styler.LegendLayout.Horizontal);
-        chart.getStyler().setXAxisLabelRotation(20);
-        chart.getStyler().setChartBackgroundColor(Color.WHITE);
+        CategoryChart chart = PlotCommand.logBarChart(width, height, title, "layer (input size) and direction",
+                "ms per call (log scale)");
         chart.getStyler().setYAxisDecimalPattern("#,##0.###");
         List<String> x = new ArrayList<>();
         for (Row row : r.rows()) {
@@ -243,8 +235,7 @@ final class BatchNormSpeed {
             chart.addSeries(impl, x, y);
         }
         if (highest > 0) {
-            chart.getStyler().setYAxisMin(Math.pow(10, Math.floor(Math.log10(lowest))));
-            chart.getStyler().setYAxisMax(Math.pow(10, Math.ceil(Math.log10(highest * 1.5))));
+            PlotCommand.logRange(chart, lowest, highest);
         }
         return BitmapEncoder.getBufferedImage(chart);
     }

@@ -268,20 +268,15 @@ public final class PlotCommand implements Callable<Integer> {
         if (categories.isEmpty()) {
             throw new UsageException(files.get(0) + ": no cases to plot");
         }
-        CategoryChart chart = new CategoryChartBuilder().width(width).height(height)
-                .title(title != null ? title : "Throughput (examples/s, log scale): " + String.join(" + ", machines))
-                .xAxisTitle("case").yAxisTitle("examples / s").build();
-        chart.getStyler().setYAxisLogarithmic(true);
-        chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
-        chart.getStyler().setLegendLayout(Styler.LegendLayout.Horizontal);
-        chart.getStyler().setXAxisLabelRotation(20);
+        CategoryChart chart = logBarChart(width, height,
+                title != null ? title : "Throughput (examples/s, log scale): " + String.join(" + ", machines),
+                "case", "examples / s");
         chart.getStyler().setLabelsVisible(true);
         chart.getStyler().setLabelsRotation(90);
         chart.getStyler().setLabelsFontColorAutomaticEnabled(false);
         chart.getStyler().setLabelsFontColor(Color.DARK_GRAY);
         chart.getStyler().setLabelsPosition(0.9);
         chart.getStyler().setDecimalPattern("#,###");
-        chart.getStyler().setChartBackgroundColor(Color.WHITE);
         chart.getStyler().setAvailableSpaceFill(0.8);
         List<String> x = new ArrayList<>(categories);
         double lowest = Double.MAX_VALUE;
@@ -293,9 +288,7 @@ public final class PlotCommand implements Callable<Integer> {
                 highest = Math.max(highest, m);
             }
         }
-        // bars grow from the axis minimum, which a log axis needs above zero: the decade below the smallest value
-        chart.getStyler().setYAxisMin(Math.pow(10, Math.floor(Math.log10(lowest))));
-        chart.getStyler().setYAxisMax(Math.pow(10, Math.ceil(Math.log10(highest * 1.5))));
+        logRange(chart, lowest, highest);
         // normnet's bars first, then the reference, each by device
         List<Map.Entry<String, Map<String, List<Double>>>> series = new ArrayList<>(values.entrySet());
         series.sort(Comparator.comparing((Map.Entry<String, Map<String, List<Double>>> e) -> !e.getKey().startsWith("normnet "))
@@ -422,6 +415,30 @@ public final class PlotCommand implements Callable<Integer> {
         }
         throw new UsageException(file + ": history[" + index + "]." + key + " is " + v
                 + ", which no chart can show (at most " + MAX_VALUE + " in magnitude)");
+    }
+
+    /**
+     * A bar chart on a logarithmic y axis, legend below in one row, category labels turned 20
+     * degrees, white background: the bench and bn-speed charts.
+     */
+    static CategoryChart logBarChart(int width, int height, String title, String xTitle, String yTitle) {
+        CategoryChart chart = new CategoryChartBuilder().width(width).height(height).title(title)
+                .xAxisTitle(xTitle).yAxisTitle(yTitle).build();
+        chart.getStyler().setYAxisLogarithmic(true);
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
+        chart.getStyler().setLegendLayout(Styler.LegendLayout.Horizontal);
+        chart.getStyler().setXAxisLabelRotation(20);
+        chart.getStyler().setChartBackgroundColor(Color.WHITE);
+        return chart;
+    }
+
+    /**
+     * The log axis of {@link #logBarChart} from the decade below {@code lowest} (bars grow from the
+     * axis minimum, which a log axis needs above zero) to the decade above 1.5 x {@code highest}.
+     */
+    static void logRange(CategoryChart chart, double lowest, double highest) {
+        chart.getStyler().setYAxisMin(Math.pow(10, Math.floor(Math.log10(lowest))));
+        chart.getStyler().setYAxisMax(Math.pow(10, Math.ceil(Math.log10(highest * 1.5))));
     }
 
     static void widen(double[] range, double[] values) {

@@ -20,7 +20,7 @@ import java.util.Map;
  * every batch norm. {@link #log()} gives it all as a {@link WatchLog}.
  *
  * <p>Each watched input is copied to the host whole ({@link Tensor#toArray()}, which on a GPU
- * waits for the device) and sorted: the cost is that of the copies and of sorting about
+ * waits for the device) and its percentiles selected: the cost is that of the copies and of selecting in about
  * N x C x H x W floats per watched layer, paid on watched steps only.
  */
 public final class TrainingWatch implements Watcher {

@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
-# normnet and PyTorch throughput on the same machine, in turn (A B A B ...), then the ratio
-# normnet / PyTorch per case, a summary JSON and a bar chart.
+# normnet and PyTorch throughput on the same machine, each side at its best: several fresh processes
+# per side and thread count, in turn (normnet, PyTorch, normnet, ...), then per case each side's best
+# thread count and best process, the spread over processes, the ratio normnet / PyTorch, a summary
+# JSON and a bar chart. PyTorch runs with flush-to-zero (torch.set_flush_denormal). On the CPU an
+# end-to-end case runs beside the step rates: one training epoch plus the test evaluation, `normnet
+# train` against benchmarks/pytorch/train.py (benchmarks/end_to_end.py).
 #
 #   benchmarks/side_by_side.sh [--quick] [--kernels] [--rounds N] [--device cpu|cuda|all] [--threads N]
-#                              [--only REGEX] [--out DIR]
+#                              [--thread-counts LIST] [--no-e2e] [--only REGEX] [--out DIR]
 #
-#   --quick    short timed runs (0.3 s, 3 repeats): a few minutes on a 2-core CPU
-#   --kernels  per-kernel timings (normnet bench --kernels, pytorch/kernels.py) instead;
-#              with --quick on the CPU without the large shape
-#   --rounds   rounds of A B (default 3)
-#   --device   cpu, cuda or all usable devices (default all)
-#   --threads  CPU threads for both (default: all cores; torch.set_num_threads gets the same)
-#   --only     regular expression on case ids, passed to both
-#   --out      result directory (default benchmarks/results/DATE-HOST-DEVICE)
+#   --quick          short timed runs (0.3 s, 3 repeats) and a short end-to-end epoch (15,360 images)
+#   --kernels        per-kernel timings (normnet bench --kernels, pytorch/kernels.py) instead, one thread
+#                    count (--threads); with --quick on the CPU without the large shape
+#   --rounds         fresh processes per side and thread count (default 5)
+#   --device         cpu, cuda or all usable devices (default all)
+#   --threads        the CPU threads available to each side (default: all cores)
+#   --thread-counts  comma-separated thread counts to try, each side taken at its best
+#                    (default: 1 and --threads, and --threads/2 from 4 threads up)
+#   --no-e2e         skip the end-to-end case
+#   --only           regular expression on case ids, passed to both
+#   --out            result directory (default benchmarks/results/DATE-HOST-DEVICE)
+#
+# Run it on an otherwise idle machine: a second busy process on one of two cores slows PyTorch's
+# two-thread runs up to tenfold (benchmarks/notes/honest-anchor.md); the load average before each
+# process is recorded and the summary reports the highest.
 #
 # Environment: PYTHON (default /usr/bin/python3), NORMNET (default ./normnet in the repository).
 set -euo pipefail
@@ -25,9 +36,11 @@ die() { printf 'side_by_side: %s\n' "$*" >&2; exit 2; }
 
 quick=0
 kernels=0
-rounds=3
+rounds=5
 device=all
 threads="$(nproc)"
+counts=""
+e2e=1
 only=""
 out=""
 while [ $# -gt 0 ]; do
@@ -37,9 +50,11 @@ while [ $# -gt 0 ]; do
         --rounds) [ $# -ge 2 ] || die "--rounds needs a value"; rounds="$2"; shift ;;
         --device) [ $# -ge 2 ] || die "--device needs a value"; device="$2"; shift ;;
         --threads) [ $# -ge 2 ] || die "--threads needs a value"; threads="$2"; shift ;;
+        --thread-counts) [ $# -ge 2 ] || die "--thread-counts needs a value"; counts="$2"; shift ;;
+        --no-e2e) e2e=0 ;;
         --only) [ $# -ge 2 ] || die "--only needs a value"; only="$2"; shift ;;
         --out) [ $# -ge 2 ] || die "--out needs a value"; out="$2"; shift ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
     shift
@@ -47,6 +62,18 @@ done
 case "$rounds" in ''|*[!0-9]*|0) die "--rounds $rounds: expected a positive integer" ;; esac
 case "$threads" in ''|*[!0-9]*|0) die "--threads $threads: expected a positive integer" ;; esac
 case "$device" in cpu|cuda|all) ;; *) die "--device $device: expected cpu, cuda or all" ;; esac
+if [ -z "$counts" ]; then
+    counts="1"
+    [ "$threads" -ge 4 ] && counts="$counts,$(( threads / 2 ))"
+    [ "$threads" -gt 1 ] && counts="$counts,$threads"
+fi
+case "$counts" in *[!0-9,]*|,*|*,|*,,*) die "--thread-counts $counts: expected comma-separated positive integers" ;; esac
+IFS=, read -r -a thread_counts <<< "$counts"
+for t in "${thread_counts[@]}"; do
+    [ "$t" -ge 1 ] 2>/dev/null || die "--thread-counts $counts: expected comma-separated positive integers"
+done
+[ "$kernels" = 1 ] && thread_counts=("$threads")
+[ "$kernels" = 1 ] || [ "$device" = cuda ] && e2e=0
 [ -x "$PYTHON" ] || die "$PYTHON not found (set PYTHON to a python3 with torch)"
 "$PYTHON" -c 'import torch' 2>/dev/null || die "$PYTHON cannot import torch"
 
@@ -64,7 +91,7 @@ fi
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 
-common=(--device "$device" --threads "$threads")
+common=(--device "$device")
 [ "$quick" = 1 ] && common+=(--quick)
 [ -n "$only" ] && common+=(--only "$only")
 common+=("${large[@]}")
@@ -73,28 +100,58 @@ if [ "$kernels" = 1 ]; then
     pytorch_cmd=("$PYTHON" benchmarks/pytorch/kernels.py)
 else
     normnet_cmd=("$NORMNET" bench)
-    pytorch_cmd=("$PYTHON" benchmarks/pytorch/bench.py)
+    pytorch_cmd=("$PYTHON" benchmarks/pytorch/bench.py --flush-denormal)
 fi
+e2e_cmd=("$PYTHON" benchmarks/end_to_end.py)
+[ "$quick" = 1 ] && e2e_cmd+=(--quick)
+
+load1() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0; }
+quiet_check() {
+    if awk -v l="$(load1)" 'BEGIN { exit !(l > 0.7) }'; then
+        echo "side by side: load average $(load1) before this process: other work is running, and PyTorch's multi-threaded rates collapse under it" >&2
+    fi
+}
 
 cd "$ROOT"
-echo "side by side: $rounds rounds, ${common[*]}, results in $out" >&2
+echo "side by side: $rounds rounds, thread counts ${thread_counts[*]}, ${common[*]}, results in $out" >&2
 start=$(date +%s)
+files=()
 for r in $(seq 1 "$rounds"); do
-    echo "== round $r/$rounds: normnet" >&2
-    "${normnet_cmd[@]}" "${common[@]}" --json "$out/normnet$kind-r$r.json" > "$out/normnet$kind-r$r.txt"
-    echo "== round $r/$rounds: pytorch" >&2
-    "${pytorch_cmd[@]}" "${common[@]}" --json "$out/pytorch$kind-r$r.json" > "$out/pytorch$kind-r$r.txt"
+    for t in "${thread_counts[@]}"; do
+        echo "== round $r/$rounds, $t thread(s): normnet" >&2
+        quiet_check
+        f="$out/normnet$kind-t$t-r$r"
+        "${normnet_cmd[@]}" "${common[@]}" --threads "$t" --json "$f.json" > "$f.txt"
+        files+=("$f.json")
+        echo "== round $r/$rounds, $t thread(s): pytorch" >&2
+        quiet_check
+        f="$out/pytorch$kind-t$t-r$r"
+        "${pytorch_cmd[@]}" "${common[@]}" --threads "$t" --json "$f.json" > "$f.txt"
+        files+=("$f.json")
+        if [ "$e2e" = 1 ]; then
+            for impl in normnet pytorch; do
+                echo "== round $r/$rounds, $t thread(s): end to end, $impl" >&2
+                quiet_check
+                f="$out/e2e-$impl-t$t-r$r"
+                "${e2e_cmd[@]}" --implementation "$impl" --threads "$t" --json "$f.json" > "$f.txt"
+                files+=("$f.json")
+            done
+        fi
+    done
 done
 echo "== $(( $(date +%s) - start )) s" >&2
 
-files=()
-for r in $(seq 1 "$rounds"); do files+=("$out/normnet$kind-r$r.json" "$out/pytorch$kind-r$r.json"); done
 cmd="benchmarks/side_by_side.sh"
 [ "$kernels" = 1 ] && cmd+=" --kernels"
 cmd+=" --rounds $rounds --device $device --threads $threads"
+[ "$kernels" = 0 ] && cmd+=" --thread-counts $(IFS=,; echo "${thread_counts[*]}")"
 [ "$quick" = 1 ] && cmd+=" --quick"
+[ "$e2e" = 0 ] && [ "$kernels" = 0 ] && [ "$device" != cuda ] && cmd+=" --no-e2e"
 [ -n "$only" ] && cmd+=" --only '$only'"
-"$PYTHON" benchmarks/compare.py "${files[@]}" --json "$out/side_by_side$kind.json" --command "$cmd" | tee "$out/side_by_side$kind.txt"
-if [ "$kernels" = 0 ]; then
-    "$NORMNET" plot "${files[@]}" --out "$out/side_by_side.png"
+if [ "$kernels" = 1 ]; then
+    "$PYTHON" benchmarks/compare.py "${files[@]}" --json "$out/side_by_side$kind.json" --command "$cmd" | tee "$out/side_by_side$kind.txt"
+else
+    "$PYTHON" benchmarks/compare.py "${files[@]}" --json "$out/side_by_side.json" --command "$cmd" --best-dir "$out" \
+        | tee "$out/side_by_side.txt"
+    "$NORMNET" plot "$out/best-normnet.json" "$out/best-pytorch.json" --out "$out/side_by_side.png"
 fi

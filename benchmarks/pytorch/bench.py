@@ -160,6 +160,9 @@ def main(argv=None):
     p.add_argument("--device", default="all", choices=["cpu", "cuda", "all"])
     p.add_argument("--threads", type=int, default=0, help="CPU threads (torch.set_num_threads); 0 keeps PyTorch's default")
     p.add_argument("--quick", action="store_true", help="shorter runs and fewer repeats")
+    p.add_argument("--flush-denormal", action="store_true",
+                   help="torch.set_flush_denormal(True): denormal floats read and written as zero, as a careful user "
+                        "would set it (benchmarks/side_by_side.sh passes it)")
     p.add_argument("--repeats", type=int, help="timed runs per case (default 5, quick 3)")
     p.add_argument("--seconds", type=float, help="target seconds per timed run (default 1.0, quick 0.3)")
     p.add_argument("--only", help="regular expression: run only the cases whose id matches")
@@ -171,6 +174,9 @@ def main(argv=None):
         p.error(f"--threads {a.threads}: must be 0 (default) or positive")
     if a.threads:
         torch.set_num_threads(a.threads)
+    if a.flush_denormal and not torch.set_flush_denormal(True):
+        print("error: --flush-denormal: this CPU does not support flushing denormals", file=sys.stderr)
+        return 2
     if a.device == "cuda" and not common.cuda_usable():
         print("error: --device cuda: torch.cuda is not available on this machine", file=sys.stderr)
         return 2
@@ -184,6 +190,7 @@ def main(argv=None):
         "target_seconds": a.seconds or (0.3 if a.quick else 1.0),
         "warmup_seconds": 1.0 if a.quick else 2.0,
         "seed": a.seed,
+        "flush_denormal": a.flush_denormal,
     }
     if settings["repeats"] < 1 or settings["target_seconds"] <= 0:
         p.error("--repeats and --seconds must be positive")

@@ -48,6 +48,8 @@ def main(argv=None):
     p.add_argument("--test-limit", type=int, help="evaluate on the first N test images")
     p.add_argument("--eval-batch", type=int, default=1000)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--flush-denormal", action="store_true",
+                   help="torch.set_flush_denormal(True): denormal floats read and written as zero")
     p.add_argument("--history", help="write the history JSON here")
     p.add_argument("--save", help="write the trained state_dict here as safetensors (PyTorch's names, no metadata)")
     a = p.parse_args(argv)
@@ -56,6 +58,9 @@ def main(argv=None):
             p.error(f"--{name.replace('_', '-')} must be positive")
     if a.threads:
         torch.set_num_threads(a.threads)
+    if a.flush_denormal and not torch.set_flush_denormal(True):
+        print("error: --flush-denormal: this CPU does not support flushing denormals", file=sys.stderr)
+        return 2
     if a.device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda: torch.cuda is not available on this machine", file=sys.stderr)
         return 2

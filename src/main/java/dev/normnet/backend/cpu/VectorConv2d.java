@@ -31,6 +31,12 @@ import jdk.incubator.vector.FloatVector;
 final class VectorConv2d implements CpuOps.Conv2d {
     /** Samples per partial sum of the filter gradient; fixed so results do not depend on the thread count. */
     static final int CHUNK = 16;
+    /**
+     * Backward-data runs as a product fused with col2im ({@link #backwardDataGemm}) when the column
+     * gradient of one sample, CRS x P x (W + 2 pad) floats, is at most this many; larger planes waste
+     * little on padding rows and run the transposed convolution on wide planes.
+     */
+    static final int GEMM_COLUMNS_MAX = 1 << 16;
 
     private final WorkerPool pool;
     private final CpuOps.Conv2d reference;
@@ -41,7 +47,8 @@ final class VectorConv2d implements CpuOps.Conv2d {
     private final float[][] lanes;      // (K * CRS, VL): lane partials of the filter gradient
     private final int[][] taps;         // (CRS): tap offsets into a padded sample
     private final int[] paddedKey;      // geometry each worker's padded buffer was zeroed for
-    private float[] flipped = new float[0];       // (C, K, R, S): flipped filter for backward-data
+    private float[] flipped = new float[0];       // (C, K, R, S): flipped filter for backward-data, or w^T (CRS, K)
+    private int[] shifts = new int[0];            // (CRS): offset of each tap's row in a padded dx sample
     private double[] chunkPartials = new double[0]; // (chunks, K * CRS + K)
 
     VectorConv2d(WorkerPool pool, CpuOps.Conv2d reference) {
@@ -94,12 +101,22 @@ final class VectorConv2d implements CpuOps.Conv2d {
 
     @Override
     public void backwardData(CpuTensor cdy, CpuTensor cw, CpuTensor cdx, ConvGeometry g) {
-        if (g.stride() != 1 || g.r() != g.s() || g.pad() > g.r() - 1) {
-            reference.backwardData(cdy, cw, cdx, g);   // the transposed problem needs stride 1 and one padding >= 0
+        if (g.stride() != 1) {
+            reference.backwardData(cdy, cw, cdx, g);   // strided: the reference
             return;
         }
         int k = g.k(), c = g.c(), r = g.r(), s = g.s();
-        int size = k * c * r * s;
+        int crs = c * r * s;
+        long products = (long) crs * g.p() * (g.w() + 2L * g.pad());
+        if (products <= GEMM_COLUMNS_MAX) {
+            backwardDataGemm(cdy, cw, cdx, g);
+            return;
+        }
+        if (r != s || g.pad() > r - 1) {
+            reference.backwardData(cdy, cw, cdx, g);   // the transposed problem needs one padding >= 0
+            return;
+        }
+        int size = k * crs;
         if (flipped.length < size) {
             flipped = new float[size];
         }
@@ -118,6 +135,132 @@ final class VectorConv2d implements CpuOps.Conv2d {
         int pad = g.r() - 1 - g.pad();
         Wide v = Wide.of(k, g.p(), g.q(), c, r, s, pad, g.h(), g.w());
         convWide(cdy.data(), cdy.off(), flipped, 0, null, 0, cdx.data(), cdx.off(), g.n(), v);
+    }
+
+    /**
+     * Backward-data of small planes as a product fused with its scatter (col2im), per sample: dy is laid
+     * out on rows of dx's padded pitch Wp = W + 2*pad (columns Q..Wp-1 zero), so that every row
+     * m = (c, r, s) of the column gradient w^T (CRS, K) x dy (K, P*Wp) lands on the padded dx plane
+     * of channel c at one offset, r*Wp + s: dxp[c][r*Wp + s + j] += sum over k of w[k, m] * dyw[k][j].
+     * Unlike the transposed convolution on wide planes it multiplies no padding rows: for LeNet's conv2
+     * (dy 16x8x8 into dx 6x12x12) those would make three times the products. Each dx element is
+     * summed by one thread in a fixed order (k within a row of the product, then the taps in
+     * (c, r, s) order), whatever the thread count.
+     */
+    private void backwardDataGemm(CpuTensor cdy, CpuTensor cw, CpuTensor cdx, ConvGeometry g) {
+        int k = g.k(), c = g.c(), r = g.r(), s = g.s(), h = g.h(), w = g.w(), p = g.p(), q = g.q(), pad = g.pad();
+        int crs = c * r * s;
+        int hp = h + 2 * pad, wp = w + 2 * pad;
+        int length = p * wp;
+        int rounded = (length + 2 * VL - 1) / (2 * VL) * (2 * VL);
+        int size = crs * k;
+        if (flipped.length < size) {
+            flipped = new float[size];
+        }
+        float[] wt = flipped;                                   // w^T (CRS, K)
+        float[] wa = cw.data();
+        int wo = cw.off();
+        for (int kk = 0; kk < k; kk++) {
+            for (int m = 0; m < crs; m++) {
+                wt[m * k + kk] = wa[wo + kk * crs + m];
+            }
+        }
+        if (shifts.length < crs) {
+            shifts = new int[crs];
+        }
+        int[] shift = shifts;                                   // where row m of the product lands in dxp
+        for (int cc = 0, m = 0; cc < c; cc++) {
+            for (int rr = 0; rr < r; rr++) {
+                for (int ss = 0; ss < s; ss++) {
+                    shift[m++] = cc * hp * wp + rr * wp + ss;
+                }
+            }
+        }
+        int dxpSize = c * hp * wp + rounded + VL;
+        float[] dya = cdy.data(), dxa = cdx.data();
+        int dyo = cdy.off(), dxo = cdx.off();
+        pool.run(g.n(), 1, (from, to, worker) -> {
+            float[] buf = wideBuffer(worker, k * rounded + dxpSize);   // dy on wide rows (K, rounded), then dxp
+            int dxp = k * rounded;
+            for (int i = from; i < to; i++) {
+                int dyBase = dyo + i * k * p * q;
+                for (int kk = 0; kk < k; kk++) {
+                    for (int pp = 0; pp < p; pp++) {
+                        System.arraycopy(dya, dyBase + (kk * p + pp) * q, buf, kk * rounded + pp * wp, q);
+                    }
+                }
+                Arrays.fill(buf, dxp, dxp + dxpSize, 0f);
+                int m = 0;
+                for (; m + 4 <= crs; m += 4) {
+                    for (int j = 0; j < rounded; j += 2 * VL) {
+                        scatterBlock4(wt, m * k, k, buf, rounded, j, dxp, shift, m);
+                    }
+                }
+                for (; m < crs; m++) {
+                    for (int j = 0; j < rounded; j += VL) {
+                        scatterBlock1(wt, m * k, k, buf, rounded, j, dxp + shift[m]);
+                    }
+                }
+                int dxBase = dxo + i * c * h * w;
+                for (int cc = 0; cc < c; cc++) {
+                    for (int hh = 0; hh < h; hh++) {
+                        System.arraycopy(buf, dxp + (cc * hp + hh + pad) * wp + pad, dxa, dxBase + (cc * h + hh) * w, w);
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * Four rows m..m+3 of the product, two vectors of positions j..j+2VL, each added into buf at
+     * dxp + shift[row] + j: the product's accumulators (eight; each dy vector serves four FMAs) never
+     * go to memory.
+     */
+    private static void scatterBlock4(float[] wt, int wBase, int k, float[] buf, int rounded, int j, int dxp,
+                                      int[] shift, int m) {
+        FloatVector a0 = FloatVector.zero(SPECIES);
+        FloatVector a1 = FloatVector.zero(SPECIES);
+        FloatVector a2 = FloatVector.zero(SPECIES);
+        FloatVector a3 = FloatVector.zero(SPECIES);
+        FloatVector b0 = FloatVector.zero(SPECIES);
+        FloatVector b1 = FloatVector.zero(SPECIES);
+        FloatVector b2 = FloatVector.zero(SPECIES);
+        FloatVector b3 = FloatVector.zero(SPECIES);
+        for (int kk = 0; kk < k; kk++) {
+            FloatVector u = FloatVector.fromArray(SPECIES, buf, kk * rounded + j);
+            FloatVector v = FloatVector.fromArray(SPECIES, buf, kk * rounded + j + VL);
+            FloatVector w0 = FloatVector.broadcast(SPECIES, wt[wBase + kk]);
+            a0 = u.fma(w0, a0);
+            b0 = v.fma(w0, b0);
+            FloatVector w1 = FloatVector.broadcast(SPECIES, wt[wBase + k + kk]);
+            a1 = u.fma(w1, a1);
+            b1 = v.fma(w1, b1);
+            FloatVector w2 = FloatVector.broadcast(SPECIES, wt[wBase + 2 * k + kk]);
+            a2 = u.fma(w2, a2);
+            b2 = v.fma(w2, b2);
+            FloatVector w3 = FloatVector.broadcast(SPECIES, wt[wBase + 3 * k + kk]);
+            a3 = u.fma(w3, a3);
+            b3 = v.fma(w3, b3);
+        }
+        addInto(buf, dxp + shift[m] + j, a0, b0);
+        addInto(buf, dxp + shift[m + 1] + j, a1, b1);
+        addInto(buf, dxp + shift[m + 2] + j, a2, b2);
+        addInto(buf, dxp + shift[m + 3] + j, a3, b3);
+    }
+
+    /** buf[at .. at + 2VL) += (a, b). */
+    private static void addInto(float[] buf, int at, FloatVector a, FloatVector b) {
+        FloatVector.fromArray(SPECIES, buf, at).add(a).intoArray(buf, at);
+        FloatVector.fromArray(SPECIES, buf, at + VL).add(b).intoArray(buf, at + VL);
+    }
+
+    /** One row of the product, one vector: buf[at .. at + VL) += sum over kk of wt[wBase + kk] * buf[kk*rounded + j ..]. */
+    private static void scatterBlock1(float[] wt, int wBase, int k, float[] buf, int rounded, int j, int at) {
+        FloatVector a = FloatVector.zero(SPECIES);
+        for (int kk = 0; kk < k; kk++) {
+            a = FloatVector.fromArray(SPECIES, buf, kk * rounded + j).fma(FloatVector.broadcast(SPECIES, wt[wBase + kk]), a);
+        }
+        FloatVector.fromArray(SPECIES, buf, at + j).add(a).intoArray(buf, at + j);
     }
 
     /** y (N, K, P, Q) = conv(x (N, C, H, W), w (K, C, R, S)) + b, stride 1, on wide planes; split over samples. */

@@ -82,6 +82,8 @@ class VectorCpuBackendTest {
             "3, 5, 7, 9, 7, 3, 1",       // odd sizes, K = 4 + 3
             "2, 3, 11, 6, 2, 3, 2",      // padding larger than half the kernel, K < 4
             "17, 2, 5, 5, 5, 5, 0",      // output 1x1, more samples than one reduction chunk
+            "2, 4, 64, 60, 3, 5, 2",     // a column gradient over GEMM_COLUMNS_MAX: backward-data on wide planes
+            "3, 3, 6, 6, 5, 3, 4",       // padding > R - 1: backward-data only as product and col2im
     })
     void convolutionMatchesReference(int n, int c, int h, int w, int k, int r, int pad) {
         SplittableRandom rnd = new SplittableRandom(n * 31 + c * 7 + k);
@@ -98,6 +100,18 @@ class VectorCpuBackendTest {
                 (be, t) -> be.conv2dBackwardFilter(t[0], t[1], t[2], t[3], spec));
         compare("conv2dBackwardFilter db", new float[][]{x, dy, null, null}, new Shape[]{xs, ys, ws, bs}, 3, n * p * q,
                 (be, t) -> be.conv2dBackwardFilter(t[0], t[1], t[2], t[3], spec));
+    }
+
+    @Test
+    void backwardDataOfANonSquareFilterMatchesReference() {
+        SplittableRandom rnd = new SplittableRandom(11);
+        ConvSpec spec = new ConvSpec(1, 1);
+        Shape xs = Shape.of(5, 3, 7, 10), ws = Shape.of(6, 3, 2, 4), ys = Shape.of(5, 6, 8, 9);
+        assertEquals(ys.dim(2), spec.outSize(7, 2));
+        assertEquals(ys.dim(3), spec.outSize(10, 4));
+        float[] dy = random(rnd, (int) ys.size()), wt = random(rnd, (int) ws.size());
+        compare("conv2dBackwardData 2x4", new float[][]{dy, wt, null}, new Shape[]{ys, ws, xs}, 2, 6 * 2 * 4,
+                (be, t) -> be.conv2dBackwardData(t[0], t[1], t[2], spec));
     }
 
     @Test

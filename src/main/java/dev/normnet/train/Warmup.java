@@ -2,7 +2,7 @@ package dev.normnet.train;
 
 /**
  * What {@link Trainer#warmUp} did before the first epoch: the throwaway training and evaluation
- * steps it ran and the wall time it took (copying the model and uploading the data sets included).
+ * steps it ran and the wall time it took (copying the model and uploading the test set included).
  * {@link #NONE} when it ran nothing (no warm-up asked for, or not enough memory for it).
  *
  * @param trainSteps training steps of the throwaway copy

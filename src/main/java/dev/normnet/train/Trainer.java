@@ -719,9 +719,11 @@ public final class Trainer implements AutoCloseable {
          * would not fit beside the run's ({@link Backend#availableBytes}).
          *
          * <p>Where it pays: on the CPU's Vector API path, whose kernels are slow until the JIT's
-         * optimizing compiler has compiled them. The reference {@code CpuBackend} gains nothing: a
-         * step of LeNet-BN on a batch of 256 takes it about 2 s (around 130 examples/s), so the
-         * compilation is over within the first step and a warm-up would only add its seconds. On
+         * optimizing compiler has compiled them. The reference {@code CpuBackend} would gain next to
+         * nothing: it trains LeNet-BN about 15 times slower than the Vector API path
+         * (benchmarks/notes/cpu-fast-path.md), so its first epoch lasts a minute or more, while its
+         * plain loops are compiled within its first steps; the first epoch's figure would hardly
+         * move, and the warm-up would add its seconds. On
          * CUDA the steps are captured graphs whose first runs (eager, then the capture) belong to
          * the run's own model and cannot be done ahead on a copy; the copy's steps run eagerly (a
          * captured graph of the copy would stay with the backend until it closes) and warm only

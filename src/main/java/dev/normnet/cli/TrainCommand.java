@@ -4,6 +4,7 @@ import dev.normnet.backend.Backend;
 import dev.normnet.backend.Backends;
 import dev.normnet.backend.DeviceUnavailableException;
 import dev.normnet.backend.cpu.CpuBackend;
+import dev.normnet.backend.cpu.VectorCpuBackend;
 import dev.normnet.data.DataDiscovery;
 import dev.normnet.data.DataException;
 import dev.normnet.data.DataSource;
@@ -24,6 +25,7 @@ import dev.normnet.train.EpochRecord;
 import dev.normnet.train.History;
 import dev.normnet.train.Trainer;
 import dev.normnet.train.TrainingWatch;
+import dev.normnet.train.Warmup;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -108,6 +110,11 @@ final class TrainCommand implements Callable<Integer> {
     Path history;
     @Option(names = "--no-graph", description = "on cuda, launch each op of a step instead of replaying a captured CUDA graph (default: off)")
     boolean noGraph;
+    @Option(names = "--no-warmup", description = "time the first epoch from a cold start: skip the throwaway training "
+            + "steps (a few seconds at most) that, on the CPU's Vector API path, let the JIT compile the step before the "
+            + "first epoch is timed. The trained model is the same either way; cuda and the reference CPU path have no "
+            + "warm-up (default: off)")
+    boolean noWarmup;
     @Option(names = "--save", paramLabel = "FILE.safetensors", description = "save the trained model to FILE as safetensors, "
             + "with PyTorch's state_dict names (default: none)")
     Path save;
@@ -128,10 +135,12 @@ final class TrainCommand implements Callable<Integer> {
 
     /** The exit status of a run stopped because it went non-finite. */
     static final int DIVERGED = 3;
+    /** The warm-up's time cap on the CPU's Vector API path (see {@link Trainer.Builder#optWarmup}), in seconds. */
+    static final double WARMUP_SECONDS = 3;
     /** System property: parse and validate the command line, then stop (exit 0) before any work. */
     static final String CHECK_ONLY = "normnet.checkOnly";
     /** Options a resumed run does not take from its state: they do not change what it computes. */
-    static final Set<String> NOT_STORED = Set.of("--device", "--threads", "--no-graph", "--history", "--save",
+    static final Set<String> NOT_STORED = Set.of("--device", "--threads", "--no-graph", "--no-warmup", "--history", "--save",
             "--checkpoint-dir", "--resume", "--watch", Main.DEBUG);
 
     private final PrintStream out;
@@ -252,6 +261,9 @@ final class TrainCommand implements Callable<Integer> {
                         .optBatchSize(batch)
                         .optSeed(seed)
                         .optGraph(!noGraph);
+                if (!noWarmup && backend instanceof VectorCpuBackend) {
+                    builder.optWarmup(WARMUP_SECONDS);   // the only backend whose first epoch it speeds up (see optWarmup)
+                }
                 if (stepSize != null) {
                     builder.optScheduler(new StepLr(stepSize, (float) gamma()));
                 }
@@ -268,6 +280,11 @@ final class TrainCommand implements Callable<Integer> {
                 try (Trainer trainer = builder.build(); EpochPrinter printer = new EpochPrinter(out, EpochPrinter.drawsBar(out))) {
                     if (resumed != null) {
                         restore(trainer, resumed);
+                    }
+                    Warmup warmup = trainer.warmUp(train, test);
+                    if (warmup.ran()) {
+                        out.printf(Locale.ROOT, "warm-up: %.1f s (%d steps)%n", warmup.seconds(),
+                                warmup.trainSteps() + warmup.evalSteps());
                     }
                     printer.header();
                     for (EpochRecord r : resumed != null ? resumed.state().history() : List.<EpochRecord>of()) {

@@ -231,6 +231,26 @@ public final class Sequential implements AutoCloseable {
         return BatchNormFolding.fold(this);
     }
 
+    /**
+     * A new model with copies of this one's layers ({@link Layer#copy}) and initialization, built on
+     * the host for the same input shape and holding the same parameters and running statistics
+     * (those of the backend when this model is on one). The two share nothing: training one leaves
+     * the other as it was.
+     */
+    public Sequential copy() {
+        requireBuilt();
+        List<Layer> fresh = new ArrayList<>(layers.size());
+        for (Layer layer : layers) {
+            fresh.add(layer.copy());
+        }
+        Sequential c = new Sequential(fresh, init);
+        c.defaultInput = defaultInput;
+        c.build(input, 0);
+        c.hostParams = backend != null ? params.toArray() : hostParams.clone();
+        c.hostBuffers = backend != null ? buffers.toArray() : hostBuffers.clone();
+        return c;
+    }
+
     // ------------------------------------------------------------------ device
 
     /**

@@ -71,6 +71,11 @@ public final class Adam implements Optimizer {
     }
 
     @Override
+    public Adam copy() {
+        return builder().setLearningRate(baseLr).optBetas(beta1, beta2).optEps(eps).optWeightDecay(weightDecay).build();
+    }
+
+    @Override
     public void step() {
         requireAttached();
         backend.addScalar(hyper, 1, 1f);

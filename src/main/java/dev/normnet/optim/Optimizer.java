@@ -20,6 +20,12 @@ public interface Optimizer extends AutoCloseable {
      */
     void attach(Backend backend, Tensor params, Tensor grads);
 
+    /**
+     * A new optimizer of this kind with this one's settings (base learning rate, momentum or betas,
+     * weight decay), not attached: it shares no state with this one.
+     */
+    Optimizer copy();
+
     /** Queues one update of every parameter from the current gradients; allocates nothing. */
     void step();
 

@@ -64,6 +64,11 @@ public final class Sgd implements Optimizer {
     }
 
     @Override
+    public Sgd copy() {
+        return builder().setLearningRate(baseLr).optMomentum(momentum).optWeightDecay(weightDecay).build();
+    }
+
+    @Override
     public void step() {
         requireAttached();
         backend.sgdStep(params, grads, velocity, hyper, momentum, weightDecay);

@@ -13,8 +13,10 @@ import dev.normnet.tensor.Device;
 import dev.normnet.tensor.Shape;
 import dev.normnet.tensor.Tensor;
 
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -32,6 +34,9 @@ import java.util.Map;
  *   <li>with a {@link Watcher} ({@link Builder#optWatcher}), the steps it asks for run eagerly
  *       (watchedStep), the same ops with read-backs between them; the other steps
  *       are the captured ones. Without a watcher nothing changes.</li>
+ *   <li>with a warm-up ({@link Builder#optWarmup}), a throwaway copy of the model trains for a
+ *       moment before the first epoch, so that the JIT has compiled the step before the epoch's
+ *       clock starts; the run itself is the same bits with or without it.</li>
  * </ul>
  * The step allocates nothing; the learning-rate schedule is written into the optimizer's
  * device-side hyper-parameters between epochs, so a captured step needs no re-capture.
@@ -49,6 +54,8 @@ public final class Trainer implements AutoCloseable {
     private final boolean dropLast;
     private final SoftmaxCrossEntropyLoss loss;
     private final Watcher watcher;   // null: no step is watched
+    private final double warmupSeconds;   // 0: no warm-up
+    private Warmup warmup;                // null until the warm-up has run (or found nothing to do)
 
     private Tensor attachedParams;
     private final Map<LabeledImages, Resident> resident = new IdentityHashMap<>();
@@ -71,6 +78,7 @@ public final class Trainer implements AutoCloseable {
         this.dropLast = b.dropLast;
         this.loss = new SoftmaxCrossEntropyLoss(backend);
         this.watcher = b.watcher;
+        this.warmupSeconds = b.warmupSeconds;
     }
 
     public static Builder builder() {
@@ -122,31 +130,24 @@ public final class Trainer implements AutoCloseable {
     /**
      * Trains for {@code epochs} epochs on {@code train}, evaluating on {@code test} (nullable)
      * after each; {@code listener} (nullable) hears every epoch. Builds the model first when it is
-     * not built (with the trainer's seed) and moves it to the backend.
+     * not built (with the trainer's seed) and moves it to the backend; runs the warm-up
+     * ({@link Builder#optWarmup}) before the first epoch when it has not run.
      */
     public History fit(LabeledImages train, LabeledImages test, int epochs, EpochListener listener) {
         if (epochs < 0) throw new IllegalArgumentException("epochs must be >= 0, got " + epochs);
         EpochListener l = listener == null ? EpochListener.none() : listener;
         prepare(train);
         Resident r = resident(train);
-        int full = train.count() / batchSize;
-        int rest = dropLast ? 0 : train.count() % batchSize;
-        int used = full * batchSize + rest;
-        if (used == 0) {
-            throw new IllegalArgumentException("training set of " + train.count() + " images gives no batch of " + batchSize
-                    + (dropLast ? " with drop-last" : ""));
+        TrainingPlans plans = trainingPlans(train, r);
+        if (epochs > 0 && warmup == null) {
+            warmup = runWarmup(r, plans, test);
         }
-        // Both plans are made before the first step, so a batch the model cannot train on (batch
-        // norm with one value per channel, say) fails now, not at the end of the first epoch.
-        Runnable fullStep = full > 0 ? step(r, batchSize, true) : null;
-        Runnable restStep;
-        try {
-            restStep = rest > 0 ? step(r, rest, true) : null;
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("the last training batch has " + rest + " examples (" + train.count()
-                    + " examples, batch " + batchSize + "): " + e.getMessage() + "; use drop-last or another batch size", e);
-        }
-        int batches = full + (rest > 0 ? 1 : 0);
+        int full = plans.full();
+        int rest = plans.rest();
+        int used = plans.used(batchSize);
+        Runnable fullStep = plans.fullStep();
+        Runnable restStep = plans.restStep();
+        int batches = plans.batches();
         // On the host a read-back costs nothing, so the loss is checked after every step; on a
         // device, once per epoch (with the parameters), from the sums already kept there.
         boolean perStepCheck = backend.device() == Device.CPU;
@@ -208,6 +209,24 @@ public final class Trainer implements AutoCloseable {
             l.onEpoch(record);
         }
         return history;
+    }
+
+    /**
+     * Runs the warm-up the builder asked for ({@link Builder#optWarmup}) now, unless it has run
+     * already, and returns what it did ({@link Warmup#NONE} without one); {@link #fit} runs it
+     * before its first epoch when it has not run. Prepares as fit does (builds the model when it is
+     * not built, moves it to the backend, uploads {@code train}, and {@code test} when not null,
+     * and plans the training steps), so a batch the model cannot train on fails here with fit's
+     * message. Later calls return the first one's result.
+     */
+    public Warmup warmUp(LabeledImages train, LabeledImages test) {
+        prepare(train);
+        Resident r = resident(train);
+        TrainingPlans plans = trainingPlans(train, r);
+        if (warmup == null) {
+            warmup = runWarmup(r, plans, test);
+        }
+        return warmup;
     }
 
     /**
@@ -358,7 +377,8 @@ public final class Trainer implements AutoCloseable {
         StepKey key = new StepKey(r, batch, training);
         Runnable s = steps.get(key);
         if (s == null) {
-            s = training ? trainStep(r, batch) : evalStep(r, batch);
+            s = training ? trainStep(model, optimizer, r, r.trainOrder, cursor, r.labels(batch), trainMetrics, batch)
+                    : evalStep(model, r, cursor, r.labels(batch), evalMetrics, batch);
             if (graph) {
                 s = backend.capture(s);
             }
@@ -367,20 +387,22 @@ public final class Trainer implements AutoCloseable {
         return s;
     }
 
-    private Runnable trainStep(Resident r, int batch) {
-        Sequential.Plan plan = model.plan(batch);
-        Tensor labels = r.labels(batch);
+    /**
+     * One training step of {@code net} with {@code opt}: the batch at {@code cursor} in {@code order}
+     * of {@code r}'s images (labels into {@code labels} (N)), loss sums into {@code metrics} (2).
+     */
+    private Runnable trainStep(Sequential net, Optimizer opt, Resident r, Tensor order, Tensor cursor, Tensor labels,
+                               Tensor metrics, int batch) {
+        Sequential.Plan plan = net.plan(batch);
         Tensor x = plan.input();
         Tensor logits = plan.output();
         Tensor dlogits = plan.outputGradient();
-        Tensor order = r.trainOrder;
-        Tensor metrics = trainMetrics;
         return () -> {
             backend.gatherBatch(r.images, order, cursor, x, labels);
             plan.forward(true);
             loss.forwardBackward(logits, labels, dlogits, metrics);
             plan.backward();
-            optimizer.step();
+            opt.step();
         };
     }
 
@@ -401,13 +423,12 @@ public final class Trainer implements AutoCloseable {
         watcher.afterStep(model);
     }
 
-    private Runnable evalStep(Resident r, int batch) {
-        Sequential.Plan plan = model.forwardPlan(batch);
-        Tensor labels = r.labels(batch);
+    /** One evaluation step of {@code net}: the batch at {@code cursor} of {@code r}'s images in their order. */
+    private Runnable evalStep(Sequential net, Resident r, Tensor cursor, Tensor labels, Tensor metrics, int batch) {
+        Sequential.Plan plan = net.forwardPlan(batch);
         Tensor x = plan.input();
         Tensor logits = plan.output();
         Tensor order = r.identityOrder;
-        Tensor metrics = evalMetrics;
         return () -> {
             backend.gatherBatch(r.images, order, cursor, x, labels);
             plan.forward(false);
@@ -418,14 +439,152 @@ public final class Trainer implements AutoCloseable {
     private record StepKey(Resident data, int batch, boolean training) {
     }
 
+    /** The training steps of one data set: {@code full} batches of the batch size, then one of {@code rest} (0: none). */
+    private record TrainingPlans(int full, int rest, Runnable fullStep, Runnable restStep) {
+        int used(int batchSize) {
+            return full * batchSize + rest;
+        }
+
+        int batches() {
+            return full + (rest > 0 ? 1 : 0);
+        }
+    }
+
+    /**
+     * Plans (and builds) the steps of an epoch on {@code train}. Both plans are made before the
+     * first step, so a batch the model cannot train on (batch norm with one value per channel, say)
+     * fails now, not at the end of the first epoch.
+     */
+    private TrainingPlans trainingPlans(LabeledImages train, Resident r) {
+        int full = train.count() / batchSize;
+        int rest = dropLast ? 0 : train.count() % batchSize;
+        if (full * batchSize + rest == 0) {
+            throw new IllegalArgumentException("training set of " + train.count() + " images gives no batch of " + batchSize
+                    + (dropLast ? " with drop-last" : ""));
+        }
+        Runnable fullStep = full > 0 ? step(r, batchSize, true) : null;
+        Runnable restStep;
+        try {
+            restStep = rest > 0 ? step(r, rest, true) : null;
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("the last training batch has " + rest + " examples (" + train.count()
+                    + " examples, batch " + batchSize + "): " + e.getMessage() + "; use drop-last or another batch size", e);
+        }
+        return new TrainingPlans(full, rest, fullStep, restStep);
+    }
+
+    // ------------------------------------------------------------------ warm-up
+
+    /** Evaluation steps of the warm-up, at most (they also stop after a quarter of the time cap). */
+    static final int WARMUP_EVAL_STEPS = 16;
+    /** The largest warm-up time cap {@link Builder#optWarmup} takes, in seconds. */
+    public static final double MAX_WARMUP_SECONDS = 600;
+
+    /**
+     * The warm-up (see {@link Builder#optWarmup}): a copy of the model with a new optimizer of the
+     * same settings, its own cursor, metrics and label buffers, trains on {@code r}'s images in
+     * their stored order (read, never written) until {@link WarmupRule} says stop, then runs a few
+     * evaluation steps on {@code test}; then everything it allocated is freed.
+     */
+    private Warmup runWarmup(Resident r, TrainingPlans plans, LabeledImages test) {
+        if (warmupSeconds == 0) {
+            return Warmup.NONE;
+        }
+        long t0 = System.nanoTime();
+        long capNanos = (long) (warmupSeconds * 1e9);
+        int batch = plans.full() > 0 ? batchSize : plans.rest();
+        Resident evalData = test != null && test.count() > 0 ? resident(test) : null;
+        int evalBatch = evalData == null ? 0 : Math.min(evalBatchSize, evalData.count);
+        if (!warmupFits(batch, evalBatch)) {
+            return Warmup.NONE;
+        }
+        Sequential net = model.copy();
+        Optimizer opt = optimizer.copy();
+        List<Tensor> owned = new ArrayList<>();
+        try {
+            net.to(backend);
+            opt.attach(backend, net.parameters(), net.gradients());
+            Tensor warmCursor = own(owned, backend.allocate(Shape.of(1)));
+            Tensor metrics = own(owned, backend.allocate(Shape.of(2)));
+            Runnable step = trainStep(net, opt, r, r.identityOrder, warmCursor, own(owned, backend.allocate(Shape.of(batch))),
+                    metrics, batch);
+            // As in fit: on the host the loss is read after every step; on a device the step is waited for.
+            boolean host = backend.device() == Device.CPU;
+            int perPass = r.count / batch;
+            WarmupRule rule = new WarmupRule(capNanos, plans.batches(), WarmupRule.jitMillis());
+            int steps = 0;
+            boolean stop;
+            do {
+                if (steps % perPass == 0) {
+                    backend.fill(warmCursor, 0f);
+                }
+                long s0 = System.nanoTime();
+                step.run();
+                if (host) {
+                    metrics.toArray();
+                } else {
+                    backend.synchronize();
+                }
+                steps++;
+                long now = System.nanoTime();
+                stop = rule.stop(now - s0, now - t0, WarmupRule.jitMillis());
+            } while (!stop);
+            int evalSteps = 0;
+            if (evalData != null) {
+                Runnable eval = evalStep(net, evalData, warmCursor, own(owned, backend.allocate(Shape.of(evalBatch))), metrics,
+                        evalBatch);
+                long end = System.nanoTime() + capNanos / 4;
+                int evalPerPass = evalData.count / evalBatch;
+                do {
+                    if (evalSteps % evalPerPass == 0) {
+                        backend.fill(warmCursor, 0f);
+                    }
+                    eval.run();
+                    evalSteps++;
+                } while (evalSteps < WARMUP_EVAL_STEPS && System.nanoTime() < end);
+                metrics.toArray();
+            }
+            return new Warmup(steps, evalSteps, (System.nanoTime() - t0) / 1e9);
+        } finally {
+            for (Tensor t : owned) {
+                t.close();
+            }
+            opt.close();
+            net.close();
+        }
+    }
+
+    private static Tensor own(List<Tensor> owned, Tensor t) {
+        owned.add(t);
+        return t;
+    }
+
+    /**
+     * Whether the warm-up's copy fits in what the backend has left beside the run's own state:
+     * its training plan for {@code batch} (and forward plan for {@code evalBatch} when that
+     * differs), parameters, gradients, two optimizer buffers, running statistics and labels. True
+     * when the backend cannot tell.
+     */
+    private boolean warmupFits(int batch, int evalBatch) {
+        long available = backend.availableBytes();
+        if (available < 0) {
+            return true;
+        }
+        long values = model.planValues(batch, true) + (evalBatch > 0 && evalBatch != batch ? model.planValues(evalBatch, false) : 0)
+                + 4 * model.parameters().size() + model.buffers().size() + batch + evalBatch + 3;
+        return 4 * values <= available;
+    }
+
     /** A data set on the device, with its order tensors and per-batch-size label buffers. */
     private final class Resident {
+        final int count;
         final ResidentImages images;
         final Tensor trainOrder;      // (count): the epoch's permutation
         final Tensor identityOrder;   // (count): 0, 1, 2, ... for evaluation
         final Map<Integer, Tensor> labels = new HashMap<>();
 
         Resident(LabeledImages data) {
+            count = data.count();
             images = backend.uploadImages(data.pixels(), data.labels(), data.count(), data.height(), data.width());
             float[] identity = new float[data.count()];
             for (int i = 0; i < identity.length; i++) {
@@ -473,6 +632,7 @@ public final class Trainer implements AutoCloseable {
         private boolean shuffle = true;
         private boolean dropLast;
         private Watcher watcher;
+        private double warmupSeconds;
 
         public Builder setModel(Sequential value) {
             this.model = value;
@@ -540,12 +700,53 @@ public final class Trainer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Warms the JIT before the first epoch for up to {@code maxSeconds} (then a few evaluation
+         * steps, for at most a quarter of that); 0, the default, for none. The first epoch's
+         * examples per second then measure the compiled step, not the compiler: on the CPU's
+         * Vector API path ({@code VectorCpuBackend}) the first epoch otherwise runs at about half
+         * the speed of the later ones.
+         *
+         * <p>Before the first epoch ({@link #fit}, or {@link Trainer#warmUp} called earlier), a copy
+         * of the model ({@link Sequential#copy}) with a new optimizer of the same settings
+         * ({@link Optimizer#copy}) and its own cursor, metrics and label buffers trains on the
+         * training images in their stored order, batches of the batch size, then evaluates a few
+         * batches of the test set; then the copy and all it allocated are freed. The run's model,
+         * optimizer, data order and buffers are not touched, so the run is the same bits with or
+         * without a warm-up (only its times differ). The training steps stop when the step time is
+         * steady, when {@code maxSeconds} have passed or after one epoch's steps, whichever comes
+         * first (see WarmupRule). No warm-up runs when the backend says the copy's plan and state
+         * would not fit beside the run's ({@link Backend#availableBytes}).
+         *
+         * <p>Where it pays: on the CPU's Vector API path, whose kernels are slow until the JIT's
+         * optimizing compiler has compiled them. The reference {@code CpuBackend} would gain next to
+         * nothing: it trains LeNet-BN about 15 times slower than the Vector API path
+         * (benchmarks/notes/cpu-fast-path.md), so its first epoch lasts a minute or more, while its
+         * plain loops are compiled within its first steps; the first epoch's figure would hardly
+         * move, and the warm-up would add its seconds. On
+         * CUDA the steps are captured graphs whose first runs (eager, then the capture) belong to
+         * the run's own model and cannot be done ahead on a copy; the copy's steps run eagerly (a
+         * captured graph of the copy would stay with the backend until it closes) and warm only
+         * the host side of a launch, which is small. {@code normnet train} therefore warms up on
+         * the Vector API path only.
+         *
+         * @param maxSeconds from 0 to {@value Trainer#MAX_WARMUP_SECONDS}
+         */
+        public Builder optWarmup(double maxSeconds) {
+            this.warmupSeconds = maxSeconds;
+            return this;
+        }
+
         public Trainer build() {
             if (model == null) throw new IllegalArgumentException("Trainer: setModel is required");
             if (backend == null) throw new IllegalArgumentException("Trainer: setBackend is required");
             if (optimizer == null) throw new IllegalArgumentException("Trainer: setOptimizer is required");
             if (batchSize < 1) throw new IllegalArgumentException("Trainer: batch size must be >= 1, got " + batchSize);
             if (evalBatchSize < 0) throw new IllegalArgumentException("Trainer: eval batch size must be >= 1, got " + evalBatchSize);
+            if (!(warmupSeconds >= 0 && warmupSeconds <= MAX_WARMUP_SECONDS)) {
+                throw new IllegalArgumentException("Trainer: warm-up must be from 0 to " + (int) MAX_WARMUP_SECONDS
+                        + " seconds, got " + warmupSeconds);
+            }
             return new Trainer(this);
         }
     }

@@ -68,7 +68,7 @@ class MainTest {
                 "--batch=N", "(default: 256)", "--lr=RATE", "(default: 1.0)", "--optimizer=sgd|adam",
                 "--momentum=M", "--weight-decay=WD", "--step-size=N", "--gamma=G", "--device=auto|cpu|cuda",
                 "--seed=S", "--limit=N", "--resize=PX", "(default: 28)", "--pool=avg|max", "--act=sigmoid|relu",
-                "--init=default|xavier", "--history=FILE.json", "--no-graph", "--save=FILE", "--threads=N",
+                "--init=default|xavier", "--history=FILE.json", "--no-graph", "--no-warmup", "--save=FILE", "--threads=N",
                 "--data=DIR", "--dataset=fashion-mnist|mnist", "--debug")) {
             assertTrue(help.contains(expected), "train help lacks '" + expected + "'");
         }

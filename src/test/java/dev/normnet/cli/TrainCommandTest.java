@@ -1,5 +1,6 @@
 package dev.normnet.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -36,10 +37,12 @@ class TrainCommandTest {
         assertTrue(lines[1].startsWith("data: fashion-mnist from " + data.toAbsolutePath()), lines[1]);
         assertTrue(lines[1].contains("200 training, 60 test images"), lines[1]);
         assertTrue(lines[2].startsWith("model: lenet-bn, 44,878 parameters"), lines[2]);
-        assertTrue(lines[3].startsWith("epoch"), lines[3]);
-        assertTrue(lines[4].matches("\\s+1(\\s+[0-9.]+){5}"), lines[4]);
-        assertTrue(lines[5].matches("\\s+2(\\s+[0-9.]+){5}"), lines[5]);
-        assertTrue(lines[6].startsWith("done: 2 epochs"), lines[6]);
+        // The fast CPU path warms up first: 200 images in batches of 32 cap it at one epoch's 7 steps, then 16 evaluation steps.
+        assertTrue(lines[3].matches("warm-up: [0-9]+\\.[0-9] s \\(23 steps\\)"), lines[3]);
+        assertTrue(lines[4].startsWith("epoch"), lines[4]);
+        assertTrue(lines[5].matches("\\s+1(\\s+[0-9.]+){5}"), lines[5]);
+        assertTrue(lines[6].matches("\\s+2(\\s+[0-9.]+){5}"), lines[6]);
+        assertTrue(lines[7].startsWith("done: 2 epochs"), lines[7]);
 
         HistoryFile json = JsonFiles.read(history, HistoryFile.class);
         assertEquals("cpu", json.device());
@@ -53,12 +56,13 @@ class TrainCommandTest {
         assertEquals(1, settings.get("threads"));
         assertEquals("sigmoid", settings.get("act"));
         assertEquals(false, settings.get("no_graph"));
+        assertEquals(false, settings.get("no_warmup"));
         assertEquals(null, settings.get("save"));
         assertEquals(history.toString(), settings.get("history"));
         assertEquals(data.toAbsolutePath().normalize().toString(), settings.get("data"));
         assertEquals(List.of("model", "data", "dataset", "epochs", "batch", "lr", "optimizer", "momentum", "weight_decay",
                 "step_size", "gamma", "device", "seed", "limit", "test_limit", "resize", "pool", "act", "init", "history",
-                "no_graph", "save", "checkpoint_dir", "resume", "threads", "watch", "train_examples", "test_examples", "parameters"), List.copyOf(settings.keySet()));
+                "no_graph", "no_warmup", "save", "checkpoint_dir", "resume", "threads", "watch", "train_examples", "test_examples", "parameters"), List.copyOf(settings.keySet()));
         List<EpochRecord> epochs = json.history();
         assertEquals(2, epochs.size());
         for (int e = 0; e < 2; e++) {
@@ -71,10 +75,39 @@ class TrainCommandTest {
             assertTrue(rec.seconds() > 0);
         }
         // The printed line and the JSON say the same thing.
-        assertEquals(EpochPrinter.line(epochs.get(1)), lines[5]);
+        assertEquals(EpochPrinter.line(epochs.get(1)), lines[6]);
         assertTrue(lines[2].contains("sgd lr 0.5, batch 32, 2 epochs"), lines[2]);
         // No progress output into a redirected log: the epoch lines follow the header directly.
         assertFalse(r.out().contains("\r"), r.out());
+    }
+
+    @Test
+    void noWarmupPrintsNoWarmUpLineAndTrainsTheSameBits(@TempDir Path tmp) throws IOException {
+        Path data = SyntheticData.write(tmp.resolve("data"), 100, 40);
+        CliTestSupport.Result[] runs = new CliTestSupport.Result[2];
+        for (int i = 0; i < 2; i++) {
+            String name = i == 0 ? "warm" : "cold";
+            List<String> args = new java.util.ArrayList<>(List.of("train", "--data", data.toString(), "--device", "cpu",
+                    "--threads", "2", "--epochs", "2", "--batch", "16", "--lr", "0.5", "--history",
+                    tmp.resolve(name + ".json").toString(), "--save", tmp.resolve(name + ".safetensors").toString()));
+            if (i == 1) {
+                args.add("--no-warmup");
+            }
+            runs[i] = CliTestSupport.run(args.toArray(new String[0]));
+            assertEquals(0, runs[i].status(), runs[i].err());
+        }
+        assertTrue(runs[0].out().contains("\nwarm-up: "), runs[0].out());
+        assertFalse(runs[1].out().contains("warm-up"), runs[1].out());
+        assertArrayEquals(Files.readAllBytes(tmp.resolve("warm.safetensors")), Files.readAllBytes(tmp.resolve("cold.safetensors")));
+        List<EpochRecord> warm = JsonFiles.read(tmp.resolve("warm.json"), HistoryFile.class).history();
+        List<EpochRecord> cold = JsonFiles.read(tmp.resolve("cold.json"), HistoryFile.class).history();
+        assertEquals(2, warm.size());
+        for (int e = 0; e < 2; e++) {
+            assertEquals(cold.get(e).trainLoss(), warm.get(e).trainLoss());
+            assertEquals(cold.get(e).trainAcc(), warm.get(e).trainAcc());
+            assertEquals(cold.get(e).testAcc(), warm.get(e).testAcc());
+        }
+        assertEquals(true, JsonFiles.read(tmp.resolve("cold.json"), HistoryFile.class).settings().get("no_warmup"));
     }
 
     @Test

@@ -28,6 +28,37 @@ class SequentialTest {
         return Models.create("lenet-bn", ModelOptions.defaults().withResize(resize)).build(1);
     }
 
+    /** copy(): the same layers, input shape and state, from the host or from a backend; training the copy leaves the original. */
+    @Test
+    void aCopyHasTheStateAndSharesNothing() {
+        Sequential m = lenetBn(28);
+        Sequential onHost = m.copy();
+        m.to(backend);
+        Sequential fromBackend = m.copy();
+        for (Sequential c : List.of(onHost, fromBackend)) {
+            assertEquals(m.inputShape(), c.inputShape());
+            assertEquals(m.summary(4), c.summary(4));
+            assertEquals(null, c.backend());
+            Map<String, float[]> a = m.state();
+            Map<String, float[]> b = c.state();
+            assertEquals(a.keySet(), b.keySet());
+            for (String k : a.keySet()) {
+                assertArrayEquals(a.get(k), b.get(k), k);
+            }
+            for (int i = 0; i < m.layers().size(); i++) {
+                assertNotSame(m.layers().get(i), c.layers().get(i));
+            }
+        }
+        float[] before = m.parameters().toArray();
+        fromBackend.to(backend);
+        backend.fill(fromBackend.parameters(), 0.5f);
+        backend.fill(fromBackend.buffers(), 2f);
+        assertArrayEquals(before, m.parameters().toArray());
+        assertTrue(m.state().get("1.running_var")[0] != 2f);
+        fromBackend.close();
+        m.close();
+    }
+
     @Test
     void lazyInferenceGivesTheD2lShapes() {
         Sequential m = lenetBn(28);

@@ -194,6 +194,44 @@ class OptimizerTest {
         b.close();
     }
 
+    /**
+     * copy() of an optimizer that has taken steps: the same settings (from the same parameters and
+     * gradients it steps to the same bits as a new optimizer from the same builder), none of the
+     * state, not attached.
+     */
+    @Test
+    void aCopyHasTheSettingsButNotTheState() {
+        assertCopies(() -> Sgd.builder().setLearningRate(0.1f).optMomentum(0.9f).optWeightDecay(1e-2f).build());
+        assertCopies(() -> Adam.builder().setLearningRate(0.01f).optBetas(0.8f, 0.99f).optEps(1e-6f).optWeightDecay(1e-3f).build());
+    }
+
+    private void assertCopies(Supplier<Optimizer> make) {
+        SplittableRandom r = new SplittableRandom(5);
+        float[] p0 = random(r, 1);
+        float[] g0 = random(r, 0.5);
+        Optimizer original = make.get();
+        original.attach(backend, backend.upload(p0, Shape.of(P)), backend.upload(g0, Shape.of(P)));
+        original.step();
+        Optimizer copy = original.copy();
+        assertEquals(original.toString(), copy.toString());
+        IllegalStateException e = assertThrows(IllegalStateException.class, copy::state);
+        assertTrue(e.getMessage().contains("attach"), e.getMessage());
+        Tensor grads = backend.upload(g0, Shape.of(P));
+        Tensor pCopy = backend.upload(p0, Shape.of(P));
+        Tensor pNew = backend.upload(p0, Shape.of(P));
+        Optimizer fresh = make.get();
+        copy.attach(backend, pCopy, grads);
+        fresh.attach(backend, pNew, grads);
+        for (int s = 0; s < 3; s++) {
+            copy.step();
+            fresh.step();
+        }
+        assertArrayEquals(pNew.toArray(), pCopy.toArray(), copy.toString());
+        original.close();
+        copy.close();
+        fresh.close();
+    }
+
     @Test
     void aStateThatDoesNotFitIsRefusedAndChangesNothing() {
         Tensor params = backend.upload(new float[P], Shape.of(P));

@@ -1,6 +1,7 @@
 package dev.normnet.train;
 
 import dev.normnet.backend.cpu.CpuBackend;
+import dev.normnet.backend.cpu.VectorCpuBackend;
 import dev.normnet.data.DatasetSplits;
 import dev.normnet.data.LabeledImages;
 import dev.normnet.nn.ModelOptions;
@@ -203,6 +204,97 @@ class TrainerTest {
     }
 
     /**
+     * The warm-up trains a copy of the model: on the fast CPU path it is meant for, LeNet-BN trains
+     * to the same history, weights, running statistics and optimizer state, bit for bit, without a
+     * warm-up, with the one fit runs by itself, and with one asked for first and one fit per epoch
+     * (as {@code normnet train} does).
+     */
+    @Test
+    void aWarmUpChangesNoBit() {
+        List<Supplier<Optimizer>> optimizers = List.of(() -> Sgd.builder().setLearningRate(0.5f).optMomentum(0.9f).build(),
+                () -> Adam.builder().setLearningRate(0.01f).build());
+        for (Supplier<Optimizer> optimizer : optimizers) {
+            Outcome cold = lenetRun(optimizer.get(), 0, false);
+            Outcome warm = lenetRun(optimizer.get(), 30, false);
+            Outcome warmFirst = lenetRun(optimizer.get(), 30, true);
+            assertEquals(Warmup.NONE, cold.warmup());
+            // 130 images in batches of 32: the step cap (one epoch, 5 steps) ends the training steps.
+            for (Outcome o : List.of(warm, warmFirst)) {
+                assertEquals(5, o.warmup().trainSteps(), o.warmup().toString());
+                assertEquals(Trainer.WARMUP_EVAL_STEPS, o.warmup().evalSteps(), o.warmup().toString());
+                assertTrue(o.warmup().seconds() > 0, o.warmup().toString());
+                assertEquals(3, o.history().records().size());
+                for (int i = 0; i < 3; i++) {
+                    EpochRecord a = cold.history().records().get(i);
+                    EpochRecord b = o.history().records().get(i);
+                    assertEquals(a.epoch(), b.epoch());
+                    assertEquals(a.trainLoss(), b.trainLoss(), "train loss, epoch " + a.epoch());
+                    assertEquals(a.trainAcc(), b.trainAcc(), "train accuracy, epoch " + a.epoch());
+                    assertEquals(a.testAcc(), b.testAcc(), "test accuracy, epoch " + a.epoch());
+                }
+                assertSameState(cold.model(), o.model());
+                assertSameState(cold.optimizer(), o.optimizer());
+            }
+        }
+    }
+
+    private record Outcome(Warmup warmup, History history, Map<String, float[]> model, Map<String, float[]> optimizer) {
+    }
+
+    /** LeNet-BN on the fast CPU path, 130 images in batches of 32, 50 test images, three epochs of one fit each. */
+    private static Outcome lenetRun(Optimizer optimizer, double warmup, boolean warmUpFirst) {
+        try (VectorCpuBackend backend = new VectorCpuBackend(2);
+             Sequential model = Models.create("lenet-bn", ModelOptions.defaults()).build(3)) {
+            Trainer trainer = Trainer.builder().setModel(model).setBackend(backend).setOptimizer(optimizer)
+                    .optScheduler(new StepLr(1, 0.5f)).optBatchSize(32).optSeed(11).optWarmup(warmup).build();
+            LabeledImages train = synthetic(130, 28, 3);
+            LabeledImages test = synthetic(50, 28, 4);
+            Warmup first = warmUpFirst ? trainer.warmUp(train, test) : null;
+            History h = new History();
+            for (int e = 0; e < 3; e++) {
+                h.add(trainer.fit(train, test, 1, null).last());
+            }
+            Warmup done = trainer.warmUp(train, test);
+            if (first != null) {
+                assertTrue(first == done, "the warm-up runs once");
+            }
+            Outcome o = new Outcome(done, h, model.state(), trainer.optimizer().state());
+            trainer.close();
+            return o;
+        }
+    }
+
+    @Test
+    void warmUpSecondsOutsideZeroTo600AreRefusedByName() {
+        Sequential model = Models.create("mlp-bn", ModelOptions.defaults().withResize(8));
+        try (CpuBackend backend = new CpuBackend(1)) {
+            Supplier<Trainer.Builder> builder = () -> Trainer.builder().setModel(model).setBackend(backend)
+                    .setOptimizer(Sgd.builder().setLearningRate(0.1f).build());
+            for (double bad : new double[] {-1, -1e-9, 600.5, Double.NaN, Double.POSITIVE_INFINITY}) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> builder.get().optWarmup(bad).build(), "warm-up " + bad);
+                assertEquals("Trainer: warm-up must be from 0 to 600 seconds, got " + bad, e.getMessage());
+            }
+            builder.get().optWarmup(0).build().close();
+            builder.get().optWarmup(600).build().close();
+        }
+    }
+
+    /** Without a warm-up nothing changes: fit and warmUp run no throwaway step. */
+    @Test
+    void noWarmUpIsTheDefault() {
+        try (CpuBackend backend = new CpuBackend(1);
+             Sequential model = Models.create("mlp-bn", ModelOptions.defaults().withResize(8)).build(1)) {
+            Trainer trainer = Trainer.builder().setModel(model).setBackend(backend)
+                    .setOptimizer(Sgd.builder().setLearningRate(0.1f).build()).optBatchSize(32).build();
+            LabeledImages train = synthetic(64, 8, 1);
+            trainer.fit(train, null, 1, null);
+            assertEquals(Warmup.NONE, trainer.warmUp(train, null));
+            trainer.close();
+        }
+    }
+
+    /**
      * Four epochs in one go, and two epochs, then two more in a new trainer over a new model (built
      * from another seed, then given the saved state) on a new backend: the same weights, running
      * statistics, optimizer state and per-epoch losses and accuracies, bit for bit. StepLr(1, 0.5)
@@ -210,24 +302,32 @@ class TrainerTest {
      */
     @Test
     void aRunResumedAfterTwoEpochsEndsBitForBitAsAnUninterruptedOne() {
-        assertResumeIsExact(() -> Sgd.builder().setLearningRate(0.1f).optMomentum(0.9f).build());
-        assertResumeIsExact(() -> Adam.builder().setLearningRate(0.01f).build());
+        assertResumeIsExact(() -> Sgd.builder().setLearningRate(0.1f).optMomentum(0.9f).build(), 0);
+        assertResumeIsExact(() -> Adam.builder().setLearningRate(0.01f).build(), 0);
     }
 
-    private static void assertResumeIsExact(Supplier<Optimizer> optimizer) {
+    /** The same, with a warm-up before the resumed epochs (a new process is cold again). */
+    @Test
+    void aRunResumedWithAWarmUpEndsBitForBitAsAnUninterruptedOneWithout() {
+        assertResumeIsExact(() -> Sgd.builder().setLearningRate(0.1f).optMomentum(0.9f).build(), 30);
+        assertResumeIsExact(() -> Adam.builder().setLearningRate(0.01f).build(), 30);
+    }
+
+    private static void assertResumeIsExact(Supplier<Optimizer> optimizer, double resumedWarmup) {
         DatasetSplits data = new DatasetSplits(synthetic(600, 8, 1), synthetic(200, 8, 2));
-        Run whole = Run.start(5, optimizer.get());
+        Run whole = Run.start(5, optimizer.get(), 0);
         History all = whole.trainer.fit(data, 4, null);
-        Run first = Run.start(5, optimizer.get());
+        Run first = Run.start(5, optimizer.get(), 0);
         first.trainer.fit(data, 2, null);
         Map<String, float[]> model = first.model.state();
         Map<String, float[]> opt = first.trainer.optimizer().state();
         int done = first.trainer.epochsDone();
         first.close();
 
-        Run second = Run.start(99, optimizer.get());
+        Run second = Run.start(99, optimizer.get(), resumedWarmup);
         second.model.loadState(model);
         second.trainer.restore(done, opt);
+        assertEquals(resumedWarmup > 0, second.trainer.warmUp(data.train(), data.test()).ran());
         History rest = second.trainer.fit(data, 2, null);
         assertEquals(4, second.trainer.epochsDone());
         for (int i = 0; i < 2; i++) {
@@ -253,11 +353,11 @@ class TrainerTest {
 
     /** MLP-BN on 8 x 8 images, batch 64 (600 images: a last batch of 24), StepLr(1, 0.5), shuffle seed 7. */
     private record Run(CpuBackend backend, Sequential model, Trainer trainer) {
-        static Run start(long initSeed, Optimizer optimizer) {
+        static Run start(long initSeed, Optimizer optimizer, double warmup) {
             CpuBackend backend = new CpuBackend(2);
             Sequential model = Models.create("mlp-bn", ModelOptions.defaults().withResize(8)).build(initSeed);
             Trainer trainer = Trainer.builder().setModel(model).setBackend(backend).setOptimizer(optimizer)
-                    .optScheduler(new StepLr(1, 0.5f)).optBatchSize(64).optSeed(7).optGraph(true).build();
+                    .optScheduler(new StepLr(1, 0.5f)).optBatchSize(64).optSeed(7).optGraph(true).optWarmup(warmup).build();
             return new Run(backend, model, trainer);
         }
 

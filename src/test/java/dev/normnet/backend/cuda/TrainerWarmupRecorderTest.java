@@ -1,0 +1,68 @@
+package dev.normnet.backend.cuda;
+
+import dev.normnet.data.LabeledImages;
+import dev.normnet.nn.ModelOptions;
+import dev.normnet.nn.Models;
+import dev.normnet.nn.Sequential;
+import dev.normnet.optim.Adam;
+import dev.normnet.train.Trainer;
+import dev.normnet.train.Warmup;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The trainer's warm-up on the CUDA backend's host side ({@link LaunchRecorder}: no GPU, but every
+ * tensor allocated and freed is counted): what the warm-up allocates (the model's copy, its
+ * optimizer state, its plan and buffers) is all freed again, and a warm-up that would not fit
+ * beside the run is skipped.
+ */
+class TrainerWarmupRecorderTest {
+    private static final long CAPACITY = 1L << 32;   // floats
+
+    private static LabeledImages blank(int count) {
+        return new LabeledImages(new byte[count * 28 * 28], new byte[count], count, 28, 28);
+    }
+
+    /** LeNet-BN, 100 images in batches of 32, 40 test images, one epoch: the floats still allocated after it. */
+    private static long floatsInUseAfterAnEpoch(long capacity, double warmupSeconds, Warmup[] warmup) {
+        LaunchRecorder recorder = new LaunchRecorder();
+        try (CudaBackend backend = recorder.newBackend(capacity);
+             Sequential model = Models.create("lenet-bn", ModelOptions.defaults()).build(1)) {
+            Trainer trainer = Trainer.builder().setModel(model).setBackend(backend)
+                    .setOptimizer(Adam.builder().setLearningRate(0.01f).build()).optBatchSize(32)
+                    .optWarmup(warmupSeconds).build();
+            LabeledImages train = blank(100);
+            LabeledImages test = blank(40);
+            warmup[0] = trainer.warmUp(train, test);
+            trainer.fit(train, test, 1, null);
+            long inUse = capacity - backend.availableBytes() / Float.BYTES;
+            trainer.close();
+            return inUse;
+        }
+    }
+
+    @Test
+    void theWarmUpFreesAllItAllocated() {
+        Warmup[] none = new Warmup[1];
+        Warmup[] warm = new Warmup[1];
+        long without = floatsInUseAfterAnEpoch(CAPACITY, 0, none);
+        long with = floatsInUseAfterAnEpoch(CAPACITY, 30, warm);
+        assertEquals(Warmup.NONE, none[0]);
+        assertEquals(4, warm[0].trainSteps(), "one epoch's steps: " + warm[0]);
+        assertTrue(warm[0].evalSteps() > 0, warm[0].toString());
+        assertTrue(without > 0);
+        assertEquals(without, with, "floats allocated after an epoch, without and with a warm-up");
+    }
+
+    @Test
+    void aWarmUpThatDoesNotFitBesideTheRunIsSkipped() {
+        long run = floatsInUseAfterAnEpoch(CAPACITY, 0, new Warmup[1]);
+        // Room for the run and a thousand floats more: not for a second plan of 32 images.
+        Warmup[] warm = new Warmup[1];
+        long with = floatsInUseAfterAnEpoch(run + 1000, 30, warm);
+        assertEquals(Warmup.NONE, warm[0]);
+        assertEquals(run, with);
+    }
+}

@@ -37,11 +37,6 @@ final class VectorConv2d implements CpuOps.Conv2d {
      * little on padding rows and run the transposed convolution on wide planes.
      */
     static final int GEMM_COLUMNS_MAX = 1 << 16;
-    /**
-     * The filter gradient keeps a whole chunk of samples (padded x and wide dy) resident when it
-     * takes at most this many floats (512 KiB, within a core's L2), as LeNet's convolutions at 28x28 do.
-     */
-    static final int CHUNK_RESIDENT_MAX = 1 << 17;
 
     private final WorkerPool pool;
     private final CpuOps.Conv2d reference;
@@ -51,8 +46,7 @@ final class VectorConv2d implements CpuOps.Conv2d {
     private final float[][] wide;       // (K, L): one sample's output or gradient on wide planes
     private final float[][] lanes;      // (K * CRS, VL): lane partials of the filter gradient
     private final int[][] taps;         // (CRS): tap offsets into a padded sample
-    private final int[][] offsets;      // (2 * positions): x and dy offsets of a resident chunk's vectors
-    private final int[][] paddedKey;    // layout each worker's padded buffer was zeroed for: C, Hp, Wp, pad, sample stride
+    private final int[] paddedKey;      // geometry each worker's padded buffer was zeroed for
     private float[] flipped = new float[0];       // (C, K, R, S): flipped filter for backward-data, or w^T (CRS, K)
     private int[] shifts = new int[0];            // (CRS): offset of each tap's row in a padded dx sample
     private double[] chunkPartials = new double[0]; // (chunks, K * CRS + K)
@@ -65,8 +59,8 @@ final class VectorConv2d implements CpuOps.Conv2d {
         wide = new float[threads][0];
         lanes = new float[threads][0];
         taps = new int[threads][0];
-        offsets = new int[threads][0];
-        paddedKey = new int[threads][5];
+        paddedKey = new int[threads];
+        Arrays.fill(paddedKey, -1);
     }
 
     /** Geometry of a stride-1 convolution on wide planes. */
@@ -89,17 +83,8 @@ final class VectorConv2d implements CpuOps.Conv2d {
             return c * hp * wp + rounded + VL;
         }
 
-        /** Whether {@code key} (C, Hp, Wp, pad, sample stride) describes this layout of padded samples. */
-        boolean sameLayout(int[] key) {
-            return key[0] == c && key[1] == hp && key[2] == wp && key[3] == pad && key[4] == paddedSize();
-        }
-
-        void writeLayout(int[] key) {
-            key[0] = c;
-            key[1] = hp;
-            key[2] = wp;
-            key[3] = pad;
-            key[4] = paddedSize();
+        int key() {
+            return ((c * 4099 + hp) * 4099 + wp) * 31 + pad;
         }
     }
 
@@ -398,11 +383,6 @@ final class VectorConv2d implements CpuOps.Conv2d {
         double[] partials = chunkPartials;
         float[] xa = cx.data(), dya = cdy.data();
         int xo = cx.off(), dyo = cdy.off();
-        if ((long) CHUNK * (v.paddedSize() + v.k() * v.rounded()) <= CHUNK_RESIDENT_MAX) {
-            filterChunksResident(xa, xo, dya, dyo, n, v, chunks, partials, stride);
-            foldFilterPartials(cdw, cdb, v, chunks, partials, stride);
-            return;
-        }
         pool.run(chunks, 1, (from, to, worker) -> {
             float[] xp = paddedBuffer(worker, v);
             float[] dyw = wideBuffer(worker, v.k() * v.rounded());
@@ -445,152 +425,6 @@ final class VectorConv2d implements CpuOps.Conv2d {
                 }
             }
         });
-        foldFilterPartials(cdw, cdb, v, chunks, partials, stride);
-    }
-
-    /**
-     * The filter gradient with a whole chunk resident: the chunk's padded x samples and wide dy planes
-     * are laid out once, and each block of four output channels by four taps keeps its sixteen lane
-     * accumulators in registers over all positions of all the chunk's samples (one flat loop over
-     * precomputed offsets), folded once per chunk. Loads per FMA: one half, against three quarters
-     * for the per-sample blocks, and no lane buffer is read and written per sample.
-     */
-    private void filterChunksResident(float[] xa, int xo, float[] dya, int dyo, int n, Wide v, int chunks,
-                                      double[] partials, int stride) {
-        int xStride = v.paddedSize();
-        int dyStride = v.k() * v.rounded();
-        int crs = v.crs();
-        int kcrs = v.k() * crs;
-        int perSample = v.rounded() / VL;
-        pool.run(chunks, 1, (from, to, worker) -> {
-            float[] xs = paddedChunkBuffer(worker, v, CHUNK);
-            float[] dyw = wideBuffer(worker, CHUNK * dyStride);
-            int[] toff = tapOffsets(worker, v);
-            int[] offsets = offsetBuffer(worker, 2 * CHUNK * perSample);
-            for (int chunk = from; chunk < to; chunk++) {
-                int first = chunk * CHUNK;
-                int count = Math.min(n, first + CHUNK) - first;
-                int base = chunk * stride;
-                Arrays.fill(partials, base + kcrs, base + stride, 0.0);
-                for (int j = 0; j < count; j++) {
-                    int i = first + j;
-                    padSample(xa, xo + i * v.c() * v.h() * v.w(), xs, j * xStride, v);
-                    int dyPlane = dyo + i * v.k() * v.p() * v.q();   // dy (N, K, P, Q)
-                    for (int k = 0; k < v.k(); k++) {
-                        double sum = 0;
-                        for (int p = 0; p < v.p(); p++) {
-                            int src = dyPlane + (k * v.p() + p) * v.q();
-                            System.arraycopy(dya, src, dyw, j * dyStride + k * v.rounded() + p * v.wp(), v.q());
-                            float row = 0f;
-                            for (int q = 0; q < v.q(); q++) {
-                                row += dya[src + q];
-                            }
-                            sum += row;
-                        }
-                        partials[base + kcrs + k] += sum;
-                    }
-                    for (int e = 0; e < perSample; e++) {
-                        offsets[2 * (j * perSample + e)] = j * xStride + e * VL;
-                        offsets[2 * (j * perSample + e) + 1] = j * dyStride + e * VL;
-                    }
-                }
-                int steps = count * perSample;
-                int kk = 0;
-                for (; kk + 4 <= v.k(); kk += 4) {
-                    int t = 0;
-                    for (; t + 4 <= crs; t += 4) {
-                        residentBlock4x4(xs, dyw, offsets, steps, toff, t, kk * v.rounded(), v.rounded(), partials,
-                                base + kk * crs + t, crs);
-                    }
-                    for (; t < crs; t++) {
-                        for (int k = kk; k < kk + 4; k++) {
-                            residentBlock1x1(xs, dyw, offsets, steps, toff[t], k * v.rounded(), partials, base + k * crs + t);
-                        }
-                    }
-                }
-                for (; kk < v.k(); kk++) {
-                    for (int t = 0; t < crs; t++) {
-                        residentBlock1x1(xs, dyw, offsets, steps, toff[t], kk * v.rounded(), partials, base + kk * crs + t);
-                    }
-                }
-            }
-        });
-    }
-
-    /**
-     * partials[at + j*crs + tt] = lane-ordered sum over the chunk of dyw[off_d + dyBase + j*rounded] * xs[off_x + toff[t + tt]],
-     * for four channels j and four taps tt: sixteen accumulators, eight loads per sixteen FMAs.
-     */
-    private static void residentBlock4x4(float[] xs, float[] dyw, int[] offsets, int steps, int[] toff, int t,
-                                         int dyBase, int rounded, double[] partials, int at, int crs) {
-        FloatVector a00 = FloatVector.zero(SPECIES), a01 = FloatVector.zero(SPECIES);
-        FloatVector a02 = FloatVector.zero(SPECIES), a03 = FloatVector.zero(SPECIES);
-        FloatVector a10 = FloatVector.zero(SPECIES), a11 = FloatVector.zero(SPECIES);
-        FloatVector a12 = FloatVector.zero(SPECIES), a13 = FloatVector.zero(SPECIES);
-        FloatVector a20 = FloatVector.zero(SPECIES), a21 = FloatVector.zero(SPECIES);
-        FloatVector a22 = FloatVector.zero(SPECIES), a23 = FloatVector.zero(SPECIES);
-        FloatVector a30 = FloatVector.zero(SPECIES), a31 = FloatVector.zero(SPECIES);
-        FloatVector a32 = FloatVector.zero(SPECIES), a33 = FloatVector.zero(SPECIES);
-        int t0 = toff[t], t1 = toff[t + 1], t2 = toff[t + 2], t3 = toff[t + 3];
-        for (int e = 0; e < steps; e++) {
-            int xb = offsets[2 * e];
-            int db = offsets[2 * e + 1] + dyBase;
-            FloatVector x0 = FloatVector.fromArray(SPECIES, xs, xb + t0);
-            FloatVector x1 = FloatVector.fromArray(SPECIES, xs, xb + t1);
-            FloatVector x2 = FloatVector.fromArray(SPECIES, xs, xb + t2);
-            FloatVector x3 = FloatVector.fromArray(SPECIES, xs, xb + t3);
-            FloatVector d = FloatVector.fromArray(SPECIES, dyw, db);
-            a00 = d.fma(x0, a00);
-            a01 = d.fma(x1, a01);
-            a02 = d.fma(x2, a02);
-            a03 = d.fma(x3, a03);
-            d = FloatVector.fromArray(SPECIES, dyw, db + rounded);
-            a10 = d.fma(x0, a10);
-            a11 = d.fma(x1, a11);
-            a12 = d.fma(x2, a12);
-            a13 = d.fma(x3, a13);
-            d = FloatVector.fromArray(SPECIES, dyw, db + 2 * rounded);
-            a20 = d.fma(x0, a20);
-            a21 = d.fma(x1, a21);
-            a22 = d.fma(x2, a22);
-            a23 = d.fma(x3, a23);
-            d = FloatVector.fromArray(SPECIES, dyw, db + 3 * rounded);
-            a30 = d.fma(x0, a30);
-            a31 = d.fma(x1, a31);
-            a32 = d.fma(x2, a32);
-            a33 = d.fma(x3, a33);
-        }
-        partials[at] = laneSum(a00);
-        partials[at + 1] = laneSum(a01);
-        partials[at + 2] = laneSum(a02);
-        partials[at + 3] = laneSum(a03);
-        partials[at + crs] = laneSum(a10);
-        partials[at + crs + 1] = laneSum(a11);
-        partials[at + crs + 2] = laneSum(a12);
-        partials[at + crs + 3] = laneSum(a13);
-        partials[at + 2 * crs] = laneSum(a20);
-        partials[at + 2 * crs + 1] = laneSum(a21);
-        partials[at + 2 * crs + 2] = laneSum(a22);
-        partials[at + 2 * crs + 3] = laneSum(a23);
-        partials[at + 3 * crs] = laneSum(a30);
-        partials[at + 3 * crs + 1] = laneSum(a31);
-        partials[at + 3 * crs + 2] = laneSum(a32);
-        partials[at + 3 * crs + 3] = laneSum(a33);
-    }
-
-    /** partials[at] = lane-ordered sum over the chunk of dyw[off_d + dyBase] * xs[off_x + tap]. */
-    private static void residentBlock1x1(float[] xs, float[] dyw, int[] offsets, int steps, int tap, int dyBase,
-                                         double[] partials, int at) {
-        FloatVector a = FloatVector.zero(SPECIES);
-        for (int e = 0; e < steps; e++) {
-            a = FloatVector.fromArray(SPECIES, dyw, offsets[2 * e + 1] + dyBase)
-                    .fma(FloatVector.fromArray(SPECIES, xs, offsets[2 * e] + tap), a);
-        }
-        partials[at] = laneSum(a);
-    }
-
-    private static void foldFilterPartials(CpuTensor cdw, CpuTensor cdb, Wide v, int chunks, double[] partials, int stride) {
-        int kcrs = v.k() * v.crs();
         float[] dwa = cdw.data();
         int dwo = cdw.off();
         for (int j = 0; j < kcrs; j++) {
@@ -714,33 +548,23 @@ final class VectorConv2d implements CpuOps.Conv2d {
 
     /** Copies one sample (C, H, W) into the interior of the worker's zero-padded buffer. */
     private static void padSample(float[] x, int xBase, float[] xp, Wide v) {
-        padSample(x, xBase, xp, 0, v);
-    }
-
-    /** Copies one sample (C, H, W) into the interior of the zero-padded sample at xp[at ..]. */
-    private static void padSample(float[] x, int xBase, float[] xp, int at, Wide v) {
         int plane = v.hp() * v.wp();
         for (int c = 0; c < v.c(); c++) {
             for (int h = 0; h < v.h(); h++) {
-                System.arraycopy(x, xBase + (c * v.h() + h) * v.w(), xp, at + c * plane + (h + v.pad()) * v.wp() + v.pad(), v.w());
+                System.arraycopy(x, xBase + (c * v.h() + h) * v.w(), xp, c * plane + (h + v.pad()) * v.wp() + v.pad(), v.w());
             }
         }
     }
 
     /** The worker's padded-sample buffer, zeroed whenever the geometry changes (only the interior is ever written). */
     private float[] paddedBuffer(int worker, Wide v) {
-        return paddedChunkBuffer(worker, v, 1);
-    }
-
-    /** Room for {@code count} padded samples of v, one after the other, each zero outside its interior. */
-    private float[] paddedChunkBuffer(int worker, Wide v, int count) {
-        int size = count * v.paddedSize();
+        int size = v.paddedSize();
         if (padded[worker].length < size) {
             padded[worker] = new float[size];
-            v.writeLayout(paddedKey[worker]);
-        } else if (!v.sameLayout(paddedKey[worker])) {
+            paddedKey[worker] = v.key();
+        } else if (paddedKey[worker] != v.key()) {
             Arrays.fill(padded[worker], 0f);
-            v.writeLayout(paddedKey[worker]);
+            paddedKey[worker] = v.key();
         }
         return padded[worker];
     }
@@ -753,13 +577,6 @@ final class VectorConv2d implements CpuOps.Conv2d {
             Arrays.fill(wide[worker], 0, size, 0f);
         }
         return wide[worker];
-    }
-
-    private int[] offsetBuffer(int worker, int size) {
-        if (offsets[worker].length < size) {
-            offsets[worker] = new int[size];
-        }
-        return offsets[worker];
     }
 
     private float[] laneBuffer(int worker, int size) {

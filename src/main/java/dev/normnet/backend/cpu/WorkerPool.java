@@ -1,5 +1,9 @@
 package dev.normnet.backend.cpu;
 
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+
 /**
  * A fixed set of daemon threads, created once, that runs a range of independent items split
  * into contiguous chunks: chunk 0 on the calling thread, chunk i on worker i.
@@ -8,8 +12,18 @@ package dev.normnet.backend.cpu;
  * another (an output plane, a channel, a row), and each item is computed in a fixed order by one
  * thread. How the items are split therefore never changes a result: any thread count gives the
  * same bits.
+ *
+ * <p>Hand-off: the ops of a training step are short (tens of microseconds for the small layers),
+ * and waking a thread parked in the kernel costs about as much on a virtual machine. So a worker
+ * that has finished its chunk spins for up to {@value #SPIN_NANOS} ns waiting for the next task
+ * before it parks, and the caller spins the same time waiting for the workers before it parks.
+ * The spin is short on purpose: a longer one (OpenMP's default) wastes a core whenever another
+ * process wants it, which is what makes two-thread PyTorch runs collapse beside a busy neighbour
+ * (benchmarks/notes/honest-anchor.md).
  */
 final class WorkerPool implements AutoCloseable {
+    /** How long a waiting thread spins before it parks. */
+    static final long SPIN_NANOS = 50_000;
 
     /** Work on items {@code [from, to)}; {@code worker} in {@code [0, threads)} selects per-thread scratch. */
     @FunctionalInterface
@@ -19,17 +33,18 @@ final class WorkerPool implements AutoCloseable {
 
     private final int threads;
     private final Thread[] workers;
-    private final Object lock = new Object();
     private final Object callers = new Object();   // one parallel run at a time
 
-    // Guarded by lock.
+    // Published by the volatile write of generation; read by the workers after they see it change.
     private RangeTask task;
     private int items;
     private int chunks;
-    private long generation;
-    private int pending;
-    private Throwable failure;
-    private boolean closed;
+    private volatile long generation;
+    private volatile boolean closed;
+
+    private final AtomicInteger pending = new AtomicInteger();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private volatile Thread waitingCaller;          // the caller, while it is parked for the workers
 
     WorkerPool(int threads, String name) {
         if (threads < 1) {
@@ -70,17 +85,17 @@ final class WorkerPool implements AutoCloseable {
     }
 
     private void runChunks(int items, int n, RangeTask task) {
-        synchronized (lock) {
-            if (closed) {
-                throw new IllegalStateException("the CPU backend's thread pool is closed");
-            }
-            this.task = task;
-            this.items = items;
-            this.chunks = n;
-            this.failure = null;
-            this.pending = n - 1;
-            this.generation++;
-            lock.notifyAll();
+        if (closed) {
+            throw new IllegalStateException("the CPU backend's thread pool is closed");
+        }
+        this.task = task;
+        this.items = items;
+        this.chunks = n;
+        failure.set(null);
+        pending.set(n - 1);
+        generation++;                                   // volatile write: publishes the fields above
+        for (int i = 1; i < n; i++) {
+            LockSupport.unpark(workers[i - 1]);         // a spinning worker only gets a spare permit
         }
         Throwable error = null;
         try {
@@ -88,23 +103,11 @@ final class WorkerPool implements AutoCloseable {
         } catch (Throwable t) {
             error = t;
         }
-        boolean interrupted = false;
-        synchronized (lock) {
-            while (pending > 0) {
-                try {
-                    lock.wait();
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-            this.task = null;
-            if (error == null) {
-                error = failure;
-            }
-            failure = null;
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
+        awaitWorkers();
+        this.task = null;
+        Throwable workerError = failure.getAndSet(null);
+        if (error == null) {
+            error = workerError;
         }
         if (error instanceof RuntimeException re) {
             throw re;
@@ -117,6 +120,22 @@ final class WorkerPool implements AutoCloseable {
         }
     }
 
+    /** Spins, then parks, until every worker has finished its chunk. */
+    private void awaitWorkers() {
+        long start = System.nanoTime();
+        while (pending.get() > 0) {
+            if (System.nanoTime() - start < SPIN_NANOS) {
+                Thread.onSpinWait();
+                continue;
+            }
+            waitingCaller = Thread.currentThread();
+            if (pending.get() > 0) {
+                LockSupport.park(this);                 // interrupts only end the park early; we keep waiting
+            }
+            waitingCaller = null;
+        }
+    }
+
     private static int chunkStart(int chunk, int items, int chunks) {
         return (int) ((long) chunk * items / chunks);
     }
@@ -124,40 +143,34 @@ final class WorkerPool implements AutoCloseable {
     private void workerLoop(int id) {
         long seen = 0;
         while (true) {
-            RangeTask t;
-            int n;
-            int c;
-            synchronized (lock) {
-                while (generation == seen && !closed) {
-                    try {
-                        lock.wait();
-                    } catch (InterruptedException e) {
-                        // Only close() ends a worker.
-                    }
+            long start = System.nanoTime();
+            long g;
+            while ((g = generation) == seen && !closed) {
+                if (System.nanoTime() - start < SPIN_NANOS) {
+                    Thread.onSpinWait();
+                } else {
+                    LockSupport.park(this);             // woken by runChunks or close; spurious returns re-check
                 }
-                if (closed) {
-                    return;
-                }
-                seen = generation;
-                t = task;
-                n = items;
-                c = chunks;
             }
+            if (closed) {
+                return;
+            }
+            seen = g;
+            RangeTask t = task;
+            int n = items;
+            int c = chunks;
             if (id >= c) {
                 continue;
             }
-            Throwable error = null;
             try {
                 t.run(chunkStart(id, n, c), chunkStart(id + 1, n, c), id);
             } catch (Throwable e) {
-                error = e;
+                failure.compareAndSet(null, e);
             }
-            synchronized (lock) {
-                if (error != null && failure == null) {
-                    failure = error;
-                }
-                if (--pending == 0) {
-                    lock.notifyAll();
+            if (pending.decrementAndGet() == 0) {
+                Thread caller = waitingCaller;
+                if (caller != null) {
+                    LockSupport.unpark(caller);
                 }
             }
         }
@@ -165,9 +178,9 @@ final class WorkerPool implements AutoCloseable {
 
     @Override
     public void close() {
-        synchronized (lock) {
-            closed = true;
-            lock.notifyAll();
+        closed = true;
+        for (Thread t : workers) {
+            LockSupport.unpark(t);
         }
     }
 }

@@ -125,7 +125,7 @@ class VectorCpuBackendTest {
     }
 
     @ParameterizedTest(name = "N={0} I={1} O={2}")
-    @CsvSource({"256, 400, 120", "256, 120, 84", "256, 84, 10", "5, 37, 13", "1, 16, 1"})
+    @CsvSource({"256, 400, 120", "256, 120, 84", "256, 84, 10", "5, 37, 13", "1, 16, 1", "7, 50, 70", "3, 16, 16"})
     void linearMatchesReference(int n, int in, int out) {
         SplittableRandom rnd = new SplittableRandom(n + in * 3 + out * 5);
         Shape xs = Shape.of(n, in), ws = Shape.of(out, in), bs = Shape.of(out), ys = Shape.of(n, out);

@@ -161,6 +161,7 @@ def best_file(docs, ids):
     if head is None:
         return {"schema": "normnet-bench/1", "implementation": docs[0]["implementation"], "cases": []}
     out = {k: v for k, v in head.items() if k != "cases"}
+    out["best_of_processes"] = True     # derived from the process files; readme_table.py lists it with them
     out["cases"] = [best[i] for i in ids if i in best]
     return out
 

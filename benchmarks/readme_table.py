@@ -83,6 +83,8 @@ def load_all(dirs):
 
 
 def side_by_side_table(path, doc, out):
+    if doc.get("schema") == "normnet-side-by-side/2":
+        return side_by_side_table_2(path, doc, out)
     out.append(f"#### normnet vs PyTorch {doc.get('torch', '')}: examples/s, median of {doc.get('rounds')} rounds "
                f"(A B A B ...)\n")
     out.append(f"Machine: {machine_of(doc)}; threads: normnet {doc['threads'].get('normnet')}, "
@@ -94,6 +96,30 @@ def side_by_side_table(path, doc, out):
         out.append(f"| `{c['id']}` | {fmt(c['normnet'])} | {fmt(c['pytorch'])} | "
                    f"{c['ratio']:.2f}x ({c['ratio_min']:.2f}-{c['ratio_max']:.2f}) |")
     out.append("")
+    out.append(f"Reproduce: `{doc.get('command') or 'benchmarks/side_by_side.sh'}` "
+               f"(results: `{rel(os.path.dirname(path))}/`).{notes_of(path)}\n")
+
+
+def side_by_side_table_2(path, doc, out):
+    p = doc.get("processes") or {}
+    out.append(f"#### normnet vs PyTorch {doc.get('torch', '')}: examples/s, each side's best process at its best "
+               f"thread count ({p.get('normnet')} normnet and {p.get('pytorch')} PyTorch processes)\n")
+    ftz = "on" if doc.get("flush_denormal") == [True] else "off" if doc.get("flush_denormal") == [False] else "mixed"
+    out.append(f"Machine: {machine_of(doc)}; thread counts tried: normnet {doc['threads'].get('normnet')}, "
+               f"PyTorch {doc['threads'].get('pytorch')}; PyTorch flush-to-zero {ftz}; Java {doc.get('java')}; "
+               f"commit {str(doc.get('git_commit', '?'))[:12]}; measured {when(doc)}; highest load average before a "
+               f"process {doc.get('max_load_average')}.\n")
+    out.append("| Case | normnet best (threads) | its processes | PyTorch best (threads) | its processes | ratio | "
+               "typical | worst |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for c in doc["cases"]:
+        n, t = c["normnet_side"], c["pytorch_side"]
+        out.append(f"| `{c['id']}` | {fmt(n['best'])} ({n['threads']}) | {fmt(n['min'])}-{fmt(n['max'])} | "
+                   f"{fmt(t['best'])} ({t['threads']}) | {fmt(t['min'])}-{fmt(t['max'])} | {c['ratio']:.2f}x | "
+                   f"{c['ratio_typical']:.2f}x | {c['ratio_worst']:.2f}x |")
+    out.append("")
+    out.append("ratio: best over best; typical: median process over median process; worst: normnet's slowest "
+               "process over PyTorch's fastest.\n")
     out.append(f"Reproduce: `{doc.get('command') or 'benchmarks/side_by_side.sh'}` "
                f"(results: `{rel(os.path.dirname(path))}/`).{notes_of(path)}\n")
 
@@ -180,12 +206,14 @@ def main(argv):
     dirs = argv or [os.path.join(ROOT, "benchmarks", "results")]
     docs = load_all(dirs)
     newest = lambda item: item[1].get("date") or item[1].get("finished") or ""
-    side = sorted([x for x in docs if x[1].get("schema") == "normnet-side-by-side/1"], key=newest, reverse=True)
+    side = sorted([x for x in docs if x[1].get("schema") in ("normnet-side-by-side/1", "normnet-side-by-side/2")],
+                  key=newest, reverse=True)
     kside = sorted([x for x in docs if x[1].get("schema") == "normnet-kernels-side-by-side/1"], key=newest, reverse=True)
     in_side = {os.path.abspath(os.path.join(ROOT, f)) if not os.path.isabs(f) else f
                for _, d in side + kside for f in d.get("files", [])}
     bench = sorted([x for x in docs if x[1].get("schema") == "normnet-bench/1" and x[1].get("implementation") == "normnet"
                     and x[1].get("kind", "throughput") == "throughput" and "cases" in x[1]
+                    and not x[1].get("best_of_processes")
                     and os.path.abspath(x[0]) not in in_side], key=newest, reverse=True)
     kernels = sorted([x for x in docs if x[1].get("schema") == "normnet-bench/1" and x[1].get("kind") == "kernels"
                       and os.path.abspath(x[0]) not in in_side], key=newest, reverse=True)

@@ -35,29 +35,73 @@ def bench_doc(impl, medians, date="2026-01-02T03:04:05Z"):
 
 
 class CompareTest(unittest.TestCase):
-    def test_ratio_is_median_over_rounds_and_per_round_range(self):
+    def test_each_side_is_taken_at_its_best_process_and_thread_count(self):
         with tempfile.TemporaryDirectory() as d:
             files = []
-            for r, (a, b) in enumerate([(100, 50), (120, 50), (90, 60)]):
-                for impl, v in (("normnet", a), ("pytorch", b)):
-                    path = os.path.join(d, f"{impl}-r{r}.json")
-                    with open(path, "w") as f:
-                        json.dump(bench_doc(impl, {"x/train/b1/cpu": v, "only-" + impl: 1.0}), f)
-                    files.append(path)
+            # (implementation, threads, examples/s of case x) per process: PyTorch's third 2-thread process is
+            # in the slow mode; its 1-thread processes are slower than its best 2-thread one
+            runs = [("normnet", 2, 100), ("normnet", 2, 120), ("normnet", 2, 90), ("normnet", 1, 80),
+                    ("pytorch", 2, 50), ("pytorch", 2, 60), ("pytorch", 2, 20), ("pytorch", 1, 40)]
+            for i, (impl, threads, v) in enumerate(runs):
+                doc = bench_doc(impl, {"x/train/b1/cpu": v, "only-" + impl: 1.0})
+                doc["threads"] = threads
+                doc["machine"]["load_average"] = [0.1 * i, 0, 0]
+                path = os.path.join(d, f"{impl}-t{threads}-r{i}.json")
+                with open(path, "w") as f:
+                    json.dump(doc, f)
+                files.append(path)
+            e2e = bench_doc("normnet", {"lenet-bn-28/epoch+eval/b256/cpu": 30.0})
+            e2e["kind"] = "end-to-end"
+            e2e_p = bench_doc("pytorch", {"lenet-bn-28/epoch+eval/b256/cpu": 10.0})
+            e2e_p["kind"] = "end-to-end"
+            for name, doc in (("e2e-n.json", e2e), ("e2e-p.json", e2e_p)):
+                with open(os.path.join(d, name), "w") as f:
+                    json.dump(doc, f)
+                files.append(os.path.join(d, name))
             out = os.path.join(d, "s.json")
             with contextlib.redirect_stdout(io.StringIO()):
-                self.assertEqual(0, compare.main(files + ["--json", out, "--command", "cmd"]))
+                self.assertEqual(0, compare.main(files + ["--json", out, "--command", "cmd", "--best-dir", d]))
             with open(out) as f:
                 s = json.load(f)
-            self.assertEqual(1, len(s["cases"]), "cases of one implementation only are left out")
+            self.assertEqual("normnet-side-by-side/2", s["schema"])
+            self.assertEqual(["x/train/b1/cpu", "lenet-bn-28/epoch+eval/b256/cpu"], [c["id"] for c in s["cases"]],
+                             "cases of one implementation only are left out")
             c = s["cases"][0]
-            self.assertEqual(100, c["normnet"])
-            self.assertEqual(50, c["pytorch"])
+            self.assertEqual(120, c["normnet"])
+            self.assertEqual(60, c["pytorch"])
             self.assertAlmostEqual(2.0, c["ratio"])
-            self.assertAlmostEqual(1.5, c["ratio_min"])
-            self.assertAlmostEqual(2.4, c["ratio_max"])
-            self.assertEqual(3, s["rounds"])
+            self.assertEqual(2, c["normnet_side"]["threads"])
+            self.assertEqual([50, 60, 20], c["pytorch_side"]["process_medians"])
+            self.assertAlmostEqual(100 / 50, c["ratio_typical"])
+            self.assertAlmostEqual(90 / 60, c["ratio_worst"])
+            self.assertEqual({"1": 40, "2": 60}, c["pytorch_side"]["by_threads"])
+            self.assertAlmostEqual(3.0, s["cases"][1]["ratio"])
+            self.assertAlmostEqual(0.7, s["max_load_average"])
+            self.assertEqual({"normnet": 5, "pytorch": 5}, s["processes"])
             self.assertEqual("cmd", s["command"])
+            with open(os.path.join(d, "best-pytorch.json")) as f:
+                best = json.load(f)
+            self.assertTrue(best["best_of_processes"])
+            self.assertEqual([("x/train/b1/cpu", 60, 2)],
+                             [(x["id"], x["examples_per_sec"]["median"], x["threads"]) for x in best["cases"]])
+
+    def test_the_best_thread_count_can_differ_per_side(self):
+        with tempfile.TemporaryDirectory() as d:
+            files = []
+            for impl, threads, v in (("normnet", 1, 10), ("normnet", 2, 30), ("pytorch", 1, 25), ("pytorch", 2, 5)):
+                doc = bench_doc(impl, {"x/train/b1/cpu": v})
+                doc["threads"] = threads
+                path = os.path.join(d, f"{impl}-t{threads}.json")
+                with open(path, "w") as f:
+                    json.dump(doc, f)
+                files.append(path)
+            out = os.path.join(d, "s.json")
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.assertEqual(0, compare.main(files + ["--json", out]))
+            with open(out) as f:
+                c = json.load(f)["cases"][0]
+            self.assertEqual((2, 1), (c["normnet_side"]["threads"], c["pytorch_side"]["threads"]))
+            self.assertAlmostEqual(30 / 25, c["ratio"])
 
     def test_kernel_ratio_is_pytorch_time_over_normnet_time(self):
         with tempfile.TemporaryDirectory() as d:
@@ -90,6 +134,30 @@ class ReadmeTableTest(unittest.TestCase):
             self.assertIn("Test CPU (2 cores)", text)
             self.assertIn("2026-01-02 03:04:05 UTC", text)
             self.assertIn("Reproduce: `./normnet bench --device cpu --quick --threads 2 --json FILE`", text)
+
+    def test_side_by_side_table_shows_best_threads_spread_and_ratios(self):
+        with tempfile.TemporaryDirectory() as d:
+            files = []
+            for impl, threads, v in (("normnet", 2, 3000.0), ("normnet", 2, 2500.0), ("pytorch", 2, 1000.0),
+                                     ("pytorch", 1, 1200.0)):
+                doc = bench_doc(impl, {"lenet-bn-28/train/b256/cpu": v})
+                doc["threads"] = threads
+                path = os.path.join(d, f"{impl}-t{threads}-{v:.0f}.json")
+                with open(path, "w") as f:
+                    json.dump(doc, f)
+                files.append(path)
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.assertEqual(0, compare.main(files + ["--json", os.path.join(d, "side_by_side.json"),
+                                                          "--command", "benchmarks/side_by_side.sh --x",
+                                                          "--best-dir", d]))
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                self.assertEqual(0, readme_table.main([d]))
+            text = buf.getvalue()
+            self.assertIn("| `lenet-bn-28/train/b256/cpu` | 3,000 (2) | 2,500-3,000 | 1,200 (1) | 1,200-1,200 | 2.50x |",
+                          text)
+            self.assertIn("Reproduce: `benchmarks/side_by_side.sh --x`", text)
+            self.assertNotIn("#### `normnet bench`", text, "the best-of file is not listed as a bench run of its own")
 
     def test_parity_recipes_show_under_their_current_names(self):
         with tempfile.TemporaryDirectory() as d:

@@ -14,7 +14,11 @@ could explain a slow one:
   the process its CPU migrations and involuntary context switches (/proc/self/task/*/sched);
 - the CPU each thread last ran on.
 
+With --busy 0,1 each configuration also runs beside one busy-looping process (a neighbour taking
+one core), to test the explanation that a second runnable process, not the data, makes the slow mode.
+
     /usr/bin/python3 benchmarks/pytorch/anchor_probe.py --processes 12 --threads 1,2 --json probe.json
+    /usr/bin/python3 benchmarks/pytorch/anchor_probe.py --processes 4 --threads 1,2 --ftz 1 --busy 0,1
 """
 
 import argparse
@@ -128,6 +132,8 @@ def main(argv=None):
     p.add_argument("--processes", type=int, default=12, help="fresh processes per configuration (default 12)")
     p.add_argument("--threads", default="2", help="comma-separated thread counts to try (default 2)")
     p.add_argument("--ftz", default="0,1", help="flush-to-zero settings to try: 0, 1 or 0,1 (default)")
+    p.add_argument("--busy", default="0", help="busy-looping neighbour processes to run beside each measurement: "
+                                                "comma-separated counts, e.g. 0,1 (default 0)")
     p.add_argument("--steps", type=int, default=240, help="training steps per process (default 240)")
     p.add_argument("--window", type=int, default=40, help="steps per rate window (default 40)")
     p.add_argument("--data", help="Fashion-MNIST directory")
@@ -141,39 +147,50 @@ def main(argv=None):
     try:
         thread_counts = [int(t) for t in a.threads.split(",")]
         ftzs = [int(f) for f in a.ftz.split(",")]
+        busies = [int(b) for b in a.busy.split(",")]
     except ValueError:
-        p.error(f"--threads {a.threads!r} / --ftz {a.ftz!r}: expected comma-separated integers")
+        p.error(f"--threads {a.threads!r} / --ftz {a.ftz!r} / --busy {a.busy!r}: expected comma-separated integers")
+    if any(b < 0 for b in busies):
+        p.error(f"--busy {a.busy}: counts must be 0 or more")
     if any(t < 1 for t in thread_counts) or any(f not in (0, 1) for f in ftzs):
         p.error("--threads must list positive counts and --ftz only 0 or 1")
     if a.processes < 1 or a.steps < a.window or a.window < 1:
         p.error("--processes and --window must be positive and --steps at least --window")
-    configs = [(t, f) for t in thread_counts for f in ftzs]
+    configs = [(t, f, b) for t in thread_counts for f in ftzs for b in busies]
     records = []
-    print(f"{'#':>3} {'thr':>3} {'ftz':>3} {'ex/s':>8} {'windows (ex/s)':<44} {'steal s':>7} {'migr':>5} {'invol':>6} "
+    print(f"{'#':>3} {'thr':>3} {'ftz':>3} {'busy':>4} {'ex/s':>8} {'windows (ex/s)':<44} {'steal s':>7} {'migr':>5} {'invol':>6} "
           f"{'den.act':>8} {'den.grad':>8} {'load':>5}")
     for i in range(a.processes):
-        for t, f in configs:   # interleaved, so that a slow period of the machine hits every configuration
+        for t, f, b in configs:   # interleaved, so that a slow period of the machine hits every configuration
+            hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(b)]
             cmd = [sys.executable, os.path.abspath(__file__), "--child-threads", str(t), "--child-ftz", str(f),
                    "--steps", str(a.steps), "--window", str(a.window), "--seed", str(a.seed)]
             if a.data:
                 cmd += ["--data", a.data]
-            r = subprocess.run(cmd, capture_output=True, text=True)
+            try:
+                r = subprocess.run(cmd, capture_output=True, text=True)
+            finally:
+                for h in hogs:
+                    h.kill()
+                    h.wait()
             if r.returncode != 0:
                 sys.exit(f"error: probe process failed ({r.returncode}): {r.stderr.strip() or r.stdout.strip()}")
             rec = json.loads(r.stdout.strip().splitlines()[-1])
             if "error" in rec:
                 sys.exit("error: " + rec["error"])
             rec["process"] = i
+            rec["busy_neighbours"] = b
             records.append(rec)
             w = " ".join(f"{x:.0f}" for x in rec["window_rates"])
-            print(f"{i:>3} {t:>3} {f:>3} {rec['median_rate']:>8.0f} {w:<44} {rec['steal_seconds']:>7.2f} "
+            print(f"{i:>3} {t:>3} {f:>3} {b:>4} {rec['median_rate']:>8.0f} {w:<44} {rec['steal_seconds']:>7.2f} "
                   f"{rec['migrations']:>5} {rec['involuntary_switches']:>6} {rec['denormal_activations']:>8} "
                   f"{rec['denormal_grads']:>8} {rec['load_before']:>5.2f}", flush=True)
     print()
-    print(f"{'thr':>3} {'ftz':>3} {'processes':>9} {'median ex/s':>11} {'min':>8} {'max':>8} {'max/min':>7}")
-    for t, f in configs:
-        rs = [r["median_rate"] for r in records if r["threads"] == t and r["ftz"] == bool(f)]
-        print(f"{t:>3} {f:>3} {len(rs):>9} {statistics.median(rs):>11.0f} {min(rs):>8.0f} {max(rs):>8.0f} "
+    print(f"{'thr':>3} {'ftz':>3} {'busy':>4} {'processes':>9} {'median ex/s':>11} {'min':>8} {'max':>8} {'max/min':>7}")
+    for t, f, b in configs:
+        rs = [r["median_rate"] for r in records
+              if r["threads"] == t and r["ftz"] == bool(f) and r["busy_neighbours"] == b]
+        print(f"{t:>3} {f:>3} {b:>4} {len(rs):>9} {statistics.median(rs):>11.0f} {min(rs):>8.0f} {max(rs):>8.0f} "
               f"{max(rs) / min(rs):>7.2f}")
     if a.json:
         with open(a.json, "w") as fh:

@@ -125,7 +125,8 @@ def main(argv=None):
         "java": (first.get("runtime") or {}).get("java"),
         "torch": (by_impl["pytorch"][0].get("runtime") or {}).get("torch"),
         "processes": {"normnet": len(by_impl["normnet"]), "pytorch": len(by_impl["pytorch"])},
-        "flush_denormal": sorted({bool((d.get("settings") or {}).get("flush_denormal")) for d in by_impl["pytorch"]}),
+        "flush_denormal": sorted({bool((d.get("settings") or {}).get("flush_denormal")) for d in by_impl["pytorch"]
+                                  if d.get("kind", "throughput") == "throughput"}),
         "max_load_average": max(loads) if loads else None,
         "settings": first.get("settings"),
         "command": a.command,

@@ -63,7 +63,8 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="normnet-e2e-") as tmp:
         history = os.path.join(tmp, "history.json")
         cmd = command(a.implementation, a.threads, history, a.quick, a.python, a.normnet)
-        doc = common.header(a.implementation, {"quick": a.quick, "command": " ".join(cmd)})
+        doc = common.header(a.implementation, {"quick": a.quick, "command": " ".join(cmd),
+                                               "flush_denormal": a.implementation == "pytorch"})
         t0 = time.perf_counter()
         r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         wall = time.perf_counter() - t0

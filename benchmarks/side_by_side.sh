@@ -22,8 +22,8 @@
 #   --out            result directory (default benchmarks/results/DATE-HOST-DEVICE)
 #
 # Run it on an otherwise idle machine: a second busy process on one of two cores slows PyTorch's
-# two-thread runs up to tenfold (benchmarks/notes/honest-anchor.md); the load average before each
-# process is recorded and the summary reports the highest.
+# two-thread runs threefold (benchmarks/notes/honest-anchor.md); before each process it warns when
+# other tasks are runnable, and each result file records the load average.
 #
 # Environment: PYTHON (default /usr/bin/python3), NORMNET (default ./normnet in the repository).
 set -euo pipefail
@@ -105,10 +105,23 @@ fi
 e2e_cmd=("$PYTHON" benchmarks/end_to_end.py)
 [ "$quick" = 1 ] && e2e_cmd+=(--quick)
 
-load1() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0; }
+# Other work on the machine: the fewest runnable tasks in five looks over a second, less the one
+# looking (/proc/loadavg's fourth field). The load average itself would mostly show this script's
+# own previous process.
+others() {
+    local best=999 i r
+    for i in 1 2 3 4 5; do
+        r="$(cut -d' ' -f4 /proc/loadavg 2>/dev/null | cut -d/ -f1)"
+        [ -n "$r" ] && [ "$r" -lt "$best" ] && best="$r"
+        sleep 0.2
+    done
+    echo $(( best > 0 ? best - 1 : 0 ))
+}
 quiet_check() {
-    if awk -v l="$(load1)" 'BEGIN { exit !(l > 0.7) }'; then
-        echo "side by side: load average $(load1) before this process: other work is running, and PyTorch's multi-threaded rates collapse under it" >&2
+    local n
+    n="$(others)"
+    if [ "$n" -gt 0 ]; then
+        echo "side by side: $n other runnable task(s) before this process: other work is running, and PyTorch's multi-threaded rates collapse under it" >&2
     fi
 }
 

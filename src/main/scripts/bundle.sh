@@ -115,8 +115,9 @@ cat > "$stage/bin/normnet" <<'SH'
 #!/bin/sh
 # normnet's command line on the bundled Java runtime.
 here=$(cd "$(dirname "$0")/.." && pwd)
+# The heap starts small and grows only as GC time asks (as ./normnet does; benchmarks/notes/cpu-round-two.md).
 exec "$here/runtime/bin/java" --add-modules jdk.incubator.vector -XX:+UseParallelGC -XX:MaxRAMPercentage=70 \
-    -Djava.awt.headless=true ${NORMNET_JAVA_OPTS:-} -cp "$here/lib/*" dev.normnet.cli.Main "$@"
+    -Xms32m -XX:GCTimeRatio=4 -XX:MaxHeapFreeRatio=30 -XX:MinHeapFreeRatio=10 -Djava.awt.headless=true ${NORMNET_JAVA_OPTS:-} -cp "$here/lib/*" dev.normnet.cli.Main "$@"
 SH
 chmod +x "$stage/bin/normnet"
 

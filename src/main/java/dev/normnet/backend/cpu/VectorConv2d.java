@@ -272,6 +272,10 @@ final class VectorConv2d implements CpuOps.Conv2d {
             for (int i = from; i < to; i++) {
                 padSample(x, xo + i * v.c() * v.h() * v.w(), xp, v);
                 int kk = 0;
+                if (v.k() % 4 == 2 && v.k() >= 6) {   // six channels (LeNet's conv1) in one pass, not 4 + 2
+                    forwardBlock6(xp, toff, w, wo, v.crs(), yw, 0, v.rounded());
+                    kk = 6;
+                }
                 for (; kk + 4 <= v.k(); kk += 4) {
                     forwardBlock4(xp, toff, w, wo + kk * v.crs(), v.crs(), yw, kk * v.rounded(), v.rounded());
                 }
@@ -336,6 +340,57 @@ final class VectorConv2d implements CpuOps.Conv2d {
             b2.intoArray(out, outBase + 2 * rounded + i + VL);
             a3.intoArray(out, outBase + 3 * rounded + i);
             b3.intoArray(out, outBase + 3 * rounded + i + VL);
+        }
+    }
+
+    /**
+     * Six output channels, two vectors of positions per step (twelve accumulators): each pair of
+     * input vectors loaded serves twelve FMAs, against eight and four in a 4 + 2 split.
+     */
+    private static void forwardBlock6(float[] xp, int[] toff, float[] w, int wBase, int crs,
+                                      float[] out, int outBase, int rounded) {
+        for (int i = 0; i < rounded; i += 2 * VL) {
+            FloatVector a0 = FloatVector.zero(SPECIES), b0 = FloatVector.zero(SPECIES);
+            FloatVector a1 = FloatVector.zero(SPECIES), b1 = FloatVector.zero(SPECIES);
+            FloatVector a2 = FloatVector.zero(SPECIES), b2 = FloatVector.zero(SPECIES);
+            FloatVector a3 = FloatVector.zero(SPECIES), b3 = FloatVector.zero(SPECIES);
+            FloatVector a4 = FloatVector.zero(SPECIES), b4 = FloatVector.zero(SPECIES);
+            FloatVector a5 = FloatVector.zero(SPECIES), b5 = FloatVector.zero(SPECIES);
+            for (int t = 0; t < crs; t++) {
+                int xb = toff[t] + i;
+                FloatVector xa = FloatVector.fromArray(SPECIES, xp, xb);
+                FloatVector xc = FloatVector.fromArray(SPECIES, xp, xb + VL);
+                FloatVector w0 = FloatVector.broadcast(SPECIES, w[wBase + t]);
+                a0 = xa.fma(w0, a0);
+                b0 = xc.fma(w0, b0);
+                FloatVector w1 = FloatVector.broadcast(SPECIES, w[wBase + crs + t]);
+                a1 = xa.fma(w1, a1);
+                b1 = xc.fma(w1, b1);
+                FloatVector w2 = FloatVector.broadcast(SPECIES, w[wBase + 2 * crs + t]);
+                a2 = xa.fma(w2, a2);
+                b2 = xc.fma(w2, b2);
+                FloatVector w3 = FloatVector.broadcast(SPECIES, w[wBase + 3 * crs + t]);
+                a3 = xa.fma(w3, a3);
+                b3 = xc.fma(w3, b3);
+                FloatVector w4 = FloatVector.broadcast(SPECIES, w[wBase + 4 * crs + t]);
+                a4 = xa.fma(w4, a4);
+                b4 = xc.fma(w4, b4);
+                FloatVector w5 = FloatVector.broadcast(SPECIES, w[wBase + 5 * crs + t]);
+                a5 = xa.fma(w5, a5);
+                b5 = xc.fma(w5, b5);
+            }
+            a0.intoArray(out, outBase + i);
+            b0.intoArray(out, outBase + i + VL);
+            a1.intoArray(out, outBase + rounded + i);
+            b1.intoArray(out, outBase + rounded + i + VL);
+            a2.intoArray(out, outBase + 2 * rounded + i);
+            b2.intoArray(out, outBase + 2 * rounded + i + VL);
+            a3.intoArray(out, outBase + 3 * rounded + i);
+            b3.intoArray(out, outBase + 3 * rounded + i + VL);
+            a4.intoArray(out, outBase + 4 * rounded + i);
+            b4.intoArray(out, outBase + 4 * rounded + i + VL);
+            a5.intoArray(out, outBase + 5 * rounded + i);
+            b5.intoArray(out, outBase + 5 * rounded + i + VL);
         }
     }
 

@@ -84,6 +84,7 @@ class VectorCpuBackendTest {
             "17, 2, 5, 5, 5, 5, 0",      // output 1x1, more samples than one reduction chunk
             "2, 4, 64, 60, 3, 5, 2",     // a column gradient over GEMM_COLUMNS_MAX: backward-data on wide planes
             "3, 3, 6, 6, 5, 3, 4",       // padding > R - 1: backward-data only as product and col2im
+            "2, 3, 9, 9, 10, 3, 1",      // K = 6 + 4: a six-channel forward block, then a four-channel one
     })
     void convolutionMatchesReference(int n, int c, int h, int w, int k, int r, int pad) {
         SplittableRandom rnd = new SplittableRandom(n * 31 + c * 7 + k);

@@ -15,7 +15,7 @@ import jdk.incubator.vector.FloatVector;
  * float32 in the order of the shared dimension by one thread, so no lanes are folded and any
  * thread count gives the same bits; the bias gradient is summed in float64. Shapes narrower than
  * one vector (forward with fewer outputs, the gradients with fewer inputs, than VL) use dot
- * products or column vectors instead. Results differ from {@link CpuLinear} by float32 rounding only.
+ * products, or scalar fused multiply-add chains, instead. Results differ from {@link CpuLinear} by float32 rounding only.
  */
 final class VectorLinear implements CpuOps.Linear {
     private final WorkerPool pool;
@@ -137,7 +137,7 @@ final class VectorLinear implements CpuOps.Linear {
     public void backwardData(CpuTensor cdy, CpuTensor cw, CpuTensor cdx, LinearGeometry g) {
         int n = g.n(), out = g.out(), in = g.in();
         if (in < VL) {
-            backwardDataByColumns(cdy, cw, cdx, g);
+            backwardDataNarrow(cdy, cw, cdx, g);
             return;
         }
         float[] dya = cdy.data(), wa = cw.data(), dxa = cdx.data();
@@ -146,38 +146,20 @@ final class VectorLinear implements CpuOps.Linear {
                 gemmRows(dya, dyo, out, wa, wo, in, dxa, dxo, in, from * 4, Math.min(n, to * 4), in, out, null, 0));
     }
 
-    /** dx by column vectors, each summing over the outputs; for inputs narrower than a vector. */
-    private void backwardDataByColumns(CpuTensor cdy, CpuTensor cw, CpuTensor cdx, LinearGeometry g) {
+    /** dx for inputs narrower than a vector: each element a float32 fused multiply-add chain over the outputs, in order. */
+    private void backwardDataNarrow(CpuTensor cdy, CpuTensor cw, CpuTensor cdx, LinearGeometry g) {
         int n = g.n(), out = g.out(), in = g.in();
         float[] dya = cdy.data(), wa = cw.data(), dxa = cdx.data();
         int dyo = cdy.off(), wo = cw.off(), dxo = cdx.off();
-        int vectors = in / VL;
-        // Items are column vectors of dx (plus one item for the scalar tail): the (O, VL) block of w
-        // they read stays in L1 while every row of dy passes over it.
-        pool.run(vectors + 1, 1, (from, to, worker) -> {
-            for (int item = from; item < to; item++) {
-                if (item < vectors) {
-                    int j = item * VL;
-                    for (int i = 0; i < n; i++) {
-                        int dyRow = dyo + i * out;
-                        FloatVector acc = FloatVector.zero(SPECIES);
-                        for (int o = 0; o < out; o++) {
-                            acc = FloatVector.fromArray(SPECIES, wa, wo + o * in + j)
-                                    .fma(FloatVector.broadcast(SPECIES, dya[dyRow + o]), acc);
-                        }
-                        acc.intoArray(dxa, dxo + i * in + j);      // dx (N, I)
+        pool.run(n, 64, (from, to, worker) -> {
+            for (int i = from; i < to; i++) {
+                int dyRow = dyo + i * out;
+                for (int j = 0; j < in; j++) {
+                    float sum = 0f;
+                    for (int o = 0; o < out; o++) {
+                        sum = Math.fma(wa[wo + o * in + j], dya[dyRow + o], sum);
                     }
-                } else {
-                    for (int i = 0; i < n; i++) {
-                        int dyRow = dyo + i * out;
-                        for (int j = vectors * VL; j < in; j++) {
-                            float sum = 0f;
-                            for (int o = 0; o < out; o++) {
-                                sum = Math.fma(wa[wo + o * in + j], dya[dyRow + o], sum);
-                            }
-                            dxa[dxo + i * in + j] = sum;
-                        }
-                    }
+                    dxa[dxo + i * in + j] = sum;      // dx (N, I)
                 }
             }
         });
@@ -187,7 +169,7 @@ final class VectorLinear implements CpuOps.Linear {
     public void backwardWeight(CpuTensor cx, CpuTensor cdy, CpuTensor cdw, CpuTensor cdb, LinearGeometry g) {
         int n = g.n(), in = g.in(), out = g.out();
         if (in < VL) {
-            backwardWeightByColumns(cx, cdy, cdw, cdb, g);
+            backwardWeightNarrow(cx, cdy, cdw, cdb, g);
             return;
         }
         float[] xa = cx.data(), dwa = cdw.data();
@@ -209,44 +191,27 @@ final class VectorLinear implements CpuOps.Linear {
         });
     }
 
-    /** dw by column vectors, each summing over the batch; for inputs narrower than a vector. */
-    private void backwardWeightByColumns(CpuTensor cx, CpuTensor cdy, CpuTensor cdw, CpuTensor cdb, LinearGeometry g) {
+    /** dw and db for inputs narrower than a vector: each dw element a float32 FMA chain over the batch, db in float64. */
+    private void backwardWeightNarrow(CpuTensor cx, CpuTensor cdy, CpuTensor cdw, CpuTensor cdb, LinearGeometry g) {
         int n = g.n(), in = g.in(), out = g.out();
         float[] xa = cx.data(), dya = cdy.data(), dwa = cdw.data();
         float[] dba = cdb == null ? null : cdb.data();
         int xo = cx.off(), dyo = cdy.off(), dwo = cdw.off(), dbo = cdb == null ? 0 : cdb.off();
-        int vectors = in / VL;
-        // Items are column vectors of dw (plus one item for the scalar tail and the bias): the
-        // (N, VL) block of x they read stays in L1 while every output row passes over it.
-        pool.run(vectors + 1, 1, (from, to, worker) -> {
-            for (int item = from; item < to; item++) {
-                if (item < vectors) {
-                    int j = item * VL;
-                    for (int o = 0; o < out; o++) {
-                        FloatVector acc = FloatVector.zero(SPECIES);
-                        for (int i = 0; i < n; i++) {
-                            acc = FloatVector.fromArray(SPECIES, xa, xo + i * in + j)
-                                    .fma(FloatVector.broadcast(SPECIES, dya[dyo + i * out + o]), acc);
-                        }
-                        acc.intoArray(dwa, dwo + o * in + j);      // dw (O, I)
+        pool.run(out, 16, (from, to, worker) -> {
+            for (int o = from; o < to; o++) {
+                for (int j = 0; j < in; j++) {
+                    float sum = 0f;
+                    for (int i = 0; i < n; i++) {
+                        sum = Math.fma(xa[xo + i * in + j], dya[dyo + i * out + o], sum);
                     }
-                } else {
-                    for (int o = 0; o < out; o++) {
-                        for (int j = vectors * VL; j < in; j++) {
-                            float sum = 0f;
-                            for (int i = 0; i < n; i++) {
-                                sum = Math.fma(xa[xo + i * in + j], dya[dyo + i * out + o], sum);
-                            }
-                            dwa[dwo + o * in + j] = sum;
-                        }
-                        if (dba != null) {
-                            double bias = 0;
-                            for (int i = 0; i < n; i++) {
-                                bias += dya[dyo + i * out + o];
-                            }
-                            dba[dbo + o] = (float) bias;
-                        }
+                    dwa[dwo + o * in + j] = sum;      // dw (O, I)
+                }
+                if (dba != null) {
+                    double bias = 0;
+                    for (int i = 0; i < n; i++) {
+                        bias += dya[dyo + i * out + o];
                     }
+                    dba[dbo + o] = (float) bias;
                 }
             }
         });
@@ -255,7 +220,7 @@ final class VectorLinear implements CpuOps.Linear {
     // ================================================================ C = A x B, four rows by four vectors
 
     /**
-     * c[m, n] (+)= sum over k in order of a[m*lda + k] * b[k*ldb + n] for m in [m0, m1), every n in
+     * c[m, n] = sum over k in order of a[m*lda + k] * b[k*ldb + n] for m in [m0, m1), every n in
      * [0, cols): blocks of four rows by four column vectors (sixteen accumulators; per k, four
      * broadcasts and four vector loads serve sixteen FMAs), so no lane is ever summed across. A last
      * partial vector of columns is computed as the vector ending at column cols, overlapping the one
@@ -264,8 +229,7 @@ final class VectorLinear implements CpuOps.Linear {
      */
     private static void gemmRows(float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc,
                                  int m0, int m1, int cols, int depth, float[] bias, int biasOff) {
-        int full = cols / VL;
-        int starts = full + (cols % VL == 0 ? 0 : 1);
+        int starts = (cols + VL - 1) / VL;                      // column vectors, the last one maybe overlapping
         int m = m0;
         for (; m + 4 <= m1; m += 4) {
             int v = 0;

@@ -16,7 +16,10 @@ import jdk.incubator.vector.FloatVector;
  * an output vector is a plain sum over taps of (weight x shifted input vector): one flat loop
  * with the accumulators of four output channels held in registers. Backward-data is the same
  * kernel applied to dy with the filter flipped and transposed; backward-filter is a dot product
- * of wide dy planes with shifted input planes.
+ * of wide dy planes with shifted input planes. When the output channels fill whole vectors
+ * (K a multiple of the vector length, as LeNet's conv2), forward and backward-filter instead put
+ * the channels in the lanes and broadcast input values, over the dense positions only: no
+ * discarded columns, no lanes to fold.
  *
  * <p><b>What runs the reference ({@link CpuConv2d}):</b> every direction with stride != 1;
  * backward-data also with a non-square filter or padding > R - 1 (the transposed problem then
@@ -37,6 +40,11 @@ final class VectorConv2d implements CpuOps.Conv2d {
      * little on padding rows and run the transposed convolution on wide planes.
      */
     static final int GEMM_COLUMNS_MAX = 1 << 16;
+    /**
+     * Positions one accumulator of the channel-vector filter gradient sums before it is
+     * added into the chunk's partial: bounds the length of the float32 sums on large planes.
+     */
+    static final int PASS_POSITIONS = 512;
 
     private final WorkerPool pool;
     private final CpuOps.Conv2d reference;
@@ -45,10 +53,13 @@ final class VectorConv2d implements CpuOps.Conv2d {
     private final float[][] padded;     // (C, Hp, Wp) + tail: one zero-padded input sample
     private final float[][] wide;       // (K, L): one sample's output or gradient on wide planes
     private final float[][] lanes;      // (K * CRS, VL): lane partials of the filter gradient
+    private final float[][] transposed; // (P * Q, K): one sample's dy with the channels innermost
     private final int[][] taps;         // (CRS): tap offsets into a padded sample
     private final int[] paddedKey;      // geometry each worker's padded buffer was zeroed for
     private float[] flipped = new float[0];       // (C, K, R, S): flipped filter for backward-data, or w^T (CRS, K)
     private int[] shifts = new int[0];            // (CRS): offset of each tap's row in a padded dx sample
+    private float[] forwardT = new float[0];      // (CRS, K): w^T for the forward by channel vectors
+    private int[] positions = new int[0];         // (P * Q): offset of each dense output position on the padded pitch
     private double[] chunkPartials = new double[0]; // (chunks, K * CRS + K)
 
     VectorConv2d(WorkerPool pool, CpuOps.Conv2d reference) {
@@ -58,6 +69,7 @@ final class VectorConv2d implements CpuOps.Conv2d {
         padded = new float[threads][0];
         wide = new float[threads][0];
         lanes = new float[threads][0];
+        transposed = new float[threads][0];
         taps = new int[threads][0];
         paddedKey = new int[threads];
         Arrays.fill(paddedKey, -1);
@@ -265,6 +277,16 @@ final class VectorConv2d implements CpuOps.Conv2d {
 
     /** y (N, K, P, Q) = conv(x (N, C, H, W), w (K, C, R, S)) + b, stride 1, on wide planes; split over samples. */
     private void convWide(float[] x, int xo, float[] w, int wo, float[] b, int bo, float[] y, int yo, int n, Wide v) {
+        if (v.k() % VL == 0) {
+            convByChannelVectors(x, xo, w, wo, b, bo, y, yo, n, v);
+        } else {
+            convOnWidePlanes(x, xo, w, wo, b, bo, y, yo, n, v);
+        }
+    }
+
+    /** {@link #convWide} vectorized over positions, the output channels in blocks of six, four, two and one. */
+    private void convOnWidePlanes(float[] x, int xo, float[] w, int wo, float[] b, int bo, float[] y, int yo, int n,
+                                  Wide v) {
         pool.run(n, 1, (from, to, worker) -> {
             float[] xp = paddedBuffer(worker, v);
             float[] yw = wideBuffer(worker, v.k() * v.rounded());
@@ -298,6 +320,141 @@ final class VectorConv2d implements CpuOps.Conv2d {
                 }
             }
         });
+    }
+
+    /**
+     * The convolution with the output channels in the vector lanes, for K a multiple of the vector
+     * length (LeNet's conv2: K = 16), over the dense P x Q positions only: y^T[position][k..k+VL) =
+     * sum over taps t of x(t, position) * w^T[t][k..k+VL), the input value broadcast. Twelve positions
+     * per block (twelve accumulators; per tap one w^T vector load and twelve broadcast FMAs), then
+     * y^T is transposed into y with the bias added. Each output is one FMA chain over the taps in
+     * (c, r, s) order, as on wide planes.
+     */
+    private void convByChannelVectors(float[] x, int xo, float[] w, int wo, float[] b, int bo, float[] y, int yo,
+                                      int n, Wide v) {
+        int kDim = v.k(), crs = v.crs(), pq = v.p() * v.q();
+        if (forwardT.length < crs * kDim) {
+            forwardT = new float[crs * kDim];
+        }
+        float[] wt = forwardT;                                  // w^T (CRS, K)
+        for (int k = 0; k < kDim; k++) {
+            for (int t = 0; t < crs; t++) {
+                wt[t * kDim + k] = w[wo + k * crs + t];
+            }
+        }
+        int[] pos = densePositions(v);
+        pool.run(n, 1, (from, to, worker) -> {
+            float[] xp = paddedBuffer(worker, v);
+            float[] yT = transposedBuffer(worker, pq * kDim);
+            int[] toff = tapOffsets(worker, v);
+            for (int i = from; i < to; i++) {
+                padSample(x, xo + i * v.c() * v.h() * v.w(), xp, v);
+                for (int kv = 0; kv < kDim; kv += VL) {
+                    int j = 0;
+                    for (; j + 12 <= pq; j += 12) {
+                        positionBlock12(xp, toff, crs, wt, kv, kDim, pos, j, yT);
+                    }
+                    for (; j + 4 <= pq; j += 4) {
+                        positionBlock4(xp, toff, crs, wt, kv, kDim, pos, j, yT);
+                    }
+                    for (; j < pq; j++) {
+                        positionBlock1(xp, toff, crs, wt, kv, kDim, pos[j], yT, j * kDim + kv);
+                    }
+                }
+                int yPlane = yo + i * kDim * pq;                // y (N, K, P, Q)
+                for (int k = 0; k < kDim; k++) {
+                    float bias = b == null ? 0f : b[bo + k];
+                    for (int j = 0; j < pq; j++) {
+                        y[yPlane + k * pq + j] = yT[j * kDim + k] + bias;
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * Twelve dense positions j..j+11 by one vector of output channels kv..kv+VL:
+     * out[(j + m)*kDim + kv ..] (see {@link #convByChannelVectors}).
+     */
+    private static void positionBlock12(float[] xp, int[] toff, int crs, float[] wt, int kv, int kDim, int[] pos,
+                                        int j, float[] out) {
+        int p0 = pos[j], p1 = pos[j + 1], p2 = pos[j + 2], p3 = pos[j + 3];
+        int p4 = pos[j + 4], p5 = pos[j + 5], p6 = pos[j + 6], p7 = pos[j + 7];
+        int p8 = pos[j + 8], p9 = pos[j + 9], p10 = pos[j + 10], p11 = pos[j + 11];
+        FloatVector a0 = FloatVector.zero(SPECIES);
+        FloatVector a1 = FloatVector.zero(SPECIES);
+        FloatVector a2 = FloatVector.zero(SPECIES);
+        FloatVector a3 = FloatVector.zero(SPECIES);
+        FloatVector a4 = FloatVector.zero(SPECIES);
+        FloatVector a5 = FloatVector.zero(SPECIES);
+        FloatVector a6 = FloatVector.zero(SPECIES);
+        FloatVector a7 = FloatVector.zero(SPECIES);
+        FloatVector a8 = FloatVector.zero(SPECIES);
+        FloatVector a9 = FloatVector.zero(SPECIES);
+        FloatVector a10 = FloatVector.zero(SPECIES);
+        FloatVector a11 = FloatVector.zero(SPECIES);
+        for (int t = 0; t < crs; t++) {
+            FloatVector wv = FloatVector.fromArray(SPECIES, wt, t * kDim + kv);
+            int o = toff[t];
+            a0 = wv.fma(FloatVector.broadcast(SPECIES, xp[o + p0]), a0);
+            a1 = wv.fma(FloatVector.broadcast(SPECIES, xp[o + p1]), a1);
+            a2 = wv.fma(FloatVector.broadcast(SPECIES, xp[o + p2]), a2);
+            a3 = wv.fma(FloatVector.broadcast(SPECIES, xp[o + p3]), a3);
+            a4 = wv.fma(FloatVector.broadcast(SPECIES, xp[o + p4]), a4);
+            a5 = wv.fma(FloatVector.broadcast(SPECIES, xp[o + p5]), a5);
+            a6 = wv.fma(FloatVector.broadcast(SPECIES, xp[o + p6]), a6);
+            a7 = wv.fma(FloatVector.broadcast(SPECIES, xp[o + p7]), a7);
+            a8 = wv.fma(FloatVector.broadcast(SPECIES, xp[o + p8]), a8);
+            a9 = wv.fma(FloatVector.broadcast(SPECIES, xp[o + p9]), a9);
+            a10 = wv.fma(FloatVector.broadcast(SPECIES, xp[o + p10]), a10);
+            a11 = wv.fma(FloatVector.broadcast(SPECIES, xp[o + p11]), a11);
+        }
+        int at = j * kDim + kv;
+        a0.intoArray(out, at);
+        a1.intoArray(out, at + kDim);
+        a2.intoArray(out, at + 2 * kDim);
+        a3.intoArray(out, at + 3 * kDim);
+        a4.intoArray(out, at + 4 * kDim);
+        a5.intoArray(out, at + 5 * kDim);
+        a6.intoArray(out, at + 6 * kDim);
+        a7.intoArray(out, at + 7 * kDim);
+        a8.intoArray(out, at + 8 * kDim);
+        a9.intoArray(out, at + 9 * kDim);
+        a10.intoArray(out, at + 10 * kDim);
+        a11.intoArray(out, at + 11 * kDim);
+    }
+
+    /** {@link #positionBlock12} for four positions. */
+    private static void positionBlock4(float[] xp, int[] toff, int crs, float[] wt, int kv, int kDim, int[] pos,
+                                       int j, float[] out) {
+        int p0 = pos[j], p1 = pos[j + 1], p2 = pos[j + 2], p3 = pos[j + 3];
+        FloatVector a0 = FloatVector.zero(SPECIES);
+        FloatVector a1 = FloatVector.zero(SPECIES);
+        FloatVector a2 = FloatVector.zero(SPECIES);
+        FloatVector a3 = FloatVector.zero(SPECIES);
+        for (int t = 0; t < crs; t++) {
+            FloatVector wv = FloatVector.fromArray(SPECIES, wt, t * kDim + kv);
+            int o = toff[t];
+            a0 = wv.fma(FloatVector.broadcast(SPECIES, xp[o + p0]), a0);
+            a1 = wv.fma(FloatVector.broadcast(SPECIES, xp[o + p1]), a1);
+            a2 = wv.fma(FloatVector.broadcast(SPECIES, xp[o + p2]), a2);
+            a3 = wv.fma(FloatVector.broadcast(SPECIES, xp[o + p3]), a3);
+        }
+        int at = j * kDim + kv;
+        a0.intoArray(out, at);
+        a1.intoArray(out, at + kDim);
+        a2.intoArray(out, at + 2 * kDim);
+        a3.intoArray(out, at + 3 * kDim);
+    }
+
+    /** {@link #positionBlock12} for one position (offset p0 on the padded pitch), stored at out[at ..]. */
+    private static void positionBlock1(float[] xp, int[] toff, int crs, float[] wt, int kv, int kDim, int p0,
+                                       float[] out, int at) {
+        FloatVector a0 = FloatVector.zero(SPECIES);
+        for (int t = 0; t < crs; t++) {
+            a0 = FloatVector.fromArray(SPECIES, wt, t * kDim + kv).fma(FloatVector.broadcast(SPECIES, xp[toff[t] + p0]), a0);
+        }
+        a0.intoArray(out, at);
     }
 
     /**
@@ -438,6 +595,190 @@ final class VectorConv2d implements CpuOps.Conv2d {
         double[] partials = chunkPartials;
         float[] xa = cx.data(), dya = cdy.data();
         int xo = cx.off(), dyo = cdy.off();
+        if (v.k() % VL == 0) {
+            filterByChannelVectors(xa, xo, dya, dyo, partials, n, chunks, stride, v);
+        } else {
+            filterOnWidePlanes(xa, xo, dya, dyo, partials, n, chunks, stride, v);
+        }
+        float[] dwa = cdw.data();
+        int dwo = cdw.off();
+        for (int j = 0; j < kcrs; j++) {
+            double s = 0;
+            for (int chunk = 0; chunk < chunks; chunk++) {
+                s += partials[chunk * stride + j];
+            }
+            dwa[dwo + j] = (float) s;
+        }
+        if (cdb != null) {
+            for (int k = 0; k < v.k(); k++) {
+                double s = 0;
+                for (int chunk = 0; chunk < chunks; chunk++) {
+                    s += partials[chunk * stride + kcrs + k];
+                }
+                cdb.set(k, (float) s);
+            }
+        }
+    }
+
+    /**
+     * The filter gradient with the output channels in the vector lanes, for K a multiple of the vector
+     * length (LeNet's conv2: K = 16): dw^T[t][k..k+VL) += x(t, position) * dy^T[position][k..k+VL),
+     * the input value broadcast, over the dense P x Q positions only (the wide planes' discarded
+     * columns, a third of LeNet-BN conv2's positions, are never multiplied), and with no lanes to fold:
+     * every lane is one output. Per sample dy is transposed to (P*Q, K); per tap block the
+     * accumulators run over at most {@value #PASS_POSITIONS} positions of one sample (one flat loop:
+     * JDK 17 keeps vector accumulators in registers only across a single loop),
+     * are added into the chunk's float32 partial in a fixed order, and the chunks are merged in
+     * float64 as before.
+     */
+    private void filterByChannelVectors(float[] xa, int xo, float[] dya, int dyo, double[] partials, int n,
+                                        int chunks, int stride, Wide v) {
+        int kDim = v.k(), crs = v.crs(), kcrs = kDim * crs, p = v.p(), q = v.q(), pq = p * q;
+        int[] pos = densePositions(v);
+        pool.run(chunks, 1, (from, to, worker) -> {
+            float[] xp = paddedBuffer(worker, v);
+            float[] dyT = transposedBuffer(worker, p * q * kDim);
+            int[] toff = tapOffsets(worker, v);
+            float[] acc = laneBuffer(worker, kcrs);        // dw^T (CRS, K) of the chunk
+            for (int chunk = from; chunk < to; chunk++) {
+                Arrays.fill(acc, 0, kcrs, 0f);
+                int base = chunk * stride;
+                Arrays.fill(partials, base + kcrs, base + stride, 0.0);
+                for (int i = chunk * CHUNK; i < Math.min(n, (chunk + 1) * CHUNK); i++) {
+                    padSample(xa, xo + i * v.c() * v.h() * v.w(), xp, v);
+                    int dyPlane = dyo + i * kDim * p * q;      // dy (N, K, P, Q)
+                    for (int k = 0; k < kDim; k++) {
+                        double sum = 0;
+                        for (int pp = 0; pp < p; pp++) {
+                            int src = dyPlane + (k * p + pp) * q;
+                            float row = 0f;
+                            for (int qq = 0; qq < q; qq++) {
+                                float d = dya[src + qq];
+                                dyT[(pp * q + qq) * kDim + k] = d;
+                                row += d;
+                            }
+                            sum += row;
+                        }
+                        partials[base + kcrs + k] += sum;
+                    }
+                    for (int j0 = 0; j0 < pq; j0 += PASS_POSITIONS) {
+                        int j1 = Math.min(pq, j0 + PASS_POSITIONS);
+                        for (int kv = 0; kv < kDim; kv += VL) {
+                            int t = 0;
+                            for (; t + 12 <= crs; t += 12) {
+                                tapBlock12(xp, toff, t, dyT, kv, kDim, pos, j0, j1, acc);
+                            }
+                            for (; t + 4 <= crs; t += 4) {
+                                tapBlock4(xp, toff, t, dyT, kv, kDim, pos, j0, j1, acc);
+                            }
+                            for (; t < crs; t++) {
+                                tapBlock1(xp, toff, t, dyT, kv, kDim, pos, j0, j1, acc);
+                            }
+                        }
+                    }
+                }
+                for (int k = 0; k < kDim; k++) {
+                    for (int t = 0; t < crs; t++) {
+                        partials[base + k * crs + t] = acc[t * kDim + k];
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * Twelve taps t..t+11 by one vector of output channels kv..kv+VL, over the dense positions
+     * j0..j1 (pos[j]: the position's offset on the padded pitch): twelve accumulators; per position
+     * one dy^T vector load and twelve broadcast FMAs.
+     */
+    private static void tapBlock12(float[] xp, int[] toff, int t, float[] dyT, int kv, int kDim,
+                                   int[] pos, int j0, int j1, float[] acc) {
+        int o0 = toff[t], o1 = toff[t + 1], o2 = toff[t + 2], o3 = toff[t + 3];
+        int o4 = toff[t + 4], o5 = toff[t + 5], o6 = toff[t + 6], o7 = toff[t + 7];
+        int o8 = toff[t + 8], o9 = toff[t + 9], o10 = toff[t + 10], o11 = toff[t + 11];
+        FloatVector a0 = FloatVector.zero(SPECIES);
+        FloatVector a1 = FloatVector.zero(SPECIES);
+        FloatVector a2 = FloatVector.zero(SPECIES);
+        FloatVector a3 = FloatVector.zero(SPECIES);
+        FloatVector a4 = FloatVector.zero(SPECIES);
+        FloatVector a5 = FloatVector.zero(SPECIES);
+        FloatVector a6 = FloatVector.zero(SPECIES);
+        FloatVector a7 = FloatVector.zero(SPECIES);
+        FloatVector a8 = FloatVector.zero(SPECIES);
+        FloatVector a9 = FloatVector.zero(SPECIES);
+        FloatVector a10 = FloatVector.zero(SPECIES);
+        FloatVector a11 = FloatVector.zero(SPECIES);
+        for (int j = j0; j < j1; j++) {
+            FloatVector d = FloatVector.fromArray(SPECIES, dyT, j * kDim + kv);
+            int x = pos[j];
+            a0 = d.fma(FloatVector.broadcast(SPECIES, xp[o0 + x]), a0);
+            a1 = d.fma(FloatVector.broadcast(SPECIES, xp[o1 + x]), a1);
+            a2 = d.fma(FloatVector.broadcast(SPECIES, xp[o2 + x]), a2);
+            a3 = d.fma(FloatVector.broadcast(SPECIES, xp[o3 + x]), a3);
+            a4 = d.fma(FloatVector.broadcast(SPECIES, xp[o4 + x]), a4);
+            a5 = d.fma(FloatVector.broadcast(SPECIES, xp[o5 + x]), a5);
+            a6 = d.fma(FloatVector.broadcast(SPECIES, xp[o6 + x]), a6);
+            a7 = d.fma(FloatVector.broadcast(SPECIES, xp[o7 + x]), a7);
+            a8 = d.fma(FloatVector.broadcast(SPECIES, xp[o8 + x]), a8);
+            a9 = d.fma(FloatVector.broadcast(SPECIES, xp[o9 + x]), a9);
+            a10 = d.fma(FloatVector.broadcast(SPECIES, xp[o10 + x]), a10);
+            a11 = d.fma(FloatVector.broadcast(SPECIES, xp[o11 + x]), a11);
+        }
+        addLanes(acc, t * kDim + kv, a0);
+        addLanes(acc, (t + 1) * kDim + kv, a1);
+        addLanes(acc, (t + 2) * kDim + kv, a2);
+        addLanes(acc, (t + 3) * kDim + kv, a3);
+        addLanes(acc, (t + 4) * kDim + kv, a4);
+        addLanes(acc, (t + 5) * kDim + kv, a5);
+        addLanes(acc, (t + 6) * kDim + kv, a6);
+        addLanes(acc, (t + 7) * kDim + kv, a7);
+        addLanes(acc, (t + 8) * kDim + kv, a8);
+        addLanes(acc, (t + 9) * kDim + kv, a9);
+        addLanes(acc, (t + 10) * kDim + kv, a10);
+        addLanes(acc, (t + 11) * kDim + kv, a11);
+    }
+
+    /** {@link #tapBlock12} for four taps. */
+    private static void tapBlock4(float[] xp, int[] toff, int t, float[] dyT, int kv, int kDim,
+                                  int[] pos, int j0, int j1, float[] acc) {
+        int o0 = toff[t], o1 = toff[t + 1], o2 = toff[t + 2], o3 = toff[t + 3];
+        FloatVector a0 = FloatVector.zero(SPECIES);
+        FloatVector a1 = FloatVector.zero(SPECIES);
+        FloatVector a2 = FloatVector.zero(SPECIES);
+        FloatVector a3 = FloatVector.zero(SPECIES);
+        for (int j = j0; j < j1; j++) {
+            FloatVector d = FloatVector.fromArray(SPECIES, dyT, j * kDim + kv);
+            int x = pos[j];
+            a0 = d.fma(FloatVector.broadcast(SPECIES, xp[o0 + x]), a0);
+            a1 = d.fma(FloatVector.broadcast(SPECIES, xp[o1 + x]), a1);
+            a2 = d.fma(FloatVector.broadcast(SPECIES, xp[o2 + x]), a2);
+            a3 = d.fma(FloatVector.broadcast(SPECIES, xp[o3 + x]), a3);
+        }
+        addLanes(acc, t * kDim + kv, a0);
+        addLanes(acc, (t + 1) * kDim + kv, a1);
+        addLanes(acc, (t + 2) * kDim + kv, a2);
+        addLanes(acc, (t + 3) * kDim + kv, a3);
+    }
+
+    /** {@link #tapBlock12} for one tap. */
+    private static void tapBlock1(float[] xp, int[] toff, int t, float[] dyT, int kv, int kDim,
+                                  int[] pos, int j0, int j1, float[] acc) {
+        int o0 = toff[t];
+        FloatVector a0 = FloatVector.zero(SPECIES);
+        for (int j = j0; j < j1; j++) {
+            a0 = FloatVector.fromArray(SPECIES, dyT, j * kDim + kv).fma(FloatVector.broadcast(SPECIES, xp[o0 + pos[j]]), a0);
+        }
+        addLanes(acc, t * kDim + kv, a0);
+    }
+
+    /**
+     * The filter gradient on wide planes, vectorized over positions: for each (k, tap), lane partials
+     * of dy's wide plane times the shifted padded input, folded in lane order per chunk. It multiplies
+     * the wide planes' discarded columns (zeros in dy) too.
+     */
+    private void filterOnWidePlanes(float[] xa, int xo, float[] dya, int dyo, double[] partials, int n, int chunks,
+                                    int stride, Wide v) {
+        int kcrs = v.k() * v.crs();
         pool.run(chunks, 1, (from, to, worker) -> {
             float[] xp = paddedBuffer(worker, v);
             float[] dyw = wideBuffer(worker, v.k() * v.rounded());
@@ -465,6 +806,10 @@ final class VectorConv2d implements CpuOps.Conv2d {
                         partials[base + kcrs + k] += sum;
                     }
                     int kk = 0;
+                    if (v.k() % 4 == 2 && v.k() >= 6) {   // six channels (LeNet's conv1) in one pass, not 4 + 2
+                        filterBlock6(xp, toff, dyw, 0, v.rounded(), v.crs(), lane, 0);
+                        kk = 6;
+                    }
                     for (; kk + 4 <= v.k(); kk += 4) {
                         filterBlock4(xp, toff, dyw, kk * v.rounded(), v.rounded(), v.crs(), lane, kk * v.crs());
                     }
@@ -480,24 +825,6 @@ final class VectorConv2d implements CpuOps.Conv2d {
                 }
             }
         });
-        float[] dwa = cdw.data();
-        int dwo = cdw.off();
-        for (int j = 0; j < kcrs; j++) {
-            double s = 0;
-            for (int chunk = 0; chunk < chunks; chunk++) {
-                s += partials[chunk * stride + j];
-            }
-            dwa[dwo + j] = (float) s;
-        }
-        if (cdb != null) {
-            for (int k = 0; k < v.k(); k++) {
-                double s = 0;
-                for (int chunk = 0; chunk < chunks; chunk++) {
-                    s += partials[chunk * stride + kcrs + k];
-                }
-                cdb.set(k, (float) s);
-            }
-        }
     }
 
     /**
@@ -562,6 +889,89 @@ final class VectorConv2d implements CpuOps.Conv2d {
             addLanes(lane, (kt + crs + t) * VL, a1);
             addLanes(lane, (kt + 2 * crs + t) * VL, a2);
             addLanes(lane, (kt + 3 * crs + t) * VL, a3);
+        }
+    }
+
+    /**
+     * {@link #filterBlock4} for six output channels, two taps per step (twelve accumulators: each input
+     * vector loaded serves six FMAs, each dy vector two).
+     */
+    private static void filterBlock6(float[] xp, int[] toff, float[] dyw, int dyBase, int rounded, int crs,
+                                     float[] lane, int kt) {
+        int t = 0;
+        for (; t + 2 <= crs; t += 2) {
+            FloatVector a0 = FloatVector.zero(SPECIES);
+            FloatVector a1 = FloatVector.zero(SPECIES);
+            FloatVector a2 = FloatVector.zero(SPECIES);
+            FloatVector a3 = FloatVector.zero(SPECIES);
+            FloatVector a4 = FloatVector.zero(SPECIES);
+            FloatVector a5 = FloatVector.zero(SPECIES);
+            FloatVector b0 = FloatVector.zero(SPECIES);
+            FloatVector b1 = FloatVector.zero(SPECIES);
+            FloatVector b2 = FloatVector.zero(SPECIES);
+            FloatVector b3 = FloatVector.zero(SPECIES);
+            FloatVector b4 = FloatVector.zero(SPECIES);
+            FloatVector b5 = FloatVector.zero(SPECIES);
+            int xa = toff[t];
+            int xc = toff[t + 1];
+            for (int i = 0; i < rounded; i += VL) {
+                FloatVector u = FloatVector.fromArray(SPECIES, xp, xa + i);
+                FloatVector v = FloatVector.fromArray(SPECIES, xp, xc + i);
+                FloatVector d0 = FloatVector.fromArray(SPECIES, dyw, dyBase + i);
+                a0 = d0.fma(u, a0);
+                b0 = d0.fma(v, b0);
+                FloatVector d1 = FloatVector.fromArray(SPECIES, dyw, dyBase + rounded + i);
+                a1 = d1.fma(u, a1);
+                b1 = d1.fma(v, b1);
+                FloatVector d2 = FloatVector.fromArray(SPECIES, dyw, dyBase + 2 * rounded + i);
+                a2 = d2.fma(u, a2);
+                b2 = d2.fma(v, b2);
+                FloatVector d3 = FloatVector.fromArray(SPECIES, dyw, dyBase + 3 * rounded + i);
+                a3 = d3.fma(u, a3);
+                b3 = d3.fma(v, b3);
+                FloatVector d4 = FloatVector.fromArray(SPECIES, dyw, dyBase + 4 * rounded + i);
+                a4 = d4.fma(u, a4);
+                b4 = d4.fma(v, b4);
+                FloatVector d5 = FloatVector.fromArray(SPECIES, dyw, dyBase + 5 * rounded + i);
+                a5 = d5.fma(u, a5);
+                b5 = d5.fma(v, b5);
+            }
+            addLanes(lane, (kt + t) * VL, a0);
+            addLanes(lane, (kt + t + 1) * VL, b0);
+            addLanes(lane, (kt + crs + t) * VL, a1);
+            addLanes(lane, (kt + crs + t + 1) * VL, b1);
+            addLanes(lane, (kt + 2 * crs + t) * VL, a2);
+            addLanes(lane, (kt + 2 * crs + t + 1) * VL, b2);
+            addLanes(lane, (kt + 3 * crs + t) * VL, a3);
+            addLanes(lane, (kt + 3 * crs + t + 1) * VL, b3);
+            addLanes(lane, (kt + 4 * crs + t) * VL, a4);
+            addLanes(lane, (kt + 4 * crs + t + 1) * VL, b4);
+            addLanes(lane, (kt + 5 * crs + t) * VL, a5);
+            addLanes(lane, (kt + 5 * crs + t + 1) * VL, b5);
+        }
+        for (; t < crs; t++) {
+            FloatVector a0 = FloatVector.zero(SPECIES);
+            FloatVector a1 = FloatVector.zero(SPECIES);
+            FloatVector a2 = FloatVector.zero(SPECIES);
+            FloatVector a3 = FloatVector.zero(SPECIES);
+            FloatVector a4 = FloatVector.zero(SPECIES);
+            FloatVector a5 = FloatVector.zero(SPECIES);
+            int xb = toff[t];
+            for (int i = 0; i < rounded; i += VL) {
+                FloatVector xv = FloatVector.fromArray(SPECIES, xp, xb + i);
+                a0 = FloatVector.fromArray(SPECIES, dyw, dyBase + i).fma(xv, a0);
+                a1 = FloatVector.fromArray(SPECIES, dyw, dyBase + rounded + i).fma(xv, a1);
+                a2 = FloatVector.fromArray(SPECIES, dyw, dyBase + 2 * rounded + i).fma(xv, a2);
+                a3 = FloatVector.fromArray(SPECIES, dyw, dyBase + 3 * rounded + i).fma(xv, a3);
+                a4 = FloatVector.fromArray(SPECIES, dyw, dyBase + 4 * rounded + i).fma(xv, a4);
+                a5 = FloatVector.fromArray(SPECIES, dyw, dyBase + 5 * rounded + i).fma(xv, a5);
+            }
+            addLanes(lane, (kt + t) * VL, a0);
+            addLanes(lane, (kt + crs + t) * VL, a1);
+            addLanes(lane, (kt + 2 * crs + t) * VL, a2);
+            addLanes(lane, (kt + 3 * crs + t) * VL, a3);
+            addLanes(lane, (kt + 4 * crs + t) * VL, a4);
+            addLanes(lane, (kt + 5 * crs + t) * VL, a5);
         }
     }
 
@@ -634,11 +1044,35 @@ final class VectorConv2d implements CpuOps.Conv2d {
         return wide[worker];
     }
 
+    private float[] transposedBuffer(int worker, int size) {
+        if (transposed[worker].length < size) {
+            transposed[worker] = new float[size];
+        }
+        return transposed[worker];
+    }
+
     private float[] laneBuffer(int worker, int size) {
         if (lanes[worker].length < size) {
             lanes[worker] = new float[size];
         }
         return lanes[worker];
+    }
+
+    /**
+     * Offsets on the padded row pitch of the dense output positions (p, q), in row-major order;
+     * shared read-only by the workers of one call.
+     */
+    private int[] densePositions(Wide v) {
+        int pq = v.p() * v.q();
+        if (positions.length < pq) {
+            positions = new int[pq];
+        }
+        for (int p = 0; p < v.p(); p++) {
+            for (int q = 0; q < v.q(); q++) {
+                positions[p * v.q() + q] = p * v.wp() + q;
+            }
+        }
+        return positions;
     }
 
     /** Offsets of the taps (c, r, s) into a padded sample, in the filter's (C, R, S) order. */

@@ -85,6 +85,8 @@ class VectorCpuBackendTest {
             "2, 4, 64, 60, 3, 5, 2",     // a column gradient over GEMM_COLUMNS_MAX: backward-data on wide planes
             "3, 3, 6, 6, 5, 3, 4",       // padding > R - 1: backward-data only as product and col2im
             "2, 3, 9, 9, 10, 3, 1",      // K = 6 + 4: a six-channel forward block, then a four-channel one
+            "3, 2, 29, 26, 32, 3, 1",    // K = 2 x 16: by channel vectors; 18 taps = 12 + 4 + 1 + 1, 754 positions = 62 x 12 + 4 + 4 + 1 + 1, two filter passes
+            "2, 16, 40, 40, 3, 5, 2",    // C = 16: backward-data on wide planes by channel vectors (the transposed problem has K = 16)
     })
     void convolutionMatchesReference(int n, int c, int h, int w, int k, int r, int pad) {
         SplittableRandom rnd = new SplittableRandom(n * 31 + c * 7 + k);

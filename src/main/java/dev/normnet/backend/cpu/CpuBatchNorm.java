@@ -17,42 +17,47 @@ final class CpuBatchNorm implements CpuOps.BatchNorm {
     @Override
     public void forwardTrain(CpuTensor cx, CpuTensor cg, CpuTensor cb, CpuTensor crm, CpuTensor crv, CpuTensor cy,
                              CpuTensor csm, CpuTensor csi, float momentum, float eps, NormGeometry d) {
-        int values = Math.toIntExact(d.m());
         float[] xa = cx.data(), ya = cy.data();
         int xo = cx.off(), yo = cy.off();
         pool.run(d.c(), 1, (from, to, worker) -> {
             for (int c = from; c < to; c++) {
-                int m = values;
-                double sum = 0;
-                for (int i = 0; i < d.n(); i++) {
-                    int base = xo + (i * d.c() + c) * d.hw();
-                    for (int j = 0; j < d.hw(); j++) {
-                        sum += xa[base + j];
-                    }
-                }
-                double mean = sum / m;
-                double squares = 0;
-                for (int i = 0; i < d.n(); i++) {
-                    int base = xo + (i * d.c() + c) * d.hw();
-                    for (int j = 0; j < d.hw(); j++) {
-                        double dev = xa[base + j] - mean;
-                        squares += dev * dev;
-                    }
-                }
-                double var = squares / m;                     // biased, used to normalize
-                double invStd = 1.0 / Math.sqrt(var + eps);
-                double scale = cg.get(c) * invStd;
-                double shift = cb.get(c);
-                for (int i = 0; i < d.n(); i++) {
-                    int xBase = xo + (i * d.c() + c) * d.hw();
-                    int yBase = yo + (i * d.c() + c) * d.hw();
-                    for (int j = 0; j < d.hw(); j++) {
-                        ya[yBase + j] = (float) ((xa[xBase + j] - mean) * scale + shift);
-                    }
-                }
-                saveStatistics(c, mean, invStd, squares, m, momentum, csm, csi, crm, crv);
+                trainChannel(c, xa, xo, ya, yo, cg, cb, crm, crv, csm, csi, momentum, eps, d);
             }
         });
+    }
+
+    /** {@link #forwardTrain} of channel c: its statistics, its output and its saved and running statistics. */
+    static void trainChannel(int c, float[] xa, int xo, float[] ya, int yo, CpuTensor cg, CpuTensor cb, CpuTensor crm,
+                             CpuTensor crv, CpuTensor csm, CpuTensor csi, float momentum, float eps, NormGeometry d) {
+        int m = Math.toIntExact(d.m());
+        double sum = 0;
+        for (int i = 0; i < d.n(); i++) {
+            int base = xo + (i * d.c() + c) * d.hw();
+            for (int j = 0; j < d.hw(); j++) {
+                sum += xa[base + j];
+            }
+        }
+        double mean = sum / m;
+        double squares = 0;
+        for (int i = 0; i < d.n(); i++) {
+            int base = xo + (i * d.c() + c) * d.hw();
+            for (int j = 0; j < d.hw(); j++) {
+                double dev = xa[base + j] - mean;
+                squares += dev * dev;
+            }
+        }
+        double var = squares / m;                     // biased, used to normalize
+        double invStd = 1.0 / Math.sqrt(var + eps);
+        double scale = cg.get(c) * invStd;
+        double shift = cb.get(c);
+        for (int i = 0; i < d.n(); i++) {
+            int xBase = xo + (i * d.c() + c) * d.hw();
+            int yBase = yo + (i * d.c() + c) * d.hw();
+            for (int j = 0; j < d.hw(); j++) {
+                ya[yBase + j] = (float) ((xa[xBase + j] - mean) * scale + shift);
+            }
+        }
+        saveStatistics(c, mean, invStd, squares, m, momentum, csm, csi, crm, crv);
     }
 
     /**
@@ -76,55 +81,66 @@ final class CpuBatchNorm implements CpuOps.BatchNorm {
         int xo = cx.off(), yo = cy.off();
         pool.run(d.c(), 1, (from, to, worker) -> {
             for (int c = from; c < to; c++) {
-                double mean = crm.get(c);
-                double scale = cg.get(c) / Math.sqrt((double) crv.get(c) + eps);
-                double shift = cb.get(c);
-                for (int i = 0; i < d.n(); i++) {
-                    int xBase = xo + (i * d.c() + c) * d.hw();
-                    int yBase = yo + (i * d.c() + c) * d.hw();
-                    for (int j = 0; j < d.hw(); j++) {
-                        ya[yBase + j] = (float) ((xa[xBase + j] - mean) * scale + shift);
-                    }
-                }
+                evalChannel(c, xa, xo, ya, yo, cg, cb, crm, crv, eps, d);
             }
         });
+    }
+
+    /** {@link #forwardEval} of channel c. */
+    static void evalChannel(int c, float[] xa, int xo, float[] ya, int yo, CpuTensor cg, CpuTensor cb, CpuTensor crm,
+                            CpuTensor crv, float eps, NormGeometry d) {
+        double mean = crm.get(c);
+        double scale = cg.get(c) / Math.sqrt((double) crv.get(c) + eps);
+        double shift = cb.get(c);
+        for (int i = 0; i < d.n(); i++) {
+            int xBase = xo + (i * d.c() + c) * d.hw();
+            int yBase = yo + (i * d.c() + c) * d.hw();
+            for (int j = 0; j < d.hw(); j++) {
+                ya[yBase + j] = (float) ((xa[xBase + j] - mean) * scale + shift);
+            }
+        }
     }
 
     @Override
     public void backward(CpuTensor cx, CpuTensor cdy, CpuTensor cg, CpuTensor csm, CpuTensor csi, CpuTensor cdx,
                          CpuTensor cdg, CpuTensor cdb, NormGeometry d) {
-        int values = Math.toIntExact(d.m());
         float[] xa = cx.data(), dya = cdy.data(), dxa = cdx.data();
         int xo = cx.off(), dyo = cdy.off(), dxo = cdx.off();
         pool.run(d.c(), 1, (from, to, worker) -> {
             for (int c = from; c < to; c++) {
-                int m = values;
-                double mean = csm.get(c);
-                double invStd = csi.get(c);
-                double sumDy = 0;
-                double sumDyXhat = 0;
-                for (int i = 0; i < d.n(); i++) {
-                    int xBase = xo + (i * d.c() + c) * d.hw();
-                    int dyBase = dyo + (i * d.c() + c) * d.hw();
-                    for (int j = 0; j < d.hw(); j++) {
-                        double g = dya[dyBase + j];
-                        sumDy += g;
-                        sumDyXhat += g * ((xa[xBase + j] - mean) * invStd);
-                    }
-                }
-                double k = cg.get(c) * invStd / m;
-                for (int i = 0; i < d.n(); i++) {
-                    int xBase = xo + (i * d.c() + c) * d.hw();
-                    int dyBase = dyo + (i * d.c() + c) * d.hw();
-                    int dxBase = dxo + (i * d.c() + c) * d.hw();
-                    for (int j = 0; j < d.hw(); j++) {
-                        double xhat = (xa[xBase + j] - mean) * invStd;
-                        dxa[dxBase + j] = (float) (k * ((double) m * dya[dyBase + j] - sumDy - xhat * sumDyXhat));
-                    }
-                }
-                cdg.set(c, (float) sumDyXhat);
-                cdb.set(c, (float) sumDy);
+                backwardChannel(c, xa, xo, dya, dyo, dxa, dxo, cg, csm, csi, cdg, cdb, d);
             }
         });
+    }
+
+    /** {@link #backward} of channel c: its input gradient and its gamma and beta gradients. */
+    static void backwardChannel(int c, float[] xa, int xo, float[] dya, int dyo, float[] dxa, int dxo, CpuTensor cg,
+                                CpuTensor csm, CpuTensor csi, CpuTensor cdg, CpuTensor cdb, NormGeometry d) {
+        int m = Math.toIntExact(d.m());
+        double mean = csm.get(c);
+        double invStd = csi.get(c);
+        double sumDy = 0;
+        double sumDyXhat = 0;
+        for (int i = 0; i < d.n(); i++) {
+            int xBase = xo + (i * d.c() + c) * d.hw();
+            int dyBase = dyo + (i * d.c() + c) * d.hw();
+            for (int j = 0; j < d.hw(); j++) {
+                double g = dya[dyBase + j];
+                sumDy += g;
+                sumDyXhat += g * ((xa[xBase + j] - mean) * invStd);
+            }
+        }
+        double k = cg.get(c) * invStd / m;
+        for (int i = 0; i < d.n(); i++) {
+            int xBase = xo + (i * d.c() + c) * d.hw();
+            int dyBase = dyo + (i * d.c() + c) * d.hw();
+            int dxBase = dxo + (i * d.c() + c) * d.hw();
+            for (int j = 0; j < d.hw(); j++) {
+                double xhat = (xa[xBase + j] - mean) * invStd;
+                dxa[dxBase + j] = (float) (k * ((double) m * dya[dyBase + j] - sumDy - xhat * sumDyXhat));
+            }
+        }
+        cdg.set(c, (float) sumDyXhat);
+        cdb.set(c, (float) sumDy);
     }
 }

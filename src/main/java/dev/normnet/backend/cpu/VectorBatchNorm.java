@@ -8,17 +8,32 @@ import static dev.normnet.backend.cpu.VectorMath.squaredDeviations;
 import static dev.normnet.backend.cpu.VectorMath.sum;
 
 import dev.normnet.backend.NormGeometry;
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The fast batch norm (JDK Vector API) over (N, C, H, W): the reference's two passes, each plane
  * of H*W values summed in float32 vector lanes (lanes folded in order) and the planes in float64;
  * the backward pass likewise, with dx written as one fused a*dy + b*(x - mean) + c per element.
  *
- * <p><b>What runs the reference ({@link CpuBatchNorm}):</b> inputs whose planes are shorter than
- * one vector (H*W < {@code VL}), which includes every 2-D (N, C) input.
+ * <p>2-D inputs (N, C) (H*W = 1, after a linear layer) put the channels in the lanes of float64
+ * vectors ({@link #forwardTrainRows} and the like): the reference's arithmetic, operation for
+ * operation, so their bits equal the reference's; channels left over after whole vectors run the
+ * reference's code per channel.
+ *
+ * <p><b>What runs the reference ({@link CpuBatchNorm}):</b> inputs whose planes are longer than
+ * one value but shorter than one vector (1 < H*W < {@code VL}).
  */
 final class VectorBatchNorm implements CpuOps.BatchNorm {
+    /** float64 lanes for the 2-D path, and the float species of the same lane count to load and store. */
+    private static final VectorSpecies<Double> DS = DoubleVector.SPECIES_PREFERRED;
+    private static final int DL = DS.length();
+    private static final VectorSpecies<Float> FS =
+            VectorSpecies.of(float.class, VectorShape.forBitSize(DS.vectorBitSize() / 2));
+
     private final WorkerPool pool;
     private final CpuOps.BatchNorm reference;
 
@@ -30,6 +45,10 @@ final class VectorBatchNorm implements CpuOps.BatchNorm {
     @Override
     public void forwardTrain(CpuTensor cx, CpuTensor cg, CpuTensor cb, CpuTensor crm, CpuTensor crv, CpuTensor cy,
                              CpuTensor csm, CpuTensor csi, float momentum, float eps, NormGeometry d) {
+        if (d.hw() == 1) {
+            forwardTrainRows(cx, cg, cb, crm, crv, cy, csm, csi, momentum, eps, d);
+            return;
+        }
         if (d.hw() < VL) {
             reference.forwardTrain(cx, cg, cb, crm, crv, cy, csm, csi, momentum, eps, d);   // short planes: the reference
             return;
@@ -65,6 +84,10 @@ final class VectorBatchNorm implements CpuOps.BatchNorm {
     @Override
     public void forwardEval(CpuTensor cx, CpuTensor cg, CpuTensor cb, CpuTensor crm, CpuTensor crv, CpuTensor cy,
                             float eps, NormGeometry d) {
+        if (d.hw() == 1) {
+            forwardEvalRows(cx, cg, cb, crm, crv, cy, eps, d);
+            return;
+        }
         if (d.hw() < VL) {
             reference.forwardEval(cx, cg, cb, crm, crv, cy, eps, d);   // short planes: the reference
             return;
@@ -84,6 +107,10 @@ final class VectorBatchNorm implements CpuOps.BatchNorm {
     @Override
     public void backward(CpuTensor cx, CpuTensor cdy, CpuTensor cg, CpuTensor csm, CpuTensor csi, CpuTensor cdx,
                          CpuTensor cdg, CpuTensor cdb, NormGeometry d) {
+        if (d.hw() == 1) {
+            backwardRows(cx, cdy, cg, csm, csi, cdx, cdg, cdb, d);
+            return;
+        }
         if (d.hw() < VL) {
             reference.backward(cx, cdy, cg, csm, csi, cdx, cdg, cdb, d);   // short planes: the reference
             return;
@@ -145,6 +172,123 @@ final class VectorBatchNorm implements CpuOps.BatchNorm {
                 }
                 cdg.set(c, (float) sumDyXhat);
                 cdb.set(c, (float) sumDy);
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- 2-D inputs (N, C)
+
+    /** floats a[at .. at + DL) as float64 lanes. */
+    private static DoubleVector load(float[] a, int at) {
+        return (DoubleVector) FloatVector.fromArray(FS, a, at).convertShape(VectorOperators.F2D, DS, 0);
+    }
+
+    /** v rounded to float32 (as a cast does) into a[at .. at + DL). */
+    private static void store(DoubleVector v, float[] a, int at) {
+        ((FloatVector) v.convertShape(VectorOperators.D2F, FS, 0)).intoArray(a, at);
+    }
+
+    /** Work items of the 2-D path: whole vectors of channels, then one item per channel left over. */
+    private static int rowItems(int channels) {
+        return channels / DL + channels % DL;
+    }
+
+    /** {@link CpuBatchNorm#trainChannel} for DL channels at a time. */
+    private void forwardTrainRows(CpuTensor cx, CpuTensor cg, CpuTensor cb, CpuTensor crm, CpuTensor crv, CpuTensor cy,
+                                  CpuTensor csm, CpuTensor csi, float momentum, float eps, NormGeometry d) {
+        int n = d.n(), channels = d.c(), blocks = channels / DL;
+        int m = Math.toIntExact(d.m());
+        float[] xa = cx.data(), ya = cy.data();
+        int xo = cx.off(), yo = cy.off();
+        pool.run(rowItems(channels), 1, (from, to, worker) -> {
+            for (int item = from; item < to; item++) {
+                if (item >= blocks) {
+                    CpuBatchNorm.trainChannel(blocks * DL + item - blocks, xa, xo, ya, yo, cg, cb, crm, crv, csm, csi,
+                            momentum, eps, d);
+                    continue;
+                }
+                int c = item * DL;
+                DoubleVector sum = DoubleVector.zero(DS);
+                for (int i = 0; i < n; i++) {
+                    sum = sum.add(load(xa, xo + i * channels + c));
+                }
+                DoubleVector mean = sum.div(m);
+                DoubleVector squares = DoubleVector.zero(DS);
+                for (int i = 0; i < n; i++) {
+                    DoubleVector dev = load(xa, xo + i * channels + c).sub(mean);
+                    squares = squares.add(dev.mul(dev));
+                }
+                DoubleVector var = squares.div(m);                 // biased, used to normalize
+                DoubleVector invStd = DoubleVector.broadcast(DS, 1.0).div(var.add(eps).lanewise(VectorOperators.SQRT));
+                DoubleVector scale = load(cg.data(), cg.off() + c).mul(invStd);
+                DoubleVector shift = load(cb.data(), cb.off() + c);
+                for (int i = 0; i < n; i++) {
+                    store(load(xa, xo + i * channels + c).sub(mean).mul(scale).add(shift), ya, yo + i * channels + c);
+                }
+                for (int l = 0; l < DL; l++) {
+                    CpuBatchNorm.saveStatistics(c + l, mean.lane(l), invStd.lane(l), squares.lane(l), m, momentum,
+                            csm, csi, crm, crv);
+                }
+            }
+        });
+    }
+
+    /** {@link CpuBatchNorm#evalChannel} for DL channels at a time. */
+    private void forwardEvalRows(CpuTensor cx, CpuTensor cg, CpuTensor cb, CpuTensor crm, CpuTensor crv, CpuTensor cy,
+                                 float eps, NormGeometry d) {
+        int n = d.n(), channels = d.c(), blocks = channels / DL;
+        float[] xa = cx.data(), ya = cy.data();
+        int xo = cx.off(), yo = cy.off();
+        pool.run(rowItems(channels), 1, (from, to, worker) -> {
+            for (int item = from; item < to; item++) {
+                if (item >= blocks) {
+                    CpuBatchNorm.evalChannel(blocks * DL + item - blocks, xa, xo, ya, yo, cg, cb, crm, crv, eps, d);
+                    continue;
+                }
+                int c = item * DL;
+                DoubleVector mean = load(crm.data(), crm.off() + c);
+                DoubleVector scale = load(cg.data(), cg.off() + c)
+                        .div(load(crv.data(), crv.off() + c).add(eps).lanewise(VectorOperators.SQRT));
+                DoubleVector shift = load(cb.data(), cb.off() + c);
+                for (int i = 0; i < n; i++) {
+                    store(load(xa, xo + i * channels + c).sub(mean).mul(scale).add(shift), ya, yo + i * channels + c);
+                }
+            }
+        });
+    }
+
+    /** {@link CpuBatchNorm#backwardChannel} for DL channels at a time. */
+    private void backwardRows(CpuTensor cx, CpuTensor cdy, CpuTensor cg, CpuTensor csm, CpuTensor csi, CpuTensor cdx,
+                              CpuTensor cdg, CpuTensor cdb, NormGeometry d) {
+        int n = d.n(), channels = d.c(), blocks = channels / DL;
+        int m = Math.toIntExact(d.m());
+        float[] xa = cx.data(), dya = cdy.data(), dxa = cdx.data();
+        int xo = cx.off(), dyo = cdy.off(), dxo = cdx.off();
+        pool.run(rowItems(channels), 1, (from, to, worker) -> {
+            for (int item = from; item < to; item++) {
+                if (item >= blocks) {
+                    CpuBatchNorm.backwardChannel(blocks * DL + item - blocks, xa, xo, dya, dyo, dxa, dxo, cg, csm, csi,
+                            cdg, cdb, d);
+                    continue;
+                }
+                int c = item * DL;
+                DoubleVector mean = load(csm.data(), csm.off() + c);
+                DoubleVector invStd = load(csi.data(), csi.off() + c);
+                DoubleVector sumDy = DoubleVector.zero(DS);
+                DoubleVector sumDyXhat = DoubleVector.zero(DS);
+                for (int i = 0; i < n; i++) {
+                    DoubleVector g = load(dya, dyo + i * channels + c);
+                    sumDy = sumDy.add(g);
+                    sumDyXhat = sumDyXhat.add(g.mul(load(xa, xo + i * channels + c).sub(mean).mul(invStd)));
+                }
+                DoubleVector k = load(cg.data(), cg.off() + c).mul(invStd).div(m);
+                for (int i = 0; i < n; i++) {
+                    DoubleVector xhat = load(xa, xo + i * channels + c).sub(mean).mul(invStd);
+                    DoubleVector g = load(dya, dyo + i * channels + c);
+                    store(k.mul(g.mul(m).sub(sumDy).sub(xhat.mul(sumDyXhat))), dxa, dxo + i * channels + c);
+                }
+                store(sumDyXhat, cdg.data(), cdg.off() + c);
+                store(sumDy, cdb.data(), cdb.off() + c);
             }
         });
     }

@@ -219,6 +219,38 @@ class VectorCpuBackendTest {
         assertClose("batch norm dx, dgamma, dbeta", grads[0], grads[1], 1e-5);
     }
 
+    @ParameterizedTest(name = "N={0} C={1}")
+    @CsvSource({"256, 120", "256, 84", "7, 37", "5, 3"})
+    void batchNormOfRowsIsBitIdenticalToReference(int n, int c) {
+        SplittableRandom rnd = new SplittableRandom(n * 17 + c);
+        Shape xs = Shape.of(n, c), cs = Shape.of(c);
+        float[] x = random(rnd, n * c), dy = random(rnd, n * c);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = 3f + 2f * x[i];
+        }
+        float[] gamma = random(rnd, c), beta = random(rnd, c), rm = random(rnd, c), rv = new float[c];
+        for (int i = 0; i < c; i++) {
+            rv[i] = 0.5f + Math.abs(gamma[i]);
+        }
+        float[][] results = new float[2][];
+        Backend[] backends = {REF, FAST};
+        for (int b = 0; b < 2; b++) {
+            Backend be = backends[b];
+            Tensor tx = be.upload(x, xs), tdy = be.upload(dy, xs), tg = be.upload(gamma, cs), tb = be.upload(beta, cs);
+            Tensor trm = be.upload(rm, cs), trv = be.upload(rv, cs), ty = be.allocate(xs), tm = be.allocate(cs), ti = be.allocate(cs);
+            Tensor tdx = be.allocate(xs), tdg = be.allocate(cs), tdb = be.allocate(cs), te = be.allocate(xs);
+            be.fill(ty, Float.NaN);
+            be.fill(tdx, Float.NaN);
+            be.fill(te, Float.NaN);
+            be.batchNormForwardTrain(tx, tg, tb, trm, trv, ty, tm, ti, 0.1f, 1e-5f);
+            be.batchNormBackward(tx, tdy, tg, tm, ti, tdx, tdg, tdb);
+            be.batchNormForwardEval(tx, tg, tb, trm, trv, te, 1e-5f);
+            results[b] = concat(ty.toArray(), tm.toArray(), ti.toArray(), trm.toArray(), trv.toArray(),
+                    tdx.toArray(), tdg.toArray(), tdb.toArray(), te.toArray());
+        }
+        assertArrayEquals(results[0], results[1], "2-D batch norm: train output, statistics, gradients, eval output");
+    }
+
     private static float[] concat(float[]... parts) {
         int size = 0;
         for (float[] p : parts) {

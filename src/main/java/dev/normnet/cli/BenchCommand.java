@@ -51,7 +51,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--device", paramLabel = "cpu|cuda|all", defaultValue = "all", completionCandidates = DeviceNames.class,
             description = "cpu, cuda, or all usable devices (default: ${DEFAULT-VALUE})")
     String device;
-    @Option(names = "--quick", description = "shorter timed runs (0.3 s), fewer repeats (3), 1 s warm-up instead of 2 s (default: off)")
+    @Option(names = "--quick", description = "shorter timed runs (0.3 s), fewer repeats (3), 1 s warm-up instead of 2 s and no waiting for the JIT to finish compiling (default: off)")
     boolean quick;
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -91,7 +91,7 @@ public final class BenchCommand implements Callable<Integer> {
     record Options(String device, boolean quick, int threads, int repeats, double seconds, Pattern only,
                    Path data, long seed, Path json, boolean kernels, boolean large, int kernelBatch) {
         Timer timer() {
-            return new Timer(warmupSeconds(), seconds, repeats);
+            return new Timer(warmupSeconds(), seconds, repeats, !quick);
         }
 
         /** Long enough for the JIT to finish compiling a step's hot loops (vector code runs far slower before). */
@@ -105,6 +105,7 @@ public final class BenchCommand implements Callable<Integer> {
             s.put("repeats", repeats);
             s.put("target_seconds", seconds);
             s.put("warmup_seconds", warmupSeconds());
+            s.put("warmup_waits_for_jit", !quick);
             s.put("seed", seed);
             if (only != null) {
                 s.put("only", only.pattern());

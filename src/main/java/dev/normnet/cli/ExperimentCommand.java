@@ -461,7 +461,7 @@ final class ExperimentCommand implements Callable<Integer> {
                         + "(`benchmarks/pytorch/bn_speed.py`, forward without autograd recording, backward through "
                         + "`torch.autograd.grad`), all with the same timing protocol (`bench/Timer`) and thread count.");
         int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-        Timer timer = quick ? new Timer(0.05, 0.05, 3) : new Timer(0.5, 0.5, 5);
+        Timer timer = quick ? new Timer(0.05, 0.05, 3) : new Timer(0.5, 0.5, 5, true);
         BatchNormSpeed.Result r = BatchNormSpeed.run(BatchNormSpeed.layers(quick), timer, n, !device.equals("cpu"), out);
         report.append(String.format(Locale.ROOT, "Threads: %d. Timing: warm-up %.2f s, then %d runs of about %.2f s each; "
                 + "milliseconds per call, median of the runs (min-max).%n%n", n, timer.warmupSeconds(), timer.repeats(),

@@ -64,6 +64,26 @@ class TimerTest {
         assertEquals(4 + 2, callsOnFakeClock(new long[] {50}, 1000, new Timer(0.0, 0.1, 2)));
     }
 
+    @Test
+    void warmUpGoesOnWhileTheJitIsStillCompiling() {
+        // 50 ms steps from the start, the JIT finishing a compilation after each of the first 40
+        // steps (2 s): warming stops once a second has passed without one (20 more steps), then two
+        // runs of two steps fill the 0.1 s target.
+        long[] now = {0};
+        int[] calls = {0};
+        Runnable step = () -> {
+            now[0] += 50_000_000L;
+            calls[0]++;
+        };
+        new Timer(0.0, 0.1, 2).measure(step, () -> { }, () -> now[0], () -> Math.min(calls[0], 40));
+        assertEquals(40 + 20 + 2 * 2, calls[0]);
+        // a JIT that never settles: the warm-up ends 10 s past the minimum (200 steps)
+        calls[0] = 0;
+        now[0] = 0;
+        new Timer(0.0, 0.1, 2).measure(step, () -> { }, () -> now[0], () -> calls[0]);
+        assertEquals(200 + 2 * 2, calls[0]);
+    }
+
     /** Runs the timer on a clock that only the steps advance, by the given milliseconds (then {@code rest} each). */
     private static int callsOnFakeClock(long[] millis, long rest, Timer timer) {
         long[] now = {0};

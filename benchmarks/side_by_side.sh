@@ -86,7 +86,9 @@ fi
 kind=""
 [ "$kernels" = 1 ] && kind="-kernels"
 if [ -z "$out" ]; then
-    out="$ROOT/benchmarks/results/$(date -u +%Y%m%d-%H%M)-$(hostname -s)-$device$kind$([ "$quick" = 1 ] && echo -quick)"
+    suffix=""
+    [ "$quick" = 1 ] && suffix="-quick"
+    out="$ROOT/benchmarks/results/$(date -u +%Y%m%d-%H%M)-$(hostname -s)-$device$kind$suffix"
 fi
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"

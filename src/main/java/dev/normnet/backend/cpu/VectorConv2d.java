@@ -156,8 +156,9 @@ final class VectorConv2d implements CpuOps.Conv2d {
      * of channel c at one offset, r*Wp + s: dxp[c][r*Wp + s + j] += sum over k of w[k, m] * dyw[k][j].
      * Unlike the transposed convolution on wide planes it multiplies no padding rows: for LeNet's conv2
      * (dy 16x8x8 into dx 6x12x12) those would make three times the products. Each dx element is
-     * summed by one thread in a fixed order (k within a row of the product, then the taps in
-     * (c, r, s) order), whatever the thread count.
+     * summed by one thread in an order fixed by the geometry (k within a row of the product, then
+     * the rows' contributions in the order of the blocks of rows and positions), whatever the
+     * thread count.
      */
     private void backwardDataGemm(CpuTensor cdy, CpuTensor cw, CpuTensor cdx, ConvGeometry g) {
         int k = g.k(), c = g.c(), r = g.r(), s = g.s(), h = g.h(), w = g.w(), p = g.p(), q = g.q(), pad = g.pad();
@@ -203,6 +204,13 @@ final class VectorConv2d implements CpuOps.Conv2d {
                 }
                 Arrays.fill(buf, dxp, dxp + dxpSize, 0f);
                 int m = 0;
+                if (rounded % (3 * VL) == 0) {                     // three vectors per block where they fit
+                    for (; m + 4 <= crs; m += 4) {
+                        for (int j = 0; j < rounded; j += 3 * VL) {
+                            scatterBlock4x3(wt, m * k, k, buf, rounded, j, dxp, shift, m);
+                        }
+                    }
+                }
                 for (; m + 4 <= crs; m += 4) {
                     for (int j = 0; j < rounded; j += 2 * VL) {
                         scatterBlock4(wt, m * k, k, buf, rounded, j, dxp, shift, m);
@@ -258,6 +266,57 @@ final class VectorConv2d implements CpuOps.Conv2d {
         addInto(buf, dxp + shift[m + 1] + j, a1, b1);
         addInto(buf, dxp + shift[m + 2] + j, a2, b2);
         addInto(buf, dxp + shift[m + 3] + j, a3, b3);
+    }
+
+    /**
+     * {@link #scatterBlock4} for three vectors of positions j..j+3VL (twelve accumulators: each dy
+     * vector serves four FMAs, each weight broadcast three), when the padded row length is a
+     * multiple of three vectors (LeNet's conv2: 96 positions, six vectors).
+     */
+    private static void scatterBlock4x3(float[] wt, int wBase, int k, float[] buf, int rounded, int j, int dxp,
+                                        int[] shift, int m) {
+        FloatVector a0 = FloatVector.zero(SPECIES);
+        FloatVector a1 = FloatVector.zero(SPECIES);
+        FloatVector a2 = FloatVector.zero(SPECIES);
+        FloatVector a3 = FloatVector.zero(SPECIES);
+        FloatVector b0 = FloatVector.zero(SPECIES);
+        FloatVector b1 = FloatVector.zero(SPECIES);
+        FloatVector b2 = FloatVector.zero(SPECIES);
+        FloatVector b3 = FloatVector.zero(SPECIES);
+        FloatVector c0 = FloatVector.zero(SPECIES);
+        FloatVector c1 = FloatVector.zero(SPECIES);
+        FloatVector c2 = FloatVector.zero(SPECIES);
+        FloatVector c3 = FloatVector.zero(SPECIES);
+        for (int kk = 0; kk < k; kk++) {
+            int row = kk * rounded + j;
+            FloatVector u = FloatVector.fromArray(SPECIES, buf, row);
+            FloatVector v = FloatVector.fromArray(SPECIES, buf, row + VL);
+            FloatVector x = FloatVector.fromArray(SPECIES, buf, row + 2 * VL);
+            FloatVector w0 = FloatVector.broadcast(SPECIES, wt[wBase + kk]);
+            a0 = u.fma(w0, a0);
+            b0 = v.fma(w0, b0);
+            c0 = x.fma(w0, c0);
+            FloatVector w1 = FloatVector.broadcast(SPECIES, wt[wBase + k + kk]);
+            a1 = u.fma(w1, a1);
+            b1 = v.fma(w1, b1);
+            c1 = x.fma(w1, c1);
+            FloatVector w2 = FloatVector.broadcast(SPECIES, wt[wBase + 2 * k + kk]);
+            a2 = u.fma(w2, a2);
+            b2 = v.fma(w2, b2);
+            c2 = x.fma(w2, c2);
+            FloatVector w3 = FloatVector.broadcast(SPECIES, wt[wBase + 3 * k + kk]);
+            a3 = u.fma(w3, a3);
+            b3 = v.fma(w3, b3);
+            c3 = x.fma(w3, c3);
+        }
+        addInto(buf, dxp + shift[m] + j, a0, b0);
+        addLanes(buf, dxp + shift[m] + j + 2 * VL, c0);
+        addInto(buf, dxp + shift[m + 1] + j, a1, b1);
+        addLanes(buf, dxp + shift[m + 1] + j + 2 * VL, c1);
+        addInto(buf, dxp + shift[m + 2] + j, a2, b2);
+        addLanes(buf, dxp + shift[m + 2] + j + 2 * VL, c2);
+        addInto(buf, dxp + shift[m + 3] + j, a3, b3);
+        addLanes(buf, dxp + shift[m + 3] + j + 2 * VL, c3);
     }
 
     /** buf[at .. at + 2VL) += (a, b). */

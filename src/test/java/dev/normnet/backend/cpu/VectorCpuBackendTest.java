@@ -79,6 +79,7 @@ class VectorCpuBackendTest {
     @CsvSource({
             "8, 1, 28, 28, 6, 5, 2",     // LeNet conv1
             "8, 6, 14, 14, 16, 5, 0",    // LeNet conv2
+            "5, 6, 12, 12, 16, 5, 0",    // LeNet-BN conv2: backward-data rows of 96 = three vectors per block
             "3, 5, 7, 9, 7, 3, 1",       // odd sizes, K = 4 + 3
             "2, 3, 11, 6, 2, 3, 2",      // padding larger than half the kernel, K < 4
             "17, 2, 5, 5, 5, 5, 0",      // output 1x1, more samples than one reduction chunk

@@ -50,13 +50,7 @@ final class CpuBatchNorm implements CpuOps.BatchNorm {
         double invStd = 1.0 / Math.sqrt(var + eps);
         double scale = cg.get(c) * invStd;
         double shift = cb.get(c);
-        for (int i = 0; i < d.n(); i++) {
-            int xBase = xo + (i * d.c() + c) * d.hw();
-            int yBase = yo + (i * d.c() + c) * d.hw();
-            for (int j = 0; j < d.hw(); j++) {
-                ya[yBase + j] = (float) ((xa[xBase + j] - mean) * scale + shift);
-            }
-        }
+        normalize(c, xa, xo, ya, yo, mean, scale, shift, d);
         saveStatistics(c, mean, invStd, squares, m, momentum, csm, csi, crm, crv);
     }
 
@@ -86,12 +80,9 @@ final class CpuBatchNorm implements CpuOps.BatchNorm {
         });
     }
 
-    /** {@link #forwardEval} of channel c. */
-    static void evalChannel(int c, float[] xa, int xo, float[] ya, int yo, CpuTensor cg, CpuTensor cb, CpuTensor crm,
-                            CpuTensor crv, float eps, NormGeometry d) {
-        double mean = crm.get(c);
-        double scale = cg.get(c) / Math.sqrt((double) crv.get(c) + eps);
-        double shift = cb.get(c);
+    /** Channel c's output: y = (x - mean) * scale + shift in float64, rounded once. */
+    private static void normalize(int c, float[] xa, int xo, float[] ya, int yo, double mean, double scale, double shift,
+                                  NormGeometry d) {
         for (int i = 0; i < d.n(); i++) {
             int xBase = xo + (i * d.c() + c) * d.hw();
             int yBase = yo + (i * d.c() + c) * d.hw();
@@ -99,6 +90,15 @@ final class CpuBatchNorm implements CpuOps.BatchNorm {
                 ya[yBase + j] = (float) ((xa[xBase + j] - mean) * scale + shift);
             }
         }
+    }
+
+    /** {@link #forwardEval} of channel c. */
+    static void evalChannel(int c, float[] xa, int xo, float[] ya, int yo, CpuTensor cg, CpuTensor cb, CpuTensor crm,
+                            CpuTensor crv, float eps, NormGeometry d) {
+        double mean = crm.get(c);
+        double scale = cg.get(c) / Math.sqrt((double) crv.get(c) + eps);
+        double shift = cb.get(c);
+        normalize(c, xa, xo, ya, yo, mean, scale, shift, d);
     }
 
     @Override

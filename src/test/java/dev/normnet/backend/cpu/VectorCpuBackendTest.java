@@ -199,20 +199,11 @@ class VectorCpuBackendTest {
         float[][] evals = new float[2][];
         Backend[] backends = {REF, FAST};
         for (int b = 0; b < 2; b++) {
-            Backend be = backends[b];
-            Tensor tx = be.upload(x, xs), tdy = be.upload(dy, xs), tg = be.upload(gamma, cs), tb = be.upload(beta, cs);
-            Tensor trm = be.upload(rm, cs), trv = be.upload(rv, cs), ty = be.allocate(xs), tm = be.allocate(cs), ti = be.allocate(cs);
-            Tensor tdx = be.allocate(xs), tdg = be.allocate(cs), tdb = be.allocate(cs), te = be.allocate(xs);
-            be.fill(ty, Float.NaN);
-            be.fill(tdx, Float.NaN);
-            be.fill(te, Float.NaN);
-            be.batchNormForwardTrain(tx, tg, tb, trm, trv, ty, tm, ti, 0.1f, 1e-5f);
-            be.batchNormBackward(tx, tdy, tg, tm, ti, tdx, tdg, tdb);
-            be.batchNormForwardEval(tx, tg, tb, trm, trv, te, 1e-5f);
-            outs[b] = ty.toArray();
-            stats[b] = concat(tm.toArray(), ti.toArray(), trm.toArray(), trv.toArray());
-            grads[b] = concat(tdx.toArray(), tdg.toArray(), tdb.toArray());
-            evals[b] = te.toArray();
+            float[][] r = runBatchNorm(backends[b], xs, cs, x, dy, gamma, beta, rm, rv);
+            outs[b] = r[0];
+            stats[b] = concat(r[1], r[2], r[3], r[4]);
+            grads[b] = concat(r[5], r[6], r[7]);
+            evals[b] = r[8];
         }
         assertClose("batch norm y", outs[0], outs[1], 1e-5);
         assertClose("batch norm statistics", stats[0], stats[1], 1e-6);
@@ -236,20 +227,28 @@ class VectorCpuBackendTest {
         float[][] results = new float[2][];
         Backend[] backends = {REF, FAST};
         for (int b = 0; b < 2; b++) {
-            Backend be = backends[b];
-            Tensor tx = be.upload(x, xs), tdy = be.upload(dy, xs), tg = be.upload(gamma, cs), tb = be.upload(beta, cs);
-            Tensor trm = be.upload(rm, cs), trv = be.upload(rv, cs), ty = be.allocate(xs), tm = be.allocate(cs), ti = be.allocate(cs);
-            Tensor tdx = be.allocate(xs), tdg = be.allocate(cs), tdb = be.allocate(cs), te = be.allocate(xs);
-            be.fill(ty, Float.NaN);
-            be.fill(tdx, Float.NaN);
-            be.fill(te, Float.NaN);
-            be.batchNormForwardTrain(tx, tg, tb, trm, trv, ty, tm, ti, 0.1f, 1e-5f);
-            be.batchNormBackward(tx, tdy, tg, tm, ti, tdx, tdg, tdb);
-            be.batchNormForwardEval(tx, tg, tb, trm, trv, te, 1e-5f);
-            results[b] = concat(ty.toArray(), tm.toArray(), ti.toArray(), trm.toArray(), trv.toArray(),
-                    tdx.toArray(), tdg.toArray(), tdb.toArray(), te.toArray());
+            results[b] = concat(runBatchNorm(backends[b], xs, cs, x, dy, gamma, beta, rm, rv));
         }
         assertArrayEquals(results[0], results[1], "2-D batch norm: train output, statistics, gradients, eval output");
+    }
+
+    /**
+     * Training-mode forward, backward and eval-mode forward of one batch norm on {@code be}: y, the
+     * saved mean and inverse std, the running mean and variance, dx, dgamma, dbeta, and the eval y.
+     */
+    private static float[][] runBatchNorm(Backend be, Shape xs, Shape cs, float[] x, float[] dy, float[] gamma,
+                                          float[] beta, float[] rm, float[] rv) {
+        Tensor tx = be.upload(x, xs), tdy = be.upload(dy, xs), tg = be.upload(gamma, cs), tb = be.upload(beta, cs);
+        Tensor trm = be.upload(rm, cs), trv = be.upload(rv, cs), ty = be.allocate(xs), tm = be.allocate(cs), ti = be.allocate(cs);
+        Tensor tdx = be.allocate(xs), tdg = be.allocate(cs), tdb = be.allocate(cs), te = be.allocate(xs);
+        be.fill(ty, Float.NaN);
+        be.fill(tdx, Float.NaN);
+        be.fill(te, Float.NaN);
+        be.batchNormForwardTrain(tx, tg, tb, trm, trv, ty, tm, ti, 0.1f, 1e-5f);
+        be.batchNormBackward(tx, tdy, tg, tm, ti, tdx, tdg, tdb);
+        be.batchNormForwardEval(tx, tg, tb, trm, trv, te, 1e-5f);
+        return new float[][]{ty.toArray(), tm.toArray(), ti.toArray(), trm.toArray(), trv.toArray(),
+                tdx.toArray(), tdg.toArray(), tdb.toArray(), te.toArray()};
     }
 
     private static float[] concat(float[]... parts) {

@@ -9,9 +9,9 @@ import java.util.function.LongSupplier;
  * benchmarks/pytorch/common.py): warm up for a while (at least two steps, each synchronized, and
  * up to 3 s longer while the last step is still over 1.25 times the fastest, as when the JIT is
  * still compiling, and, with {@code waitForJit}, up to 10 s longer while the JIT has finished a
- * compilation in the last second: on two cores the compiler thread shares them with the step's threads, and the vector
- * code runs many times slower until C2 has compiled it, so a run timed before then measures the
- * compiler's progress, not the code),
+ * compilation in the last second: on two cores the compiler thread shares them with the step's
+ * threads, and the vector code runs many times slower until C2 has compiled it, so a run timed
+ * before then measures the compiler's progress, not the code),
  * estimate one step (the last warm-up step when it is slow, else a doubling burst of steps),
  * choose the number of steps that fills the target run length, then time several runs of that
  * many steps back to back, synchronizing with the device before and after each run.
@@ -136,8 +136,11 @@ public record Timer(double warmupSeconds, double targetSeconds, int repeats, boo
         return new Result(steps, seconds);
     }
 
-    /** The JIT's total compilation time in milliseconds so far, or -1 when the JVM does not report it. */
-    static long jitMillis() {
+    /**
+     * The JIT's total compilation time in milliseconds so far, or -1 when the JVM does not report it;
+     * also what {@code Trainer.warmUp} watches.
+     */
+    public static long jitMillis() {
         CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
         return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit.getTotalCompilationTime() : -1;
     }

@@ -2,6 +2,7 @@ package dev.normnet.train;
 
 import dev.normnet.backend.Backend;
 import dev.normnet.backend.ResidentImages;
+import dev.normnet.bench.Timer;
 import dev.normnet.data.DataLoader;
 import dev.normnet.data.DatasetSplits;
 import dev.normnet.data.LabeledImages;
@@ -511,7 +512,7 @@ public final class Trainer implements AutoCloseable {
             // As in fit: on the host the loss is read after every step; on a device the step is waited for.
             boolean host = backend.device() == Device.CPU;
             int perPass = r.count / batch;
-            WarmupRule rule = new WarmupRule(capNanos, plans.batches(), WarmupRule.jitMillis());
+            WarmupRule rule = new WarmupRule(capNanos, plans.batches(), Timer.jitMillis());
             int steps = 0;
             boolean stop;
             do {
@@ -527,7 +528,7 @@ public final class Trainer implements AutoCloseable {
                 }
                 steps++;
                 long now = System.nanoTime();
-                stop = rule.stop(now - s0, now - t0, WarmupRule.jitMillis());
+                stop = rule.stop(now - s0, now - t0, Timer.jitMillis());
             } while (!stop);
             int evalSteps = 0;
             if (evalData != null) {

@@ -1,7 +1,6 @@
 package dev.normnet.train;
 
-import java.lang.management.CompilationMXBean;
-import java.lang.management.ManagementFactory;
+import dev.normnet.bench.Timer;
 
 /**
  * When {@link Trainer#warmUp}'s training steps may stop. After each step it is told the step's
@@ -40,7 +39,7 @@ final class WarmupRule {
     /**
      * @param capNanos  time cap of the warm-up
      * @param maxSteps  step cap (at least 1)
-     * @param jitMillis {@link #jitMillis()} as the warm-up starts
+     * @param jitMillis {@link Timer#jitMillis()} as the warm-up starts
      */
     WarmupRule(long capNanos, int maxSteps, long jitMillis) {
         if (maxSteps < 1) throw new IllegalArgumentException("maxSteps must be >= 1, got " + maxSteps);
@@ -54,7 +53,7 @@ final class WarmupRule {
      *
      * @param stepNanos    the step's time
      * @param elapsedNanos time since the warm-up began, this step included
-     * @param jitMillis    {@link #jitMillis()} after the step
+     * @param jitMillis    {@link Timer#jitMillis()} after the step
      */
     boolean stop(long stepNanos, long elapsedNanos, long jitMillis) {
         steps++;
@@ -79,11 +78,5 @@ final class WarmupRule {
     /** Steps recorded so far. */
     int steps() {
         return steps;
-    }
-
-    /** The JIT's total compilation time in milliseconds so far, or -1 when the JVM does not report it. */
-    static long jitMillis() {
-        CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
-        return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit.getTotalCompilationTime() : -1;
     }
 }

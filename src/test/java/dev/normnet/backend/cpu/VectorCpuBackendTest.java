@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.function.BiConsumer;
 
@@ -266,7 +267,15 @@ class VectorCpuBackendTest {
     }
 
     @ParameterizedTest(name = "N={0} C={1} H={2} W={3}")
-    @CsvSource({"4, 6, 28, 28", "4, 16, 10, 10", "3, 2, 7, 9"})
+    @CsvSource({
+            "4, 6, 28, 28",      // rows of 14 outputs, each block spilling into the next row
+            "8, 6, 24, 24",      // LeNet-BN's pool1: 12 outputs per row
+            "8, 16, 8, 8",       // LeNet-BN's pool2: 4 outputs per row, 128 planes over both workers
+            "4, 16, 10, 10",
+            "2, 3, 6, 70",       // 35 outputs per row: two whole blocks, then 3
+            "3, 2, 7, 9",        // odd height and width: the scalar loop, edge row and column zero
+            "2, 2, 8, 9",        // odd width only
+    })
     void averagePoolingIsBitIdenticalToReference(int n, int c, int h, int w) {
         SplittableRandom rnd = new SplittableRandom(h * 7 + w);
         dev.normnet.backend.PoolSpec spec = new dev.normnet.backend.PoolSpec(2, 2, 0);
@@ -278,6 +287,32 @@ class VectorCpuBackendTest {
                 run(FAST, new float[][]{x, null}, new Shape[]{xs, ys}, 1, fwd, false));
         assertArrayEquals(run(REF, new float[][]{dy, null}, new Shape[]{ys, xs}, 1, bwd, false),
                 run(FAST, new float[][]{dy, null}, new Shape[]{ys, xs}, 1, bwd, false));
+    }
+
+    @ParameterizedTest(name = "N={0} C={1} H={2} W={3}")
+    @CsvSource({"2, 6, 24, 24", "3, 16, 8, 8", "1, 1, 2, 2"})
+    void averagePoolingWritesNothingPastItsOutput(int n, int c, int h, int w) {
+        SplittableRandom rnd = new SplittableRandom(n + c + h);
+        dev.normnet.backend.PoolSpec spec = new dev.normnet.backend.PoolSpec(2, 2, 0);
+        Shape xs = Shape.of(n, c, h, w), ys = Shape.of(n, c, h / 2, w / 2);
+        int guard = 64;
+        // the outputs are views at offset 1 of longer arrays: nothing before or after them may change
+        float[] yArray = new float[(int) ys.size() + guard];
+        Arrays.fill(yArray, 7f);
+        FAST.avgPool2dForward(FAST.upload(random(rnd, (int) xs.size()), xs),
+                new CpuTensor(yArray, Shape.of(yArray.length)).view(1, ys), spec);
+        float[] dxArray = new float[(int) xs.size() + guard];
+        Arrays.fill(dxArray, 7f);
+        FAST.avgPool2dBackward(FAST.upload(random(rnd, (int) ys.size()), ys),
+                new CpuTensor(dxArray, Shape.of(dxArray.length)).view(1, xs), spec);
+        assertEquals(7f, yArray[0]);
+        assertEquals(7f, dxArray[0]);
+        for (int i = 1 + (int) ys.size(); i < yArray.length; i++) {
+            assertEquals(7f, yArray[i], "forward wrote past its output at " + i);
+        }
+        for (int i = 1 + (int) xs.size(); i < dxArray.length; i++) {
+            assertEquals(7f, dxArray[i], "backward wrote past its output at " + i);
+        }
     }
 
     @Test

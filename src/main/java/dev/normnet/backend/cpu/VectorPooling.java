@@ -18,6 +18,15 @@ import jdk.incubator.vector.VectorShuffle;
  * max pooling of every shape.
  */
 final class VectorPooling implements CpuOps.Pooling {
+    /** Even lanes of one vector in the low half, repeated in the high half: [v0, v2, .., v0, v2, ..]. */
+    private static final VectorShuffle<Float> EVEN_LOW = VectorShuffle.fromOp(SPECIES, i -> 2 * i % VL);
+    /** The high half's lanes. */
+    private static final VectorMask<Float> HIGH = VectorMask.fromLong(SPECIES, -1L << (VL / 2));
+    /** Each of the low half's lanes twice: [v0, v0, v1, v1, ..]. */
+    private static final VectorShuffle<Float> TWICE_LOW = VectorShuffle.fromOp(SPECIES, i -> i / 2);
+    /** Each of the high half's lanes twice. */
+    private static final VectorShuffle<Float> TWICE_HIGH = VectorShuffle.fromOp(SPECIES, i -> VL / 2 + i / 2);
+
     private final WorkerPool pool;
     private final CpuOps.Pooling reference;
 
@@ -30,15 +39,6 @@ final class VectorPooling implements CpuOps.Pooling {
     private static boolean isTwoByTwo(PoolGeometry g) {
         return g.kernel() == 2 && g.stride() == 2 && g.pad() == 0;
     }
-
-    /** Even lanes of one vector in the low half, repeated in the high half: [v0, v2, .., v0, v2, ..]. */
-    private static final VectorShuffle<Float> EVEN_LOW = VectorShuffle.fromOp(SPECIES, i -> 2 * i % VL);
-    /** The high half's lanes. */
-    private static final VectorMask<Float> HIGH = VectorMask.fromLong(SPECIES, -1L << (VL / 2));
-    /** Each of the low half's lanes twice: [v0, v0, v1, v1, ..]. */
-    private static final VectorShuffle<Float> TWICE_LOW = VectorShuffle.fromOp(SPECIES, i -> i / 2);
-    /** Each of the high half's lanes twice. */
-    private static final VectorShuffle<Float> TWICE_HIGH = VectorShuffle.fromOp(SPECIES, i -> VL / 2 + i / 2);
 
     /**
      * Each output row in blocks of up to VL outputs: for the 2*VL inputs of a block, a + (a shifted by

@@ -111,7 +111,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--no-graph", description = "on cuda, launch each op of a step instead of replaying a captured CUDA graph (default: off)")
     boolean noGraph;
     @Option(names = "--no-warmup", description = "time the first epoch from a cold start: skip the throwaway training "
-            + "steps (a few seconds at most) that, on the CPU's Vector API path, let the JIT compile the step before the "
+            + "steps (6 s at most) that, on the CPU's Vector API path, let the JIT compile the step before the "
             + "first epoch is timed. The trained model is the same either way; cuda and the reference CPU path have no "
             + "warm-up (default: off)")
     boolean noWarmup;
@@ -136,7 +136,7 @@ final class TrainCommand implements Callable<Integer> {
     /** The exit status of a run stopped because it went non-finite. */
     static final int DIVERGED = 3;
     /** The warm-up's time cap on the CPU's Vector API path (see {@link Trainer.Builder#optWarmup}), in seconds. */
-    static final double WARMUP_SECONDS = 3;
+    static final double WARMUP_SECONDS = 6;
     /** System property: parse and validate the command line, then stop (exit 0) before any work. */
     static final String CHECK_ONLY = "normnet.checkOnly";
     /** Options a resumed run does not take from its state: they do not change what it computes. */

@@ -31,6 +31,12 @@ import jdk.incubator.vector.FloatVector;
  * whatever the thread count, and the chunks' partials are merged in order in float64. Sums of
  * products are accumulated in float32 vector lanes (lane partials folded in lane order), so
  * results differ from the reference by float32 rounding only.
+ *
+ * <p>JIT: no helper method here takes a vector. Such a call is inlined by C2 only while the
+ * caller's graph is under its node-count cutoff; past it the vectors are boxed, and on JDK 17 a
+ * block whose last read-modify-write went through a helper ran up to 100 times slower for the
+ * process's life. The Vector API's own methods are force-inlined, so each block writes its
+ * {@code fromArray(..).add(v).intoArray(..)} in place (benchmarks/notes/cpu-round-four.md).
  */
 final class VectorConv2d implements CpuOps.Conv2d {
     /** Samples per partial sum of the filter gradient; fixed so results do not depend on the thread count. */
@@ -266,10 +272,15 @@ final class VectorConv2d implements CpuOps.Conv2d {
             a3 = u.fma(w3, a3);
             b3 = v.fma(w3, b3);
         }
-        addInto(buf, dxp + shift[m] + j, a0, b0);
-        addInto(buf, dxp + shift[m + 1] + j, a1, b1);
-        addInto(buf, dxp + shift[m + 2] + j, a2, b2);
-        addInto(buf, dxp + shift[m + 3] + j, a3, b3);
+        int d0 = dxp + shift[m] + j, d1 = dxp + shift[m + 1] + j, d2 = dxp + shift[m + 2] + j, d3 = dxp + shift[m + 3] + j;
+        FloatVector.fromArray(SPECIES, buf, d0).add(a0).intoArray(buf, d0);
+        FloatVector.fromArray(SPECIES, buf, d0 + VL).add(b0).intoArray(buf, d0 + VL);
+        FloatVector.fromArray(SPECIES, buf, d1).add(a1).intoArray(buf, d1);
+        FloatVector.fromArray(SPECIES, buf, d1 + VL).add(b1).intoArray(buf, d1 + VL);
+        FloatVector.fromArray(SPECIES, buf, d2).add(a2).intoArray(buf, d2);
+        FloatVector.fromArray(SPECIES, buf, d2 + VL).add(b2).intoArray(buf, d2 + VL);
+        FloatVector.fromArray(SPECIES, buf, d3).add(a3).intoArray(buf, d3);
+        FloatVector.fromArray(SPECIES, buf, d3 + VL).add(b3).intoArray(buf, d3 + VL);
     }
 
     /**
@@ -313,20 +324,19 @@ final class VectorConv2d implements CpuOps.Conv2d {
             b3 = v.fma(w3, b3);
             c3 = x.fma(w3, c3);
         }
-        addInto(buf, dxp + shift[m] + j, a0, b0);
-        addLanes(buf, dxp + shift[m] + j + 2 * VL, c0);
-        addInto(buf, dxp + shift[m + 1] + j, a1, b1);
-        addLanes(buf, dxp + shift[m + 1] + j + 2 * VL, c1);
-        addInto(buf, dxp + shift[m + 2] + j, a2, b2);
-        addLanes(buf, dxp + shift[m + 2] + j + 2 * VL, c2);
-        addInto(buf, dxp + shift[m + 3] + j, a3, b3);
-        addLanes(buf, dxp + shift[m + 3] + j + 2 * VL, c3);
-    }
-
-    /** buf[at .. at + 2VL) += (a, b). */
-    private static void addInto(float[] buf, int at, FloatVector a, FloatVector b) {
-        FloatVector.fromArray(SPECIES, buf, at).add(a).intoArray(buf, at);
-        FloatVector.fromArray(SPECIES, buf, at + VL).add(b).intoArray(buf, at + VL);
+        int d0 = dxp + shift[m] + j, d1 = dxp + shift[m + 1] + j, d2 = dxp + shift[m + 2] + j, d3 = dxp + shift[m + 3] + j;
+        FloatVector.fromArray(SPECIES, buf, d0).add(a0).intoArray(buf, d0);
+        FloatVector.fromArray(SPECIES, buf, d0 + VL).add(b0).intoArray(buf, d0 + VL);
+        FloatVector.fromArray(SPECIES, buf, d0 + 2 * VL).add(c0).intoArray(buf, d0 + 2 * VL);
+        FloatVector.fromArray(SPECIES, buf, d1).add(a1).intoArray(buf, d1);
+        FloatVector.fromArray(SPECIES, buf, d1 + VL).add(b1).intoArray(buf, d1 + VL);
+        FloatVector.fromArray(SPECIES, buf, d1 + 2 * VL).add(c1).intoArray(buf, d1 + 2 * VL);
+        FloatVector.fromArray(SPECIES, buf, d2).add(a2).intoArray(buf, d2);
+        FloatVector.fromArray(SPECIES, buf, d2 + VL).add(b2).intoArray(buf, d2 + VL);
+        FloatVector.fromArray(SPECIES, buf, d2 + 2 * VL).add(c2).intoArray(buf, d2 + 2 * VL);
+        FloatVector.fromArray(SPECIES, buf, d3).add(a3).intoArray(buf, d3);
+        FloatVector.fromArray(SPECIES, buf, d3 + VL).add(b3).intoArray(buf, d3 + VL);
+        FloatVector.fromArray(SPECIES, buf, d3 + 2 * VL).add(c3).intoArray(buf, d3 + 2 * VL);
     }
 
     /** One row of the product, one vector: buf[at .. at + VL) += sum over kk of wt[wBase + kk] * buf[kk*rounded + j ..]. */
@@ -780,18 +790,18 @@ final class VectorConv2d implements CpuOps.Conv2d {
             a10 = d.fma(FloatVector.broadcast(SPECIES, xp[o10 + x]), a10);
             a11 = d.fma(FloatVector.broadcast(SPECIES, xp[o11 + x]), a11);
         }
-        addLanes(acc, t * kDim + kv, a0);
-        addLanes(acc, (t + 1) * kDim + kv, a1);
-        addLanes(acc, (t + 2) * kDim + kv, a2);
-        addLanes(acc, (t + 3) * kDim + kv, a3);
-        addLanes(acc, (t + 4) * kDim + kv, a4);
-        addLanes(acc, (t + 5) * kDim + kv, a5);
-        addLanes(acc, (t + 6) * kDim + kv, a6);
-        addLanes(acc, (t + 7) * kDim + kv, a7);
-        addLanes(acc, (t + 8) * kDim + kv, a8);
-        addLanes(acc, (t + 9) * kDim + kv, a9);
-        addLanes(acc, (t + 10) * kDim + kv, a10);
-        addLanes(acc, (t + 11) * kDim + kv, a11);
+        FloatVector.fromArray(SPECIES, acc, t * kDim + kv).add(a0).intoArray(acc, t * kDim + kv);
+        FloatVector.fromArray(SPECIES, acc, (t + 1) * kDim + kv).add(a1).intoArray(acc, (t + 1) * kDim + kv);
+        FloatVector.fromArray(SPECIES, acc, (t + 2) * kDim + kv).add(a2).intoArray(acc, (t + 2) * kDim + kv);
+        FloatVector.fromArray(SPECIES, acc, (t + 3) * kDim + kv).add(a3).intoArray(acc, (t + 3) * kDim + kv);
+        FloatVector.fromArray(SPECIES, acc, (t + 4) * kDim + kv).add(a4).intoArray(acc, (t + 4) * kDim + kv);
+        FloatVector.fromArray(SPECIES, acc, (t + 5) * kDim + kv).add(a5).intoArray(acc, (t + 5) * kDim + kv);
+        FloatVector.fromArray(SPECIES, acc, (t + 6) * kDim + kv).add(a6).intoArray(acc, (t + 6) * kDim + kv);
+        FloatVector.fromArray(SPECIES, acc, (t + 7) * kDim + kv).add(a7).intoArray(acc, (t + 7) * kDim + kv);
+        FloatVector.fromArray(SPECIES, acc, (t + 8) * kDim + kv).add(a8).intoArray(acc, (t + 8) * kDim + kv);
+        FloatVector.fromArray(SPECIES, acc, (t + 9) * kDim + kv).add(a9).intoArray(acc, (t + 9) * kDim + kv);
+        FloatVector.fromArray(SPECIES, acc, (t + 10) * kDim + kv).add(a10).intoArray(acc, (t + 10) * kDim + kv);
+        FloatVector.fromArray(SPECIES, acc, (t + 11) * kDim + kv).add(a11).intoArray(acc, (t + 11) * kDim + kv);
     }
 
     /** {@link #tapBlock12} for four taps. */
@@ -810,10 +820,10 @@ final class VectorConv2d implements CpuOps.Conv2d {
             a2 = d.fma(FloatVector.broadcast(SPECIES, xp[o2 + x]), a2);
             a3 = d.fma(FloatVector.broadcast(SPECIES, xp[o3 + x]), a3);
         }
-        addLanes(acc, t * kDim + kv, a0);
-        addLanes(acc, (t + 1) * kDim + kv, a1);
-        addLanes(acc, (t + 2) * kDim + kv, a2);
-        addLanes(acc, (t + 3) * kDim + kv, a3);
+        FloatVector.fromArray(SPECIES, acc, t * kDim + kv).add(a0).intoArray(acc, t * kDim + kv);
+        FloatVector.fromArray(SPECIES, acc, (t + 1) * kDim + kv).add(a1).intoArray(acc, (t + 1) * kDim + kv);
+        FloatVector.fromArray(SPECIES, acc, (t + 2) * kDim + kv).add(a2).intoArray(acc, (t + 2) * kDim + kv);
+        FloatVector.fromArray(SPECIES, acc, (t + 3) * kDim + kv).add(a3).intoArray(acc, (t + 3) * kDim + kv);
     }
 
     /** {@link #tapBlock12} for one tap. */
@@ -824,7 +834,7 @@ final class VectorConv2d implements CpuOps.Conv2d {
         for (int j = j0; j < j1; j++) {
             a0 = FloatVector.fromArray(SPECIES, dyT, j * kDim + kv).fma(FloatVector.broadcast(SPECIES, xp[o0 + pos[j]]), a0);
         }
-        addLanes(acc, t * kDim + kv, a0);
+        FloatVector.fromArray(SPECIES, acc, t * kDim + kv).add(a0).intoArray(acc, t * kDim + kv);
     }
 
     /**
@@ -913,14 +923,14 @@ final class VectorConv2d implements CpuOps.Conv2d {
                 a3 = d3.fma(u, a3);
                 b3 = d3.fma(v, b3);
             }
-            addLanes(lane, (kt + t) * VL, a0);
-            addLanes(lane, (kt + t + 1) * VL, b0);
-            addLanes(lane, (kt + crs + t) * VL, a1);
-            addLanes(lane, (kt + crs + t + 1) * VL, b1);
-            addLanes(lane, (kt + 2 * crs + t) * VL, a2);
-            addLanes(lane, (kt + 2 * crs + t + 1) * VL, b2);
-            addLanes(lane, (kt + 3 * crs + t) * VL, a3);
-            addLanes(lane, (kt + 3 * crs + t + 1) * VL, b3);
+            FloatVector.fromArray(SPECIES, lane, (kt + t) * VL).add(a0).intoArray(lane, (kt + t) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + t + 1) * VL).add(b0).intoArray(lane, (kt + t + 1) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + crs + t) * VL).add(a1).intoArray(lane, (kt + crs + t) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + crs + t + 1) * VL).add(b1).intoArray(lane, (kt + crs + t + 1) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + 2 * crs + t) * VL).add(a2).intoArray(lane, (kt + 2 * crs + t) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + 2 * crs + t + 1) * VL).add(b2).intoArray(lane, (kt + 2 * crs + t + 1) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + 3 * crs + t) * VL).add(a3).intoArray(lane, (kt + 3 * crs + t) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + 3 * crs + t + 1) * VL).add(b3).intoArray(lane, (kt + 3 * crs + t + 1) * VL);
         }
         for (; t < crs; t++) {
             FloatVector a0 = FloatVector.zero(SPECIES);
@@ -935,10 +945,10 @@ final class VectorConv2d implements CpuOps.Conv2d {
                 a2 = FloatVector.fromArray(SPECIES, dyw, dyBase + 2 * rounded + i).fma(xv, a2);
                 a3 = FloatVector.fromArray(SPECIES, dyw, dyBase + 3 * rounded + i).fma(xv, a3);
             }
-            addLanes(lane, (kt + t) * VL, a0);
-            addLanes(lane, (kt + crs + t) * VL, a1);
-            addLanes(lane, (kt + 2 * crs + t) * VL, a2);
-            addLanes(lane, (kt + 3 * crs + t) * VL, a3);
+            FloatVector.fromArray(SPECIES, lane, (kt + t) * VL).add(a0).intoArray(lane, (kt + t) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + crs + t) * VL).add(a1).intoArray(lane, (kt + crs + t) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + 2 * crs + t) * VL).add(a2).intoArray(lane, (kt + 2 * crs + t) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + 3 * crs + t) * VL).add(a3).intoArray(lane, (kt + 3 * crs + t) * VL);
         }
     }
 
@@ -986,18 +996,18 @@ final class VectorConv2d implements CpuOps.Conv2d {
                 a5 = d5.fma(u, a5);
                 b5 = d5.fma(v, b5);
             }
-            addLanes(lane, (kt + t) * VL, a0);
-            addLanes(lane, (kt + t + 1) * VL, b0);
-            addLanes(lane, (kt + crs + t) * VL, a1);
-            addLanes(lane, (kt + crs + t + 1) * VL, b1);
-            addLanes(lane, (kt + 2 * crs + t) * VL, a2);
-            addLanes(lane, (kt + 2 * crs + t + 1) * VL, b2);
-            addLanes(lane, (kt + 3 * crs + t) * VL, a3);
-            addLanes(lane, (kt + 3 * crs + t + 1) * VL, b3);
-            addLanes(lane, (kt + 4 * crs + t) * VL, a4);
-            addLanes(lane, (kt + 4 * crs + t + 1) * VL, b4);
-            addLanes(lane, (kt + 5 * crs + t) * VL, a5);
-            addLanes(lane, (kt + 5 * crs + t + 1) * VL, b5);
+            FloatVector.fromArray(SPECIES, lane, (kt + t) * VL).add(a0).intoArray(lane, (kt + t) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + t + 1) * VL).add(b0).intoArray(lane, (kt + t + 1) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + crs + t) * VL).add(a1).intoArray(lane, (kt + crs + t) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + crs + t + 1) * VL).add(b1).intoArray(lane, (kt + crs + t + 1) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + 2 * crs + t) * VL).add(a2).intoArray(lane, (kt + 2 * crs + t) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + 2 * crs + t + 1) * VL).add(b2).intoArray(lane, (kt + 2 * crs + t + 1) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + 3 * crs + t) * VL).add(a3).intoArray(lane, (kt + 3 * crs + t) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + 3 * crs + t + 1) * VL).add(b3).intoArray(lane, (kt + 3 * crs + t + 1) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + 4 * crs + t) * VL).add(a4).intoArray(lane, (kt + 4 * crs + t) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + 4 * crs + t + 1) * VL).add(b4).intoArray(lane, (kt + 4 * crs + t + 1) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + 5 * crs + t) * VL).add(a5).intoArray(lane, (kt + 5 * crs + t) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + 5 * crs + t + 1) * VL).add(b5).intoArray(lane, (kt + 5 * crs + t + 1) * VL);
         }
         for (; t < crs; t++) {
             FloatVector a0 = FloatVector.zero(SPECIES);
@@ -1016,18 +1026,13 @@ final class VectorConv2d implements CpuOps.Conv2d {
                 a4 = FloatVector.fromArray(SPECIES, dyw, dyBase + 4 * rounded + i).fma(xv, a4);
                 a5 = FloatVector.fromArray(SPECIES, dyw, dyBase + 5 * rounded + i).fma(xv, a5);
             }
-            addLanes(lane, (kt + t) * VL, a0);
-            addLanes(lane, (kt + crs + t) * VL, a1);
-            addLanes(lane, (kt + 2 * crs + t) * VL, a2);
-            addLanes(lane, (kt + 3 * crs + t) * VL, a3);
-            addLanes(lane, (kt + 4 * crs + t) * VL, a4);
-            addLanes(lane, (kt + 5 * crs + t) * VL, a5);
+            FloatVector.fromArray(SPECIES, lane, (kt + t) * VL).add(a0).intoArray(lane, (kt + t) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + crs + t) * VL).add(a1).intoArray(lane, (kt + crs + t) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + 2 * crs + t) * VL).add(a2).intoArray(lane, (kt + 2 * crs + t) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + 3 * crs + t) * VL).add(a3).intoArray(lane, (kt + 3 * crs + t) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + 4 * crs + t) * VL).add(a4).intoArray(lane, (kt + 4 * crs + t) * VL);
+            FloatVector.fromArray(SPECIES, lane, (kt + 5 * crs + t) * VL).add(a5).intoArray(lane, (kt + 5 * crs + t) * VL);
         }
-    }
-
-    /** lane[at .. at + VL) += v. */
-    private static void addLanes(float[] lane, int at, FloatVector v) {
-        FloatVector.fromArray(SPECIES, lane, at).add(v).intoArray(lane, at);
     }
 
     private static void filterBlock2(float[] xp, int[] toff, float[] dyw, int dyBase, int rounded, int crs,

@@ -292,22 +292,46 @@ final class VectorLinear implements CpuOps.Linear {
             c32 = b2.fma(x, c32);
             c33 = b3.fma(x, c33);
         }
-        store(c00, c, cRow + n0, bias, biasOff + n0);
-        store(c01, c, cRow + n1, bias, biasOff + n1);
-        store(c02, c, cRow + n2, bias, biasOff + n2);
-        store(c03, c, cRow + n3, bias, biasOff + n3);
-        store(c10, c, cRow + ldc + n0, bias, biasOff + n0);
-        store(c11, c, cRow + ldc + n1, bias, biasOff + n1);
-        store(c12, c, cRow + ldc + n2, bias, biasOff + n2);
-        store(c13, c, cRow + ldc + n3, bias, biasOff + n3);
-        store(c20, c, cRow + 2 * ldc + n0, bias, biasOff + n0);
-        store(c21, c, cRow + 2 * ldc + n1, bias, biasOff + n1);
-        store(c22, c, cRow + 2 * ldc + n2, bias, biasOff + n2);
-        store(c23, c, cRow + 2 * ldc + n3, bias, biasOff + n3);
-        store(c30, c, cRow + 3 * ldc + n0, bias, biasOff + n0);
-        store(c31, c, cRow + 3 * ldc + n1, bias, biasOff + n1);
-        store(c32, c, cRow + 3 * ldc + n2, bias, biasOff + n2);
-        store(c33, c, cRow + 3 * ldc + n3, bias, biasOff + n3);
+        // The stores written out here, not through a helper: a helper taking vectors is an ordinary
+        // call, which C2 stops inlining past its node-count cutoff, and its vectors are then boxed.
+        if (bias != null) {
+            FloatVector d0 = FloatVector.fromArray(SPECIES, bias, biasOff + n0);
+            FloatVector d1 = FloatVector.fromArray(SPECIES, bias, biasOff + n1);
+            FloatVector d2 = FloatVector.fromArray(SPECIES, bias, biasOff + n2);
+            FloatVector d3 = FloatVector.fromArray(SPECIES, bias, biasOff + n3);
+            c00 = c00.add(d0);
+            c01 = c01.add(d1);
+            c02 = c02.add(d2);
+            c03 = c03.add(d3);
+            c10 = c10.add(d0);
+            c11 = c11.add(d1);
+            c12 = c12.add(d2);
+            c13 = c13.add(d3);
+            c20 = c20.add(d0);
+            c21 = c21.add(d1);
+            c22 = c22.add(d2);
+            c23 = c23.add(d3);
+            c30 = c30.add(d0);
+            c31 = c31.add(d1);
+            c32 = c32.add(d2);
+            c33 = c33.add(d3);
+        }
+        c00.intoArray(c, cRow + n0);
+        c01.intoArray(c, cRow + n1);
+        c02.intoArray(c, cRow + n2);
+        c03.intoArray(c, cRow + n3);
+        c10.intoArray(c, cRow + ldc + n0);
+        c11.intoArray(c, cRow + ldc + n1);
+        c12.intoArray(c, cRow + ldc + n2);
+        c13.intoArray(c, cRow + ldc + n3);
+        c20.intoArray(c, cRow + 2 * ldc + n0);
+        c21.intoArray(c, cRow + 2 * ldc + n1);
+        c22.intoArray(c, cRow + 2 * ldc + n2);
+        c23.intoArray(c, cRow + 2 * ldc + n3);
+        c30.intoArray(c, cRow + 3 * ldc + n0);
+        c31.intoArray(c, cRow + 3 * ldc + n1);
+        c32.intoArray(c, cRow + 3 * ldc + n2);
+        c33.intoArray(c, cRow + 3 * ldc + n3);
     }
 
     private static void block1x1(float[] a, int aRow, float[] b, int bOff, int ldb, float[] c, int cRow, int depth,
@@ -316,14 +340,9 @@ final class VectorLinear implements CpuOps.Linear {
         for (int k = 0; k < depth; k++) {
             acc = FloatVector.fromArray(SPECIES, b, bOff + k * ldb + n0).fma(FloatVector.broadcast(SPECIES, a[aRow + k]), acc);
         }
-        store(acc, c, cRow + n0, bias, biasOff + n0);
-    }
-
-    /** c[at ..] = v, plus bias[biasAt ..] when there is a bias. */
-    private static void store(FloatVector v, float[] c, int at, float[] bias, int biasAt) {
         if (bias != null) {
-            v = v.add(FloatVector.fromArray(SPECIES, bias, biasAt));
+            acc = acc.add(FloatVector.fromArray(SPECIES, bias, biasOff + n0));
         }
-        v.intoArray(c, at);
+        acc.intoArray(c, cRow + n0);
     }
 }

@@ -127,6 +127,8 @@ def main(argv=None):
         "processes": {"normnet": len(by_impl["normnet"]), "pytorch": len(by_impl["pytorch"])},
         "flush_denormal": sorted({bool((d.get("settings") or {}).get("flush_denormal")) for d in by_impl["pytorch"]
                                   if d.get("kind", "throughput") == "throughput"}),
+        "keep_freed_memory": sorted({bool((d.get("settings") or {}).get("keep_freed_memory")) for d in by_impl["pytorch"]
+                                     if d.get("kind", "throughput") == "throughput"}),
         "max_load_average": max(loads) if loads else None,
         "settings": first.get("settings"),
         "command": a.command,

@@ -2,8 +2,8 @@
 """End to end: one training epoch of LeNet-BN on Fashion-MNIST plus the test evaluation, from the command line.
 
 Runs, in a fresh process, either `./normnet train` or `benchmarks/pytorch/train.py` (the same model,
-SGD lr 1.0, batch 256, seed 0, one epoch, test evaluation; PyTorch with --flush-denormal) and writes
-a bench file (schema normnet-bench/1, as `normnet bench --json`, with `kind: end-to-end`) with two cases:
+SGD lr 1.0, batch 256, seed 0, one epoch, test evaluation; PyTorch with --flush-denormal and
+--keep-freed-memory) and writes a bench file (schema normnet-bench/1, as `normnet bench --json`, with `kind: end-to-end`) with two cases:
 
 - `lenet-bn-28/epoch+eval/b256/cpu`: training examples per second of the epoch's wall time, the
   test evaluation included (the history file's `seconds`): what the steady loop and the evaluation
@@ -41,7 +41,7 @@ def command(impl, threads, history, quick, python, normnet):
     if impl == "normnet":
         return [normnet, "train", "--model", "lenet-bn", "--device", "cpu", "--threads", str(threads)] + args
     return [python, os.path.join(HERE, "pytorch", "train.py"), "--model", "lenet-bn", "--device", "cpu",
-            "--threads", str(threads), "--flush-denormal"] + args
+            "--threads", str(threads), "--flush-denormal", "--keep-freed-memory"] + args
 
 
 def spread_of(x):
@@ -64,7 +64,8 @@ def main(argv=None):
         history = os.path.join(tmp, "history.json")
         cmd = command(a.implementation, a.threads, history, a.quick, a.python, a.normnet)
         doc = common.header(a.implementation, {"quick": a.quick, "command": " ".join(cmd),
-                                               "flush_denormal": a.implementation == "pytorch"})
+                                               "flush_denormal": a.implementation == "pytorch",
+                                               "keep_freed_memory": a.implementation == "pytorch"})
         t0 = time.perf_counter()
         r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         wall = time.perf_counter() - t0

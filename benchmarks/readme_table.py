@@ -105,8 +105,11 @@ def side_by_side_table_2(path, doc, out):
     out.append(f"#### normnet vs PyTorch {doc.get('torch', '')}: examples/s, each side's best process at its best "
                f"thread count ({p.get('normnet')} normnet and {p.get('pytorch')} PyTorch processes)\n")
     ftz = "on" if doc.get("flush_denormal") == [True] else "off" if doc.get("flush_denormal") == [False] else "mixed"
+    keep = doc.get("keep_freed_memory")
+    kept = "" if keep is None else ", freed memory kept (glibc malloc)" if keep == [True] else \
+        ", glibc malloc's defaults" if keep == [False] else ", glibc malloc mixed"
     out.append(f"Machine: {machine_of(doc)}; thread counts tried: normnet {doc['threads'].get('normnet')}, "
-               f"PyTorch {doc['threads'].get('pytorch')}; PyTorch flush-to-zero {ftz}; Java {doc.get('java')}; "
+               f"PyTorch {doc['threads'].get('pytorch')}; PyTorch flush-to-zero {ftz}{kept}; Java {doc.get('java')}; "
                f"commit {str(doc.get('git_commit', '?'))[:12]}; measured {when(doc)}; highest load average before a "
                f"process {doc.get('max_load_average')}.\n")
     out.append("| Case | normnet best (threads) | its processes | PyTorch best (threads) | its processes | ratio | "

@@ -2,8 +2,10 @@
 # normnet and PyTorch throughput on the same machine, each side at its best: several fresh processes
 # per side and thread count, in turn (normnet, PyTorch, normnet, ...), then per case each side's best
 # thread count and best process, the spread over processes, the ratio normnet / PyTorch, a summary
-# JSON and a bar chart. PyTorch runs with flush-to-zero (torch.set_flush_denormal). On the CPU an
-# end-to-end case runs beside the step rates: one training epoch plus the test evaluation, `normnet
+# JSON and a bar chart. PyTorch runs with flush-to-zero (torch.set_flush_denormal) and with glibc
+# malloc keeping freed memory (--keep-freed-memory: its default gives every large activation fresh,
+# faulting pages each step, which cost PyTorch's inference three quarters of its speed on the 2-core
+# development VMs; benchmarks/notes/honest-anchor.md). On the CPU an end-to-end case runs beside the step rates: one training epoch plus the test evaluation, `normnet
 # train` against benchmarks/pytorch/train.py (benchmarks/end_to_end.py).
 #
 #   benchmarks/side_by_side.sh [--quick] [--kernels] [--rounds N] [--device cpu|cuda|all] [--threads N]
@@ -54,7 +56,7 @@ while [ $# -gt 0 ]; do
         --no-e2e) e2e=0 ;;
         --only) [ $# -ge 2 ] || die "--only needs a value"; only="$2"; shift ;;
         --out) [ $# -ge 2 ] || die "--out needs a value"; out="$2"; shift ;;
-        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
     shift
@@ -102,7 +104,7 @@ if [ "$kernels" = 1 ]; then
     pytorch_cmd=("$PYTHON" benchmarks/pytorch/kernels.py)
 else
     normnet_cmd=("$NORMNET" bench)
-    pytorch_cmd=("$PYTHON" benchmarks/pytorch/bench.py --flush-denormal)
+    pytorch_cmd=("$PYTHON" benchmarks/pytorch/bench.py --flush-denormal --keep-freed-memory)
 fi
 e2e_cmd=("$PYTHON" benchmarks/end_to_end.py)
 [ "$quick" = 1 ] && e2e_cmd+=(--quick)

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Checks of the scripts: compare.py, readme_table.py and parity.py's recipe names on made-up files, and
+"""Checks of the scripts: compare.py, readme_table.py and parity.py's recipe names on made-up files, the
+allocator setting of the PyTorch side (common.keep_freed_memory), and
 the PyTorch reference models (pytorch/models.py) against the layer order of normnet's Models.
 
     /usr/bin/python3 -m unittest benchmarks/test_scripts.py      (or run it directly)
@@ -17,6 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "parity"))
 sys.path.insert(0, os.path.join(HERE, "pytorch"))
+import common  # noqa: E402
 import compare  # noqa: E402
 import models  # noqa: E402
 import parity  # noqa: E402
@@ -158,6 +160,28 @@ class ReadmeTableTest(unittest.TestCase):
                           text)
             self.assertIn("Reproduce: `benchmarks/side_by_side.sh --x`", text)
             self.assertNotIn("#### `normnet bench`", text, "the best-of file is not listed as a bench run of its own")
+            self.assertNotIn("freed memory", text, "files without the setting say nothing of it")
+
+    def test_side_by_side_table_says_how_pytorch_allocated(self):
+        for kept, expect in (([True, True], "freed memory kept (glibc malloc)"), ([False, False], "glibc malloc's defaults"),
+                             ([True, False], "glibc malloc mixed")):
+            with tempfile.TemporaryDirectory() as d:
+                files = []
+                for i, (impl, keep) in enumerate((("normnet", None), ("pytorch", kept[0]), ("pytorch", kept[1]))):
+                    doc = bench_doc(impl, {"lenet-bn-28/train/b256/cpu": 1000.0 + i})
+                    if keep is not None:
+                        doc["settings"]["keep_freed_memory"] = keep
+                    path = os.path.join(d, f"{impl}-{i}.json")
+                    with open(path, "w") as f:
+                        json.dump(doc, f)
+                    files.append(path)
+                with contextlib.redirect_stdout(io.StringIO()):
+                    self.assertEqual(0, compare.main(files + ["--json", os.path.join(d, "side_by_side.json"),
+                                                              "--command", "benchmarks/side_by_side.sh", "--best-dir", d]))
+                buf = io.StringIO()
+                with contextlib.redirect_stdout(buf):
+                    self.assertEqual(0, readme_table.main([d]))
+                self.assertIn("PyTorch flush-to-zero off, " + expect + ";", buf.getvalue())
 
     def test_parity_recipes_show_under_their_current_names(self):
         with tempfile.TemporaryDirectory() as d:
@@ -178,6 +202,45 @@ class ReadmeTableTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             with contextlib.redirect_stderr(io.StringIO()):
                 self.assertEqual(1, readme_table.main([d]))
+
+
+class AllocatorTest(unittest.TestCase):
+    PROBE = """
+import ctypes, sys
+sys.path.insert(0, sys.argv[1])
+import common
+if sys.argv[2] == "keep":
+    assert common.keep_freed_memory() is None
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                                               "uordblks", "fordblks", "keepcost")]
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = Info
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+before = libc.mallinfo2().hblkhd
+p = libc.malloc(64 << 20)
+mapped = libc.mallinfo2().hblkhd - before
+libc.free(p)
+after = libc.mallinfo2().arena
+print(mapped, after)
+"""
+
+    def probe(self, mode):
+        import subprocess
+        out = subprocess.run([sys.executable, "-c", self.PROBE, os.path.join(HERE, "pytorch"), mode], capture_output=True,
+                             text=True, check=True).stdout.split()
+        return int(out[0]), int(out[1])
+
+    def test_keep_freed_memory_takes_large_blocks_from_the_heap_and_keeps_them(self):
+        # glibc's default maps a 64 MiB block on its own (and unmaps it when freed); kept, it comes
+        # from the heap, and the heap is not trimmed when it is freed.
+        mapped, _ = self.probe("default")
+        self.assertGreaterEqual(mapped, 64 << 20)
+        mapped, heap_after_free = self.probe("keep")
+        self.assertEqual(0, mapped)
+        self.assertGreaterEqual(heap_after_free, 64 << 20)
 
 
 class ParityTest(unittest.TestCase):

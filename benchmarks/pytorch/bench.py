@@ -163,6 +163,10 @@ def main(argv=None):
     p.add_argument("--flush-denormal", action="store_true",
                    help="torch.set_flush_denormal(True): denormal floats read and written as zero, as a careful user "
                         "would set it (benchmarks/side_by_side.sh passes it)")
+    p.add_argument("--keep-freed-memory", action="store_true",
+                   help="glibc malloc keeps freed memory for the next allocations (no per-allocation mappings, no "
+                        "trimming), as a careful user would configure the allocator (benchmarks/side_by_side.sh "
+                        "passes it; see common.keep_freed_memory)")
     p.add_argument("--repeats", type=int, help="timed runs per case (default 5, quick 3)")
     p.add_argument("--seconds", type=float, help="target seconds per timed run (default 1.0, quick 0.3)")
     p.add_argument("--only", help="regular expression: run only the cases whose id matches")
@@ -177,6 +181,11 @@ def main(argv=None):
     if a.flush_denormal and not torch.set_flush_denormal(True):
         print("error: --flush-denormal: this CPU does not support flushing denormals", file=sys.stderr)
         return 2
+    if a.keep_freed_memory:
+        why = common.keep_freed_memory()
+        if why is not None:
+            print(f"error: --keep-freed-memory: {why}", file=sys.stderr)
+            return 2
     if a.device == "cuda" and not common.cuda_usable():
         print("error: --device cuda: torch.cuda is not available on this machine", file=sys.stderr)
         return 2
@@ -191,6 +200,7 @@ def main(argv=None):
         "warmup_seconds": 1.0 if a.quick else 2.0,
         "seed": a.seed,
         "flush_denormal": a.flush_denormal,
+        "keep_freed_memory": a.keep_freed_memory,
     }
     if settings["repeats"] < 1 or settings["target_seconds"] <= 0:
         p.error("--repeats and --seconds must be positive")

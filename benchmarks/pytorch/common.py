@@ -7,6 +7,8 @@ another size), and the same JSON schema as `normnet bench --json`. The models th
 in models.py.
 """
 
+import ctypes
+import ctypes.util
 import datetime
 import gzip
 import os
@@ -218,6 +220,38 @@ def _gpu():
         pass
     return {"name": torch.cuda.get_device_name(0), "driver": driver,
             "cuda": torch.version.cuda, "cudnn": str(torch.backends.cudnn.version())}
+
+
+# ---------------------------------------------------------------- memory
+
+# glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD = -1
+M_MMAP_MAX = -4
+
+
+def keep_freed_memory():
+    """glibc malloc keeps the memory PyTorch frees for its next allocations instead of giving it
+    back to the kernel: no chunk is mapped on its own (M_MMAP_MAX 0) and the heap is never trimmed
+    (M_TRIM_THRESHOLD at its largest). By default glibc maps every allocation above a threshold
+    (128 KiB, raised up to 32 MiB as such chunks are freed) on its own and unmaps it when freed, and
+    trims the heap's free top; an activation of a step then lands on fresh pages every step, and
+    each page faults when first written. On the 2-core development VMs that fault is dear: LeNet-BN
+    inference at batch 1000 ran 5,062-5,600 examples/s by default and 21,663-26,086 with freed memory
+    kept, with 748,528-1,200,480 page faults per process against 72,055-83,949
+    (benchmarks/pytorch/malloc_probe.sh; benchmarks/notes/honest-anchor.md). PyTorch's performance tuning guide recommends another
+    allocator (jemalloc, tcmalloc) for the same reason; this is the one-line equivalent with glibc.
+    Returns None when it is set, else why not (no glibc)."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):
+        return f"no glibc mallopt in the C library ({name})"
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    if mallopt(M_MMAP_MAX, 0) != 1 or mallopt(M_TRIM_THRESHOLD, 2**31 - 1) != 1:
+        return "mallopt refused M_MMAP_MAX 0 or M_TRIM_THRESHOLD 2^31-1"
+    return None
 
 
 def header(implementation, settings):

@@ -50,6 +50,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--flush-denormal", action="store_true",
                    help="torch.set_flush_denormal(True): denormal floats read and written as zero")
+    p.add_argument("--keep-freed-memory", action="store_true",
+                   help="glibc malloc keeps freed memory for the next allocations (see common.keep_freed_memory)")
     p.add_argument("--history", help="write the history JSON here")
     p.add_argument("--save", help="write the trained state_dict here as safetensors (PyTorch's names, no metadata)")
     a = p.parse_args(argv)
@@ -61,6 +63,11 @@ def main(argv=None):
     if a.flush_denormal and not torch.set_flush_denormal(True):
         print("error: --flush-denormal: this CPU does not support flushing denormals", file=sys.stderr)
         return 2
+    if a.keep_freed_memory:
+        why = common.keep_freed_memory()
+        if why is not None:
+            print(f"error: --keep-freed-memory: {why}", file=sys.stderr)
+            return 2
     if a.device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda: torch.cuda is not available on this machine", file=sys.stderr)
         return 2

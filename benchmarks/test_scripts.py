@@ -137,25 +137,31 @@ class ReadmeTableTest(unittest.TestCase):
             self.assertIn("2026-01-02 03:04:05 UTC", text)
             self.assertIn("Reproduce: `./normnet bench --device cpu --quick --threads 2 --json FILE`", text)
 
+    def side_by_side_text(self, d, docs):
+        """README text of a side by side over the bench files {name: doc}, written and compared in d."""
+        files = []
+        for name, doc in docs.items():
+            path = os.path.join(d, name + ".json")
+            with open(path, "w") as f:
+                json.dump(doc, f)
+            files.append(path)
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.assertEqual(0, compare.main(files + ["--json", os.path.join(d, "side_by_side.json"),
+                                                      "--command", "benchmarks/side_by_side.sh --x", "--best-dir", d]))
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            self.assertEqual(0, readme_table.main([d]))
+        return buf.getvalue()
+
     def test_side_by_side_table_shows_best_threads_spread_and_ratios(self):
         with tempfile.TemporaryDirectory() as d:
-            files = []
+            docs = {}
             for impl, threads, v in (("normnet", 2, 3000.0), ("normnet", 2, 2500.0), ("pytorch", 2, 1000.0),
                                      ("pytorch", 1, 1200.0)):
                 doc = bench_doc(impl, {"lenet-bn-28/train/b256/cpu": v})
                 doc["threads"] = threads
-                path = os.path.join(d, f"{impl}-t{threads}-{v:.0f}.json")
-                with open(path, "w") as f:
-                    json.dump(doc, f)
-                files.append(path)
-            with contextlib.redirect_stdout(io.StringIO()):
-                self.assertEqual(0, compare.main(files + ["--json", os.path.join(d, "side_by_side.json"),
-                                                          "--command", "benchmarks/side_by_side.sh --x",
-                                                          "--best-dir", d]))
-            buf = io.StringIO()
-            with contextlib.redirect_stdout(buf):
-                self.assertEqual(0, readme_table.main([d]))
-            text = buf.getvalue()
+                docs[f"{impl}-t{threads}-{v:.0f}"] = doc
+            text = self.side_by_side_text(d, docs)
             self.assertIn("| `lenet-bn-28/train/b256/cpu` | 3,000 (2) | 2,500-3,000 | 1,200 (1) | 1,200-1,200 | 2.50x |",
                           text)
             self.assertIn("Reproduce: `benchmarks/side_by_side.sh --x`", text)
@@ -166,22 +172,13 @@ class ReadmeTableTest(unittest.TestCase):
         for kept, expect in (([True, True], "freed memory kept (glibc malloc)"), ([False, False], "glibc malloc's defaults"),
                              ([True, False], "glibc malloc mixed")):
             with tempfile.TemporaryDirectory() as d:
-                files = []
+                docs = {}
                 for i, (impl, keep) in enumerate((("normnet", None), ("pytorch", kept[0]), ("pytorch", kept[1]))):
                     doc = bench_doc(impl, {"lenet-bn-28/train/b256/cpu": 1000.0 + i})
                     if keep is not None:
                         doc["settings"]["keep_freed_memory"] = keep
-                    path = os.path.join(d, f"{impl}-{i}.json")
-                    with open(path, "w") as f:
-                        json.dump(doc, f)
-                    files.append(path)
-                with contextlib.redirect_stdout(io.StringIO()):
-                    self.assertEqual(0, compare.main(files + ["--json", os.path.join(d, "side_by_side.json"),
-                                                              "--command", "benchmarks/side_by_side.sh", "--best-dir", d]))
-                buf = io.StringIO()
-                with contextlib.redirect_stdout(buf):
-                    self.assertEqual(0, readme_table.main([d]))
-                self.assertIn("PyTorch flush-to-zero off, " + expect + ";", buf.getvalue())
+                    docs[f"{impl}-{i}"] = doc
+                self.assertIn("PyTorch flush-to-zero off, " + expect + ";", self.side_by_side_text(d, docs))
 
     def test_parity_recipes_show_under_their_current_names(self):
         with tempfile.TemporaryDirectory() as d:

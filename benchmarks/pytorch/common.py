@@ -238,9 +238,9 @@ def keep_freed_memory():
     each page faults when first written. On the 2-core development VMs that fault is dear: LeNet-BN
     inference at batch 1000 ran 5,062-5,600 examples/s by default and 21,663-26,086 with freed memory
     kept, with 748,528-1,200,480 page faults per process against 72,055-83,949
-    (benchmarks/pytorch/malloc_probe.sh; benchmarks/notes/honest-anchor.md). PyTorch's performance tuning guide recommends another
-    allocator (jemalloc, tcmalloc) for the same reason; this is the one-line equivalent with glibc.
-    Returns None when it is set, else why not (no glibc)."""
+    (benchmarks/pytorch/malloc_probe.sh; benchmarks/notes/honest-anchor.md). PyTorch's performance
+    tuning guide recommends another allocator (jemalloc, tcmalloc) for the same reason; this is the
+    equivalent with glibc alone. Returns None when it is set, else why not (no glibc)."""
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name)

@@ -113,6 +113,11 @@ def main(argv=None):
     first = by_impl["normnet"][0]
     loads = [((d.get("machine") or {}).get("load_average") or [None])[0] for d in docs]
     loads = [x for x in loads if isinstance(x, (int, float))]
+    def pytorch_setting(name):
+        """The values one setting took over PyTorch's throughput processes, sorted (one value when all agree)."""
+        return sorted({bool((d.get("settings") or {}).get(name)) for d in by_impl["pytorch"]
+                       if d.get("kind", "throughput") == "throughput"})
+
     summary = {
         "schema": "normnet-side-by-side/2",
         "date": first.get("date"),
@@ -125,10 +130,8 @@ def main(argv=None):
         "java": (first.get("runtime") or {}).get("java"),
         "torch": (by_impl["pytorch"][0].get("runtime") or {}).get("torch"),
         "processes": {"normnet": len(by_impl["normnet"]), "pytorch": len(by_impl["pytorch"])},
-        "flush_denormal": sorted({bool((d.get("settings") or {}).get("flush_denormal")) for d in by_impl["pytorch"]
-                                  if d.get("kind", "throughput") == "throughput"}),
-        "keep_freed_memory": sorted({bool((d.get("settings") or {}).get("keep_freed_memory")) for d in by_impl["pytorch"]
-                                     if d.get("kind", "throughput") == "throughput"}),
+        "flush_denormal": pytorch_setting("flush_denormal"),
+        "keep_freed_memory": pytorch_setting("keep_freed_memory"),
         "max_load_average": max(loads) if loads else None,
         "settings": first.get("settings"),
         "command": a.command,

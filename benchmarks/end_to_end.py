@@ -3,7 +3,8 @@
 
 Runs, in a fresh process, either `./normnet train` or `benchmarks/pytorch/train.py` (the same model,
 SGD lr 1.0, batch 256, seed 0, one epoch, test evaluation; PyTorch with --flush-denormal and
---keep-freed-memory) and writes a bench file (schema normnet-bench/1, as `normnet bench --json`, with `kind: end-to-end`) with two cases:
+--keep-freed-memory) and writes a bench file (schema normnet-bench/1, as `normnet bench --json`, with
+`kind: end-to-end`) with two cases:
 
 - `lenet-bn-28/epoch+eval/b256/cpu`: training examples per second of the epoch's wall time, the
   test evaluation included (the history file's `seconds`): what the steady loop and the evaluation

@@ -104,10 +104,13 @@ def side_by_side_table_2(path, doc, out):
     p = doc.get("processes") or {}
     out.append(f"#### normnet vs PyTorch {doc.get('torch', '')}: examples/s, each side's best process at its best "
                f"thread count ({p.get('normnet')} normnet and {p.get('pytorch')} PyTorch processes)\n")
-    ftz = "on" if doc.get("flush_denormal") == [True] else "off" if doc.get("flush_denormal") == [False] else "mixed"
-    keep = doc.get("keep_freed_memory")
-    kept = "" if keep is None else ", freed memory kept (glibc malloc)" if keep == [True] else \
-        ", glibc malloc's defaults" if keep == [False] else ", glibc malloc mixed"
+    def said(values, on, off, mixed):
+        return on if values == [True] else off if values == [False] else mixed
+
+    ftz = said(doc.get("flush_denormal"), "on", "off", "mixed")
+    keep = doc.get("keep_freed_memory")    # absent from files made before the setting existed
+    kept = "" if keep is None else said(keep, ", freed memory kept (glibc malloc)", ", glibc malloc's defaults",
+                                        ", glibc malloc mixed")
     out.append(f"Machine: {machine_of(doc)}; thread counts tried: normnet {doc['threads'].get('normnet')}, "
                f"PyTorch {doc['threads'].get('pytorch')}; PyTorch flush-to-zero {ftz}{kept}; Java {doc.get('java')}; "
                f"commit {str(doc.get('git_commit', '?'))[:12]}; measured {when(doc)}; highest load average before a "

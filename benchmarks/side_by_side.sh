@@ -5,8 +5,9 @@
 # JSON and a bar chart. PyTorch runs with flush-to-zero (torch.set_flush_denormal) and with glibc
 # malloc keeping freed memory (--keep-freed-memory: its default gives every large activation fresh,
 # faulting pages each step, which cost PyTorch's inference three quarters of its speed on the 2-core
-# development VMs; benchmarks/notes/honest-anchor.md). On the CPU an end-to-end case runs beside the step rates: one training epoch plus the test evaluation, `normnet
-# train` against benchmarks/pytorch/train.py (benchmarks/end_to_end.py).
+# development VMs; benchmarks/notes/honest-anchor.md). On the CPU an end-to-end case runs beside
+# the step rates: one training epoch plus the test evaluation, `normnet train` against
+# benchmarks/pytorch/train.py (benchmarks/end_to_end.py).
 #
 #   benchmarks/side_by_side.sh [--quick] [--kernels] [--rounds N] [--device cpu|cuda|all] [--threads N]
 #                              [--thread-counts LIST] [--no-e2e] [--only REGEX] [--out DIR]

@@ -11,11 +11,12 @@ Compile and run:
 
 version 1: one thread per channel: sums in double, then dx; serial and slow
 version 2: each channel split over G blocks that write (sum dy, sum dy * xhat) partials from
-           fixed trees; one thread per channel merges them in order in double; a grid-stride
-           pass writes dx (the mainline kernels batchnorm_backward_partial v2,
-           batchnorm_backward_finalize v2 and batchnorm_backward_dx v1, included from
-           src/main/cuda/batchnorm.cu)
-version 3: version 2 with the finalize folded into the partial pass: the last block of each
+           fixed trees; one block per channel merges them in double (in order per thread, then
+           a fixed tree); a grid-stride pass writes dx (the mainline kernels
+           batchnorm_backward_partial v3, batchnorm_backward_finalize v3 and
+           batchnorm_backward_dx v1, included from src/main/cuda/batchnorm.cu; until those,
+           a division per value for its index and one thread per channel merging serially)
+version 3: the earlier version 2 with the finalize folded into the partial pass: the last block of each
            channel (an integer ticket per channel) sums the channel's partials in order; two
            launches instead of three
 All versions are deterministic.
@@ -82,13 +83,12 @@ __global__ void batchnorm_backward_kernel1(const float* __restrict__ x, const fl
 }
 
 // v2: the mainline kernels batchnorm_backward_partial, batchnorm_backward_finalize and
-// batchnorm_backward_dx, included from src/main/cuda/batchnorm.cu (with its helper bn_index,
-// which v3 uses too).
+// batchnorm_backward_dx, included from src/main/cuda/batchnorm.cu.
 #include "../../src/main/cuda/batchnorm.cu"
 
 // v3 (1 of 2): v2's partial pass, and the last block of each channel to finish (an integer
 // ticket per channel, taken after __threadfence) sums that channel's G partials in order (in
-// double) as batchnorm_backward_finalize v2 does, then resets the ticket. Saves the finalize
+// double) as batchnorm_backward_finalize v2 did, then resets the ticket. Saves the finalize
 // launch; dx is then written by batchnorm_backward_dx v1 (2 of 2).
 __global__ void batchnorm_backward_partial_kernel3(const float* __restrict__ x, const float* __restrict__ dy,
                                                    const float* __restrict__ saveMean,
@@ -193,7 +193,8 @@ static void batchnorm_backward(int version, BnArgs a) {
             batchnorm_backward_partial<<<grid, geometry::REDUCE_THREADS>>>(a.x, a.dy, a.saveMean, a.saveInvStd,
                                                                            partials, a.N, a.C, a.L, split.chunk);
             CUDA_CHECK_LAUNCH();
-            batchnorm_backward_finalize<<<ceil_div(a.C, 128), 128>>>(partials, a.C, split.groups, a.dgamma, a.dbeta);
+            batchnorm_backward_finalize<<<a.C, geometry::batchnorm_finalize_threads(split.groups)>>>(
+                partials, a.C, split.groups, a.dgamma, a.dbeta);
             CUDA_CHECK_LAUNCH();
             int total = a.N * a.C * a.L;
             batchnorm_backward_dx<<<geometry::stride_blocks(total), geometry::THREADS>>>(

@@ -16,14 +16,16 @@ Compile and run:
 train version 1: one thread per channel, two passes in double, then y; serial and slow
 train version 2: one block per channel: block sum of x - x[first] (fixed tree) -> mean, block sum of
                  (x - mean)^2 -> var, then the same block writes y; reads x three times
-train version 3: each channel split over G blocks: Welford per thread, Chan merges in a fixed
-                 tree, partials (C, G, 3) merged in order in double by one thread per channel,
-                 then a grid-stride normalize over all elements (the mainline kernels
-                 batchnorm_stats_partial v3, batchnorm_stats_finalize v3 and
-                 batchnorm_normalize v1, included from src/main/cuda/batchnorm.cu)
-train version 4: version 3 with the finalize folded into the partial pass: the last block of
-                 each channel (an integer ticket per channel) merges the channel's partials in
-                 order; two launches instead of three
+train version 3: each channel split over G blocks: per thread, four values at a time merged
+                 into a running (count, mean, M2) (Chan), then Chan merges in a fixed tree;
+                 partials (C, G, 3) merged in double by one block per channel (in order per
+                 thread, then a fixed tree); then a grid-stride normalize over all elements
+                 (the mainline kernels batchnorm_stats_partial v4, batchnorm_stats_finalize v4
+                 and batchnorm_normalize v1, included from src/main/cuda/batchnorm.cu; until
+                 those, Welford per value and one thread per channel merging serially)
+train version 4: the earlier version 3 (Welford per value) with the finalize folded into the
+                 partial pass: the last block of each channel (an integer ticket per channel)
+                 merges the channel's partials in order; two launches instead of three
 eval version 1:  grid-stride, one element per iteration (the mainline kernel
                  batchnorm_forward_eval v1, included from src/main/cuda/batchnorm.cu)
 eval version 2:  four elements per iteration with float4 loads and stores when L % 4 == 0
@@ -164,12 +166,12 @@ __global__ void batchnorm_forward_train_kernel2(const float* __restrict__ x, con
 
 // train v3: the mainline kernels batchnorm_stats_partial, batchnorm_stats_finalize and
 // batchnorm_normalize, and eval v1: the mainline batchnorm_forward_eval, included from
-// src/main/cuda/batchnorm.cu (with its helpers bn_index and bn_chan_merge, which v4 uses too).
+// src/main/cuda/batchnorm.cu (with its helper bn_chan_merge, which v4 uses too).
 #include "../../src/main/cuda/batchnorm.cu"
 
 // train v4 (1 of 2): v3's partial pass, and the last block of each channel to finish (an
 // integer ticket per channel, taken after __threadfence) merges that channel's G partials in
-// order (Chan, in double) exactly as batchnorm_stats_finalize v3 does, then resets the ticket.
+// order (Chan, in double) as batchnorm_stats_finalize v3 did, then resets the ticket.
 // Saves the finalize launch; y is then written by batchnorm_normalize v1 (2 of 2).
 __global__ void batchnorm_stats_kernel4(const float* __restrict__ x,  // (N, C, L)
                                         float* partials,               // (C, G, 3)
@@ -332,9 +334,10 @@ static void batchnorm_forward_train_run(int version, BnArgs a) {
             dim3 grid(split.groups, a.C);
             batchnorm_stats_partial<<<grid, geometry::REDUCE_THREADS>>>(a.x, partials, a.N, a.C, a.L, split.chunk);
             CUDA_CHECK_LAUNCH();
-            batchnorm_stats_finalize<<<ceil_div(a.C, 128), 128>>>(partials, a.C, split.groups, m, a.runningMean,
-                                                                  a.runningVar, a.saveMean, a.saveInvStd,
-                                                                  a.momentum, a.eps);
+            int finalizeThreads = geometry::batchnorm_finalize_threads(split.groups);
+            batchnorm_stats_finalize<<<a.C, finalizeThreads>>>(partials, a.C, split.groups, m, a.runningMean,
+                                                              a.runningVar, a.saveMean, a.saveInvStd, a.momentum,
+                                                              a.eps);
             CUDA_CHECK_LAUNCH();
             int total = a.N * a.C * a.L;
             batchnorm_normalize<<<geometry::stride_blocks(total), geometry::THREADS>>>(

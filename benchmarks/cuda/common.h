@@ -367,6 +367,16 @@ static inline bool timing_enabled() {
 #endif
 }
 
+// ----------------------------------------------------------------------------------- batch norm
+// Element (n, c, l) of slice position j in [0, m = N*L) of channel c: the per-element index of the
+// lab's ticket versions (the mainline walks its slice with BnWalk instead). 32-bit arithmetic:
+// every element count fits in int.
+__device__ __forceinline__ size_t bn_index(long long j, int c, int C, int L) {
+    const unsigned n = (unsigned) j / (unsigned) L;
+    const unsigned l = (unsigned) j - n * (unsigned) L;
+    return ((size_t) n * C + c) * L + l;
+}
+
 // ----------------------------------------------------------------------------------- launch geometry
 // The mainline's launch arithmetic (src/main/java/dev/normnet/backend/cuda/LaunchGeometry.java),
 // so the mainline kernels the lab includes run here with the grids the Java side gives them.
@@ -387,6 +397,7 @@ const long long BN_VALUES_PER_BLOCK = 4096;
 const long long BN_MAX_GROUPS = 1024;
 const long long FILTER_TARGET_THREADS = 1 << 17;
 const long long FILTER_MIN_CHUNK = 64;
+const long long FILTER_MAX_CHUNK = 4096;
 const long long FILTER_MAX_GROUPS = 4096;
 const int SERIAL_MERGE_MAX = 32;
 
@@ -413,6 +424,7 @@ struct Split {
 inline Split filter_split(int outputs, long long m) {
     long long groups = ceil_div_ll(FILTER_TARGET_THREADS, outputs);
     groups = min_ll(groups, ceil_div_ll(m, FILTER_MIN_CHUNK));
+    groups = max_ll(groups, ceil_div_ll(m, FILTER_MAX_CHUNK));
     groups = max_ll(1, min_ll(groups, FILTER_MAX_GROUPS));
     long long chunk = ceil_div_ll(m, groups);
     return Split{(int) ceil_div_ll(m, chunk), (int) chunk};
@@ -421,6 +433,11 @@ inline Split batchnorm_split(long long m) {
     long long groups = max_ll(1, min_ll(ceil_div_ll(m, BN_VALUES_PER_BLOCK), BN_MAX_GROUPS));
     long long chunk = ceil_div_ll(m, groups);
     return Split{(int) ceil_div_ll(m, chunk), (int) chunk};
+}
+inline int batchnorm_finalize_threads(int groups) {
+    int threads = 32;
+    while (threads < groups && threads < REDUCE_THREADS) threads <<= 1;
+    return threads;
 }
 inline Split gemm_split(int m, int n, int k) {
     long long tiles = ceil_div_ll(m, GEMM_TILE) * ceil_div_ll(n, GEMM_TILE);

@@ -4,17 +4,40 @@
 //
 // Training forward: batchnorm_stats_partial -> batchnorm_stats_finalize -> batchnorm_normalize.
 // Backward: batchnorm_backward_partial -> batchnorm_backward_finalize -> batchnorm_backward_dx.
-// Every channel is split over G blocks (G from LaunchGeometry.batchNormGroups), so 6 or 16
-// channels still fill the GPU; partials are merged in fixed order: deterministic.
+// Every channel is split over G blocks (G from LaunchGeometry.batchNormSplit), so 6 or 16
+// channels still fill the GPU; partials are merged by one block per channel in a fixed order and
+// tree: deterministic.
 #include "common.cuh"
 
-// j < m = N*L <= N*C*L <= 2^31 - 1 (NormGeometry checks the element count), so the division is
-// done in 32 bits, not per element in 64.
-__device__ __forceinline__ size_t bn_index(long long j, int c, int C, int L) {
-    const unsigned n = (unsigned) j / (unsigned) L;
-    const unsigned l = (unsigned) j - n * (unsigned) L;
-    return ((size_t) n * C + c) * L + l;
-}
+// Walks the elements (n, c, l) of one channel c at slice positions j, j + step, j + 2*step, ...
+// without a division per element: (n, l) advance by (step / L, step % L) with one carry.
+// Every index fits in 32 bits: j < m = N*L and (n*C + c)*L + l < N*C*L <= 2^31 - 1 (NormGeometry
+// checks the element count).
+struct BnWalk {
+    unsigned n, l;              // slice position j = n*L + l
+    unsigned dn, dl;            // step = dn*L + dl, dl < L
+    unsigned rowStart, rowStep;  // (n*C + c)*L and C*L
+
+    __device__ __forceinline__ BnWalk(unsigned j, unsigned step, int c, int C, int L) {
+        n = j / (unsigned) L;
+        l = j - n * (unsigned) L;
+        dn = step / (unsigned) L;
+        dl = step - dn * (unsigned) L;
+        rowStep = (unsigned) C * (unsigned) L;
+        rowStart = (n * (unsigned) C + (unsigned) c) * (unsigned) L;
+    }
+
+    __device__ __forceinline__ unsigned index() const { return rowStart + l; }
+
+    __device__ __forceinline__ void advance(unsigned L) {
+        l += dl;
+        rowStart += dn * rowStep;
+        if (l >= L) {
+            l -= L;
+            rowStart += rowStep;
+        }
+    }
+};
 
 // Chan's merge of two (count, mean, M2) summaries into the first.
 __device__ __forceinline__ void bn_chan_merge(float& na, float& ma, float& m2a, float nb, float mb, float m2b) {
@@ -27,9 +50,22 @@ __device__ __forceinline__ void bn_chan_merge(float& na, float& ma, float& m2a, 
     na = n;
 }
 
-// batchnorm_stats_partial v3: Welford per thread over a strided part of the block's slice, then
-// a fixed tree of Chan merges in shared memory. Grid (G, C); block (g, c) covers
-// j in [g*chunk, min(m, (g+1)*chunk)). Writes partials[c][g] = (count, mean, M2).
+// The same in double.
+__device__ __forceinline__ void bn_chan_merge_d(double& na, double& ma, double& m2a, double nb, double mb, double m2b) {
+    if (nb == 0.0) return;
+    double n = na + nb;
+    double delta = mb - ma;
+    double fb = nb / n;
+    ma = ma + delta * fb;
+    m2a = m2a + m2b + delta * delta * na * fb;
+    na = n;
+}
+
+// batchnorm_stats_partial v4: each thread summarizes a strided part of the block's slice, four
+// values at a time (their mean and M2, then one Chan merge: one division per four values instead
+// of Welford's one per value), the last few one by one (Welford); then a fixed tree of Chan
+// merges in shared memory. Grid (G, C); block (g, c) covers j in [g*chunk, min(m, (g+1)*chunk)).
+// Writes partials[c][g] = (count, mean, M2).
 NN_KERNEL void batchnorm_stats_partial(const float* __restrict__ x,  // (N, C, L)
                                        float* __restrict__ partials,  // (C, G, 3)
                                        int N, int C, int L, int chunk) {
@@ -39,20 +75,38 @@ NN_KERNEL void batchnorm_stats_partial(const float* __restrict__ x,  // (N, C, L
     const int g = blockIdx.x;
     const int G = gridDim.x;
     const int c = blockIdx.y;
-    const long long m = (long long) N * L;
-    const long long j0 = (long long) g * chunk;
-    const long long j1 = min(m, j0 + chunk);
-    int count = 0;
+    const unsigned m = (unsigned) N * (unsigned) L;
+    const unsigned step = blockDim.x;
+    const unsigned j0 = (unsigned) g * (unsigned) chunk;
+    const unsigned j1 = min(m, j0 + (unsigned) chunk);  // j0 + chunk < 2^32: j0 < m < 2^31, chunk <= m
+    unsigned j = j0 + threadIdx.x;
+    BnWalk at(j, step, c, C, L);
+    float count = 0.0f;
     float mean = 0.0f;
     float m2 = 0.0f;
-    for (long long j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
-        float v = x[bn_index(j, c, C, L)];
-        count++;
+    for (; j + 3 * step < j1; j += 4 * step) {
+        float v0 = x[at.index()];
+        at.advance(L);
+        float v1 = x[at.index()];
+        at.advance(L);
+        float v2 = x[at.index()];
+        at.advance(L);
+        float v3 = x[at.index()];
+        at.advance(L);
+        float qm = ((v0 + v1) + (v2 + v3)) * 0.25f;
+        float d0 = v0 - qm, d1 = v1 - qm, d2 = v2 - qm, d3 = v3 - qm;
+        float q2 = fmaf(d3, d3, fmaf(d2, d2, fmaf(d1, d1, d0 * d0)));
+        bn_chan_merge(count, mean, m2, 4.0f, qm, q2);
+    }
+    for (; j < j1; j += step) {
+        float v = x[at.index()];
+        at.advance(L);
+        count += 1.0f;
         float delta = v - mean;
-        mean += delta / (float) count;
+        mean += delta / count;
         m2 += delta * (v - mean);
     }
-    sn[threadIdx.x] = (float) count;
+    sn[threadIdx.x] = count;
     sm[threadIdx.x] = mean;
     s2[threadIdx.x] = m2;
     __syncthreads();
@@ -74,10 +128,12 @@ NN_KERNEL void batchnorm_stats_partial(const float* __restrict__ x,  // (N, C, L
     }
 }
 
-// batchnorm_stats_finalize v3: one thread per channel merges its G partials in order (Chan, in
-// double), then writes saveMean, saveInvStd = 1/sqrt(var + eps) with the biased variance, and
-// updates the running statistics with PyTorch's convention: momentum weights the new value, and
-// the running variance takes the unbiased var * m / (m - 1).
+// batchnorm_stats_finalize v4: one block per channel (grid C, blockDim a power of two up to
+// NN_REDUCE_THREADS, from LaunchGeometry.batchNormFinalizeThreads): thread t merges partials
+// t, t + blockDim, ... in order, then a fixed tree of Chan merges, all in double. Thread 0 writes
+// saveMean, saveInvStd = 1/sqrt(var + eps) with the biased variance, and updates the running
+// statistics with PyTorch's convention: momentum weights the new value, and the running variance
+// takes the unbiased var * m / (m - 1).
 NN_KERNEL void batchnorm_stats_finalize(const float* __restrict__ partials,  // (C, G, 3)
                                         int C, int G, long long m,
                                         float* __restrict__ runningMean,  // (C)
@@ -85,26 +141,37 @@ NN_KERNEL void batchnorm_stats_finalize(const float* __restrict__ partials,  // 
                                         float* __restrict__ saveMean,     // (C)
                                         float* __restrict__ saveInvStd,   // (C)
                                         float momentum, float eps) {
-    const int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= C) return;
+    __shared__ double sn[NN_REDUCE_THREADS];
+    __shared__ double sm[NN_REDUCE_THREADS];
+    __shared__ double s2[NN_REDUCE_THREADS];
+    const int c = blockIdx.x;
     double n = 0.0, mean = 0.0, m2 = 0.0;
-    for (int g = 0; g < G; g++) {
+    for (int g = threadIdx.x; g < G; g += blockDim.x) {
         const float* in = partials + ((size_t) c * G + g) * 3;
-        double nb = in[0];
-        if (nb == 0.0) continue;
-        double mb = in[1], m2b = in[2];
-        double total = n + nb;
-        double delta = mb - mean;
-        mean += delta * nb / total;
-        m2 += m2b + delta * delta * n * nb / total;
-        n = total;
+        bn_chan_merge_d(n, mean, m2, in[0], in[1], in[2]);
     }
-    double var = m2 / (double) m;
-    saveMean[c] = (float) mean;
-    saveInvStd[c] = (float) (1.0 / sqrt(var + (double) eps));
-    double unbiased = m2 / (double) (m - 1);
-    runningMean[c] = (float) ((1.0 - momentum) * runningMean[c] + momentum * mean);
-    runningVar[c] = (float) ((1.0 - momentum) * runningVar[c] + momentum * unbiased);
+    sn[threadIdx.x] = n;
+    sm[threadIdx.x] = mean;
+    s2[threadIdx.x] = m2;
+    __syncthreads();
+    for (int s = blockDim.x >> 1; s > 0; s >>= 1) {
+        if (threadIdx.x < s) {
+            double na = sn[threadIdx.x], ma = sm[threadIdx.x], m2a = s2[threadIdx.x];
+            bn_chan_merge_d(na, ma, m2a, sn[threadIdx.x + s], sm[threadIdx.x + s], s2[threadIdx.x + s]);
+            sn[threadIdx.x] = na;
+            sm[threadIdx.x] = ma;
+            s2[threadIdx.x] = m2a;
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        double var = s2[0] / (double) m;
+        saveMean[c] = (float) sm[0];
+        saveInvStd[c] = (float) (1.0 / sqrt(var + (double) eps));
+        double unbiased = s2[0] / (double) (m - 1);
+        runningMean[c] = (float) ((1.0 - momentum) * runningMean[c] + momentum * sm[0]);
+        runningVar[c] = (float) ((1.0 - momentum) * runningVar[c] + momentum * unbiased);
+    }
 }
 
 // batchnorm_normalize v1: y = gamma[c] * (x - mean[c]) * invstd[c] + beta[c], grid-stride over
@@ -132,9 +199,9 @@ NN_KERNEL void batchnorm_forward_eval(const float* __restrict__ x, const float* 
     }
 }
 
-// batchnorm_backward_partial v2: per block (g, c), the sums of dy and dy * xhat over the block's
-// slice (xhat = (x - saveMean) * saveInvStd), each thread strided, then a fixed tree.
-// Writes partials[c][g] = (sum dy, sum dy * xhat).
+// batchnorm_backward_partial v3: per block (g, c), the sums of dy and dy * xhat over the block's
+// slice (xhat = (x - saveMean) * saveInvStd), each thread strided (BnWalk, no division per
+// element), then a fixed tree. Writes partials[c][g] = (sum dy, sum dy * xhat).
 NN_KERNEL void batchnorm_backward_partial(const float* __restrict__ x, const float* __restrict__ dy,
                                           const float* __restrict__ saveMean,
                                           const float* __restrict__ saveInvStd,
@@ -144,15 +211,19 @@ NN_KERNEL void batchnorm_backward_partial(const float* __restrict__ x, const flo
     const int g = blockIdx.x;
     const int G = gridDim.x;
     const int c = blockIdx.y;
-    const long long m = (long long) N * L;
-    const long long j0 = (long long) g * chunk;
-    const long long j1 = min(m, j0 + chunk);
+    const unsigned m = (unsigned) N * (unsigned) L;
+    const unsigned step = blockDim.x;
+    const unsigned j0 = (unsigned) g * (unsigned) chunk;
+    const unsigned j1 = min(m, j0 + (unsigned) chunk);
     const float mean = saveMean[c];
     const float invstd = saveInvStd[c];
+    unsigned j = j0 + threadIdx.x;
+    BnWalk at(j, step, c, C, L);
     float sdy = 0.0f;
     float sdyx = 0.0f;
-    for (long long j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
-        size_t i = bn_index(j, c, C, L);
+    for (; j < j1; j += step) {
+        unsigned i = at.index();
+        at.advance(L);
         float d = dy[i];
         sdy += d;
         sdyx = fmaf(d, (x[i] - mean) * invstd, sdyx);
@@ -166,20 +237,25 @@ NN_KERNEL void batchnorm_backward_partial(const float* __restrict__ x, const flo
     }
 }
 
-// batchnorm_backward_finalize v2: one thread per channel sums its G partials in order (double):
-// dbeta = sum(dy), dgamma = sum(dy * xhat).
+// batchnorm_backward_finalize v3: one block per channel (grid C, blockDim as for
+// batchnorm_stats_finalize): thread t sums partials t, t + blockDim, ... in order, then a fixed
+// tree, all in double: dbeta = sum(dy), dgamma = sum(dy * xhat).
 NN_KERNEL void batchnorm_backward_finalize(const float* __restrict__ partials,  // (C, G, 2)
                                            int C, int G,
                                            float* __restrict__ dgamma, float* __restrict__ dbeta) {
-    const int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= C) return;
+    __shared__ double buf[NN_REDUCE_THREADS];
+    const int c = blockIdx.x;
     double a = 0.0, b = 0.0;
-    for (int g = 0; g < G; g++) {
+    for (int g = threadIdx.x; g < G; g += blockDim.x) {
         a += partials[((size_t) c * G + g) * 2];
         b += partials[((size_t) c * G + g) * 2 + 1];
     }
-    dbeta[c] = (float) a;
-    dgamma[c] = (float) b;
+    a = nn_block_sum_d(a, buf);
+    b = nn_block_sum_d(b, buf);
+    if (threadIdx.x == 0) {
+        dbeta[c] = (float) a;
+        dgamma[c] = (float) b;
+    }
 }
 
 // batchnorm_backward_dx v1: dx = gamma * invstd / m * (m * dy - dbeta - xhat * dgamma).

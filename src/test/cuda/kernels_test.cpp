@@ -187,6 +187,13 @@ static void testGemm(int N, int I, int O, int splits) {
 
 // ------------------------------------------------------------------ batch norm
 
+// LaunchGeometry.batchNormFinalizeThreads: a power of two from 32 to 256, at least the partials.
+static unsigned bnFinalizeThreads(int groups) {
+    unsigned t = 32;
+    while (t < (unsigned) groups && t < 256) t <<= 1;
+    return t;
+}
+
 static void testBatchNorm(int N, int C, int L, int groups) {
     size_t total = (size_t) N * C * L;
     auto x = randn(total);
@@ -233,7 +240,8 @@ static void testBatchNorm(int N, int C, int L, int groups) {
     batchnorm_stats_partial<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(), part.data(), N, C, L,
             chunk);
     auto sm = nans(C), si = nans(C);
-    batchnorm_stats_finalize<<<dim3{cdiv(C, 128), 1, 1}, 128, 0>>>((const float*) part.data(), C, groups, m, rm.data(),
+    const unsigned finalizeThreads = bnFinalizeThreads(groups);
+    batchnorm_stats_finalize<<<dim3{(unsigned) C, 1, 1}, finalizeThreads, 0>>>((const float*) part.data(), C, groups, m, rm.data(),
             rv.data(), sm.data(), si.data(), 0.1f, 1e-5f);
     check(std::string("batchnorm saveMean ") + name, mean, sm, 1e-5);
     check(std::string("batchnorm saveInvStd ") + name, invstd, si, 1e-4);
@@ -256,7 +264,7 @@ static void testBatchNorm(int N, int C, int L, int groups) {
     batchnorm_backward_partial<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(),
             (const float*) dy.data(), (const float*) sm.data(), (const float*) si.data(), bpart.data(), N, C, L, chunk);
     auto dg = nans(C), dbt = nans(C);
-    batchnorm_backward_finalize<<<dim3{cdiv(C, 128), 1, 1}, 128, 0>>>((const float*) bpart.data(), C, groups, dg.data(),
+    batchnorm_backward_finalize<<<dim3{(unsigned) C, 1, 1}, finalizeThreads, 0>>>((const float*) bpart.data(), C, groups, dg.data(),
             dbt.data());
     check(std::string("batchnorm dgamma ") + name, dgamma, dg, 1e-4);
     check(std::string("batchnorm dbeta ") + name, dbeta, dbt, 1e-5);
@@ -484,6 +492,8 @@ int main() {
     testBatchNorm(4, 16, 100, 1);
     testBatchNorm(64, 40, 1, 1);                  // BatchNorm1d
     testBatchNorm(3, 5, 63, 4);
+    testBatchNorm(5, 3, 1031, 300);               // 300 partials: finalize threads merge several each
+    testBatchNorm(16, 2, 2048, 9);                // long slices: four values at a time per thread
     testPool(6, 28, 28, 2, 2, 0);
     testPool(4, 7, 9, 3, 2, 1);
     testPool(3, 6, 5, 3, 1, 1);                   // overlapping windows

@@ -1,6 +1,5 @@
 package dev.normnet.backend.cuda;
 
-import static dev.normnet.backend.cuda.LaunchGeometry.ceilDiv;
 
 import dev.normnet.backend.NormGeometry;
 import dev.normnet.tensor.Tensor;
@@ -50,7 +49,7 @@ final class CudaBatchNorm {
         CUdeviceptr partials = ctx.scratch("batchnorm_stats", 3L * g.c() * split.groups());  // (C, G, 3)
         ctx.launch(statsPartial, split.groups(), g.c(), 1, LaunchGeometry.REDUCE_THREADS, 0, g,
                 OpContext.args().ptr(cx).raw(partials).i(g.n()).i(g.c()).i(g.hw()).i(split.chunk()));
-        ctx.launch(statsFinalize, (int) ceilDiv(g.c(), 128), 1, 1, 128, 0, g,
+        ctx.launch(statsFinalize, g.c(), 1, 1, LaunchGeometry.batchNormFinalizeThreads(split.groups()), 0, g,
                 OpContext.args().raw(partials).i(g.c()).i(split.groups()).l(g.m()).ptr(crm).ptr(crv).ptr(csm).ptr(csi)
                         .f(momentum).f(eps));
         int total = Math.toIntExact(g.size());
@@ -90,7 +89,7 @@ final class CudaBatchNorm {
         CUdeviceptr partials = ctx.scratch("batchnorm_backward", 2L * g.c() * split.groups());  // (C, G, 2)
         ctx.launch(backwardPartial, split.groups(), g.c(), 1, LaunchGeometry.REDUCE_THREADS, 0, g,
                 OpContext.args().ptr(cx).ptr(cdy).ptr(csm).ptr(csi).raw(partials).i(g.n()).i(g.c()).i(g.hw()).i(split.chunk()));
-        ctx.launch(backwardFinalize, (int) ceilDiv(g.c(), 128), 1, 1, 128, 0, g,
+        ctx.launch(backwardFinalize, g.c(), 1, 1, LaunchGeometry.batchNormFinalizeThreads(split.groups()), 0, g,
                 OpContext.args().raw(partials).i(g.c()).i(split.groups()).ptr(cdg).ptr(cdb));
         int total = Math.toIntExact(g.size());
         ctx.launch(backwardDx, LaunchGeometry.strideBlocks(total), 1, 1, LaunchGeometry.THREADS, 0, g,

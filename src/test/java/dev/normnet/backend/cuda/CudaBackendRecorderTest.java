@@ -147,6 +147,13 @@ class CudaBackendRecorderTest {
         assertEquals(LaunchGeometry.batchNormSplit(256L * 784).groups(), stats.gx());
         assertEquals(6, stats.gy());
         assertEquals(LaunchGeometry.REDUCE_THREADS, stats.threads());
+        // its 49 partials per channel are merged by one block of 64 threads per channel
+        LaunchRecorder.Launch finalize = launches("batchnorm_stats_finalize").get(0);
+        assertEquals(6, finalize.gx());
+        assertEquals(64, finalize.threads());
+        LaunchRecorder.Launch backwardFinalize = launches("batchnorm_backward_finalize").get(0);
+        assertEquals(6, backwardFinalize.gx());
+        assertEquals(64, backwardFinalize.threads());
         // GEMM: y (256, 120) is 4 x 2 tiles of 64; the 16 x 10 output with k = 3000 is split
         LaunchRecorder.Launch gemm = launches("sgemm_strided").get(0);
         assertEquals(2, gemm.gx());

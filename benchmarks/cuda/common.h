@@ -434,6 +434,7 @@ inline Split batchnorm_split(long long m) {
     long long chunk = ceil_div_ll(m, groups);
     return Split{(int) ceil_div_ll(m, chunk), (int) chunk};
 }
+inline int filter_threads(int outputs) { return outputs >= THREADS ? THREADS : (int) ceil_div_ll(max_ll(outputs, 1), 32) * 32; }
 inline int batchnorm_finalize_threads(int groups) {
     int threads = 32;
     while (threads < groups && threads < REDUCE_THREADS) threads <<= 1;

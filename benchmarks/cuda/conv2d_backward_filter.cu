@@ -251,7 +251,7 @@ static void conv2d_backward_filter2(const float* x, const float* dy, float* dw, 
     int outputs = kcrs + (db != nullptr ? s.K : 0);
     geometry::Split split = geometry::filter_split(outputs, (long long) s.N * s.P * s.Q);
     float* partials = partials_scratch((size_t) outputs * split.groups);
-    int threads = outputs >= geometry::THREADS ? geometry::THREADS : 128;
+    int threads = geometry::filter_threads(outputs);
     dim3 grid(ceil_div(outputs, threads), split.groups);
     conv2d_backward_filter_partial<<<grid, threads>>>(x, dy, partials, s.N, s.C, s.H, s.W, s.K, s.R, s.S,
                                                               s.P, s.Q, s.stride, s.pad, outputs, split.chunk);

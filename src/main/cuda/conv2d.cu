@@ -78,10 +78,30 @@ NN_KERNEL void conv2d_forward(const float* __restrict__ x,  // (N, C, H, W)
     }
 }
 
+// The filter taps t in [0, taps) that put padded input position u = i + pad under an output
+// position o = (u - t) / stride with (u - t) % stride == 0 and 0 <= o < outs: t = start,
+// start + stride, ... up to end (none when start > end); the first has o = first, and o falls by
+// one per tap.
+struct ConvTaps {
+    int start, end, first;
+};
+
+__device__ __forceinline__ ConvTaps conv_taps(int u, int taps, int outs, int stride) {
+    const int lo = max(0, u - (outs - 1) * stride);  // o <= outs - 1
+    const int start = lo + ((u % stride) - (lo % stride) + stride) % stride;
+    ConvTaps t;
+    t.start = start;
+    t.end = min(taps - 1, u);  // o >= 0
+    t.first = (u - start) / stride;
+    return t;
+}
+
 // conv2d_backward_data v2: dx in gather form (no atomics): each thread owns one input pixel
 // (ih, iw) of image n and CONV_CB input channels, and sums dy[n, k, p, q] * w[k, c, r, s] over
 // every (k, r, s) whose window covers it: p = (ih + pad - r) / stride when that divides exactly
-// and 0 <= p < P (q likewise). Grid (ceil(H*W / blockDim), ceil(C / CONV_CB), min(N, 65535)).
+// and 0 <= p < P (q likewise). The taps that qualify (r = start, start + stride, ... up to end)
+// are found once per thread (conv_taps), so the loops test no divisibility per tap; they run in
+// increasing (k, r, s), the order of the tap-by-tap test this replaced, so the sums are the same. Grid (ceil(H*W / blockDim), ceil(C / CONV_CB), min(N, 65535)).
 // Weights staged in shared memory kChunk output channels at a time, laid out (k, r, s, cc).
 // Pixels no window covers get 0. Dynamic shared memory: kChunk * R * S * CONV_CB floats.
 NN_KERNEL void conv2d_backward_data(const float* __restrict__ dy,  // (N, K, P, Q)
@@ -98,6 +118,8 @@ NN_KERNEL void conv2d_backward_data(const float* __restrict__ dy,  // (N, K, P, 
     const bool active = hw < HW;
     const int ih = active ? hw / W : 0;
     const int iw = active ? hw % W : 0;
+    const ConvTaps rTaps = conv_taps(ih + pad, R, P, stride);
+    const ConvTaps sTaps = conv_taps(iw + pad, S, Q, stride);
     for (int n = blockIdx.z; n < N; n += gridDim.z) {
         float acc[CONV_CB];
 #pragma unroll
@@ -119,16 +141,8 @@ NN_KERNEL void conv2d_backward_data(const float* __restrict__ dy,  // (N, K, P, 
             if (active) {
                 for (int kl = 0; kl < kn; kl++) {
                     const float* dyk = dy + ((size_t) n * K + k0 + kl) * PQ;
-                    for (int r = 0; r < R; r++) {
-                        int tp = ih + pad - r;
-                        if (tp < 0 || tp % stride != 0) continue;
-                        int p = tp / stride;
-                        if (p >= P) continue;
-                        for (int s = 0; s < S; s++) {
-                            int tq = iw + pad - s;
-                            if (tq < 0 || tq % stride != 0) continue;
-                            int q = tq / stride;
-                            if (q >= Q) continue;
+                    for (int r = rTaps.start, p = rTaps.first; r <= rTaps.end; r += stride, p--) {
+                        for (int s = sTaps.start, q = sTaps.first; s <= sTaps.end; s += stride, q--) {
                             float g = dyk[p * Q + q];
                             const float* wp = ws + ((size_t) (kl * RS + r * S + s)) * CONV_CB;
 #pragma unroll
@@ -155,7 +169,8 @@ NN_KERNEL void conv2d_backward_data(const float* __restrict__ dy,  // (N, K, P, 
 // conv2d_backward_filter_partial v2: deterministic dw and db, phase 1 of 2.
 // Outputs o in [0, T), T = K*C*R*S (+ K when db is wanted): o < K*C*R*S is dw[k, c, r, s],
 // o >= K*C*R*S is db[o - K*C*R*S]. The reduction index m = (n, p, q) in [0, N*P*Q) is cut into
-// G contiguous ranges of mChunk; grid (ceil(T / blockDim), G). Thread (o, g) sums its range
+// G contiguous ranges of mChunk; grid (ceil(T / blockDim), G), blockDim from
+// LaunchGeometry.filterThreads (T rounded up to whole warps when T < 256). Thread (o, g) sums its range
 // serially in increasing m and writes partials[g][o]; neighbouring threads share (k, c), so dy
 // loads are broadcasts and x loads fall in one window. Phase 2 is partials_merge (fixed order).
 NN_KERNEL void conv2d_backward_filter_partial(const float* __restrict__ x,   // (N, C, H, W)

@@ -5,7 +5,7 @@
 // makes every gather thread read the old cursor first).
 #include "common.cuh"
 
-// gather_batch v2: one thread per output pixel. The bilinear arithmetic mirrors
+// gather_batch v2: one thread per output pixel, 32-bit index arithmetic. The bilinear arithmetic mirrors
 // dev.normnet.data.Resize.bilinear operation by operation with explicitly rounded intrinsics
 // (__fmul_rn, __fadd_rn, __fsub_rn are never contracted into fma), and the scale factors
 // sh = (float) inH / outH, sw, and the divisor 255 come from the host, so results equal the CPU path bit
@@ -18,13 +18,14 @@ NN_KERNEL void gather_batch(const unsigned char* __restrict__ pixels,  // (count
                             float* __restrict__ labels,                // (B)
                             int B, int count, int orderLength, int inH, int inW, int outH, int outW,
                             float sh, float sw, float divisor) {
-    const long long outPlane = (long long) outH * outW;
-    const long long total = (long long) B * outPlane;
+    // 32-bit index arithmetic: x's element count B * outH * outW fits in int (GatherGeometry
+    // checks it), and t stays below that plus one grid's threads, under 2^32.
+    const unsigned outPlane = (unsigned) outH * (unsigned) outW;
+    const unsigned total = (unsigned) B * outPlane;
     const int base = (int) cursor[0];
-    for (long long t = blockIdx.x * (long long) blockDim.x + threadIdx.x; t < total;
-         t += (long long) gridDim.x * blockDim.x) {
+    for (unsigned t = blockIdx.x * blockDim.x + threadIdx.x; t < total; t += gridDim.x * blockDim.x) {
         const int i = (int) (t / outPlane);
-        const int o = (int) (t % outPlane);
+        const int o = (int) (t - (unsigned) i * outPlane);
         const int pos = base + i;
         const int j = (pos >= 0 && pos < orderLength) ? (int) order[pos] : -1;
         const bool valid = j >= 0 && j < count;

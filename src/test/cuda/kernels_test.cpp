@@ -113,7 +113,8 @@ static void testConv(int N, int C, int H, int W, int K, int R, int S, int st, in
     int mChunk = (int) ((M + groups - 1) / groups);
     groups = (int) ((M + mChunk - 1) / mChunk);
     auto partials = nans((size_t) T * groups);
-    conv2d_backward_filter_partial<<<dim3{cdiv(T, 128), (unsigned) groups, 1}, 128, 0>>>(
+    const unsigned filterThreads = T >= 256 ? 256 : (unsigned) ((T + 31) / 32 * 32);  // LaunchGeometry.filterThreads
+    conv2d_backward_filter_partial<<<dim3{cdiv(T, filterThreads), (unsigned) groups, 1}, filterThreads, 0>>>(
             x.data(), dy.data(), partials.data(), N, C, H, W, K, R, S, P, Q, st, pad, T, mChunk);
     auto dwo = nans(dw.size()), dbo = nans(db.size());
     partials_merge<<<dim3{(unsigned) std::min(T, 7), 1, 1}, 64, 0>>>(  // any power-of-two block works
@@ -484,6 +485,8 @@ int main() {
     testConv(2, 3, 11, 9, 5, 3, 4, 2, 1, 1);      // odd sizes, stride 2
     testConv(1, 40, 9, 10, 17, 5, 5, 3, 2, 1);    // channels over one shared-memory chunk, stride 3
     testConv(1, 4, 7, 7, 9, 1, 1, 1, 0, 1);       // 1x1 filter
+    testConv(2, 2, 10, 11, 3, 2, 2, 3, 0, 1);     // stride 3 over a 2x2 filter: pixels no window covers
+    testConv(1, 3, 12, 12, 20, 5, 5, 2, 2, 1);    // stride 2, padding 2, 420 filter-gradient sums
     testGemm(64, 256, 120, 1);                    // LeNet fc1 (batch 64)
     testGemm(7, 13, 5, 1);
     testGemm(130, 70, 65, 1);                     // partial tiles in every direction

@@ -67,7 +67,7 @@ final class CudaConv2d {
         int outputs = kcrs + (cdb == null ? 0 : g.k());
         LaunchGeometry.Split split = LaunchGeometry.filterSplit(outputs, (long) g.n() * g.p() * g.q());
         CUdeviceptr partials = ctx.scratch("conv2d_backward_filter", (long) outputs * split.groups());  // (G, T)
-        int threads = outputs >= LaunchGeometry.THREADS ? LaunchGeometry.THREADS : 128;
+        int threads = LaunchGeometry.filterThreads(outputs);
         ctx.launch(backwardFilterPartial, (int) ceilDiv(outputs, threads), split.groups(), 1, threads, 0, g,
                 sizes(OpContext.args().ptr(cx).ptr(cdy).raw(partials), g).i(outputs).i(split.chunk()));
         reductions.mergePartials(partials, split.groups(), outputs, cdw, kcrs, cdb, null, 1, g);

@@ -118,6 +118,16 @@ public final class LaunchGeometry {
     }
 
     /**
+     * Threads per block of the conv2d backward-filter partial pass over {@code outputs} sums
+     * (grid x covers them): {@link #THREADS}, or for fewer outputs than that, the outputs rounded
+     * up to whole warps, so conv1's 156 sums (6x1x5x5 weights and 6 biases) leave 4 threads idle,
+     * not 100 of two 128-thread blocks.
+     */
+    public static int filterThreads(int outputs) {
+        return outputs >= THREADS ? THREADS : (int) ceilDiv(Math.max(outputs, 1), 32) * 32;
+    }
+
+    /**
      * Split of one batch-norm channel's m values over blocks: about {@link #BN_VALUES_PER_BLOCK}
      * values each, at most {@link #BN_MAX_GROUPS} blocks; every block non-empty.
      */

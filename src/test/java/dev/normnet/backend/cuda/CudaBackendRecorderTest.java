@@ -140,7 +140,8 @@ class CudaBackendRecorderTest {
         assertEquals(1, data.gy());
         LaunchRecorder.Launch filter = launches("conv2d_backward_filter_partial").get(0);
         LaunchGeometry.Split split = LaunchGeometry.filterSplit(156, 256L * 28 * 28);
-        assertTrue(filter.gx() * filter.threads() >= 156);
+        assertEquals(1, filter.gx());
+        assertEquals(160, filter.threads(), "156 sums in five warps");
         assertEquals(split.groups(), filter.gy());
         // batch norm after conv1: (G, C) blocks
         LaunchRecorder.Launch stats = launches("batchnorm_stats_partial").get(0);

@@ -108,6 +108,22 @@ class LaunchGeometryTest {
     }
 
     @Test
+    void filterThreadsCoverSmallOutputCountsInWholeWarps() {
+        assertEquals(160, LaunchGeometry.filterThreads(156));   // conv1: 6x1x5x5 weights + 6 biases
+        assertEquals(32, LaunchGeometry.filterThreads(1));
+        assertEquals(32, LaunchGeometry.filterThreads(32));
+        assertEquals(64, LaunchGeometry.filterThreads(33));
+        assertEquals(LaunchGeometry.THREADS, LaunchGeometry.filterThreads(255));
+        assertEquals(LaunchGeometry.THREADS, LaunchGeometry.filterThreads(2416));  // conv2 at 224: 10 blocks
+        for (int outputs = 1; outputs < 600; outputs++) {
+            int t = LaunchGeometry.filterThreads(outputs);
+            assertEquals(0, t % 32, outputs + " outputs: whole warps");
+            long idle = LaunchGeometry.ceilDiv(outputs, t) * t - outputs;
+            assertTrue(idle < 32 || outputs > LaunchGeometry.THREADS, outputs + " outputs: " + idle + " idle threads");
+        }
+    }
+
+    @Test
     void batchNormFinalizeGivesEveryThreadAPartial() {
         assertEquals(32, LaunchGeometry.batchNormFinalizeThreads(1));     // BN1d: one partial, one warp
         assertEquals(32, LaunchGeometry.batchNormFinalizeThreads(32));

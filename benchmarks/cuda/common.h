@@ -385,6 +385,7 @@ namespace geometry {
 const int THREADS = 256;
 const int REDUCE_THREADS = 256;
 const int CONV_CB = 8;
+const int CONV_CB_NARROW = 6;
 const int CONV_SMEM_FLOATS = 6144;
 const int MAX_STRIDE_BLOCKS = 1 << 16;
 const int MAX_GRID_YZ = 65535;
@@ -407,16 +408,22 @@ inline long long max_ll(long long a, long long b) { return a > b ? a : b; }
 
 inline int stride_blocks(long long n) { return (int) max_ll(1, min_ll(ceil_div_ll(n, THREADS), MAX_STRIDE_BLOCKS)); }
 inline int batch_grid(int n) { return (int) max_ll(1, min_ll(n, MAX_GRID_YZ)); }
-inline int channel_blocks(int channels) { return (int) ceil_div_ll(channels, CONV_CB); }
-inline int conv_chunk(int channels, int r, int s) {
-    long long perChannel = (long long) r * s * CONV_CB;
+// 6 channels per thread (the _cb6 kernels) when that leaves fewer padding lanes than 8.
+inline int conv_channels_per_thread(int channels) {
+    long long idleWide = ceil_div_ll(channels, CONV_CB) * CONV_CB - channels;
+    long long idleNarrow = ceil_div_ll(channels, CONV_CB_NARROW) * CONV_CB_NARROW - channels;
+    return idleNarrow < idleWide ? CONV_CB_NARROW : CONV_CB;
+}
+inline int channel_blocks(int channels, int perThread) { return (int) ceil_div_ll(channels, perThread); }
+inline int conv_chunk(int channels, int r, int s, int perThread) {
+    long long perChannel = (long long) r * s * perThread;
     if (perChannel * 4 > 48 * 1024) {
         fprintf(stderr, "conv2d: filter %dx%d is too large for the kernels\n", r, s);
         exit(EXIT_FAILURE);
     }
     return (int) max_ll(1, min_ll(channels, CONV_SMEM_FLOATS / perChannel));
 }
-inline int conv_shared_bytes(int chunk, int r, int s) { return chunk * r * s * CONV_CB * 4; }
+inline int conv_shared_bytes(int chunk, int r, int s, int perThread) { return chunk * r * s * perThread * 4; }
 
 struct Split {
     int groups, chunk;

@@ -9,9 +9,10 @@ Compile and run:
   ./conv2d_backward_data 2
 
 version 1: one thread per dx element, gathers over (k, r, s), naive
-version 2: one thread per input pixel and 8 input channels, the weights of those channels
-           staged in shared memory, laid out (k, r, s, c); gather form, no atomics (the mainline
-           kernel conv2d_backward_data v2, included from src/main/cuda/conv2d.cu)
+version 2: one thread per input pixel and 8 input channels, or 6 when C = 6, the weights of
+           those channels staged in shared memory, laid out (k, r, s, c); gather form, no atomics
+           (the mainline kernels conv2d_backward_data v2 and conv2d_backward_data_cb6, included
+           from src/main/cuda/conv2d.cu)
 version 3: version 2 plus the dy patch a 2-D tile of input pixels reads staged in shared memory
            (zero outside dy), so the inner loop reads only shared memory
 */
@@ -190,13 +191,20 @@ static void conv2d_backward_data1(const float* dy, const float* w, float* dx, Co
     CUDA_CHECK_LAUNCH();
 }
 
-// Launched as src/main/java/dev/normnet/backend/cuda/CudaBackend.java launches it.
+// Launched as src/main/java/dev/normnet/backend/cuda/CudaConv2d.java launches it:
+// conv2d_backward_data_cb6 when 6 input channels per thread leave fewer idle lanes than 8 (C = 6).
 static void conv2d_backward_data2(const float* dy, const float* w, float* dx, ConvShape s) {
-    int kChunk = geometry::conv_chunk(s.K, s.R, s.S);
-    dim3 grid(ceil_div(s.H * s.W, geometry::THREADS), geometry::channel_blocks(s.C), geometry::batch_grid(s.N));
-    size_t smem = geometry::conv_shared_bytes(kChunk, s.R, s.S);
-    conv2d_backward_data<<<grid, geometry::THREADS, smem>>>(dy, w, dx, s.N, s.C, s.H, s.W, s.K, s.R, s.S,
-                                                                    s.P, s.Q, s.stride, s.pad, kChunk);
+    int cb = geometry::conv_channels_per_thread(s.C);
+    int kChunk = geometry::conv_chunk(s.K, s.R, s.S, cb);
+    dim3 grid(ceil_div(s.H * s.W, geometry::THREADS), geometry::channel_blocks(s.C, cb), geometry::batch_grid(s.N));
+    size_t smem = geometry::conv_shared_bytes(kChunk, s.R, s.S, cb);
+    if (cb == CONV_CB) {  // CONV_CB of conv2d.cu, the kernel without suffix
+        conv2d_backward_data<<<grid, geometry::THREADS, smem>>>(dy, w, dx, s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.P, s.Q,
+                                                    s.stride, s.pad, kChunk);
+    } else {
+        conv2d_backward_data_cb6<<<grid, geometry::THREADS, smem>>>(dy, w, dx, s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.P, s.Q,
+                                                    s.stride, s.pad, kChunk);
+    }
     CUDA_CHECK_LAUNCH();
 }
 

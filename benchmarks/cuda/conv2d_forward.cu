@@ -8,10 +8,10 @@ Compile and run:
   ./conv2d_forward 2
 
 version 1: one thread per output element, naive loops over (c, r, s)
-version 2: one thread per output pixel and 8 output channels (register accumulators; each
-           input load reused 8 times), the weights of those channels staged in shared memory,
-           laid out (c, r, s, k) (the mainline kernel conv2d_forward v2, included from
-           src/main/cuda/conv2d.cu)
+version 2: one thread per output pixel and 8 output channels, or 6 when K = 6 (register
+           accumulators; each input load reused 8 or 6 times), the weights of those channels
+           staged in shared memory, laid out (c, r, s, k) (the mainline kernels conv2d_forward
+           v2 and conv2d_forward_cb6, included from src/main/cuda/conv2d.cu)
 version 3: version 2 plus the input patch of a 2-D tile of output pixels staged in shared
            memory (zero-padded, so the inner loop has no bounds checks); block shape fitted to Q
 */
@@ -182,13 +182,20 @@ static void conv2d_forward1(const float* x, const float* w, const float* b, floa
     CUDA_CHECK_LAUNCH();
 }
 
-// Launched as src/main/java/dev/normnet/backend/cuda/CudaBackend.java launches it.
+// Launched as src/main/java/dev/normnet/backend/cuda/CudaConv2d.java launches it: conv2d_forward_cb6
+// when 6 output channels per thread leave fewer idle lanes than 8 (K = 6), else conv2d_forward.
 static void conv2d_forward2(const float* x, const float* w, const float* b, float* y, ConvShape s) {
-    int cChunk = geometry::conv_chunk(s.C, s.R, s.S);
-    dim3 grid(ceil_div(s.P * s.Q, geometry::THREADS), geometry::channel_blocks(s.K), geometry::batch_grid(s.N));
-    size_t smem = geometry::conv_shared_bytes(cChunk, s.R, s.S);
-    conv2d_forward<<<grid, geometry::THREADS, smem>>>(x, w, b, y, s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.P,
-                                                              s.Q, s.stride, s.pad, cChunk);
+    int cb = geometry::conv_channels_per_thread(s.K);
+    int cChunk = geometry::conv_chunk(s.C, s.R, s.S, cb);
+    dim3 grid(ceil_div(s.P * s.Q, geometry::THREADS), geometry::channel_blocks(s.K, cb), geometry::batch_grid(s.N));
+    size_t smem = geometry::conv_shared_bytes(cChunk, s.R, s.S, cb);
+    if (cb == CONV_CB) {  // CONV_CB of conv2d.cu, the kernel without suffix
+        conv2d_forward<<<grid, geometry::THREADS, smem>>>(x, w, b, y, s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.P, s.Q,
+                                                    s.stride, s.pad, cChunk);
+    } else {
+        conv2d_forward_cb6<<<grid, geometry::THREADS, smem>>>(x, w, b, y, s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.P, s.Q,
+                                                    s.stride, s.pad, cChunk);
+    }
     CUDA_CHECK_LAUNCH();
 }
 

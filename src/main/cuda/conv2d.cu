@@ -3,26 +3,32 @@
 // P = (H + 2*pad - R) / stride + 1, Q = (W + 2*pad - S) / stride + 1.
 #include "common.cuh"
 
-// Output channels (forward) or input channels (backward-data) computed by one thread.
+// Output channels (forward) or input channels (backward-data) computed by one thread: CONV_CB
+// in the kernels without suffix, CONV_CB_NARROW in the _cb6 ones. The host picks the one that
+// leaves fewer lanes idle (LaunchGeometry.convChannelsPerThread): 6 channels fill one _cb6 block,
+// where a CONV_CB block would leave a quarter of its FMAs on padding.
 #define CONV_CB 8
+#define CONV_CB_NARROW 6
 
-// conv2d_forward v2: direct convolution tuned for small channel counts (1->6, 6->16, 5x5).
-// Grid (ceil(P*Q / blockDim), ceil(K / CONV_CB), min(N, 65535)); the z dimension strides over
-// the batch. Each thread owns one output pixel (p, q) of image n and CONV_CB output channels,
-// so every input value it loads is reused CONV_CB times from a register. The weights of the
-// block's CONV_CB channels are staged in shared memory cChunk input channels at a time,
-// laid out (c, r, s, kk) so the CONV_CB weights a thread needs are contiguous (broadcast reads).
-// Dynamic shared memory: cChunk * R * S * CONV_CB floats. Correct for any size, stride, padding.
-NN_KERNEL void conv2d_forward(const float* __restrict__ x,  // (N, C, H, W)
-                              const float* __restrict__ w,  // (K, C, R, S)
-                              const float* __restrict__ b,  // (K) or null
-                              float* __restrict__ y,        // (N, K, P, Q)
-                              int N, int C, int H, int W, int K, int R, int S, int P, int Q,
-                              int stride, int pad, int cChunk) {
-    extern __shared__ float ws[];  // (cChunk, R, S, CONV_CB)
+// conv2d_forward v2: direct convolution tuned for small channel counts (1->6, 6->16, 5x5), CB
+// output channels per thread (CONV_CB here; conv2d_forward_cb6 below is the same code with
+// CONV_CB_NARROW). Grid (ceil(P*Q / blockDim), ceil(K / CB), min(N, 65535)); the z dimension
+// strides over the batch. Each thread owns one output pixel (p, q) of image n and CB output
+// channels, so every input value it loads is reused CB times from a register. The weights of the
+// block's CB channels are staged in shared memory cChunk input channels at a time, laid out
+// (c, r, s, kk) so the CB weights a thread needs are contiguous (broadcast reads).
+// Dynamic shared memory: cChunk * R * S * CB floats. Correct for any size, stride, padding.
+template <int CB>
+__device__ __forceinline__ void conv2d_forward_cb(const float* __restrict__ x,  // (N, C, H, W)
+                                                  const float* __restrict__ w,  // (K, C, R, S)
+                                                  const float* __restrict__ b,  // (K) or null
+                                                  float* __restrict__ y,        // (N, K, P, Q)
+                                                  int N, int C, int H, int W, int K, int R, int S, int P, int Q,
+                                                  int stride, int pad, int cChunk) {
+    extern __shared__ float ws[];  // (cChunk, R, S, CB)
     const int RS = R * S;
     const int PQ = P * Q;
-    const int kBase = blockIdx.y * CONV_CB;
+    const int kBase = blockIdx.y * CB;
     const int pq = blockIdx.x * blockDim.x + threadIdx.x;
     const bool active = pq < PQ;
     const int p = active ? pq / Q : 0;
@@ -30,18 +36,18 @@ NN_KERNEL void conv2d_forward(const float* __restrict__ x,  // (N, C, H, W)
     const int ih0 = p * stride - pad;
     const int iw0 = q * stride - pad;
     for (int n = blockIdx.z; n < N; n += gridDim.z) {
-        float acc[CONV_CB];
+        float acc[CB];
 #pragma unroll
-        for (int kk = 0; kk < CONV_CB; kk++) {
+        for (int kk = 0; kk < CB; kk++) {
             int k = kBase + kk;
             acc[kk] = (b != nullptr && k < K) ? b[k] : 0.0f;
         }
         for (int c0 = 0; c0 < C; c0 += cChunk) {
             const int cn = min(cChunk, C - c0);
             __syncthreads();  // the previous chunk's weights are no longer read
-            for (int i = threadIdx.x; i < cn * RS * CONV_CB; i += blockDim.x) {
-                int kk = i % CONV_CB;
-                int crs = i / CONV_CB;  // c * RS + r * S + s within the chunk
+            for (int i = threadIdx.x; i < cn * RS * CB; i += blockDim.x) {
+                int kk = i % CB;
+                int crs = i / CB;  // c * RS + r * S + s within the chunk
                 int k = kBase + kk;
                 ws[i] = k < K ? w[((size_t) k * C + c0) * RS + crs] : 0.0f;
             }
@@ -56,9 +62,9 @@ NN_KERNEL void conv2d_forward(const float* __restrict__ x,  // (N, C, H, W)
                             int iw = iw0 + s;
                             if (iw < 0 || iw >= W) continue;
                             float xv = xc[ih * W + iw];
-                            const float* wp = ws + ((size_t) (c * RS + r * S + s)) * CONV_CB;
+                            const float* wp = ws + ((size_t) (c * RS + r * S + s)) * CB;
 #pragma unroll
-                            for (int kk = 0; kk < CONV_CB; kk++) {
+                            for (int kk = 0; kk < CB; kk++) {
                                 acc[kk] = fmaf(xv, wp[kk], acc[kk]);
                             }
                         }
@@ -68,7 +74,7 @@ NN_KERNEL void conv2d_forward(const float* __restrict__ x,  // (N, C, H, W)
         }
         if (active) {
 #pragma unroll
-            for (int kk = 0; kk < CONV_CB; kk++) {
+            for (int kk = 0; kk < CB; kk++) {
                 int k = kBase + kk;
                 if (k < K) {
                     y[((size_t) n * K + k) * PQ + pq] = acc[kk];
@@ -76,6 +82,20 @@ NN_KERNEL void conv2d_forward(const float* __restrict__ x,  // (N, C, H, W)
             }
         }
     }
+}
+
+NN_KERNEL void conv2d_forward(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b,
+                              float* __restrict__ y, int N, int C, int H, int W, int K, int R, int S, int P, int Q,
+                              int stride, int pad, int cChunk) {
+    conv2d_forward_cb<CONV_CB>(x, w, b, y, N, C, H, W, K, R, S, P, Q, stride, pad, cChunk);
+}
+
+// conv2d_forward_cb6 v1: conv2d_forward v2 with CONV_CB_NARROW (6) output channels per thread,
+// for K = 6 (LeNet's conv1), where 8 would spend a quarter of the FMAs on padding channels.
+NN_KERNEL void conv2d_forward_cb6(const float* __restrict__ x, const float* __restrict__ w,
+                                  const float* __restrict__ b, float* __restrict__ y, int N, int C, int H, int W,
+                                  int K, int R, int S, int P, int Q, int stride, int pad, int cChunk) {
+    conv2d_forward_cb<CONV_CB_NARROW>(x, w, b, y, N, C, H, W, K, R, S, P, Q, stride, pad, cChunk);
 }
 
 // The filter taps t in [0, taps) that put padded input position u = i + pad under an output
@@ -96,24 +116,28 @@ __device__ __forceinline__ ConvTaps conv_taps(int u, int taps, int outs, int str
     return t;
 }
 
-// conv2d_backward_data v2: dx in gather form (no atomics): each thread owns one input pixel
-// (ih, iw) of image n and CONV_CB input channels, and sums dy[n, k, p, q] * w[k, c, r, s] over
-// every (k, r, s) whose window covers it: p = (ih + pad - r) / stride when that divides exactly
-// and 0 <= p < P (q likewise). The taps that qualify (r = start, start + stride, ... up to end)
-// are found once per thread (conv_taps), so the loops test no divisibility per tap; they run in
-// increasing (k, r, s), the order of the tap-by-tap test this replaced, so the sums are the same. Grid (ceil(H*W / blockDim), ceil(C / CONV_CB), min(N, 65535)).
-// Weights staged in shared memory kChunk output channels at a time, laid out (k, r, s, cc).
-// Pixels no window covers get 0. Dynamic shared memory: kChunk * R * S * CONV_CB floats.
-NN_KERNEL void conv2d_backward_data(const float* __restrict__ dy,  // (N, K, P, Q)
-                                    const float* __restrict__ w,   // (K, C, R, S)
-                                    float* __restrict__ dx,        // (N, C, H, W)
-                                    int N, int C, int H, int W, int K, int R, int S, int P, int Q,
-                                    int stride, int pad, int kChunk) {
-    extern __shared__ float ws[];  // (kChunk, R, S, CONV_CB)
+// conv2d_backward_data v2: dx in gather form (no atomics), CB input channels per thread
+// (CONV_CB here; conv2d_backward_data_cb6 below is the same code with CONV_CB_NARROW). Each
+// thread owns one input pixel (ih, iw) of image n and CB input channels, and sums
+// dy[n, k, p, q] * w[k, c, r, s] over every (k, r, s) whose window covers it:
+// p = (ih + pad - r) / stride when that divides exactly and 0 <= p < P (q likewise). The taps that
+// qualify (r = start, start + stride, ... up to end) are found once per thread (conv_taps), so
+// the loops test no divisibility per tap; they run in increasing (k, r, s), the order of the
+// tap-by-tap test this replaced, so the sums are the same. Grid (ceil(H*W / blockDim),
+// ceil(C / CB), min(N, 65535)). Weights staged in shared memory kChunk output channels at a time,
+// laid out (k, r, s, cc). Pixels no window covers get 0. Dynamic shared memory:
+// kChunk * R * S * CB floats.
+template <int CB>
+__device__ __forceinline__ void conv2d_backward_data_cb(const float* __restrict__ dy,  // (N, K, P, Q)
+                                                        const float* __restrict__ w,   // (K, C, R, S)
+                                                        float* __restrict__ dx,        // (N, C, H, W)
+                                                        int N, int C, int H, int W, int K, int R, int S, int P, int Q,
+                                                        int stride, int pad, int kChunk) {
+    extern __shared__ float ws[];  // (kChunk, R, S, CB)
     const int RS = R * S;
     const int PQ = P * Q;
     const int HW = H * W;
-    const int cBase = blockIdx.y * CONV_CB;
+    const int cBase = blockIdx.y * CB;
     const int hw = blockIdx.x * blockDim.x + threadIdx.x;
     const bool active = hw < HW;
     const int ih = active ? hw / W : 0;
@@ -121,17 +145,17 @@ NN_KERNEL void conv2d_backward_data(const float* __restrict__ dy,  // (N, K, P, 
     const ConvTaps rTaps = conv_taps(ih + pad, R, P, stride);
     const ConvTaps sTaps = conv_taps(iw + pad, S, Q, stride);
     for (int n = blockIdx.z; n < N; n += gridDim.z) {
-        float acc[CONV_CB];
+        float acc[CB];
 #pragma unroll
-        for (int cc = 0; cc < CONV_CB; cc++) {
+        for (int cc = 0; cc < CB; cc++) {
             acc[cc] = 0.0f;
         }
         for (int k0 = 0; k0 < K; k0 += kChunk) {
             const int kn = min(kChunk, K - k0);
             __syncthreads();
-            for (int i = threadIdx.x; i < kn * RS * CONV_CB; i += blockDim.x) {
-                int cc = i % CONV_CB;
-                int t = i / CONV_CB;  // kl * RS + rs
+            for (int i = threadIdx.x; i < kn * RS * CB; i += blockDim.x) {
+                int cc = i % CB;
+                int t = i / CB;  // kl * RS + rs
                 int rs = t % RS;
                 int kl = t / RS;
                 int c = cBase + cc;
@@ -144,9 +168,9 @@ NN_KERNEL void conv2d_backward_data(const float* __restrict__ dy,  // (N, K, P, 
                     for (int r = rTaps.start, p = rTaps.first; r <= rTaps.end; r += stride, p--) {
                         for (int s = sTaps.start, q = sTaps.first; s <= sTaps.end; s += stride, q--) {
                             float g = dyk[p * Q + q];
-                            const float* wp = ws + ((size_t) (kl * RS + r * S + s)) * CONV_CB;
+                            const float* wp = ws + ((size_t) (kl * RS + r * S + s)) * CB;
 #pragma unroll
-                            for (int cc = 0; cc < CONV_CB; cc++) {
+                            for (int cc = 0; cc < CB; cc++) {
                                 acc[cc] = fmaf(g, wp[cc], acc[cc]);
                             }
                         }
@@ -156,7 +180,7 @@ NN_KERNEL void conv2d_backward_data(const float* __restrict__ dy,  // (N, K, P, 
         }
         if (active) {
 #pragma unroll
-            for (int cc = 0; cc < CONV_CB; cc++) {
+            for (int cc = 0; cc < CB; cc++) {
                 int c = cBase + cc;
                 if (c < C) {
                     dx[((size_t) n * C + c) * HW + hw] = acc[cc];
@@ -164,6 +188,20 @@ NN_KERNEL void conv2d_backward_data(const float* __restrict__ dy,  // (N, K, P, 
             }
         }
     }
+}
+
+NN_KERNEL void conv2d_backward_data(const float* __restrict__ dy, const float* __restrict__ w, float* __restrict__ dx,
+                                    int N, int C, int H, int W, int K, int R, int S, int P, int Q, int stride,
+                                    int pad, int kChunk) {
+    conv2d_backward_data_cb<CONV_CB>(dy, w, dx, N, C, H, W, K, R, S, P, Q, stride, pad, kChunk);
+}
+
+// conv2d_backward_data_cb6 v1: conv2d_backward_data v2 with CONV_CB_NARROW (6) input channels
+// per thread, for C = 6 (LeNet's conv2), where 8 would spend a quarter of the FMAs on padding.
+NN_KERNEL void conv2d_backward_data_cb6(const float* __restrict__ dy, const float* __restrict__ w,
+                                        float* __restrict__ dx, int N, int C, int H, int W, int K, int R, int S,
+                                        int P, int Q, int stride, int pad, int kChunk) {
+    conv2d_backward_data_cb<CONV_CB_NARROW>(dy, w, dx, N, C, H, W, K, R, S, P, Q, stride, pad, kChunk);
 }
 
 // conv2d_backward_filter_partial v2: deterministic dw and db, phase 1 of 2.

@@ -95,17 +95,23 @@ static void testConv(int N, int C, int H, int W, int K, int R, int S, int st, in
                 }
     char name[160];
     std::snprintf(name, sizeof name, "N%d C%d %dx%d K%d %dx%d stride %d pad %d", N, C, H, W, K, R, S, st, pad);
-    const int CB = 8, budget = 6144;
-    int cChunk = std::max(1, std::min(C, budget / (R * S * CB)));
-    auto yo = nans(y.size());
-    conv2d_forward<<<dim3{cdiv(P * Q, 256), cdiv(K, CB), (unsigned) gz}, 256, (size_t) cChunk * R * S * CB * 4>>>(
-            x.data(), w.data(), b.data(), yo.data(), N, C, H, W, K, R, S, P, Q, st, pad, cChunk);
-    check(std::string("conv2d_forward ") + name, y, yo, 1e-6, &ya);
-    int kChunk = std::max(1, std::min(K, budget / (R * S * CB)));
-    auto dxo = nans(dx.size());
-    conv2d_backward_data<<<dim3{cdiv(H * W, 256), cdiv(C, CB), (unsigned) gz}, 256, (size_t) kChunk * R * S * CB * 4>>>(
-            dy.data(), w.data(), dxo.data(), N, C, H, W, K, R, S, P, Q, st, pad, kChunk);
-    check(std::string("conv2d_backward_data ") + name, dx, dxo, 1e-6, &dxa);
+    // both channel widths of forward and backward-data (LaunchGeometry.convChannelsPerThread picks one)
+    for (const int CB : {8, 6}) {
+        const int budget = 6144;  // LaunchGeometry.CONV_SMEM_FLOATS
+        const std::string cb = CB == 8 ? "" : "_cb6";
+        auto forward = CB == 8 ? conv2d_forward : conv2d_forward_cb6;
+        auto backwardData = CB == 8 ? conv2d_backward_data : conv2d_backward_data_cb6;
+        int cChunk = std::max(1, std::min(C, budget / (R * S * CB)));
+        auto yo = nans(y.size());
+        forward<<<dim3{cdiv(P * Q, 256), cdiv(K, CB), (unsigned) gz}, 256, (size_t) cChunk * R * S * CB * 4>>>(
+                x.data(), w.data(), b.data(), yo.data(), N, C, H, W, K, R, S, P, Q, st, pad, cChunk);
+        check("conv2d_forward" + cb + " " + name, y, yo, 1e-6, &ya);
+        int kChunk = std::max(1, std::min(K, budget / (R * S * CB)));
+        auto dxo = nans(dx.size());
+        backwardData<<<dim3{cdiv(H * W, 256), cdiv(C, CB), (unsigned) gz}, 256, (size_t) kChunk * R * S * CB * 4>>>(
+                dy.data(), w.data(), dxo.data(), N, C, H, W, K, R, S, P, Q, st, pad, kChunk);
+        check("conv2d_backward_data" + cb + " " + name, dx, dxo, 1e-6, &dxa);
+    }
     // backward filter: the partial pass with a few groups, then both merges
     int T = K * C * R * S + K;
     long long M = (long long) N * P * Q;
@@ -484,6 +490,7 @@ int main() {
     testConv(3, 6, 14, 14, 16, 5, 5, 1, 0, 2);    // LeNet conv2
     testConv(2, 3, 11, 9, 5, 3, 4, 2, 1, 1);      // odd sizes, stride 2
     testConv(1, 40, 9, 10, 17, 5, 5, 3, 2, 1);    // channels over one shared-memory chunk, stride 3
+    testConv(1, 45, 6, 7, 7, 5, 5, 1, 1, 1);      // over one chunk at 6 channels per thread too (40 fit)
     testConv(1, 4, 7, 7, 9, 1, 1, 1, 0, 1);       // 1x1 filter
     testConv(2, 2, 10, 11, 3, 2, 2, 3, 0, 1);     // stride 3 over a 2x2 filter: pixels no window covers
     testConv(1, 3, 12, 12, 20, 5, 5, 2, 2, 1);    // stride 2, padding 2, 420 filter-gradient sums

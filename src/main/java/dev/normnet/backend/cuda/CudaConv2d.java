@@ -16,18 +16,25 @@ final class CudaConv2d {
     private final OpContext ctx;
     private final CudaReductions reductions;
     private final Kernel forward;
+    private final Kernel forwardNarrow;
     private final Kernel backwardData;
+    private final Kernel backwardDataNarrow;
     private final Kernel backwardFilterPartial;
 
     CudaConv2d(OpContext ctx, CudaReductions reductions) {
         this.ctx = ctx;
         this.reductions = reductions;
         forward = ctx.kernel("conv2d_forward");
+        forwardNarrow = ctx.kernel("conv2d_forward_cb6");
         backwardData = ctx.kernel("conv2d_backward_data");
+        backwardDataNarrow = ctx.kernel("conv2d_backward_data_cb6");
         backwardFilterPartial = ctx.kernel("conv2d_backward_filter_partial");
     }
 
-    /** Grid (ceil(P*Q / 256), ceil(K / 8), min(N, 65535)). */
+    /**
+     * Grid (ceil(P*Q / 256), ceil(K / perThread), min(N, 65535)), perThread output channels per thread
+     * ({@link LaunchGeometry#convChannelsPerThread}: 6 for conv1's 6, else 8).
+     */
     void forward(Tensor x, Tensor w, Tensor b, Tensor y, ConvSpec spec) {
         String op = "conv2dForward";
         CudaTensor cx = ctx.cuda(op, "x", x);  // (N, C, H, W)
@@ -35,23 +42,30 @@ final class CudaConv2d {
         CudaTensor cy = ctx.cuda(op, "y", y);  // (N, K, P, Q)
         CudaTensor cb = ctx.cudaOrNull(op, "b", b);  // (K) or null
         ConvGeometry g = ConvGeometry.forward(op, cx, cw, cb, cy, spec);
-        int chunk = LaunchGeometry.convChunk(g.c(), g.r(), g.s());
-        ctx.launch(forward, (int) ceilDiv((long) g.p() * g.q(), LaunchGeometry.THREADS), LaunchGeometry.channelBlocks(g.k()),
-                LaunchGeometry.batchGrid(g.n()), LaunchGeometry.THREADS, LaunchGeometry.convSharedBytes(chunk, g.r(), g.s()), g,
+        int perThread = LaunchGeometry.convChannelsPerThread(g.k());
+        int chunk = LaunchGeometry.convChunk(g.c(), g.r(), g.s(), perThread);
+        ctx.launch(perThread == LaunchGeometry.CONV_CB ? forward : forwardNarrow,
+                (int) ceilDiv((long) g.p() * g.q(), LaunchGeometry.THREADS), LaunchGeometry.channelBlocks(g.k(), perThread),
+                LaunchGeometry.batchGrid(g.n()), LaunchGeometry.THREADS, LaunchGeometry.convSharedBytes(chunk, g.r(), g.s(), perThread), g,
                 sizes(OpContext.args().ptr(cx).ptr(cw).ptrOrNull(cb).ptr(cy), g).i(chunk));
     }
 
-    /** Grid (ceil(H*W / 256), ceil(C / 8), min(N, 65535)). */
+    /**
+     * Grid (ceil(H*W / 256), ceil(C / perThread), min(N, 65535)), perThread input channels per thread
+     * ({@link LaunchGeometry#convChannelsPerThread}: 6 for conv2's 6, else 8).
+     */
     void backwardData(Tensor dy, Tensor w, Tensor dx, ConvSpec spec) {
         String op = "conv2dBackwardData";
         CudaTensor cdy = ctx.cuda(op, "dy", dy);  // (N, K, P, Q)
         CudaTensor cw = ctx.cuda(op, "w", w);     // (K, C, R, S)
         CudaTensor cdx = ctx.cuda(op, "dx", dx);  // (N, C, H, W)
         ConvGeometry g = ConvGeometry.backwardData(op, cdy, cw, cdx, spec);
-        int chunk = LaunchGeometry.convChunk(g.k(), g.r(), g.s());
-        ctx.launch(backwardData, (int) ceilDiv((long) g.h() * g.w(), LaunchGeometry.THREADS),
-                LaunchGeometry.channelBlocks(g.c()), LaunchGeometry.batchGrid(g.n()), LaunchGeometry.THREADS,
-                LaunchGeometry.convSharedBytes(chunk, g.r(), g.s()), g,
+        int perThread = LaunchGeometry.convChannelsPerThread(g.c());
+        int chunk = LaunchGeometry.convChunk(g.k(), g.r(), g.s(), perThread);
+        ctx.launch(perThread == LaunchGeometry.CONV_CB ? backwardData : backwardDataNarrow,
+                (int) ceilDiv((long) g.h() * g.w(), LaunchGeometry.THREADS),
+                LaunchGeometry.channelBlocks(g.c(), perThread), LaunchGeometry.batchGrid(g.n()), LaunchGeometry.THREADS,
+                LaunchGeometry.convSharedBytes(chunk, g.r(), g.s(), perThread), g,
                 sizes(OpContext.args().ptr(cdy).ptr(cw).ptr(cdx), g).i(chunk));
     }
 

@@ -10,8 +10,10 @@ public final class LaunchGeometry {
     public static final int THREADS = 256;
     /** Threads per block of the reduction kernels ({@code NN_REDUCE_THREADS} in common.cuh). */
     public static final int REDUCE_THREADS = 256;
-    /** Channels per thread of the convolution kernels ({@code CONV_CB} in conv2d.cu). */
+    /** Channels per thread of the convolution kernels without suffix ({@code CONV_CB} in conv2d.cu). */
     public static final int CONV_CB = 8;
+    /** Channels per thread of the {@code _cb6} convolution kernels ({@code CONV_CB_NARROW} in conv2d.cu). */
+    public static final int CONV_CB_NARROW = 6;
     /** Shared-memory budget, in floats, for the staged convolution weights (24 KiB). */
     public static final int CONV_SMEM_FLOATS = 6144;
     /** Largest dynamic shared memory a launch may ask for without opting in (48 KiB). */
@@ -68,30 +70,42 @@ public final class LaunchGeometry {
         return Math.max(1, Math.min(n, MAX_GRID_YZ));
     }
 
-    /** Channel blocks of a convolution kernel over {@code channels} channels, CONV_CB per thread. */
-    public static int channelBlocks(int channels) {
-        return (int) ceilDiv(channels, CONV_CB);
+    /**
+     * Channels per thread of the convolution kernel over {@code channels} channels (output
+     * channels forward, input channels backward-data): {@link #CONV_CB_NARROW} when that leaves
+     * fewer padding lanes in the last channel block than {@link #CONV_CB} (6 channels: none
+     * against 2 of 8), else {@link #CONV_CB}.
+     */
+    public static int convChannelsPerThread(int channels) {
+        long idleWide = ceilDiv(channels, CONV_CB) * CONV_CB - channels;
+        long idleNarrow = ceilDiv(channels, CONV_CB_NARROW) * CONV_CB_NARROW - channels;
+        return idleNarrow < idleWide ? CONV_CB_NARROW : CONV_CB;
+    }
+
+    /** Channel blocks of a convolution kernel over {@code channels} channels, {@code perThread} per thread. */
+    public static int channelBlocks(int channels, int perThread) {
+        return (int) ceilDiv(channels, perThread);
     }
 
     /**
      * How many channels (input channels for the forward pass, output channels for backward-data)
      * the convolution kernels stage in shared memory at once: as many as fit in
-     * {@link #CONV_SMEM_FLOATS} with CONV_CB channels of weights each, at least 1.
+     * {@link #CONV_SMEM_FLOATS} with {@code perThread} channels of weights each, at least 1.
      *
      * @throws IllegalArgumentException when even one channel's filter does not fit in 48 KiB
      */
-    public static int convChunk(int channels, int r, int s) {
-        long perChannel = (long) r * s * CONV_CB;
+    public static int convChunk(int channels, int r, int s, int perThread) {
+        long perChannel = (long) r * s * perThread;
         if (perChannel * Float.BYTES > MAX_DYNAMIC_SMEM_BYTES) {
             throw new IllegalArgumentException("conv2d: filter " + r + "x" + s + " is too large for the CUDA kernels"
-                    + " (at most " + (MAX_DYNAMIC_SMEM_BYTES / Float.BYTES / CONV_CB) + " taps)");
+                    + " (at most " + (MAX_DYNAMIC_SMEM_BYTES / Float.BYTES / perThread) + " taps)");
         }
         return (int) Math.max(1, Math.min(channels, CONV_SMEM_FLOATS / perChannel));
     }
 
     /** Dynamic shared memory of a convolution launch staging {@code chunk} channels of r x s filters. */
-    public static int convSharedBytes(int chunk, int r, int s) {
-        return chunk * r * s * CONV_CB * Float.BYTES;
+    public static int convSharedBytes(int chunk, int r, int s, int perThread) {
+        return chunk * r * s * perThread * Float.BYTES;
     }
 
     /** A reduction of {@code total} values cut into {@code groups} contiguous ranges of {@code chunk}. */

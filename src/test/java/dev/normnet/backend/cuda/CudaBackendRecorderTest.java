@@ -72,7 +72,12 @@ class CudaBackendRecorderTest {
         Tensor w2 = t(16, 6, 5, 5);
         Tensor y2 = t(n, 16, 10, 10);
         be.conv2dForward(x2, w2, null, y2, pad0);
+        be.conv2dBackwardData(y2, w2, x2, pad0);
         be.conv2dBackwardFilter(x2, y2, w2, null, pad0);
+        Tensor x3 = t(2, 16, 9, 9);
+        Tensor w3 = t(5, 16, 3, 3);
+        Tensor y3 = t(2, 5, 7, 7);
+        be.conv2dBackwardData(y3, w3, x3, pad0);
         Tensor c6 = t(6);
         be.batchNormForwardTrain(y1, c6, c6, c6, c6, y1, c6, c6, 0.1f, 1e-5f);
         be.batchNormForwardEval(y1, c6, c6, c6, c6, y1, 1e-5f);
@@ -126,18 +131,28 @@ class CudaBackendRecorderTest {
     @Test
     void gridsCoverTheWork() {
         runEveryOp();
-        // conv1 forward: P*Q = 784 pixels per thread row, K = 6 in one channel block, the batch on z
-        LaunchRecorder.Launch conv = launches("conv2d_forward").get(0);
+        // conv1 forward: P*Q = 784 pixels per thread row, K = 6 in one block of 6 channels, the batch on z
+        LaunchRecorder.Launch conv = only("conv2d_forward_cb6");
         assertTrue(conv.gx() * conv.threads() >= 28 * 28);
         assertEquals(1, conv.gy());
         assertEquals(256, conv.gz());
-        assertEquals(LaunchGeometry.convSharedBytes(1, 5, 5), conv.sharedBytes());
-        LaunchRecorder.Launch conv2 = launches("conv2d_forward").get(1);
+        assertEquals(1 * 25 * 6 * Float.BYTES, conv.sharedBytes(), "one input channel of 6 filters");
+        LaunchRecorder.Launch conv2 = only("conv2d_forward");
         assertEquals(2, conv2.gy(), "16 output channels in blocks of 8");
-        assertEquals(LaunchGeometry.convSharedBytes(6, 5, 5), conv2.sharedBytes());
-        LaunchRecorder.Launch data = only("conv2d_backward_data");
+        assertEquals(6 * 25 * 8 * Float.BYTES, conv2.sharedBytes(), "6 input channels of 8 filters");
+        // backward-data: conv1 (C = 1) and conv2 (C = 6) six channels per thread, C = 16 eight
+        List<LaunchRecorder.Launch> narrow = launches("conv2d_backward_data_cb6");
+        assertEquals(2, narrow.size(), narrow.toString());
+        LaunchRecorder.Launch data = narrow.get(0);
         assertTrue(data.gx() * data.threads() >= 28 * 28);
         assertEquals(1, data.gy());
+        assertEquals(6 * 25 * 6 * Float.BYTES, data.sharedBytes(), "6 output channels of 1 input channel, padded to 6");
+        LaunchRecorder.Launch data2 = narrow.get(1);
+        assertEquals(1, data2.gy(), "6 input channels in one block of 6");
+        assertEquals(16 * 25 * 6 * Float.BYTES, data2.sharedBytes());
+        LaunchRecorder.Launch data3 = only("conv2d_backward_data");
+        assertEquals(2, data3.gy(), "16 input channels in blocks of 8");
+        assertEquals(5 * 9 * 8 * Float.BYTES, data3.sharedBytes());
         LaunchRecorder.Launch filter = launches("conv2d_backward_filter_partial").get(0);
         LaunchGeometry.Split split = LaunchGeometry.filterSplit(156, 256L * 28 * 28);
         assertEquals(1, filter.gx());

@@ -31,28 +31,54 @@ class LaunchGeometryTest {
         assertEquals(1, LaunchGeometry.batchGrid(1));
         assertEquals(256, LaunchGeometry.batchGrid(256));
         assertEquals(65535, LaunchGeometry.batchGrid(100000));
-        assertEquals(1, LaunchGeometry.channelBlocks(6));
-        assertEquals(1, LaunchGeometry.channelBlocks(8));
-        assertEquals(2, LaunchGeometry.channelBlocks(16));
-        assertEquals(3, LaunchGeometry.channelBlocks(17));
+        assertEquals(1, LaunchGeometry.channelBlocks(6, 6));
+        assertEquals(2, LaunchGeometry.channelBlocks(6, 5));
+        assertEquals(1, LaunchGeometry.channelBlocks(8, 8));
+        assertEquals(2, LaunchGeometry.channelBlocks(16, 8));
+        assertEquals(3, LaunchGeometry.channelBlocks(17, 8));
+    }
+
+    @Test
+    void convChannelsPerThreadLeavesTheFewestIdleLanes() {
+        assertEquals(6, LaunchGeometry.convChannelsPerThread(6));    // LeNet conv1 K, conv2 C: none idle against 2
+        assertEquals(6, LaunchGeometry.convChannelsPerThread(12));   // none against 4
+        assertEquals(6, LaunchGeometry.convChannelsPerThread(1));    // 5 against 7
+        assertEquals(8, LaunchGeometry.convChannelsPerThread(16));   // LeNet conv2 K: none against 2
+        assertEquals(8, LaunchGeometry.convChannelsPerThread(8));
+        assertEquals(8, LaunchGeometry.convChannelsPerThread(7));    // 1 against 5
+        assertEquals(6, LaunchGeometry.convChannelsPerThread(17));   // 1 against 7
+        for (int c = 1; c <= 200; c++) {
+            int cb = LaunchGeometry.convChannelsPerThread(c);
+            int other = cb == LaunchGeometry.CONV_CB ? LaunchGeometry.CONV_CB_NARROW : LaunchGeometry.CONV_CB;
+            long idle = (long) LaunchGeometry.channelBlocks(c, cb) * cb - c;
+            long idleOther = (long) LaunchGeometry.channelBlocks(c, other) * other - c;
+            assertTrue(idle <= idleOther, c + " channels: " + cb + " per thread idles " + idle + ", " + other + " would idle " + idleOther);
+            assertTrue(cb == LaunchGeometry.CONV_CB || idle < idleOther, c + " channels: ties go to " + LaunchGeometry.CONV_CB);
+        }
     }
 
     @Test
     void convChunks() {
-        assertEquals(1, LaunchGeometry.convChunk(1, 5, 5));    // conv1: C = 1
-        assertEquals(6, LaunchGeometry.convChunk(6, 5, 5));    // conv2 forward: all 6 input channels
-        assertEquals(16, LaunchGeometry.convChunk(16, 5, 5));  // conv2 backward-data: all 16 output channels
-        assertEquals(30, LaunchGeometry.convChunk(40, 5, 5));  // 6144 / (25 * 8)
-        assertEquals(1, LaunchGeometry.convChunk(64, 27, 27));
-        assertEquals(6 * 25 * 8 * 4, LaunchGeometry.convSharedBytes(6, 5, 5));
-        for (int c : new int[] {1, 3, 6, 16, 40, 300}) {
-            for (int r : new int[] {1, 3, 5, 11, 27}) {
-                int chunk = LaunchGeometry.convChunk(c, r, r);
-                assertTrue(chunk >= 1 && chunk <= c);
-                assertTrue(LaunchGeometry.convSharedBytes(chunk, r, r) <= LaunchGeometry.MAX_DYNAMIC_SMEM_BYTES);
+        assertEquals(1, LaunchGeometry.convChunk(1, 5, 5, 6));    // conv1: C = 1
+        assertEquals(6, LaunchGeometry.convChunk(6, 5, 5, 8));    // conv2 forward: all 6 input channels
+        assertEquals(16, LaunchGeometry.convChunk(16, 5, 5, 6));  // conv2 backward-data: all 16 output channels
+        assertEquals(30, LaunchGeometry.convChunk(40, 5, 5, 8));  // 6144 / (25 * 8)
+        assertEquals(40, LaunchGeometry.convChunk(41, 5, 5, 6));  // 6144 / (25 * 6) = 40.96
+        assertEquals(1, LaunchGeometry.convChunk(64, 27, 27, 8));
+        assertEquals(6 * 25 * 8 * 4, LaunchGeometry.convSharedBytes(6, 5, 5, 8));
+        assertEquals(6 * 25 * 6 * 4, LaunchGeometry.convSharedBytes(6, 5, 5, 6));
+        for (int perThread : new int[] {LaunchGeometry.CONV_CB_NARROW, LaunchGeometry.CONV_CB}) {
+            for (int c : new int[] {1, 3, 6, 16, 40, 300}) {
+                for (int r : new int[] {1, 3, 5, 11, 27}) {
+                    int chunk = LaunchGeometry.convChunk(c, r, r, perThread);
+                    assertTrue(chunk >= 1 && chunk <= c);
+                    assertTrue(LaunchGeometry.convSharedBytes(chunk, r, r, perThread) <= LaunchGeometry.MAX_DYNAMIC_SMEM_BYTES);
+                }
             }
         }
-        assertThrows(IllegalArgumentException.class, () -> LaunchGeometry.convChunk(1, 40, 40));
+        assertEquals(1, LaunchGeometry.convChunk(1, 40, 40, 6));  // 1600 taps x 6 x 4 B = 37.5 KiB fit
+        assertThrows(IllegalArgumentException.class, () -> LaunchGeometry.convChunk(1, 40, 40, 8));  // 50 KiB do not
+        assertThrows(IllegalArgumentException.class, () -> LaunchGeometry.convChunk(1, 46, 46, 6));
     }
 
     private static void assertCovers(LaunchGeometry.Split s, long total) {

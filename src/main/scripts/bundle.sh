@@ -13,8 +13,13 @@
 #   bin/run-gpu-tests   runs the tests tagged "gpu", a skip failing (extra arguments go to the launcher)
 #   with --gpu-check (implies --with-tests), dist/normnet-gpu-check-linux-x86_64.tar.xz and the same
 #   tree unpacked beside it, dist/normnet-gpu-check-linux-x86_64/, ready to travel:
-#   data/               Fashion-MNIST's four .gz files (from $NORMNET_DATA or /usr/share/datasets/fashion-mnist)
+#   data/               Fashion-MNIST's four files, unpacked from the .gz files in $NORMNET_DATA or
+#                       /usr/share/datasets/fashion-mnist
+#   test-lib/           as with --with-tests, less the fuzzing engine (jazzer-*.jar; no GPU test fuzzes)
 #   benchmarks/         compare.py and pytorch/*.py: the PyTorch reference and the side-by-side table
+#   lab/                the kernel lab (benchmarks/cuda) built for sm_90 with nvcc, libstdc++ linked
+#                       in, gemm without cuBLAS; run.sh and README.md (left out, with a warning, when
+#                       there is no nvcc)
 #   bin/gpu-check       the whole GPU check in one call (src/main/scripts/gpu-check.sh)
 #
 #   --no-archive: only the directory (target/bundle/NAME; with --gpu-check also dist/NAME), no .tar.xz
@@ -34,7 +39,7 @@ for arg in "$@"; do
         --gpu-check) gpu_check=true; with_tests=true ;;
         --skip-build) build=false ;;
         --no-archive) archive=false ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         *) echo "bundle.sh: unknown argument $arg (expected --with-tests, --gpu-check, --skip-build, --no-archive)" >&2; exit 2 ;;
     esac
 done
@@ -128,6 +133,8 @@ if $with_tests; then
     for dep in "$root"/target/test-lib/*.jar; do
         case "$(basename "$dep")" in
             junit-*|opentest4j-*|apiguardian-*) ;;
+            # the fuzzing engine (19 MB): the GPU check runs only the tests tagged gpu, none of which fuzz
+            jazzer-[0-9]*.jar) $gpu_check || cp "$dep" "$stage/test-lib/" ;;
             *) [ -f "$stage/lib/$(basename "$dep")" ] || cp "$dep" "$stage/test-lib/" ;;
         esac
     done
@@ -166,10 +173,23 @@ fi
 
 if $gpu_check; then
     mkdir -p "$stage/data" "$stage/benchmarks/pytorch"
-    cp "$fashion"/train-images-idx3-ubyte.gz "$fashion"/train-labels-idx1-ubyte.gz \
-        "$fashion"/t10k-images-idx3-ubyte.gz "$fashion"/t10k-labels-idx1-ubyte.gz "$stage/data/"
+    # Unpacked: xz packs the raw files into 26.4 MB where the .gz files stay 30.9 MB.
+    for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+        gzip -dc "$fashion/$f.gz" > "$stage/data/$f"
+    done
     cp "$root/benchmarks/compare.py" "$stage/benchmarks/"
     cp "$root"/benchmarks/pytorch/*.py "$stage/benchmarks/pytorch/"
+    # The kernel lab: every version of every op checked and timed on the GPU (gpu-check's lab step).
+    nvcc=${NVCC:-${CUDA_HOME:-/usr/local/cuda}/bin/nvcc}
+    command -v "$nvcc" > /dev/null 2>&1 || nvcc=$(command -v nvcc || true)
+    if [ -n "$nvcc" ] && [ -x "$nvcc" ]; then
+        mkdir -p "$stage/lab"
+        echo "bundle.sh: building the kernel lab with $nvcc"
+        make -s -C "$root/benchmarks/cuda" bundle NVCC="$nvcc" DEST="$stage/lab"
+        cp "$root/benchmarks/cuda/run.sh" "$root/benchmarks/cuda/README.md" "$stage/lab/"
+    else
+        echo "bundle.sh: warning: no nvcc, so the GPU check has no kernel lab (set NVCC or CUDA_HOME)" >&2
+    fi
     cp "$root/src/main/scripts/gpu-check.sh" "$stage/bin/gpu-check"
     chmod +x "$stage/bin/gpu-check"
 fi

@@ -14,10 +14,14 @@
 #   5 bench      normnet bench --device all --quick, and PyTorch's bench.py on the same GPU (eager
 #                and CUDA-graphed) when python3 imports torch there, side by side; the GPU's fp32
 #                GEMM ceiling through cuBLAS (TF32 off) and its copy bandwidth, through PyTorch
-#   6 summary    DIR/summary.md: one row per step; every log and JSON file lies beside it
+#   6 lab        the kernel lab (lab/run.sh -k): every version of every op checked against its
+#                reference and timed, in the time the budget has left (lab.log); "skipped" when the
+#                bundle was built without nvcc
+#   7 summary    DIR/summary.md: one row per step; every log and JSON file lies beside it
 #
 #   --out DIR   where the results go (default: ./gpu-check-DATE)
-#   --quick     less data (10,000 training, 2,000 test images), memcheck only, bench on cuda only
+#   --quick     less data (10,000 training, 2,000 test images), memcheck only, bench on cuda only,
+#               5 timed launches per lab version instead of 20
 #   --dry-run   for a machine without a GPU: every step runs up to its GPU part and reports
 #               "no GPU"; exit 0 only if every part that needs no GPU worked
 #
@@ -35,7 +39,7 @@ while [ $# -gt 0 ]; do
         --out) [ $# -ge 2 ] || { echo "gpu-check: --out needs a directory" >&2; exit 2; }; out=$2; shift ;;
         --quick) quick=1 ;;
         --dry-run) dry=1 ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
         *) echo "gpu-check: unknown argument $1 (expected --out DIR, --quick, --dry-run)" >&2; exit 2 ;;
     esac
     shift
@@ -258,7 +262,42 @@ print(json.dumps({"device": torch.cuda.get_device_name(), "cublas_fp32_tflops": 
     if [ "$status" = 0 ]; then row bench pass "$note"; else row bench FAIL "$note"; fi
 fi
 
-# ---------------------------------------------------------------- 6 summary
+# ---------------------------------------------------------------- 6 lab
+lab=$here/lab
+lab_ops=(conv2d_forward conv2d_backward_data conv2d_backward_filter batchnorm_forward batchnorm_backward pool softmax_ce gemm)
+if [ ! -x "$lab/run.sh" ]; then
+    row lab skipped "this bundle has no kernel lab (built without nvcc)"
+elif [ "$gpu" = 0 ]; then
+    # Host part: every lab binary loads and answers --versions (no CUDA call before that).
+    versions=0
+    bad=()
+    for op in "${lab_ops[@]}" "batchnorm_forward eval"; do
+        read -r bin mode <<< "$op"
+        if n=$("$lab/$bin" --versions $mode 2>> "$out/lab.log") && [ "$n" -ge 1 ] 2>/dev/null; then
+            versions=$((versions + n))
+        else
+            bad+=("$op")
+        fi
+    done
+    if [ "${#bad[@]}" = 0 ]; then
+        row lab "$(no_gpu)" "host part passed: ${#lab_ops[@]} lab binaries start, $versions versions to run"
+    else
+        row lab "FAIL: lab binaries do not start: ${bad[*]}" "see lab.log"
+    fi
+else
+    repeats=20
+    [ "$quick" = 1 ] && repeats=5
+    LAB_REPEATS=$repeats logged lab "$(( $(left) - 10 ))" "$lab/run.sh" -k
+    status=$?
+    runs=$(grep -c '^==== ' "$out/lab.log")
+    case $status in
+        0) row lab pass "$runs versions checked and timed ($repeats launches each); see lab.log" ;;
+        124) row lab "timed out" "$runs versions started before the budget ran out; see lab.log" ;;
+        *) row lab "FAIL" "$(grep -m1 '^run.sh: ' "$out/lab.log" || echo "exit $status"); see lab.log" ;;
+    esac
+fi
+
+# ---------------------------------------------------------------- 7 summary
 {
     echo "# normnet GPU check"
     echo

@@ -17,9 +17,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The GPU check, built and dry-run after {@code package}: {@code ./normnet bundle --gpu-check
  * --skip-build --no-archive} lays out dist/normnet-gpu-check-linux-x86_64 (jlink runtime, jars,
- * tests, JUnit launcher, Fashion-MNIST, bin/gpu-check), and {@code bin/gpu-check --dry-run} runs
- * every step up to its GPU part on this machine, reports "no GPU" for each and exits 0. The
- * archive itself (xz, a few minutes on two cores) and its 60 MiB limit are left to bundle.sh.
+ * tests, JUnit launcher, Fashion-MNIST, the kernel lab built by nvcc, bin/gpu-check), and
+ * {@code bin/gpu-check --dry-run} runs every step up to its GPU part on this machine, reports
+ * "no GPU" for each and exits 0. The archive itself (xz, a few minutes on two cores) and its 60 MiB limit are left to bundle.sh.
  */
 class GpuCheckBundleIT {
     private static final Path FASHION = Path.of("/usr/share/datasets/fashion-mnist");
@@ -46,14 +46,15 @@ class GpuCheckBundleIT {
         assumeTrue(new File(System.getProperty("java.home"), "bin/jlink").canExecute(), "no jlink in this JDK");
         run(dir.resolve("bundle.log"), 8, LauncherIT.LAUNCHER.toString(), "bundle", "--gpu-check", "--skip-build", "--no-archive");
         for (String part : List.of("runtime/bin/java", "bin/gpu-check", "bin/run-gpu-tests", "bin/normnet",
-                "test-lib/junit-platform-console-standalone-1.10.2.jar", "data/t10k-labels-idx1-ubyte.gz",
-                "benchmarks/pytorch/bench.py", "benchmarks/compare.py", "test-classes/dev/normnet/GpuCheckProbe.class")) {
+                "test-lib/junit-platform-console-standalone-1.10.2.jar", "data/t10k-labels-idx1-ubyte", "data/train-images-idx3-ubyte",
+                "benchmarks/pytorch/bench.py", "benchmarks/compare.py", "test-classes/dev/normnet/GpuCheckProbe.class",
+                "lab/run.sh", "lab/conv2d_forward", "lab/gemm")) {
             assertTrue(Files.exists(BUNDLE.resolve(part)), "the bundle lacks " + part);
         }
         Path out = dir.resolve("results");
         String log = run(dir.resolve("check.log"), 5, BUNDLE.resolve("bin/gpu-check").toString(), "--dry-run", "--out", out.toString());
         String summary = Files.readString(out.resolve("summary.md"));
-        for (String step : List.of("info", "tests", "sanitizer", "train", "bench")) {
+        for (String step : List.of("info", "tests", "sanitizer", "train", "bench", "lab")) {
             assertTrue(summary.contains("| " + step + " | no GPU |"), step + " did not report \"no GPU\":\n" + summary + "\n" + log);
         }
         assertTrue(Files.readString(out.resolve("probe.txt")).contains("cuda probe: "), log);

@@ -16,10 +16,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The GPU check, built and dry-run after {@code package}: {@code ./normnet bundle --gpu-check
- * --skip-build --no-archive} lays out dist/normnet-gpu-check-linux-x86_64 (jlink runtime, jars,
- * tests, JUnit launcher, Fashion-MNIST, the kernel lab built by nvcc, bin/gpu-check), and
+ * --skip-build} lays out dist/normnet-gpu-check-linux-x86_64 (jlink runtime, jars, tests, JUnit
+ * launcher, Fashion-MNIST, the kernel lab built by nvcc, bin/gpu-check) and packs it into an
+ * archive that must stay within 60 MiB (about a minute of xz on two cores), and
  * {@code bin/gpu-check --dry-run} runs every step up to its GPU part on this machine, reports
- * "no GPU" for each and exits 0. The archive itself (xz, a few minutes on two cores) and its 60 MiB limit are left to bundle.sh.
+ * "no GPU" for each and exits 0.
  */
 class GpuCheckBundleIT {
     private static final Path FASHION = Path.of("/usr/share/datasets/fashion-mnist");
@@ -44,7 +45,9 @@ class GpuCheckBundleIT {
         assumeTrue(Files.isRegularFile(FASHION.resolve("train-images-idx3-ubyte.gz")) || System.getenv("NORMNET_DATA") != null,
                 "Fashion-MNIST's .gz files are not installed (apt-get install dataset-fashion-mnist)");
         assumeTrue(new File(System.getProperty("java.home"), "bin/jlink").canExecute(), "no jlink in this JDK");
-        run(dir.resolve("bundle.log"), 8, LauncherIT.LAUNCHER.toString(), "bundle", "--gpu-check", "--skip-build", "--no-archive");
+        run(dir.resolve("bundle.log"), 10, LauncherIT.LAUNCHER.toString(), "bundle", "--gpu-check", "--skip-build");
+        Path archive = BUNDLE.resolveSibling("normnet-gpu-check-linux-x86_64.tar.xz");
+        assertTrue(Files.size(archive) <= 60L << 20, archive + " is " + Files.size(archive) + " bytes, over 60 MiB");
         for (String part : List.of("runtime/bin/java", "bin/gpu-check", "bin/run-gpu-tests", "bin/normnet",
                 "test-lib/junit-platform-console-standalone-1.10.2.jar", "data/t10k-labels-idx1-ubyte", "data/train-images-idx3-ubyte",
                 "benchmarks/pytorch/bench.py", "benchmarks/compare.py", "test-classes/dev/normnet/GpuCheckProbe.class",

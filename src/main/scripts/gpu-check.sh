@@ -96,6 +96,8 @@ no_gpu() {  # the result for a GPU part that cannot run here
     echo "host: $(uname -srm)"
     echo "glibc: $(getconf GNU_LIBC_VERSION 2>/dev/null || echo unknown)"
     echo "libstdc++: $(ldconfig -p 2>/dev/null | grep -m1 'libstdc++.so.6 ' | sed 's/.*=> //' || true)"
+    echo "libcuda: $(ldconfig -p 2>/dev/null | grep -m1 'libcuda.so.1 ' | sed 's/.*=> //' || true)"
+    echo "LD_LIBRARY_PATH: ${LD_LIBRARY_PATH:-}"
     echo "compute-sanitizer: $(command -v compute-sanitizer || echo 'not on the PATH')"
     if [ "$gpu" = 1 ]; then
         echo "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -n 1)"

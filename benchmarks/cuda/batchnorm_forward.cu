@@ -335,9 +335,10 @@ static void batchnorm_forward_train_run(int version, BnArgs a) {
             batchnorm_stats_partial<<<grid, geometry::REDUCE_THREADS>>>(a.x, partials, a.N, a.C, a.L, split.chunk);
             CUDA_CHECK_LAUNCH();
             int finalizeThreads = geometry::batchnorm_finalize_threads(split.groups);
+            // No batch counter here (null): in normnet it is one thread's add in block 0.
             batchnorm_stats_finalize<<<a.C, finalizeThreads>>>(partials, a.C, split.groups, m, a.runningMean,
-                                                              a.runningVar, a.saveMean, a.saveInvStd, a.momentum,
-                                                              a.eps);
+                                                              a.runningVar, a.saveMean, a.saveInvStd, nullptr,
+                                                              a.momentum, a.eps);
             CUDA_CHECK_LAUNCH();
             int total = a.N * a.C * a.L;
             batchnorm_normalize<<<geometry::stride_blocks(total), geometry::THREADS>>>(

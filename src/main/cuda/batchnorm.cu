@@ -133,13 +133,16 @@ NN_KERNEL void batchnorm_stats_partial(const float* __restrict__ x,  // (N, C, L
 // t, t + blockDim, ... in order, then a fixed tree of Chan merges, all in double. Thread 0 writes
 // saveMean, saveInvStd = 1/sqrt(var + eps) with the biased variance, and updates the running
 // statistics with PyTorch's convention: momentum weights the new value, and the running variance
-// takes the unbiased var * m / (m - 1).
+// takes the unbiased var * m / (m - 1). Block 0's thread 0 also counts the batch in
+// batchesTracked[0] (PyTorch's num_batches_tracked) when it is given, which saves the layer a
+// launch of its own.
 NN_KERNEL void batchnorm_stats_finalize(const float* __restrict__ partials,  // (C, G, 3)
                                         int C, int G, long long m,
                                         float* __restrict__ runningMean,  // (C)
                                         float* __restrict__ runningVar,   // (C)
                                         float* __restrict__ saveMean,     // (C)
                                         float* __restrict__ saveInvStd,   // (C)
+                                        float* __restrict__ batchesTracked,  // (1) or null
                                         float momentum, float eps) {
     __shared__ double sn[NN_REDUCE_THREADS];
     __shared__ double sm[NN_REDUCE_THREADS];
@@ -171,6 +174,9 @@ NN_KERNEL void batchnorm_stats_finalize(const float* __restrict__ partials,  // 
         double unbiased = s2[0] / (double) (m - 1);
         runningMean[c] = (float) ((1.0 - momentum) * runningMean[c] + momentum * sm[0]);
         runningVar[c] = (float) ((1.0 - momentum) * runningVar[c] + momentum * unbiased);
+        if (batchesTracked != nullptr && c == 0) {
+            batchesTracked[0] += 1.0f;
+        }
     }
 }
 

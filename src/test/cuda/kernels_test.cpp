@@ -248,8 +248,10 @@ static void testBatchNorm(int N, int C, int L, int groups) {
             chunk);
     auto sm = nans(C), si = nans(C);
     const unsigned finalizeThreads = bnFinalizeThreads(groups);
+    std::vector<float> tracked{41.0f};  // num_batches_tracked: counted once, by block 0, whatever C
     batchnorm_stats_finalize<<<dim3{(unsigned) C, 1, 1}, finalizeThreads, 0>>>((const float*) part.data(), C, groups, m, rm.data(),
-            rv.data(), sm.data(), si.data(), 0.1f, 1e-5f);
+            rv.data(), sm.data(), si.data(), tracked.data(), 0.1f, 1e-5f);
+    check(std::string("batchnorm batchesTracked ") + name, std::vector<double>{42.0}, tracked, 0.0);
     check(std::string("batchnorm saveMean ") + name, mean, sm, 1e-5);
     check(std::string("batchnorm saveInvStd ") + name, invstd, si, 1e-4);
     check(std::string("batchnorm runningMean ") + name, rmRef, rm, 1e-5);

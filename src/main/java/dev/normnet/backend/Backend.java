@@ -108,6 +108,19 @@ public interface Backend extends AutoCloseable {
     void batchNormForwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
                                Tensor y, Tensor saveMean, Tensor saveInvStd, float momentum, float eps);
 
+    /**
+     * {@link #batchNormForwardTrain(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, float, float)}
+     * and the batch counted: batchesTracked[0] += 1 (PyTorch's num_batches_tracked, one element).
+     * By default the two ops one after the other; a backend may count inside the statistics pass
+     * (the CUDA backend does, one launch fewer per layer and step).
+     */
+    default void batchNormForwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                       Tensor y, Tensor saveMean, Tensor saveInvStd, float momentum, float eps,
+                                       Tensor batchesTracked) {
+        batchNormForwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps);
+        addScalar(batchesTracked, 0, 1f);
+    }
+
     /** Eval-mode batch norm: y = gamma * (x - runningMean) / sqrt(runningVar + eps) + beta. Shapes as above. */
     void batchNormForwardEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
                               Tensor y, float eps);

@@ -132,8 +132,8 @@ public final class BatchNorm extends Layer {
             @Override
             public void forward(boolean training) {
                 if (training) {
-                    backend.batchNormForwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps);
-                    backend.addScalar(batchesTracked, 0, 1f);
+                    backend.batchNormForwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps,
+                            batchesTracked);
                 } else {
                     backend.batchNormForwardEval(x, gamma, beta, runningMean, runningVar, y, eps);
                 }

@@ -7,6 +7,7 @@ import dev.normnet.backend.ResidentImages;
 import dev.normnet.tensor.Device;
 import dev.normnet.tensor.Shape;
 import dev.normnet.tensor.Tensor;
+import java.util.Objects;
 
 /**
  * The CUDA backend: normnet's own kernels ({@code src/main/cuda}, compiled ahead of time into a
@@ -200,7 +201,16 @@ public final class CudaBackend implements Backend {
     @Override
     public void batchNormForwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
                                       Tensor y, Tensor saveMean, Tensor saveInvStd, float momentum, float eps) {
-        batchNorm.forwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps);
+        batchNorm.forwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps, null);
+    }
+
+    /** The count rides on the statistics' finalize launch (its block 0), not a launch of its own. */
+    @Override
+    public void batchNormForwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                      Tensor y, Tensor saveMean, Tensor saveInvStd, float momentum, float eps,
+                                      Tensor batchesTracked) {
+        batchNorm.forwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps,
+                Objects.requireNonNull(batchesTracked, "batchNormForwardTrain: batchesTracked"));
     }
 
     @Override

@@ -1,6 +1,6 @@
 package dev.normnet.backend.cuda;
 
-
+import dev.normnet.backend.ElementwiseGeometry;
 import dev.normnet.backend.NormGeometry;
 import dev.normnet.tensor.Tensor;
 import jcuda.driver.CUdeviceptr;
@@ -32,9 +32,12 @@ final class CudaBatchNorm {
         backwardDx = ctx.kernel("batchnorm_backward_dx");
     }
 
-    /** Batch statistics (partials (C, G, 3), then finalize: running statistics, saveMean, saveInvStd), then y. */
+    /**
+     * Batch statistics (partials (C, G, 3), then finalize: running statistics, saveMean,
+     * saveInvStd, and batchesTracked[0] += 1 when batchesTracked is not null), then y.
+     */
     void forwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
-                      Tensor y, Tensor saveMean, Tensor saveInvStd, float momentum, float eps) {
+                      Tensor y, Tensor saveMean, Tensor saveInvStd, float momentum, float eps, Tensor batchesTracked) {
         String op = "batchNormForwardTrain";
         CudaTensor cx = ctx.cuda(op, "x", x);
         CudaTensor cg = ctx.cuda(op, "gamma", gamma);
@@ -45,13 +48,17 @@ final class CudaBatchNorm {
         CudaTensor csm = ctx.cuda(op, "saveMean", saveMean);
         CudaTensor csi = ctx.cuda(op, "saveInvStd", saveInvStd);
         NormGeometry g = NormGeometry.forwardTrain(op, cx, cg, cb, crm, crv, cy, csm, csi);
+        CudaTensor cbt = ctx.cudaOrNull(op, "batchesTracked", batchesTracked);
+        if (cbt != null) {
+            ElementwiseGeometry.index(op, cbt, 0);
+        }
         LaunchGeometry.Split split = LaunchGeometry.batchNormSplit(g.m());
         CUdeviceptr partials = ctx.scratch("batchnorm_stats", 3L * g.c() * split.groups());  // (C, G, 3)
         ctx.launch(statsPartial, split.groups(), g.c(), 1, LaunchGeometry.REDUCE_THREADS, 0, g,
                 OpContext.args().ptr(cx).raw(partials).i(g.n()).i(g.c()).i(g.hw()).i(split.chunk()));
         ctx.launch(statsFinalize, g.c(), 1, 1, LaunchGeometry.batchNormFinalizeThreads(split.groups()), 0, g,
                 OpContext.args().raw(partials).i(g.c()).i(split.groups()).l(g.m()).ptr(crm).ptr(crv).ptr(csm).ptr(csi)
-                        .f(momentum).f(eps));
+                        .ptrOrNull(cbt).f(momentum).f(eps));
         int total = Math.toIntExact(g.size());
         ctx.launch(normalize, LaunchGeometry.strideBlocks(total), 1, 1, LaunchGeometry.THREADS, 0, g,
                 OpContext.args().ptr(cx).ptr(cg).ptr(cb).ptr(csm).ptr(csi).ptr(cy).i(g.c()).i(g.hw()).i(total));

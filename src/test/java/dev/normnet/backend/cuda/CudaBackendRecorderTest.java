@@ -129,6 +129,20 @@ class CudaBackendRecorderTest {
     }
 
     @Test
+    void batchNormCountsItsBatchInTheFinalizeLaunch() {
+        Tensor x = t(8, 6, 5, 5);
+        Tensor c6 = t(6);
+        be.batchNormForwardTrain(x, c6, c6, c6, c6, x, c6, c6, 0.1f, 1e-5f, t());
+        assertEquals(List.of("batchnorm_stats_partial", "batchnorm_stats_finalize", "batchnorm_normalize"),
+                recorder.recorded().stream().map(LaunchRecorder.Launch::kernel).collect(Collectors.toList()),
+                "num_batches_tracked rides on the finalize launch, with no add_scalar of its own");
+        IllegalArgumentException empty = assertThrows(IllegalArgumentException.class,
+                () -> be.batchNormForwardTrain(x, c6, c6, c6, c6, x, c6, c6, 0.1f, 1e-5f, t(0)));
+        assertTrue(empty.getMessage().startsWith("batchNormForwardTrain: index 0 outside"), empty.getMessage());
+        assertThrows(NullPointerException.class, () -> be.batchNormForwardTrain(x, c6, c6, c6, c6, x, c6, c6, 0.1f, 1e-5f, null));
+    }
+
+    @Test
     void gridsCoverTheWork() {
         runEveryOp();
         // conv1 forward: P*Q = 784 pixels per thread row, K = 6 in one block of 6 channels, the batch on z

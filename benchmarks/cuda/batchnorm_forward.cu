@@ -200,20 +200,7 @@ __global__ void batchnorm_stats_kernel4(const float* __restrict__ x,  // (N, C, 
         mean += delta / (float) count;
         m2 += delta * (v - mean);
     }
-    sn[threadIdx.x] = (float) count;
-    sm[threadIdx.x] = mean;
-    s2[threadIdx.x] = m2;
-    __syncthreads();
-    for (int s = blockDim.x >> 1; s > 0; s >>= 1) {
-        if (threadIdx.x < s) {
-            float na = sn[threadIdx.x], ma = sm[threadIdx.x], m2a = s2[threadIdx.x];
-            bn_chan_merge(na, ma, m2a, sn[threadIdx.x + s], sm[threadIdx.x + s], s2[threadIdx.x + s]);
-            sn[threadIdx.x] = na;
-            sm[threadIdx.x] = ma;
-            s2[threadIdx.x] = m2a;
-        }
-        __syncthreads();
-    }
+    bn_chan_tree(sn, sm, s2, (float) count, mean, m2);
     if (threadIdx.x == 0) {
         float* out = partials + ((size_t) c * G + g) * 3;
         out[0] = sn[0];

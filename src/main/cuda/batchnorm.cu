@@ -39,26 +39,37 @@ struct BnWalk {
     }
 };
 
-// Chan's merge of two (count, mean, M2) summaries into the first.
-__device__ __forceinline__ void bn_chan_merge(float& na, float& ma, float& m2a, float nb, float mb, float m2b) {
-    float n = na + nb;
-    if (nb == 0.0f) return;
-    float delta = mb - ma;
-    float fb = nb / n;
+// Chan's merge of two (count, mean, M2) summaries into the first (T float or double).
+template <typename T>
+__device__ __forceinline__ void bn_chan_merge(T& na, T& ma, T& m2a, T nb, T mb, T m2b) {
+    if (nb == T(0)) return;
+    T n = na + nb;
+    T delta = mb - ma;
+    T fb = nb / n;
     ma = ma + delta * fb;
     m2a = m2a + m2b + delta * delta * na * fb;
     na = n;
 }
 
-// The same in double.
-__device__ __forceinline__ void bn_chan_merge_d(double& na, double& ma, double& m2a, double nb, double mb, double m2b) {
-    if (nb == 0.0) return;
-    double n = na + nb;
-    double delta = mb - ma;
-    double fb = nb / n;
-    ma = ma + delta * fb;
-    m2a = m2a + m2b + delta * delta * na * fb;
-    na = n;
+// Each thread's summary (n, mean, m2) merged over the block in a fixed tree of Chan merges;
+// the block's summary ends in sn[0], sm[0], s2[0]. blockDim.x must be a power of two and the
+// arrays hold blockDim.x values; every thread must call it.
+template <typename T>
+__device__ __forceinline__ void bn_chan_tree(T* sn, T* sm, T* s2, T n, T mean, T m2) {
+    sn[threadIdx.x] = n;
+    sm[threadIdx.x] = mean;
+    s2[threadIdx.x] = m2;
+    __syncthreads();
+    for (int s = blockDim.x >> 1; s > 0; s >>= 1) {
+        if (threadIdx.x < s) {
+            T na = sn[threadIdx.x], ma = sm[threadIdx.x], m2a = s2[threadIdx.x];
+            bn_chan_merge(na, ma, m2a, sn[threadIdx.x + s], sm[threadIdx.x + s], s2[threadIdx.x + s]);
+            sn[threadIdx.x] = na;
+            sm[threadIdx.x] = ma;
+            s2[threadIdx.x] = m2a;
+        }
+        __syncthreads();
+    }
 }
 
 // batchnorm_stats_partial v4: each thread summarizes a strided part of the block's slice, four
@@ -106,20 +117,7 @@ NN_KERNEL void batchnorm_stats_partial(const float* __restrict__ x,  // (N, C, L
         mean += delta / count;
         m2 += delta * (v - mean);
     }
-    sn[threadIdx.x] = count;
-    sm[threadIdx.x] = mean;
-    s2[threadIdx.x] = m2;
-    __syncthreads();
-    for (int s = blockDim.x >> 1; s > 0; s >>= 1) {
-        if (threadIdx.x < s) {
-            float na = sn[threadIdx.x], ma = sm[threadIdx.x], m2a = s2[threadIdx.x];
-            bn_chan_merge(na, ma, m2a, sn[threadIdx.x + s], sm[threadIdx.x + s], s2[threadIdx.x + s]);
-            sn[threadIdx.x] = na;
-            sm[threadIdx.x] = ma;
-            s2[threadIdx.x] = m2a;
-        }
-        __syncthreads();
-    }
+    bn_chan_tree(sn, sm, s2, count, mean, m2);
     if (threadIdx.x == 0) {
         float* out = partials + ((size_t) c * G + g) * 3;
         out[0] = sn[0];
@@ -151,22 +149,9 @@ NN_KERNEL void batchnorm_stats_finalize(const float* __restrict__ partials,  // 
     double n = 0.0, mean = 0.0, m2 = 0.0;
     for (int g = threadIdx.x; g < G; g += blockDim.x) {
         const float* in = partials + ((size_t) c * G + g) * 3;
-        bn_chan_merge_d(n, mean, m2, in[0], in[1], in[2]);
+        bn_chan_merge(n, mean, m2, (double) in[0], (double) in[1], (double) in[2]);
     }
-    sn[threadIdx.x] = n;
-    sm[threadIdx.x] = mean;
-    s2[threadIdx.x] = m2;
-    __syncthreads();
-    for (int s = blockDim.x >> 1; s > 0; s >>= 1) {
-        if (threadIdx.x < s) {
-            double na = sn[threadIdx.x], ma = sm[threadIdx.x], m2a = s2[threadIdx.x];
-            bn_chan_merge_d(na, ma, m2a, sn[threadIdx.x + s], sm[threadIdx.x + s], s2[threadIdx.x + s]);
-            sn[threadIdx.x] = na;
-            sm[threadIdx.x] = ma;
-            s2[threadIdx.x] = m2a;
-        }
-        __syncthreads();
-    }
+    bn_chan_tree(sn, sm, s2, n, mean, m2);
     if (threadIdx.x == 0) {
         double var = s2[0] / (double) m;
         saveMean[c] = (float) sm[0];

@@ -5,18 +5,24 @@ import dev.normnet.nn.ModelOptions;
 import dev.normnet.nn.Models;
 import dev.normnet.nn.Sequential;
 import dev.normnet.optim.Adam;
+import dev.normnet.optim.Sgd;
 import dev.normnet.train.Trainer;
 import dev.normnet.train.Warmup;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The trainer's warm-up on the CUDA backend's host side ({@link LaunchRecorder}: no GPU, but every
  * tensor allocated and freed is counted): what the warm-up allocates (the model's copy, its
  * optimizer state, its plan and buffers) is all freed again, and a warm-up that would not fit
- * beside the run is skipped.
+ * beside the run is skipped; and what one captured training step launches.
  */
 class TrainerWarmupRecorderTest {
     private static final long CAPACITY = 1L << 32;   // floats
@@ -64,5 +70,32 @@ class TrainerWarmupRecorderTest {
         long with = floatsInUseAfterAnEpoch(run + 1000, 30, warm);
         assertEquals(Warmup.NONE, warm[0]);
         assertEquals(run, with);
+    }
+
+    /**
+     * The kernels of one captured LeNet-BN training step (SGD, batch 256): 60 launches, each layer's
+     * work in as few as the ops allow. On the GPU a replayed step costs at least a launch's
+     * latency per kernel, so a change that adds one shows here.
+     */
+    @Test
+    void aCapturedLeNetBnStepIsSixtyLaunches() {
+        LaunchRecorder recorder = new LaunchRecorder();
+        try (CudaBackend backend = recorder.newBackend(CAPACITY);
+             Sequential model = Models.create("lenet-bn", ModelOptions.defaults()).build(1)) {
+            Trainer trainer = Trainer.builder().setModel(model).setBackend(backend)
+                    .setOptimizer(Sgd.builder().setLearningRate(0.9f).build()).optBatchSize(256).build();
+            trainer.fit(blank(512), null, 1, null);
+            trainer.close();
+        }
+        List<String> captured = recorder.recorded().stream().filter(LaunchRecorder.Launch::captured)
+                .map(LaunchRecorder.Launch::kernel).collect(Collectors.toList());
+        Map<String, Integer> perKernel = new TreeMap<>();
+        captured.forEach(k -> perKernel.merge(k, 1, Integer::sum));
+        assertEquals(60, captured.size(), "launches of the captured step: " + perKernel);
+        assertEquals(4, perKernel.get("batchnorm_stats_finalize"), perKernel.toString());
+        assertNull(perKernel.get("add_scalar"), "num_batches_tracked is counted in the finalize launches");
+        assertEquals(1, perKernel.get("conv2d_forward_cb6"), "conv1: 6 output channels, 6 per thread");
+        assertEquals(1, perKernel.get("conv2d_backward_data_cb6"), "conv2's data gradient: 6 input channels");
+        assertEquals(1, perKernel.get("sgd_step"), "one optimizer launch for every parameter");
     }
 }

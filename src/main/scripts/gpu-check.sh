@@ -277,25 +277,14 @@ fi
 
 # ---------------------------------------------------------------- 6 lab
 lab=$here/lab
-lab_ops=(conv2d_forward conv2d_backward_data conv2d_backward_filter batchnorm_forward batchnorm_backward pool softmax_ce gemm)
 if [ ! -x "$lab/run.sh" ]; then
     row lab skipped "this bundle has no kernel lab (built without nvcc)"
 elif [ "$gpu" = 0 ]; then
     # Host part: every lab binary loads and answers --versions (no CUDA call before that).
-    versions=0
-    bad=()
-    for op in "${lab_ops[@]}" "batchnorm_forward eval"; do
-        read -r bin mode <<< "$op"
-        if n=$("$lab/$bin" --versions $mode 2>> "$out/lab.log") && [ "$n" -ge 1 ] 2>/dev/null; then
-            versions=$((versions + n))
-        else
-            bad+=("$op")
-        fi
-    done
-    if [ "${#bad[@]}" = 0 ]; then
-        row lab "$(no_gpu)" "host part passed: ${#lab_ops[@]} lab binaries start, $versions versions to run"
+    if "$lab/run.sh" -l > "$out/lab.log" 2>&1; then
+        row lab "$(no_gpu)" "host part passed: the lab binaries start, $(wc -l < "$out/lab.log") versions to run"
     else
-        row lab "FAIL: lab binaries do not start: ${bad[*]}" "see lab.log"
+        row lab "FAIL: the lab binaries do not start" "see lab.log"
     fi
 else
     repeats=20

@@ -189,13 +189,9 @@ static void conv2d_forward2(const float* x, const float* w, const float* b, floa
     int cChunk = geometry::conv_chunk(s.C, s.R, s.S, cb);
     dim3 grid(ceil_div(s.P * s.Q, geometry::THREADS), geometry::channel_blocks(s.K, cb), geometry::batch_grid(s.N));
     size_t smem = geometry::conv_shared_bytes(cChunk, s.R, s.S, cb);
-    if (cb == CONV_CB) {  // CONV_CB of conv2d.cu, the kernel without suffix
-        conv2d_forward<<<grid, geometry::THREADS, smem>>>(x, w, b, y, s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.P, s.Q,
-                                                    s.stride, s.pad, cChunk);
-    } else {
-        conv2d_forward_cb6<<<grid, geometry::THREADS, smem>>>(x, w, b, y, s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.P, s.Q,
-                                                    s.stride, s.pad, cChunk);
-    }
+    auto kernel = cb == CONV_CB ? conv2d_forward : conv2d_forward_cb6;  // CONV_CB of conv2d.cu: the kernel without suffix
+    kernel<<<grid, geometry::THREADS, smem>>>(x, w, b, y, s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.P, s.Q, s.stride,
+                                              s.pad, cChunk);
     CUDA_CHECK_LAUNCH();
 }
 

@@ -13,8 +13,8 @@ version 1: one thread per channel: sums in double, then dx; serial and slow
 version 2: each channel split over G blocks that write (sum dy, sum dy * xhat) partials from
            fixed trees; one block per channel merges them in double (in order per thread, then
            a fixed tree); a grid-stride pass writes dx (the mainline kernels
-           batchnorm_backward_partial v3, batchnorm_backward_finalize v3 and
-           batchnorm_backward_dx v1, included from src/main/cuda/batchnorm.cu; until those,
+           batchnorm_backward_partial v4, batchnorm_backward_finalize v3 and
+           batchnorm_backward_dx v2, included from src/main/cuda/batchnorm.cu; until those,
            a division per value for its index and one thread per channel merging serially)
 version 3: the earlier version 2 with the finalize folded into the partial pass: the last block of each
            channel (an integer ticket per channel) sums the channel's partials in order; two
@@ -89,7 +89,7 @@ __global__ void batchnorm_backward_kernel1(const float* __restrict__ x, const fl
 // v3 (1 of 2): v2's partial pass, and the last block of each channel to finish (an integer
 // ticket per channel, taken after __threadfence) sums that channel's G partials in order (in
 // double) as batchnorm_backward_finalize v2 did, then resets the ticket. Saves the finalize
-// launch; dx is then written by batchnorm_backward_dx v1 (2 of 2).
+// launch; dx is then written by batchnorm_backward_dx v2 (2 of 2).
 __global__ void batchnorm_backward_partial_kernel3(const float* __restrict__ x, const float* __restrict__ dy,
                                                    const float* __restrict__ saveMean,
                                                    const float* __restrict__ saveInvStd,
@@ -190,15 +190,17 @@ static void batchnorm_backward(int version, BnArgs a) {
             geometry::Split split = geometry::batchnorm_split(m);
             float* partials = partials_scratch((size_t) 2 * a.C * split.groups);
             dim3 grid(split.groups, a.C);
-            batchnorm_backward_partial<<<grid, geometry::REDUCE_THREADS>>>(a.x, a.dy, a.saveMean, a.saveInvStd,
-                                                                           partials, a.N, a.C, a.L, split.chunk);
+            batchnorm_backward_partial<<<grid, geometry::REDUCE_THREADS>>>(a.x, nullptr, a.dy, a.saveMean,
+                                                                           a.saveInvStd, partials, a.N, a.C, a.L,
+                                                                           split.chunk, NN_ACT_IDENTITY);
             CUDA_CHECK_LAUNCH();
             batchnorm_backward_finalize<<<a.C, geometry::batchnorm_finalize_threads(split.groups)>>>(
                 partials, a.C, split.groups, a.dgamma, a.dbeta);
             CUDA_CHECK_LAUNCH();
             int total = a.N * a.C * a.L;
             batchnorm_backward_dx<<<geometry::stride_blocks(total), geometry::THREADS>>>(
-                a.x, a.dy, a.gamma, a.saveMean, a.saveInvStd, a.dgamma, a.dbeta, a.dx, a.C, a.L, total, (float) m);
+                a.x, nullptr, a.dy, a.gamma, a.saveMean, a.saveInvStd, a.dgamma, a.dbeta, a.dx, a.C, a.L, total,
+                (float) m, NN_ACT_IDENTITY);
             CUDA_CHECK_LAUNCH();
             break;
         }
@@ -213,7 +215,8 @@ static void batchnorm_backward(int version, BnArgs a) {
             CUDA_CHECK_LAUNCH();
             int total = a.N * a.C * a.L;
             batchnorm_backward_dx<<<geometry::stride_blocks(total), geometry::THREADS>>>(
-                a.x, a.dy, a.gamma, a.saveMean, a.saveInvStd, a.dgamma, a.dbeta, a.dx, a.C, a.L, total, (float) m);
+                a.x, nullptr, a.dy, a.gamma, a.saveMean, a.saveInvStd, a.dgamma, a.dbeta, a.dx, a.C, a.L, total,
+                (float) m, NN_ACT_IDENTITY);
             CUDA_CHECK_LAUNCH();
             break;
         }

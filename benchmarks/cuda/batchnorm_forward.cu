@@ -21,13 +21,13 @@ train version 3: each channel split over G blocks: per thread, four values at a 
                  partials (C, G, 3) merged in double by one block per channel (in order per
                  thread, then a fixed tree); then a grid-stride normalize over all elements
                  (the mainline kernels batchnorm_stats_partial v4, batchnorm_stats_finalize v4
-                 and batchnorm_normalize v1, included from src/main/cuda/batchnorm.cu; until
+                 and batchnorm_normalize v2, included from src/main/cuda/batchnorm.cu; until
                  those, Welford per value and one thread per channel merging serially)
 train version 4: the earlier version 3 (Welford per value) with the finalize folded into the
                  partial pass: the last block of each channel (an integer ticket per channel)
                  merges the channel's partials in order; two launches instead of three
 eval version 1:  grid-stride, one element per iteration (the mainline kernel
-                 batchnorm_forward_eval v1, included from src/main/cuda/batchnorm.cu)
+                 batchnorm_forward_eval v2, included from src/main/cuda/batchnorm.cu)
 eval version 2:  four elements per iteration with float4 loads and stores when L % 4 == 0
                  (the four share a channel), else version 1
 All versions are deterministic.
@@ -172,7 +172,7 @@ __global__ void batchnorm_forward_train_kernel2(const float* __restrict__ x, con
 // train v4 (1 of 2): v3's partial pass, and the last block of each channel to finish (an
 // integer ticket per channel, taken after __threadfence) merges that channel's G partials in
 // order (Chan, in double) as batchnorm_stats_finalize v3 did, then resets the ticket.
-// Saves the finalize launch; y is then written by batchnorm_normalize v1 (2 of 2).
+// Saves the finalize launch; y is then written by batchnorm_normalize v2 (2 of 2).
 __global__ void batchnorm_stats_kernel4(const float* __restrict__ x,  // (N, C, L)
                                         float* partials,               // (C, G, 3)
                                         unsigned int* tickets,         // (C), 0 between launches
@@ -329,7 +329,7 @@ static void batchnorm_forward_train_run(int version, BnArgs a) {
             CUDA_CHECK_LAUNCH();
             int total = a.N * a.C * a.L;
             batchnorm_normalize<<<geometry::stride_blocks(total), geometry::THREADS>>>(
-                a.x, a.gamma, a.beta, a.saveMean, a.saveInvStd, a.y, a.C, a.L, total);
+                a.x, a.gamma, a.beta, a.saveMean, a.saveInvStd, a.y, a.C, a.L, total, NN_ACT_IDENTITY);
             CUDA_CHECK_LAUNCH();
             break;
         }
@@ -344,7 +344,7 @@ static void batchnorm_forward_train_run(int version, BnArgs a) {
             CUDA_CHECK_LAUNCH();
             int total = a.N * a.C * a.L;
             batchnorm_normalize<<<geometry::stride_blocks(total), geometry::THREADS>>>(
-                a.x, a.gamma, a.beta, a.saveMean, a.saveInvStd, a.y, a.C, a.L, total);
+                a.x, a.gamma, a.beta, a.saveMean, a.saveInvStd, a.y, a.C, a.L, total, NN_ACT_IDENTITY);
             CUDA_CHECK_LAUNCH();
             break;
         }
@@ -360,7 +360,7 @@ static void batchnorm_forward_eval_run(int version, BnArgs a) {
             a.eps);
     } else if (version == 1 || version == 2) {
         batchnorm_forward_eval<<<geometry::stride_blocks(total), geometry::THREADS>>>(
-            a.x, a.gamma, a.beta, a.runningMean, a.runningVar, a.y, a.C, a.L, total, a.eps);
+            a.x, a.gamma, a.beta, a.runningMean, a.runningVar, a.y, a.C, a.L, total, a.eps, NN_ACT_IDENTITY);
     } else {
         fprintf(stderr, "batchnorm_forward eval: no version %d\n", version);
         exit(EXIT_FAILURE);

@@ -4,6 +4,11 @@
 //
 // Training forward: batchnorm_stats_partial -> batchnorm_stats_finalize -> batchnorm_normalize.
 // Backward: batchnorm_backward_partial -> batchnorm_backward_finalize -> batchnorm_backward_dx.
+// The element-wise kernels take an activation (act, NN_ACT_* of common.cuh) applied to y, so
+// that a Sigmoid or ReLU after the batch norm costs no launch: the forward writes act(y), and
+// the backward passes take the activation's output and its gradient and find the batch norm's
+// output gradient from them element by element (nn_act_grad), where a separate launch would
+// have written it to memory.
 // Every channel is split over G blocks (G from LaunchGeometry.batchNormSplit), so 6 or 16
 // channels still fill the GPU; partials are merged by one block per channel in a fixed order and
 // tree: deterministic.
@@ -165,39 +170,42 @@ NN_KERNEL void batchnorm_stats_finalize(const float* __restrict__ partials,  // 
     }
 }
 
-// batchnorm_normalize v1: y = gamma[c] * (x - mean[c]) * invstd[c] + beta[c], grid-stride over
-// the N*C*L elements. Used by training (saved statistics) after batchnorm_stats_finalize.
+// batchnorm_normalize v2: y = act(gamma[c] * (x - mean[c]) * invstd[c] + beta[c]), grid-stride
+// over the N*C*L elements. Used by training (saved statistics) after batchnorm_stats_finalize.
 NN_KERNEL void batchnorm_normalize(const float* __restrict__ x, const float* __restrict__ gamma,
                                    const float* __restrict__ beta, const float* __restrict__ mean,
                                    const float* __restrict__ invstd, float* __restrict__ y,
-                                   int C, int L, int total) {
+                                   int C, int L, int total, int act) {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
         int c = (i / L) % C;
-        y[i] = gamma[c] * ((x[i] - mean[c]) * invstd[c]) + beta[c];
+        y[i] = nn_act(act, gamma[c] * ((x[i] - mean[c]) * invstd[c]) + beta[c]);
     }
 }
 
-// batchnorm_forward_eval v1: y = gamma * (x - runningMean) / sqrt(runningVar + eps) + beta.
+// batchnorm_forward_eval v2: y = act(gamma * (x - runningMean) / sqrt(runningVar + eps) + beta).
 NN_KERNEL void batchnorm_forward_eval(const float* __restrict__ x, const float* __restrict__ gamma,
                                       const float* __restrict__ beta,
                                       const float* __restrict__ runningMean,
                                       const float* __restrict__ runningVar, float* __restrict__ y,
-                                      int C, int L, int total, float eps) {
+                                      int C, int L, int total, float eps, int act) {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
         int c = (i / L) % C;
         float invstd = 1.0f / sqrtf(runningVar[c] + eps);
-        y[i] = gamma[c] * ((x[i] - runningMean[c]) * invstd) + beta[c];
+        y[i] = nn_act(act, gamma[c] * ((x[i] - runningMean[c]) * invstd) + beta[c]);
     }
 }
 
-// batchnorm_backward_partial v3: per block (g, c), the sums of dy and dy * xhat over the block's
+// batchnorm_backward_partial v4: per block (g, c), the sums of dy and dy * xhat over the block's
 // slice (xhat = (x - saveMean) * saveInvStd), each thread strided (BnWalk, no division per
-// element), then a fixed tree. Writes partials[c][g] = (sum dy, sum dy * xhat).
-NN_KERNEL void batchnorm_backward_partial(const float* __restrict__ x, const float* __restrict__ dy,
+// element), then a fixed tree. Writes partials[c][g] = (sum dy, sum dy * xhat). dy is the batch
+// norm's output gradient, nn_act_grad(act, ay, i, ady[i]) from the activation's output ay and
+// its gradient ady (ay is not read for the identity).
+NN_KERNEL void batchnorm_backward_partial(const float* __restrict__ x, const float* __restrict__ ay,
+                                          const float* __restrict__ ady,
                                           const float* __restrict__ saveMean,
                                           const float* __restrict__ saveInvStd,
                                           float* __restrict__ partials,  // (C, G, 2)
-                                          int N, int C, int L, int chunk) {
+                                          int N, int C, int L, int chunk, int act) {
     __shared__ float buf[NN_REDUCE_THREADS];
     const int g = blockIdx.x;
     const int G = gridDim.x;
@@ -215,7 +223,7 @@ NN_KERNEL void batchnorm_backward_partial(const float* __restrict__ x, const flo
     for (; j < j1; j += step) {
         unsigned i = at.index();
         at.advance(L);
-        float d = dy[i];
+        float d = nn_act_grad(act, ay, i, ady[i]);
         sdy += d;
         sdyx = fmaf(d, (x[i] - mean) * invstd, sdyx);
     }
@@ -249,19 +257,21 @@ NN_KERNEL void batchnorm_backward_finalize(const float* __restrict__ partials,  
     }
 }
 
-// batchnorm_backward_dx v1: dx = gamma * invstd / m * (m * dy - dbeta - xhat * dgamma).
-// dx may alias dy (each element is read before it is written by the same thread).
-NN_KERNEL void batchnorm_backward_dx(const float* x, const float* dy,
+// batchnorm_backward_dx v2: dx = gamma * invstd / m * (m * dy - dbeta - xhat * dgamma), dy as in
+// batchnorm_backward_partial from the activation's output ay and gradient ady. dx may alias ady
+// (each element is read before it is written by the same thread).
+NN_KERNEL void batchnorm_backward_dx(const float* x, const float* ay, const float* ady,
                                      const float* __restrict__ gamma,
                                      const float* __restrict__ saveMean,
                                      const float* __restrict__ saveInvStd,
                                      const float* __restrict__ dgamma,
                                      const float* __restrict__ dbeta,
-                                     float* dx, int C, int L, int total, float m) {
+                                     float* dx, int C, int L, int total, float m, int act) {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
         int c = (i / L) % C;
         float invstd = saveInvStd[c];
         float xhat = (x[i] - saveMean[c]) * invstd;
-        dx[i] = gamma[c] * invstd / m * (m * dy[i] - dbeta[c] - xhat * dgamma[c]);
+        float dy = nn_act_grad(act, ay, i, ady[i]);
+        dx[i] = gamma[c] * invstd / m * (m * dy - dbeta[c] - xhat * dgamma[c]);
     }
 }

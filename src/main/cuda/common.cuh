@@ -46,3 +46,36 @@ __device__ __forceinline__ double nn_block_sum_d(double v, double* buf) {
     __syncthreads();
     return r;
 }
+
+// Activations a kernel may apply to its output (codes as the ordinals of Java's
+// Backend.Activation), so that batch norm and the activation after it run as one launch each
+// way. elementwise.cu's sigmoid and ReLU kernels use the same functions: a fused launch computes
+// the same bits as the two launches it replaces.
+#define NN_ACT_IDENTITY 0
+#define NN_ACT_SIGMOID 1
+#define NN_ACT_RELU 2
+
+// y = act(v): 1 / (1 + exp(-v)) with IEEE expf and division (no fast math), max(v, 0), or v.
+__device__ __forceinline__ float nn_act(int act, float v) {
+    if (act == NN_ACT_SIGMOID) {
+        return 1.0f / (1.0f + expf(-v));
+    }
+    if (act == NN_ACT_RELU) {
+        return v > 0.0f ? v : 0.0f;
+    }
+    return v;
+}
+
+// The gradient of act's input from its output y and the gradient dy of y: dy * y * (1 - y) for
+// the sigmoid, y > 0 ? dy : 0 for ReLU (y > 0 exactly where its input was), dy for the identity
+// (y is not read: it may be null).
+__device__ __forceinline__ float nn_act_grad(int act, const float* y, unsigned i, float dy) {
+    if (act == NN_ACT_SIGMOID) {
+        float v = y[i];
+        return dy * v * (1.0f - v);
+    }
+    if (act == NN_ACT_RELU) {
+        return y[i] > 0.0f ? dy : 0.0f;
+    }
+    return dy;
+}

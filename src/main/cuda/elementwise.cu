@@ -25,32 +25,31 @@ NN_KERNEL void add_scalar(float* t, int index, float delta) {
     }
 }
 
-// sigmoid_forward v1: y = 1 / (1 + exp(-x)), IEEE expf and division (no fast math).
+// sigmoid_forward v1: y = 1 / (1 + exp(-x)), IEEE expf and division (no fast math; nn_act, as
+// batch norm's fused output).
 NN_KERNEL void sigmoid_forward(const float* x, float* y, int n) {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        y[i] = 1.0f / (1.0f + expf(-x[i]));
+        y[i] = nn_act(NN_ACT_SIGMOID, x[i]);
     }
 }
 
-// sigmoid_backward v1: dx = dy * y * (1 - y).
+// sigmoid_backward v1: dx = dy * y * (1 - y) (nn_act_grad).
 NN_KERNEL void sigmoid_backward(const float* y, const float* dy, float* dx, int n) {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        float v = y[i];
-        dx[i] = dy[i] * v * (1.0f - v);
+        dx[i] = nn_act_grad(NN_ACT_SIGMOID, y, i, dy[i]);
     }
 }
 
-// relu_forward v1: y = x > 0 ? x : 0.
+// relu_forward v1: y = x > 0 ? x : 0 (nn_act).
 NN_KERNEL void relu_forward(const float* x, float* y, int n) {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        float v = x[i];
-        y[i] = v > 0.0f ? v : 0.0f;
+        y[i] = nn_act(NN_ACT_RELU, x[i]);
     }
 }
 
-// relu_backward v1: dx = x > 0 ? dy : 0.
+// relu_backward v1: dx = x > 0 ? dy : 0 (nn_act_grad; the input or the output: same signs).
 NN_KERNEL void relu_backward(const float* x, const float* dy, float* dx, int n) {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+        dx[i] = nn_act_grad(NN_ACT_RELU, x, i, dy[i]);
     }
 }

@@ -4,6 +4,7 @@
 // -I src/main/cuda) and run by dev.normnet.backend.cuda.KernelEmulationTest; prints one line per
 // check and "N passed, N failed" at the end; exits non-zero on a failure.
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -201,6 +202,21 @@ static unsigned bnFinalizeThreads(int groups) {
     return t;
 }
 
+// The same bits in a and b (what a fused launch must give against the launches it replaces).
+static void same(const std::string& what, const std::vector<float>& a, const std::vector<float>& b) {
+    cudaError_t launch = cudaGetLastError();
+    if (launch != cudaSuccess || a.size() != b.size()
+            || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) != 0) {
+        size_t i = 0;
+        while (i < a.size() && i < b.size() && std::memcmp(&a[i], &b[i], sizeof(float)) == 0) i++;
+        std::printf("FAIL %s: not the same bits (element %zu of %zu)\n", what.c_str(), i, a.size());
+        failed++;
+    } else {
+        std::printf("ok   %-60s same bits over %zu\n", what.c_str(), a.size());
+        passed++;
+    }
+}
+
 static void testBatchNorm(int N, int C, int L, int groups) {
     size_t total = (size_t) N * C * L;
     auto x = randn(total);
@@ -258,7 +274,8 @@ static void testBatchNorm(int N, int C, int L, int groups) {
     check(std::string("batchnorm runningVar (unbiased) ") + name, rvRef, rv, 1e-4);
     auto yo = nans(total);
     batchnorm_normalize<<<dim3{3, 1, 1}, 256, 0>>>((const float*) x.data(), (const float*) gamma.data(),
-            (const float*) beta.data(), (const float*) sm.data(), (const float*) si.data(), yo.data(), C, L, (int) total);
+            (const float*) beta.data(), (const float*) sm.data(), (const float*) si.data(), yo.data(), C, L, (int) total,
+            NN_ACT_IDENTITY);
     check(std::string("batchnorm_normalize ") + name, y, yo, 1e-4);
     auto ye = nans(total);
     std::vector<double> yeRef(total);
@@ -267,21 +284,117 @@ static void testBatchNorm(int N, int C, int L, int groups) {
         yeRef[i] = gamma[c] * (x[i] - rm[c]) / std::sqrt((double) rv[c] + 1e-5) + beta[c];
     }
     batchnorm_forward_eval<<<dim3{2, 1, 1}, 256, 0>>>((const float*) x.data(), (const float*) gamma.data(),
-            (const float*) beta.data(), (const float*) rm.data(), (const float*) rv.data(), ye.data(), C, L, (int) total, 1e-5f);
+            (const float*) beta.data(), (const float*) rm.data(), (const float*) rv.data(), ye.data(), C, L, (int) total, 1e-5f,
+            NN_ACT_IDENTITY);
     check(std::string("batchnorm_forward_eval ") + name, yeRef, ye, 1e-4);
     auto bpart = nans((size_t) C * groups * 2);
-    batchnorm_backward_partial<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(),
-            (const float*) dy.data(), (const float*) sm.data(), (const float*) si.data(), bpart.data(), N, C, L, chunk);
+    batchnorm_backward_partial<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(), nullptr,
+            (const float*) dy.data(), (const float*) sm.data(), (const float*) si.data(), bpart.data(), N, C, L, chunk,
+            NN_ACT_IDENTITY);
     auto dg = nans(C), dbt = nans(C);
     batchnorm_backward_finalize<<<dim3{(unsigned) C, 1, 1}, finalizeThreads, 0>>>((const float*) bpart.data(), C, groups, dg.data(),
             dbt.data());
     check(std::string("batchnorm dgamma ") + name, dgamma, dg, 1e-4);
     check(std::string("batchnorm dbeta ") + name, dbeta, dbt, 1e-5);
     auto dxo = dy;  // in place: dx aliases dy
-    batchnorm_backward_dx<<<dim3{5, 1, 1}, 256, 0>>>((const float*) x.data(), (const float*) dxo.data(),
+    batchnorm_backward_dx<<<dim3{5, 1, 1}, 256, 0>>>((const float*) x.data(), nullptr, (const float*) dxo.data(),
             (const float*) gamma.data(), (const float*) sm.data(), (const float*) si.data(), (const float*) dg.data(),
-            (const float*) dbt.data(), dxo.data(), C, L, (int) total, (float) m);
+            (const float*) dbt.data(), dxo.data(), C, L, (int) total, (float) m, NN_ACT_IDENTITY);
     check(std::string("batchnorm_backward_dx (in place) ") + name, dx, dxo, 1e-3);
+
+    // An activation fused into the element-wise passes: against float64 (the activation of the
+    // float64 batch norm; the backward from the float output a and the gradient da of a), and
+    // against the separate launches it replaces, bit for bit.
+    for (int act : {NN_ACT_SIGMOID, NN_ACT_RELU}) {
+        std::string an = std::string(act == NN_ACT_SIGMOID ? "sigmoid " : "relu ") + name;
+        std::vector<double> aRef(total), aeRef(total);
+        for (size_t i = 0; i < total; i++) {
+            aRef[i] = act == NN_ACT_SIGMOID ? 1 / (1 + std::exp(-y[i])) : std::max(y[i], 0.0);
+            aeRef[i] = act == NN_ACT_SIGMOID ? 1 / (1 + std::exp(-yeRef[i])) : std::max(yeRef[i], 0.0);
+        }
+        auto a = nans(total);
+        batchnorm_normalize<<<dim3{3, 1, 1}, 256, 0>>>((const float*) x.data(), (const float*) gamma.data(),
+                (const float*) beta.data(), (const float*) sm.data(), (const float*) si.data(), a.data(), C, L, (int) total,
+                act);
+        check("batchnorm_normalize + " + an, aRef, a, 1e-4);
+        auto a2 = yo;  // the identity's output, then the activation's own launch in place
+        if (act == NN_ACT_SIGMOID) {
+            sigmoid_forward<<<dim3{2, 1, 1}, 256, 0>>>((const float*) a2.data(), a2.data(), (int) total);
+        } else {
+            relu_forward<<<dim3{2, 1, 1}, 256, 0>>>((const float*) a2.data(), a2.data(), (int) total);
+        }
+        same("batchnorm_normalize + " + an + " = two launches", a2, a);
+        auto ae = nans(total), ae2 = ye;
+        batchnorm_forward_eval<<<dim3{2, 1, 1}, 256, 0>>>((const float*) x.data(), (const float*) gamma.data(),
+                (const float*) beta.data(), (const float*) rm.data(), (const float*) rv.data(), ae.data(), C, L, (int) total,
+                1e-5f, act);
+        check("batchnorm_forward_eval + " + an, aeRef, ae, 1e-4);
+        if (act == NN_ACT_SIGMOID) {
+            sigmoid_forward<<<dim3{2, 1, 1}, 256, 0>>>((const float*) ae2.data(), ae2.data(), (int) total);
+        } else {
+            relu_forward<<<dim3{2, 1, 1}, 256, 0>>>((const float*) ae2.data(), ae2.data(), (int) total);
+        }
+        same("batchnorm_forward_eval + " + an + " = two launches", ae2, ae);
+
+        auto da = randn(total);
+        std::vector<double> dz(total), dgRef(C, 0.0), dbRef(C, 0.0), dxRef(total);
+        for (size_t i = 0; i < total; i++) {
+            dz[i] = act == NN_ACT_SIGMOID ? da[i] * (double) a[i] * (1 - (double) a[i]) : (a[i] > 0 ? da[i] : 0.0);
+        }
+        for (int c = 0; c < C; c++) {
+            for (int n = 0; n < N; n++)
+                for (int l = 0; l < L; l++) {
+                    size_t i = ((size_t) n * C + c) * L + l;
+                    dbRef[c] += dz[i];
+                    dgRef[c] += dz[i] * (x[i] - (double) sm[c]) * si[c];
+                }
+            for (int n = 0; n < N; n++)
+                for (int l = 0; l < L; l++) {
+                    size_t i = ((size_t) n * C + c) * L + l;
+                    double xh = (x[i] - (double) sm[c]) * si[c];
+                    dxRef[i] = gamma[c] * (double) si[c] / m * (m * dz[i] - dbRef[c] - xh * dgRef[c]);
+                }
+        }
+        auto fpart = nans((size_t) C * groups * 2);
+        batchnorm_backward_partial<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(),
+                (const float*) a.data(), (const float*) da.data(), (const float*) sm.data(), (const float*) si.data(),
+                fpart.data(), N, C, L, chunk, act);
+        auto fdg = nans(C), fdb = nans(C);
+        batchnorm_backward_finalize<<<dim3{(unsigned) C, 1, 1}, finalizeThreads, 0>>>((const float*) fpart.data(), C, groups,
+                fdg.data(), fdb.data());
+        check("batchnorm dgamma + " + an, dgRef, fdg, 1e-4);
+        check("batchnorm dbeta + " + an, dbRef, fdb, 1e-4);
+        auto fdx = da;  // in place: dx aliases the activation's gradient
+        batchnorm_backward_dx<<<dim3{5, 1, 1}, 256, 0>>>((const float*) x.data(), (const float*) a.data(),
+                (const float*) fdx.data(), (const float*) gamma.data(), (const float*) sm.data(), (const float*) si.data(),
+                (const float*) fdg.data(), (const float*) fdb.data(), fdx.data(), C, L, (int) total, (float) m, act);
+        check("batchnorm_backward_dx + " + an + " (in place)", dxRef, fdx, 1e-3);
+
+        // The two launches: the activation's gradient written, then batch norm's three.
+        auto dz2 = nans(total);
+        if (act == NN_ACT_SIGMOID) {
+            sigmoid_backward<<<dim3{2, 1, 1}, 256, 0>>>((const float*) a.data(), (const float*) da.data(), dz2.data(),
+                    (int) total);
+        } else {
+            relu_backward<<<dim3{2, 1, 1}, 256, 0>>>((const float*) a.data(), (const float*) da.data(), dz2.data(),
+                    (int) total);
+        }
+        auto upart = nans((size_t) C * groups * 2);
+        batchnorm_backward_partial<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(), nullptr,
+                (const float*) dz2.data(), (const float*) sm.data(), (const float*) si.data(), upart.data(), N, C, L, chunk,
+                NN_ACT_IDENTITY);
+        auto udg = nans(C), udb = nans(C);
+        batchnorm_backward_finalize<<<dim3{(unsigned) C, 1, 1}, finalizeThreads, 0>>>((const float*) upart.data(), C, groups,
+                udg.data(), udb.data());
+        auto udx = nans(total);
+        batchnorm_backward_dx<<<dim3{5, 1, 1}, 256, 0>>>((const float*) x.data(), nullptr, (const float*) dz2.data(),
+                (const float*) gamma.data(), (const float*) sm.data(), (const float*) si.data(), (const float*) udg.data(),
+                (const float*) udb.data(), udx.data(), C, L, (int) total, (float) m, NN_ACT_IDENTITY);
+        same("batchnorm backward partials + " + an + " = two launches", upart, fpart);
+        same("batchnorm dgamma + " + an + " = two launches", udg, fdg);
+        same("batchnorm dbeta + " + an + " = two launches", udb, fdb);
+        same("batchnorm_backward_dx + " + an + " = two launches", udx, fdx);
+    }
 }
 
 // ------------------------------------------------------------------ pooling

@@ -132,9 +132,50 @@ public interface Backend extends AutoCloseable {
      * dbeta  = sum(dy);  dgamma = sum(dy * xhat)
      * dx = gamma * saveInvStd / m * (m * dy - dbeta - xhat * dgamma)
      * </pre>
+     * dx may be dy (the sums are taken before dx is written).
      */
     void batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
                            Tensor dx, Tensor dgamma, Tensor dbeta);
+
+    /**
+     * Training-mode batch norm followed by an activation: y = act(batch norm of x), the statistics,
+     * running statistics and batch counter as in the 11-argument {@code batchNormForwardTrain}.
+     * By default the two ops one after the other (act in place on y); a backend may apply act in
+     * the normalizing pass (the CUDA backend does: one launch fewer per layer and step) as long as
+     * the bits are those of the two ops.
+     */
+    default void batchNormActivationForwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
+                                                 Tensor runningVar, Tensor y, Tensor saveMean, Tensor saveInvStd,
+                                                 float momentum, float eps, Tensor batchesTracked, Activation act) {
+        batchNormForwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps,
+                batchesTracked);
+        act.forward(this, y, y);
+    }
+
+    /** Eval-mode batch norm followed by an activation: y = act(batch norm of x). By default the two ops. */
+    default void batchNormActivationForwardEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
+                                                Tensor runningVar, Tensor y, float eps, Activation act) {
+        batchNormForwardEval(x, gamma, beta, runningMean, runningVar, y, eps);
+        act.forward(this, y, y);
+    }
+
+    /**
+     * Backward of {@link #batchNormActivationForwardTrain}, from the activation's output y and
+     * its gradient dy: the batch norm's output gradient is act's backward of (y, dy), then as
+     * {@link #batchNormBackward}. dx may be dy. By default the two ops, the first writing into dx;
+     * a backend may find the batch norm's output gradient element by element inside its passes
+     * (the CUDA backend does) as long as the bits are those of the two ops.
+     */
+    default void batchNormActivationBackward(Tensor x, Tensor y, Tensor dy, Activation act, Tensor gamma,
+                                             Tensor saveMean, Tensor saveInvStd, Tensor dx, Tensor dgamma,
+                                             Tensor dbeta) {
+        if (act == Activation.IDENTITY) {
+            batchNormBackward(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+            return;
+        }
+        act.backward(this, y, dy, dx);
+        batchNormBackward(x, dx, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+    }
 
     // ---------------------------------------------------------------- pooling
 

@@ -63,6 +63,17 @@ public record NormGeometry(int n, int c, int hw) {
         return g;
     }
 
+    /**
+     * Backward of batch norm followed by an activation: as {@link #backward}, dy being the
+     * gradient of the activation's output y, which has x's shape too.
+     */
+    public static NormGeometry activationBackward(String op, Tensor x, Tensor y, Tensor dy, Tensor gamma,
+                                                  Tensor saveMean, Tensor saveInvStd, Tensor dx, Tensor dgamma,
+                                                  Tensor dbeta) {
+        of(op, x, "y", y);
+        return backward(op, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+    }
+
     private static NormGeometry of(String op, Tensor x, String yName, Tensor y) {
         Shape xs = Checks.shape(op, "x", x);
         Shape ys = Checks.shape(op, yName, y);

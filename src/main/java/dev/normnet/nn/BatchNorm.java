@@ -1,5 +1,6 @@
 package dev.normnet.nn;
 
+import dev.normnet.backend.Activation;
 import dev.normnet.backend.Backend;
 import dev.normnet.backend.NormGeometry;
 import dev.normnet.tensor.Shape;
@@ -142,6 +143,29 @@ public final class BatchNorm extends Layer {
             @Override
             public void backward() {
                 backend.batchNormBackward(x, dy, gamma, saveMean, saveInvStd, dxOut, dgamma, dbeta);
+            }
+
+            /** The backend's batch norm with the activation ({@link Backend#batchNormActivationForwardTrain}). */
+            @Override
+            protected Step fuse(Activation act, Tensor actY, Tensor actDy) {
+                return new Step() {
+                    @Override
+                    public void forward(boolean training) {
+                        if (training) {
+                            backend.batchNormActivationForwardTrain(x, gamma, beta, runningMean, runningVar, actY,
+                                    saveMean, saveInvStd, momentum, eps, batchesTracked, act);
+                        } else {
+                            backend.batchNormActivationForwardEval(x, gamma, beta, runningMean, runningVar, actY, eps,
+                                    act);
+                        }
+                    }
+
+                    @Override
+                    public void backward() {
+                        backend.batchNormActivationBackward(x, actY, actDy, act, gamma, saveMean, saveInvStd, dxOut,
+                                dgamma, dbeta);
+                    }
+                };
             }
         };
     }

@@ -1,5 +1,6 @@
 package dev.normnet.nn;
 
+import dev.normnet.backend.Activation;
 import dev.normnet.backend.Backend;
 import dev.normnet.tensor.Shape;
 import dev.normnet.tensor.Tensor;
@@ -87,6 +88,14 @@ public abstract class Layer {
     protected void checkTrainingBatch(String who, Shape x) {
     }
 
+    /**
+     * The activation this layer is, when it is one that the layer before it may run inside its
+     * own ops (see {@link Step#fuse}); null for every other layer.
+     */
+    protected Activation fusableActivation() {
+        return null;
+    }
+
     /** True when the output is the input seen with another shape (no op runs, no buffer is allocated). */
     protected boolean isView() {
         return false;
@@ -135,6 +144,19 @@ public abstract class Layer {
 
         /** Queues dx (when wanted) and the parameter gradients from dy; follows a training-mode forward. */
         public abstract void backward();
+
+        /**
+         * A step that does this one's work followed by {@code act} on its output, writing act's
+         * output {@code y} and, in backward, reading act's output gradient {@code dy} instead of
+         * this step's own; or null when this step cannot (the default). The plan asks for it when
+         * the activation runs in place on this step's output, so {@code y} is this step's output
+         * buffer. The fused step must compute the same bits as the two steps, share this step's
+         * scratch (the plan may run this step's forward, then the activation's, then the fused
+         * backward), and allocate nothing.
+         */
+        protected Step fuse(Activation act, Tensor y, Tensor dy) {
+            return null;
+        }
     }
 
     /** A step that does nothing (view layers). */

@@ -46,6 +46,7 @@ public final class Sequential implements AutoCloseable {
     private final List<Layer> layers;
     private final Init init;
     private Shape defaultInput;
+    private boolean fuseActivations = true;
 
     // Set by build.
     private Shape input;
@@ -85,6 +86,27 @@ public final class Sequential implements AutoCloseable {
 
     public List<Layer> layers() {
         return layers;
+    }
+
+    /**
+     * Whether plans run an activation (Sigmoid, ReLU) as part of the batch norm before it, one
+     * backend op each way for the pair (see {@link Plan}); true by default. The fused ops compute
+     * the same bits as the layers' own, so this changes only the number of passes and launches;
+     * false is for measuring that. Set it before the first plan is made.
+     *
+     * @throws IllegalStateException when the model already has plans
+     */
+    public Sequential optFuseActivations(boolean value) {
+        if (!trainPlans.isEmpty() || !forwardPlans.isEmpty()) {
+            throw new IllegalStateException("fusion is fixed once a plan exists: set it before the first plan");
+        }
+        this.fuseActivations = value;
+        return this;
+    }
+
+    /** See {@link #optFuseActivations}. */
+    public boolean fusesActivations() {
+        return fuseActivations;
     }
 
     public Init init() {
@@ -245,6 +267,7 @@ public final class Sequential implements AutoCloseable {
         }
         Sequential c = new Sequential(fresh, init);
         c.defaultInput = defaultInput;
+        c.fuseActivations = fuseActivations;
         c.build(input, 0);
         c.hostParams = backend != null ? params.toArray() : hostParams.clone();
         c.hostBuffers = backend != null ? buffers.toArray() : hostBuffers.clone();
@@ -444,13 +467,25 @@ public final class Sequential implements AutoCloseable {
         void beforeLayer(int index, Tensor input);
     }
 
-    /** The model planned for one batch size: every buffer allocated once, steps that only queue ops. */
+    /**
+     * The model planned for one batch size: every buffer allocated once, steps that only queue ops.
+     *
+     * <p>Fusion: an activation (Sigmoid, ReLU) that runs in place on the output of a batch norm
+     * is run by the batch norm's ops ({@link Backend#batchNormActivationForwardTrain} and its
+     * eval and backward forms), one op for the pair each way, unless
+     * {@link #optFuseActivations} turned it off. Its output buffer then holds the activation's
+     * output, as it does unfused (in place); in backward, the pair's shared gradient buffer holds
+     * the gradient of the activation's output, the batch norm's output gradient being found
+     * inside the fused op and never written.
+     */
     public final class Plan {
         private final int batch;
         private final boolean withGradients;
         private final Tensor[] activations;   // activations[i] = input of layer i, (N, shapes[i]...)
         private final Tensor[] activationGrads;
         private final Layer.Step[] steps;
+        private final Layer.Step[] runs;      // what forward(boolean) and backward() run: steps, fused pairs as one
+        private final int[] runLast;          // runs[r] covers layers up to runLast[r]
         private final List<Tensor> owned = new ArrayList<>();
 
         private Plan(int batch, boolean withGradients) {
@@ -469,6 +504,8 @@ public final class Sequential implements AutoCloseable {
             activations = new Tensor[n + 1];
             activationGrads = new Tensor[n + 1];
             steps = new Layer.Step[n];
+            List<Layer.Step> fused = new ArrayList<>(n);
+            List<Integer> fusedLast = new ArrayList<>(n);
             // needGrad[i]: some layer before activation i has parameters, so its gradient is used.
             boolean[] needGrad = new boolean[n + 1];
             for (int i = 1; i <= n; i++) {
@@ -498,11 +535,29 @@ public final class Sequential implements AutoCloseable {
                     }
                     steps[i] = layer.bind(backend, shape -> own(backend.allocate(shape)),
                             activations[i], activations[i + 1], activationGrads[i], activationGrads[i + 1]);
+                    Layer.Step pair = fuseActivations && i > 0 && activations[i + 1] == activations[i]
+                            && layer.fusableActivation() != null && fused.get(fused.size() - 1) == steps[i - 1]
+                            ? steps[i - 1].fuse(layer.fusableActivation(), activations[i + 1], activationGrads[i + 1])
+                            : null;
+                    if (pair != null) {
+                        fused.set(fused.size() - 1, pair);
+                        fusedLast.set(fusedLast.size() - 1, i);
+                    } else {
+                        fused.add(steps[i]);
+                        fusedLast.add(i);
+                    }
                 }
             } catch (RuntimeException e) {
                 free();
                 throw e;
             }
+            runs = fused.toArray(new Layer.Step[0]);
+            runLast = fusedLast.stream().mapToInt(Integer::intValue).toArray();
+        }
+
+        /** Backend ops each way: the layers' steps, an activation fused into the batch norm before it counted once. */
+        public int runCount() {
+            return runs.length;
         }
 
         private Tensor own(Tensor t) {
@@ -544,7 +599,9 @@ public final class Sequential implements AutoCloseable {
         /**
          * The gradient of the loss with respect to the input of layer i, (N, ...), after
          * {@link #backward()}; null when the plan has no gradients or nothing needs that one
-         * (no layer before i has parameters).
+         * (no layer before i has parameters). For an activation fused into the batch norm before
+         * it, this is the buffer it shares with its output's gradient, and holds that (see
+         * {@link Plan}).
          */
         public Tensor activationGradient(int i) {
             return activationGrads[i];
@@ -552,8 +609,8 @@ public final class Sequential implements AutoCloseable {
 
         /** Queues the forward pass; training mode uses and updates batch statistics. */
         public void forward(boolean training) {
-            for (Layer.Step step : steps) {
-                step.forward(training);
+            for (Layer.Step run : runs) {
+                run.forward(training);
             }
         }
 
@@ -562,8 +619,9 @@ public final class Sequential implements AutoCloseable {
          * that layer's ops are queued, while the input still holds its values (a Sigmoid or ReLU
          * may write its output over it). For watching a training step from the host: the observer
          * may read the tensor back, which waits for the device, so a step run this way is eager
-         * and never captured. The ops queued are those of {@link #forward(boolean)}, in the same
-         * order, so the results are the same bits.
+         * and never captured. Every layer runs its own ops here, a fused activation too (its
+         * input is then written, to be seen); fused ops compute the same bits, so the results
+         * are those of {@link #forward(boolean)}, and {@link #backward()} may follow either.
          */
         public void forward(boolean training, LayerObserver observer) {
             for (int i = 0; i < steps.length; i++) {
@@ -577,9 +635,9 @@ public final class Sequential implements AutoCloseable {
             if (!withGradients) {
                 throw new IllegalStateException("a forward-only plan has no backward pass");
             }
-            for (int i = steps.length - 1; i >= 0; i--) {
-                if (activationGrads[i + 1] != null) {
-                    steps[i].backward();
+            for (int r = runs.length - 1; r >= 0; r--) {
+                if (activationGrads[runLast[r] + 1] != null) {
+                    runs[r].backward();
                 }
             }
         }

@@ -1,5 +1,6 @@
 package dev.normnet.nn;
 
+import dev.normnet.backend.Activation;
 import dev.normnet.backend.Backend;
 import dev.normnet.tensor.Shape;
 import dev.normnet.tensor.Tensor;
@@ -24,6 +25,11 @@ public final class Sigmoid extends Layer {
     @Override
     protected boolean isInPlaceCapable() {
         return true;
+    }
+
+    @Override
+    protected Activation fusableActivation() {
+        return Activation.SIGMOID;
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.normnet.backend.cuda;
 
+import dev.normnet.backend.Activation;
 import dev.normnet.backend.Backend;
 import dev.normnet.backend.ConvSpec;
 import dev.normnet.backend.PoolSpec;
@@ -201,7 +202,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void batchNormForwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
                                       Tensor y, Tensor saveMean, Tensor saveInvStd, float momentum, float eps) {
-        batchNorm.forwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps, null);
+        batchNorm.forwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps, null,
+                Activation.IDENTITY);
     }
 
     /** The count rides on the statistics' finalize launch (its block 0), not a launch of its own. */
@@ -210,19 +212,47 @@ public final class CudaBackend implements Backend {
                                       Tensor y, Tensor saveMean, Tensor saveInvStd, float momentum, float eps,
                                       Tensor batchesTracked) {
         batchNorm.forwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps,
-                Objects.requireNonNull(batchesTracked, "batchNormForwardTrain: batchesTracked"));
+                Objects.requireNonNull(batchesTracked, "batchNormForwardTrain: batchesTracked"), Activation.IDENTITY);
+    }
+
+    /** The activation rides on the normalizing launch: the same bits as the two ops, one launch. */
+    @Override
+    public void batchNormActivationForwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
+                                                Tensor runningVar, Tensor y, Tensor saveMean, Tensor saveInvStd,
+                                                float momentum, float eps, Tensor batchesTracked, Activation act) {
+        batchNorm.forwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps,
+                Objects.requireNonNull(batchesTracked, "batchNormActivationForwardTrain: batchesTracked"),
+                Objects.requireNonNull(act, "batchNormActivationForwardTrain: act"));
     }
 
     @Override
     public void batchNormForwardEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
                                      Tensor y, float eps) {
-        batchNorm.forwardEval(x, gamma, beta, runningMean, runningVar, y, eps);
+        batchNorm.forwardEval(x, gamma, beta, runningMean, runningVar, y, eps, Activation.IDENTITY);
+    }
+
+    @Override
+    public void batchNormActivationForwardEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
+                                               Tensor runningVar, Tensor y, float eps, Activation act) {
+        batchNorm.forwardEval(x, gamma, beta, runningMean, runningVar, y, eps,
+                Objects.requireNonNull(act, "batchNormActivationForwardEval: act"));
     }
 
     @Override
     public void batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
                                   Tensor dx, Tensor dgamma, Tensor dbeta) {
-        batchNorm.backward(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+        batchNorm.backward("batchNormBackward", x, null, dy, Activation.IDENTITY, gamma, saveMean, saveInvStd, dx,
+                dgamma, dbeta);
+    }
+
+    /** The activation's gradient is found inside both element passes: no launch of its own, no tensor written. */
+    @Override
+    public void batchNormActivationBackward(Tensor x, Tensor y, Tensor dy, Activation act, Tensor gamma,
+                                            Tensor saveMean, Tensor saveInvStd, Tensor dx, Tensor dgamma,
+                                            Tensor dbeta) {
+        batchNorm.backward("batchNormActivationBackward", x, y, dy,
+                Objects.requireNonNull(act, "batchNormActivationBackward: act"), gamma, saveMean, saveInvStd, dx,
+                dgamma, dbeta);
     }
 
     @Override

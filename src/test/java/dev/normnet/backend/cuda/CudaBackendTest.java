@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.normnet.GpuTest;
 import dev.normnet.Closeness;
+import dev.normnet.backend.Activation;
 import dev.normnet.backend.Backend;
 import dev.normnet.backend.Backends;
 import dev.normnet.backend.ConvSpec;
@@ -318,6 +319,82 @@ class CudaBackendTest {
         assertClose("batchNormBackward dx", dx, TOL);
         assertClose("batchNormBackward dgamma", dgamma, TOL);
         assertClose("batchNormBackward dbeta", dbeta, TOL);
+    }
+
+    /**
+     * Batch norm with an activation in its launches: the same bits on the GPU as the two ops (batch
+     * norm, then the activation's own kernel; the backward likewise), and close to the CPU's.
+     */
+    @ParameterizedTest(name = "batchnorm + {1} {0}")
+    @CsvSource({"16 6 10 10, SIGMOID", "256 6 28 28, SIGMOID", "256 16 10 10, RELU", "256 120, SIGMOID", "64 32, RELU",
+            "3 5 7 9, RELU", "256 16 106 106, SIGMOID"})
+    void batchNormWithActivation(String dimsText, Activation act) {
+        int[] dims = java.util.Arrays.stream(dimsText.split(" ")).mapToInt(Integer::parseInt).toArray();
+        int c = dims[1];
+        float[] xv = randn(Shape.of(dims).sizeInt());
+        Pair x = pair(xv, dims);
+        Pair gamma = randPair(c);
+        Pair beta = randPair(c);
+        float[] ones = new float[c];
+        java.util.Arrays.fill(ones, 1f);
+        Tensor rmFused = gpu.upload(new float[c], Shape.of(c));
+        Tensor rvFused = gpu.upload(ones, Shape.of(c));
+        Tensor rmTwo = gpu.upload(new float[c], Shape.of(c));
+        Tensor rvTwo = gpu.upload(ones, Shape.of(c));
+        Tensor countFused = gpu.upload(new float[] {5f}, Shape.of(1));
+        Tensor countTwo = gpu.upload(new float[] {5f}, Shape.of(1));
+        Pair rm = pair(new float[c], c);
+        Pair rv = pair(ones, c);
+        Pair count = pair(new float[] {5f}, 1);
+        Pair y = out(dims);
+        Pair sm = out(c);
+        Pair si = out(c);
+        Tensor yTwo = gpu.allocate(Shape.of(dims));
+        Tensor smTwo = gpu.allocate(Shape.of(c));
+        Tensor siTwo = gpu.allocate(Shape.of(c));
+        cpu.batchNormActivationForwardTrain(x.c, gamma.c, beta.c, rm.c, rv.c, y.c, sm.c, si.c, 0.1f, 1e-5f, count.c, act);
+        gpu.batchNormActivationForwardTrain(x.g, gamma.g, beta.g, rmFused, rvFused, y.g, sm.g, si.g, 0.1f, 1e-5f,
+                countFused, act);
+        gpu.batchNormForwardTrain(x.g, gamma.g, beta.g, rmTwo, rvTwo, yTwo, smTwo, siTwo, 0.1f, 1e-5f, countTwo);
+        act.forward(gpu, yTwo, yTwo);
+        assertBits("fused forward y = two ops", yTwo.toArray(), y.g.toArray());
+        assertBits("fused forward runningVar = two ops", rvTwo.toArray(), rvFused.toArray());
+        assertBits("fused forward saveInvStd = two ops", siTwo.toArray(), si.g.toArray());
+        assertBits("fused forward count = two ops", countTwo.toArray(), countFused.toArray());
+        assertClose("fused forward y vs CPU", y, TOL);
+        assertClose("fused forward runningMean vs CPU", rm.c.toArray(), rmFused.toArray(), TOL);
+
+        Pair ye = out(dims);
+        Tensor yeTwo = gpu.allocate(Shape.of(dims));
+        cpu.batchNormActivationForwardEval(x.c, gamma.c, beta.c, rm.c, rv.c, ye.c, 1e-5f, act);
+        gpu.batchNormActivationForwardEval(x.g, gamma.g, beta.g, rmFused, rvFused, ye.g, 1e-5f, act);
+        gpu.batchNormForwardEval(x.g, gamma.g, beta.g, rmFused, rvFused, yeTwo, 1e-5f);
+        act.forward(gpu, yeTwo, yeTwo);
+        assertBits("fused eval y = two ops", yeTwo.toArray(), ye.g.toArray());
+        assertClose("fused eval y vs CPU", ye, TOL);
+
+        // The backward from the same activation output and statistics on both (the CPU's).
+        Pair a = pair(y.c.toArray(), dims);
+        Pair mean = pair(sm.c.toArray(), c);
+        Pair invStd = pair(si.c.toArray(), c);
+        Pair dy = randPair(dims);
+        Pair dx = out(dims);
+        Pair dgamma = out(c);
+        Pair dbeta = out(c);
+        cpu.batchNormActivationBackward(x.c, a.c, dy.c, act, gamma.c, mean.c, invStd.c, dx.c, dgamma.c, dbeta.c);
+        gpu.batchNormActivationBackward(x.g, a.g, dy.g, act, gamma.g, mean.g, invStd.g, dx.g, dgamma.g, dbeta.g);
+        Tensor dz = gpu.allocate(Shape.of(dims));
+        Tensor dxTwo = gpu.allocate(Shape.of(dims));
+        Tensor dgTwo = gpu.allocate(Shape.of(c));
+        Tensor dbTwo = gpu.allocate(Shape.of(c));
+        act.backward(gpu, a.g, dy.g, dz);
+        gpu.batchNormBackward(x.g, dz, gamma.g, mean.g, invStd.g, dxTwo, dgTwo, dbTwo);
+        assertBits("fused backward dx = two ops", dxTwo.toArray(), dx.g.toArray());
+        assertBits("fused backward dgamma = two ops", dgTwo.toArray(), dgamma.g.toArray());
+        assertBits("fused backward dbeta = two ops", dbTwo.toArray(), dbeta.g.toArray());
+        assertClose("fused backward dx vs CPU", dx, TOL);
+        assertClose("fused backward dgamma vs CPU", dgamma, TOL);
+        assertClose("fused backward dbeta vs CPU", dbeta, TOL);
     }
 
     @Test

@@ -22,7 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The trainer's warm-up on the CUDA backend's host side ({@link LaunchRecorder}: no GPU, but every
  * tensor allocated and freed is counted): what the warm-up allocates (the model's copy, its
  * optimizer state, its plan and buffers) is all freed again, and a warm-up that would not fit
- * beside the run is skipped; and what one captured training step launches.
+ * beside the run is skipped; and what one captured training step launches, activations fused into
+ * batch norm or not.
  */
 class TrainerWarmupRecorderTest {
     private static final long CAPACITY = 1L << 32;   // floats
@@ -72,16 +73,11 @@ class TrainerWarmupRecorderTest {
         assertEquals(run, with);
     }
 
-    /**
-     * The kernels of one captured LeNet-BN training step (SGD, batch 256): 60 launches, each layer's
-     * work in as few as the ops allow. On the GPU a replayed step costs at least a launch's
-     * latency per kernel, so a change that adds one shows here.
-     */
-    @Test
-    void aCapturedLeNetBnStepIsSixtyLaunches() {
+    /** Kernel name to launches in one captured LeNet-BN training step (SGD, batch 256), activations fused or not. */
+    private static Map<String, Integer> capturedLeNetBnStep(boolean fuse) {
         LaunchRecorder recorder = new LaunchRecorder();
         try (CudaBackend backend = recorder.newBackend(CAPACITY);
-             Sequential model = Models.create("lenet-bn", ModelOptions.defaults()).build(1)) {
+             Sequential model = Models.create("lenet-bn", ModelOptions.defaults()).build(1).optFuseActivations(fuse)) {
             Trainer trainer = Trainer.builder().setModel(model).setBackend(backend)
                     .setOptimizer(Sgd.builder().setLearningRate(0.9f).build()).optBatchSize(256).build();
             trainer.fit(blank(512), null, 1, null);
@@ -91,11 +87,42 @@ class TrainerWarmupRecorderTest {
                 .map(LaunchRecorder.Launch::kernel).collect(Collectors.toList());
         Map<String, Integer> perKernel = new TreeMap<>();
         captured.forEach(k -> perKernel.merge(k, 1, Integer::sum));
-        assertEquals(60, captured.size(), "launches of the captured step: " + perKernel);
+        return perKernel;
+    }
+
+    private static int total(Map<String, Integer> perKernel) {
+        return perKernel.values().stream().mapToInt(Integer::intValue).sum();
+    }
+
+    /**
+     * The kernels of one captured LeNet-BN training step (SGD, batch 256): 52 launches, each layer's
+     * work in as few as the ops allow, each Sigmoid inside the batch norm before it. On the GPU a
+     * replayed step costs at least a launch's latency per kernel, so a change that adds one shows here.
+     */
+    @Test
+    void aCapturedLeNetBnStepIsFiftyTwoLaunches() {
+        Map<String, Integer> perKernel = capturedLeNetBnStep(true);
+        assertEquals(52, total(perKernel), "launches of the captured step: " + perKernel);
         assertEquals(4, perKernel.get("batchnorm_stats_finalize"), perKernel.toString());
         assertNull(perKernel.get("add_scalar"), "num_batches_tracked is counted in the finalize launches");
+        assertNull(perKernel.get("sigmoid_forward"), "the sigmoids run in batch norm's normalize launches: " + perKernel);
+        assertNull(perKernel.get("sigmoid_backward"), "and in its backward launches: " + perKernel);
         assertEquals(1, perKernel.get("conv2d_forward_cb6"), "conv1: 6 output channels, 6 per thread");
         assertEquals(1, perKernel.get("conv2d_backward_data_cb6"), "conv2's data gradient: 6 input channels");
         assertEquals(1, perKernel.get("sgd_step"), "one optimizer launch for every parameter");
+    }
+
+    /** Without fusion, each of the four Sigmoids launches its own kernel each way: 8 more. */
+    @Test
+    void unfusedTheSigmoidsLaunchTheirOwnKernels() {
+        Map<String, Integer> fused = capturedLeNetBnStep(true);
+        Map<String, Integer> unfused = capturedLeNetBnStep(false);
+        assertEquals(total(fused) + 8, total(unfused), "fused " + fused + ", unfused " + unfused);
+        assertEquals(4, unfused.get("sigmoid_forward"), unfused.toString());
+        assertEquals(4, unfused.get("sigmoid_backward"), unfused.toString());
+        Map<String, Integer> rest = new TreeMap<>(unfused);
+        rest.remove("sigmoid_forward");
+        rest.remove("sigmoid_backward");
+        assertEquals(fused, rest, "every other kernel as often");
     }
 }

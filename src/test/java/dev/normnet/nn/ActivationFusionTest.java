@@ -1,0 +1,251 @@
+package dev.normnet.nn;
+
+import dev.normnet.backend.Activation;
+import dev.normnet.backend.Backend;
+import dev.normnet.backend.cpu.CpuBackend;
+import dev.normnet.backend.cpu.VectorCpuBackend;
+import dev.normnet.tensor.Shape;
+import dev.normnet.tensor.Tensor;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.function.Supplier;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A Sigmoid or ReLU right after a batch norm runs inside the batch norm's backend ops
+ * ({@link Sequential#optFuseActivations}): the plan calls the fused ops instead of the two layers'
+ * ops, and the results (outputs, gradients, running statistics, input gradients) are the same bits
+ * as the unfused plan's, on both CPU backends, in training, eval, and a watched forward.
+ */
+class ActivationFusionTest {
+    private static final int BATCH = 6;
+
+    private static Sequential model(String preset, boolean fuse) {
+        return Models.create(preset, ModelOptions.defaults()).build(3).optFuseActivations(fuse);
+    }
+
+    /** Input and output gradient for a plan, from a fixed seed. */
+    private static float[][] data(Sequential m) {
+        SplittableRandom r = new SplittableRandom(11);
+        float[] x = new float[(int) (m.inputShape().size() * BATCH)];
+        float[] dy = new float[(int) (m.outputShape().size() * BATCH)];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) r.nextDouble(-1, 2);
+        }
+        for (int i = 0; i < dy.length; i++) {
+            dy[i] = (float) r.nextDouble(-1, 1);
+        }
+        return new float[][] {x, dy};
+    }
+
+    /** Two training steps (forward, backward; the second watched when asked), then an eval forward: everything read back. */
+    private static Map<String, float[]> run(Sequential m, Backend backend, boolean watchSecond) {
+        m.to(backend);
+        float[][] d = data(m);
+        Sequential.Plan plan = m.plan(BATCH);
+        Map<String, float[]> out = new LinkedHashMap<>();
+        for (int step = 0; step < 2; step++) {
+            Tensor x = backend.upload(d[0], plan.input().shape());
+            backend.copy(x, plan.input());
+            x.close();
+            if (step == 1 && watchSecond) {
+                plan.forward(true, (index, input) -> out.put("watched input of layer " + index, input.toArray()));
+            } else {
+                plan.forward(true);
+            }
+            Tensor dy = backend.upload(d[1], plan.outputGradient().shape());
+            backend.copy(dy, plan.outputGradient());
+            dy.close();
+            plan.backward();
+            out.put("output " + step, plan.output().toArray());
+            out.put("gradients " + step, m.gradients().toArray());
+            List<Layer> layers = m.layers();
+            // An activation in place after a batch norm has one gradient buffer for its input and
+            // output (and views of it after): unfused it ends holding the input's gradient, fused
+            // the output's (the batch norm's output gradient is never written). Every other
+            // input gradient is compared.
+            boolean[] shared = new boolean[layers.size() + 1];
+            for (int i = 0; i < layers.size(); i++) {
+                boolean fusedActivation = i > 0 && layers.get(i - 1) instanceof BatchNorm
+                        && layers.get(i).fusableActivation() != null;
+                shared[i] |= fusedActivation;
+                shared[i + 1] = fusedActivation || shared[i] && layers.get(i).isView();
+                if (plan.activationGradient(i) != null && !shared[i]) {
+                    out.put("input gradient of layer " + i + ", step " + step, plan.activationGradient(i).toArray());
+                }
+            }
+        }
+        out.put("buffers", m.buffers().toArray());
+        Sequential.Plan eval = m.forwardPlan(BATCH);
+        eval.forward(false);
+        out.put("eval output", eval.output().toArray());
+        m.close();
+        return out;
+    }
+
+    private static void assertSameBits(Map<String, float[]> expected, Map<String, float[]> actual, String what) {
+        assertEquals(expected.keySet(), actual.keySet(), what);
+        for (String k : expected.keySet()) {
+            assertArrayEquals(expected.get(k), actual.get(k), what + ": " + k);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"lenet-bn", "mlp-bn"})
+    void fusedPlansComputeTheBitsOfTheLayersOwnOps(String preset) {
+        for (Supplier<Backend> backends : List.<Supplier<Backend>>of(() -> new CpuBackend(2), () -> new VectorCpuBackend(2))) {
+            try (Backend a = backends.get(); Backend b = backends.get()) {
+                Map<String, float[]> unfused = run(model(preset, false), a, false);
+                Map<String, float[]> fused = run(model(preset, true), b, false);
+                assertSameBits(unfused, fused, preset + " on " + a.describe());
+            }
+        }
+    }
+
+    /**
+     * A watched forward runs every layer's own ops, so the watcher sees each activation's input
+     * (the batch norm's output, with values below zero); the fused backward that follows gives the
+     * bits of an unwatched step.
+     */
+    @Test
+    void aWatchedForwardSeesTheBatchNormOutputAndChangesNoBits() {
+        try (Backend a = new CpuBackend(2); Backend b = new CpuBackend(2)) {
+            Map<String, float[]> watchedUnfused = run(model("lenet-bn", false), a, true);
+            Map<String, float[]> watchedFused = run(model("lenet-bn", true), b, true);
+            assertSameBits(watchedUnfused, watchedFused, "watched, unfused vs fused");
+            float[] sigmoidInput = watchedFused.get("watched input of layer 2");   // conv1, BN, Sigmoid
+            float min = Float.MAX_VALUE;
+            for (float v : sigmoidInput) {
+                min = Math.min(min, v);
+            }
+            assertTrue(min < 0, "the Sigmoid's input is the batch norm's output, not its own: min " + min);
+        }
+        try (Backend a = new CpuBackend(2); Backend b = new CpuBackend(2)) {
+            Map<String, float[]> plain = run(model("lenet-bn", true), a, false);
+            Map<String, float[]> watched = run(model("lenet-bn", true), b, true);
+            watched.keySet().removeIf(k -> k.startsWith("watched"));
+            assertSameBits(plain, watched, "fused, plain vs watched");
+        }
+    }
+
+    /** The backend ops a plan's training step and eval forward call, by name (top-level calls only). */
+    private static Map<String, Integer> opsCalled(String preset, boolean fuse) {
+        Map<String, Integer> calls = new TreeMap<>();
+        try (CpuBackend cpu = new CpuBackend(1)) {
+            Backend counting = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
+                    (proxy, method, args) -> {
+                        calls.merge(method.getName(), 1, Integer::sum);
+                        try {
+                            return method.invoke(cpu, args);
+                        } catch (InvocationTargetException e) {
+                            throw e.getCause();
+                        }
+                    });
+            Sequential m = model(preset, fuse).to(counting);
+            Sequential.Plan plan = m.plan(BATCH);
+            calls.clear();
+            plan.forward(true);
+            plan.backward();
+            m.forwardPlan(BATCH).forward(false);
+            m.close();
+        }
+        return calls;
+    }
+
+    @Test
+    void thePlanCallsTheFusedOps() {
+        Map<String, Integer> fused = opsCalled("lenet-bn", true);
+        assertEquals(4, fused.get("batchNormActivationForwardTrain"), fused.toString());
+        assertEquals(4, fused.get("batchNormActivationForwardEval"), fused.toString());
+        assertEquals(4, fused.get("batchNormActivationBackward"), fused.toString());
+        assertNull(fused.get("sigmoidForward"), fused.toString());
+        assertNull(fused.get("sigmoidBackward"), fused.toString());
+        Map<String, Integer> unfused = opsCalled("lenet-bn", false);
+        assertEquals(8, unfused.get("sigmoidForward"), "4 in training, 4 in eval: " + unfused);
+        assertEquals(4, unfused.get("sigmoidBackward"), unfused.toString());
+        assertNull(unfused.get("batchNormActivationForwardTrain"), unfused.toString());
+        Map<String, Integer> mlp = opsCalled("mlp-bn", true);
+        assertEquals(2, mlp.get("batchNormActivationBackward"), mlp.toString());
+        assertNull(mlp.get("reluForward"), mlp.toString());
+    }
+
+    @Test
+    void runCountsFusedPairsOnce() {
+        try (CpuBackend cpu = new CpuBackend(1)) {
+            Sequential fused = model("lenet-bn", true).to(cpu);
+            Sequential unfused = model("lenet-bn", false).to(cpu);
+            assertEquals(16, fused.layers().size());
+            assertEquals(12, fused.plan(4).runCount(), "four BN + Sigmoid pairs");
+            assertEquals(12, fused.forwardPlan(3).runCount());
+            assertEquals(16, unfused.plan(4).runCount());
+            fused.close();
+            unfused.close();
+            // Only an activation right after a batch norm: the second of two Sigmoids, a Sigmoid
+            // after a Linear, and a ReLU first stay on their own.
+            Sequential odd = new Sequential(new ReLU(), new BatchNorm(), new Sigmoid(), new Sigmoid(), new Flatten(),
+                    new Linear(4), new Sigmoid()).build(Shape.of(2, 3, 3), 1).to(cpu);
+            assertEquals(6, odd.plan(5).runCount());
+            odd.close();
+        }
+    }
+
+    /** A batch norm first (no input gradient wanted) followed by a Sigmoid: fused, the same bits. */
+    @Test
+    void aBatchNormFirstFusesToo() {
+        List<Map<String, float[]>> results = new ArrayList<>();
+        for (boolean fuse : new boolean[] {false, true}) {
+            try (CpuBackend cpu = new CpuBackend(1)) {
+                Sequential m = new Sequential(new BatchNorm(), new Sigmoid(), new Flatten(), new Linear(3))
+                        .build(Shape.of(2, 3, 3), 5).optFuseActivations(fuse);
+                results.add(run(m, cpu, false));
+            }
+        }
+        assertSameBits(results.get(0), results.get(1), "BN first");
+    }
+
+    @Test
+    void fusionIsFixedOnceAPlanExistsAndCopiesKeepIt() {
+        try (CpuBackend cpu = new CpuBackend(1)) {
+            Sequential m = model("mlp-bn", false);
+            assertFalse(m.fusesActivations());
+            assertFalse(m.copy().fusesActivations());
+            m.to(cpu).plan(2);
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> m.optFuseActivations(true));
+            assertTrue(e.getMessage().contains("before the first plan"), e.getMessage());
+            m.close();
+            assertTrue(model("mlp-bn", true).fusesActivations());
+            assertTrue(Models.create("lenet-bn", ModelOptions.defaults()).fusesActivations(), "on by default");
+        }
+    }
+
+    /** The activations' codes in the kernels (NN_ACT_* in src/main/cuda/common.cuh) are the enum's ordinals. */
+    @Test
+    void activationOrdinalsAreTheKernelCodes() throws java.io.IOException {
+        String header = java.nio.file.Files.readString(java.nio.file.Path.of("src/main/cuda/common.cuh"));
+        java.util.regex.Matcher d = java.util.regex.Pattern.compile("#define NN_ACT_([A-Z]+) (\\d+)").matcher(header);
+        Map<String, Integer> codes = new TreeMap<>();
+        while (d.find()) {
+            codes.put(d.group(1), Integer.parseInt(d.group(2)));
+        }
+        Map<String, Integer> ordinals = new TreeMap<>();
+        for (Activation a : Activation.values()) {
+            ordinals.put(a.name(), a.ordinal());
+        }
+        assertEquals(ordinals, codes);
+    }
+}

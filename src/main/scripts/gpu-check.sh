@@ -12,9 +12,10 @@
 #   4 train      LeNet-BN, 2 epochs, on the GPU twice and on the CPU with two seeds: the GPU repeat
 #                bitwise equal (model file and history), the GPU's test accuracy within the CPU
 #                runs' spread (their range widened by max(range, 0.005) on each side)
-#   5 bench      normnet bench --device all --quick, and PyTorch's bench.py on the same GPU (eager
-#                and CUDA-graphed) when python3 imports torch there, side by side; the GPU's fp32
-#                GEMM ceiling through cuBLAS (TF32 off) and its copy bandwidth, through PyTorch
+#   5 bench      normnet bench --device all --quick (and LeNet-BN 28 train b256 again with --no-fuse),
+#                and PyTorch's bench.py on the same GPU (eager and CUDA-graphed) when python3
+#                imports torch there, side by side; the GPU's fp32 GEMM ceiling through cuBLAS
+#                (TF32 off) and its copy bandwidth, through PyTorch
 #   6 lab        the kernel lab (lab/run.sh -k): every version of every op checked against its
 #                reference and timed, in the time the budget has left (lab.log); "skipped" when the
 #                bundle was built without nvcc
@@ -40,7 +41,7 @@ while [ $# -gt 0 ]; do
         --out) [ $# -ge 2 ] || { echo "gpu-check: --out needs a directory" >&2; exit 2; }; out=$2; shift ;;
         --quick) quick=1 ;;
         --dry-run) dry=1 ;;
-        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
         *) echo "gpu-check: unknown argument $1 (expected --out DIR, --quick, --dry-run)" >&2; exit 2 ;;
     esac
     shift
@@ -244,6 +245,10 @@ else
         --json "$out/bench-normnet.json"
     status=$?
     note="normnet bench exit $status"
+    # What fusing each Sigmoid into the batch norm before it saves (8 launches per LeNet-BN step):
+    # the same case with the activations run on their own.
+    logged bench-unfused 60 "$normnet" bench --device cuda --quick --no-fuse --only '^lenet-bn-28/train/b256/' \
+        --data "$data" --json "$out/bench-unfused.json" && note="$note; LeNet-BN b256 unfused in bench-unfused.json"
     if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' > /dev/null 2>&1; then
         # The ceilings to measure fractions of peak against: cuBLAS fp32 (no TF32) and a device-to-device copy.
         logged ceilings 60 python3 -c '

@@ -39,6 +39,14 @@ public final class ModelBench implements AutoCloseable {
     private int position;
 
     public ModelBench(Backend backend, ResidentImages images, BenchCase c, long seed) {
+        this(backend, images, c, seed, true);
+    }
+
+    /**
+     * As above; {@code fuse} false runs every activation after a batch norm as its own op
+     * ({@link dev.normnet.nn.Sequential#optFuseActivations}), for measuring what fusing saves.
+     */
+    public ModelBench(Backend backend, ResidentImages images, BenchCase c, long seed, boolean fuse) {
         this.backend = backend;
         this.benchCase = c;
         this.count = images.count();
@@ -47,6 +55,7 @@ public final class ModelBench implements AutoCloseable {
         }
         model = Models.create(c.model(), ModelOptions.defaults().withResize(c.input()));
         model.build(seed);
+        model.optFuseActivations(fuse);
         model.to(backend);
         float[] perm = new float[count];
         int[] p = new int[count];

@@ -77,6 +77,9 @@ public final class BenchCommand implements Callable<Integer> {
     int kernelBatch;
     @Option(names = "--no-large", description = "with --kernels: skip the large shape (N=256, C=16, H=W=106) (default: off)")
     boolean noLarge;
+    @Option(names = "--no-fuse", description = "run each Sigmoid or ReLU after a batch norm as its own op instead of inside"
+            + " the batch norm's (the same results; to measure what fusing saves) (default: off)")
+    boolean noFuse;
 
     private final PrintStream out;
     private final PrintStream err;
@@ -89,7 +92,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     /** Options of one invocation. */
     record Options(String device, boolean quick, int threads, int repeats, double seconds, Pattern only,
-                   Path data, long seed, Path json, boolean kernels, boolean large, int kernelBatch) {
+                   Path data, long seed, Path json, boolean kernels, boolean large, int kernelBatch, boolean fuse) {
         Timer timer() {
             return new Timer(warmupSeconds(), seconds, repeats, !quick);
         }
@@ -107,6 +110,7 @@ public final class BenchCommand implements Callable<Integer> {
             s.put("warmup_seconds", warmupSeconds());
             s.put("warmup_waits_for_jit", !quick);
             s.put("seed", seed);
+            s.put("fuse_activations", fuse);
             if (only != null) {
                 s.put("only", only.pattern());
             }
@@ -136,7 +140,8 @@ public final class BenchCommand implements Callable<Integer> {
             Outputs.checkWritable("--json", json);
         }
         return new Options(d, quick, threads != null ? threads : 0, repeats != null ? repeats : quick ? 3 : 5,
-                seconds != null ? seconds : quick ? 0.3 : 1.0, pattern, data, seed, json, kernels, !noLarge, kernelBatch);
+                seconds != null ? seconds : quick ? 0.3 : 1.0, pattern, data, seed, json, kernels, !noLarge, kernelBatch,
+                !noFuse);
     }
 
     @Override
@@ -220,7 +225,7 @@ public final class BenchCommand implements Callable<Integer> {
                     jitWarmup(backend, images, selected, o, err);
                     for (BenchCase c : selected) {
                         Timer.Result r;
-                        try (ModelBench m = new ModelBench(backend, images, c, o.seed())) {
+                        try (ModelBench m = new ModelBench(backend, images, c, o.seed(), o.fuse())) {
                             r = timer.measure(m::step, m::sync);
                         }
                         Map<String, Object> row = caseJson(c, r);
@@ -244,7 +249,7 @@ public final class BenchCommand implements Callable<Integer> {
         double perCase = o.quick() ? 0.25 : 0.5;
         long start = System.nanoTime();
         for (BenchCase c : cases) {
-            try (ModelBench m = new ModelBench(backend, images, c, o.seed())) {
+            try (ModelBench m = new ModelBench(backend, images, c, o.seed(), o.fuse())) {
                 long t0 = System.nanoTime();
                 do {
                     m.step();

@@ -2,6 +2,7 @@ package dev.normnet.cli;
 
 import dev.normnet.backend.cuda.CudaStatus;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
@@ -58,6 +59,8 @@ class BenchCommandTest {
         assertEquals(1.0, o.seconds());
         assertEquals(42, o.seed());
         assertTrue(o.large());
+        assertTrue(o.fuse(), "activations fused into batch norm by default");
+        assertFalse(parse("--no-fuse").fuse());
         BenchCommand.Options q = parse("--quick", "--device", "CPU");
         assertEquals(3, q.repeats());
         assertEquals(0.3, q.seconds());
@@ -148,6 +151,7 @@ class BenchCommandTest {
         assertTrue(doc.get("machine").get("cores").asInt() >= 1);
         assertTrue(doc.get("date").asText().matches("\\d{4}-\\d\\d-\\d\\dT.*Z"));
         assertTrue(doc.has("git_commit") && doc.has("gpu"));
+        assertTrue(doc.get("settings").get("fuse_activations").asBoolean(), doc.get("settings").toString());
         JsonNode cases = doc.get("cases");
         assertEquals(2, cases.size());
         JsonNode train = cases.get(0);

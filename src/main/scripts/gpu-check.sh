@@ -249,6 +249,15 @@ else
     # the same case with the activations run on their own.
     logged bench-unfused 60 "$normnet" bench --device cuda --quick --no-fuse --only '^lenet-bn-28/train/b256/' \
         --data "$data" --json "$out/bench-unfused.json" && note="$note; LeNet-BN b256 unfused in bench-unfused.json"
+    if [ -s "$out/bench-unfused.json" ] && [ -s "$out/bench-normnet.json" ]; then
+        gain=$(python3 -c '
+import json, sys
+fused, unfused = (json.load(open(p))["cases"] for p in sys.argv[1:3])
+rate = {c["id"]: c["examples_per_sec"]["median"] for c in unfused}
+print(", ".join("%s %.2fx" % (c["id"], c["examples_per_sec"]["median"] / rate[c["id"]]) for c in fused if c["id"] in rate))
+' "$out/bench-normnet.json" "$out/bench-unfused.json" 2>/dev/null)
+        [ -n "$gain" ] && note="$note (fused over unfused: $gain)"
+    fi
     if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' > /dev/null 2>&1; then
         # The ceilings to measure fractions of peak against: cuBLAS fp32 (no TF32) and a device-to-device copy.
         logged ceilings 60 python3 -c '

@@ -12,13 +12,12 @@ Compile and run:
 version 1: one thread per channel: sums in double, then dx; serial and slow
 version 2: each channel split over G blocks that write (sum dy, sum dy * xhat) partials from
            fixed trees; one block per channel merges them in double (in order per thread, then
-           a fixed tree); a grid-stride pass writes dx (the mainline kernels
-           batchnorm_backward_partial v4, batchnorm_backward_finalize v3 and
-           batchnorm_backward_dx v2, included from src/main/cuda/batchnorm.cu; until those,
-           a division per value for its index and one thread per channel merging serially)
-version 3: the earlier version 2 with the finalize folded into the partial pass: the last block of each
-           channel (an integer ticket per channel) sums the channel's partials in order; two
-           launches instead of three
+           a fixed tree) in a launch of its own; a grid-stride pass writes dx: three launches
+           (the mainline's until batchnorm_backward_reduce, built here from its helpers)
+version 3: version 2 with the merge folded into the partial pass: the last block of each channel
+           to finish (an integer ticket per channel) merges the channel's partials, the same bits;
+           two launches instead of three (the mainline kernels batchnorm_backward_reduce v1 and
+           batchnorm_backward_dx v2, included from src/main/cuda/batchnorm.cu)
 All versions are deterministic.
 */
 #include "common.h"
@@ -82,61 +81,37 @@ __global__ void batchnorm_backward_kernel1(const float* __restrict__ x, const fl
     }
 }
 
-// v2: the mainline kernels batchnorm_backward_partial, batchnorm_backward_finalize and
-// batchnorm_backward_dx, included from src/main/cuda/batchnorm.cu.
+// v3: the mainline kernels batchnorm_backward_reduce and batchnorm_backward_dx, included from
+// src/main/cuda/batchnorm.cu (with their helpers bn_backward_block and bn_backward_merge, which
+// v2 launches separately).
 #include "../../src/main/cuda/batchnorm.cu"
 
-// v3 (1 of 2): v2's partial pass, and the last block of each channel to finish (an integer
-// ticket per channel, taken after __threadfence) sums that channel's G partials in order (in
-// double) as batchnorm_backward_finalize v2 did, then resets the ticket. Saves the finalize
-// launch; dx is then written by batchnorm_backward_dx v2 (2 of 2).
-__global__ void batchnorm_backward_partial_kernel3(const float* __restrict__ x, const float* __restrict__ dy,
+// v2 (1 of 2): each block's sums (the mainline's bn_backward_block) written as partials; the
+// mainline's partial pass up to the ticket.
+__global__ void batchnorm_backward_partial_kernel2(const float* __restrict__ x, const float* __restrict__ dy,
                                                    const float* __restrict__ saveMean,
                                                    const float* __restrict__ saveInvStd,
-                                                   float* partials,         // (C, G, 2)
-                                                   unsigned int* tickets,   // (C), 0 between launches
-                                                   float* __restrict__ dgamma, float* __restrict__ dbeta,
+                                                   float* __restrict__ partials,  // (C, G, 2)
                                                    int N, int C, int L, int chunk) {
     __shared__ float buf[NN_REDUCE_THREADS];
-    __shared__ bool isLast;
-    const int g = blockIdx.x;
-    const int G = gridDim.x;
     const int c = blockIdx.y;
-    const long long m = (long long) N * L;
-    const long long j0 = (long long) g * chunk;
-    const long long j1 = min(m, j0 + chunk);
-    const float mean = saveMean[c];
-    const float invstd = saveInvStd[c];
-    float sdy = 0.0f;
-    float sdyx = 0.0f;
-    for (long long j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
-        size_t i = bn_index(j, c, C, L);
-        float d = dy[i];
-        sdy += d;
-        sdyx = fmaf(d, (x[i] - mean) * invstd, sdyx);
-    }
-    float a = nn_block_sum(sdy, buf);
-    float b = nn_block_sum(sdyx, buf);
+    float a, b;
+    bn_backward_block(x, nullptr, dy, saveMean[c], saveInvStd[c], buf, N, C, L, chunk, NN_ACT_IDENTITY, a, b);
     if (threadIdx.x == 0) {
-        float* out = partials + ((size_t) c * G + g) * 2;
+        float* out = partials + ((size_t) c * gridDim.x + blockIdx.x) * 2;
         out[0] = a;
         out[1] = b;
-        __threadfence();  // the partial is visible to every block before the ticket is taken
-        isLast = atomicAdd(&tickets[c], 1u) == (unsigned int) (G - 1);
     }
-    __syncthreads();
-    if (isLast && threadIdx.x == 0) {
-        __threadfence();
-        const volatile float* in = partials + (size_t) c * G * 2;
-        double sa = 0.0, sb = 0.0;
-        for (int k = 0; k < G; k++) {
-            sa += in[2 * k];
-            sb += in[2 * k + 1];
-        }
-        dbeta[c] = (float) sa;
-        dgamma[c] = (float) sb;
-        tickets[c] = 0u;
-    }
+}
+
+// v2 (2 of 2): one block per channel (as few threads as give each a partial) merges the
+// channel's partials (the mainline's bn_backward_merge) in a launch of its own; dx is then
+// written by batchnorm_backward_dx, as in v3.
+__global__ void batchnorm_backward_finalize_kernel2(const float* partials, int G, float* __restrict__ dgamma,
+                                                    float* __restrict__ dbeta) {
+    __shared__ double buf[NN_REDUCE_THREADS];
+    const int c = blockIdx.x;
+    bn_backward_merge(partials + (size_t) c * G * 2, c, G, buf, dgamma, dbeta);
 }
 
 // ----------------------------------------------------------------------------------- launchers
@@ -185,17 +160,15 @@ static void batchnorm_backward(int version, BnArgs a) {
             CUDA_CHECK_LAUNCH();
             break;
         case 2: {
-            // Launched as src/main/java/dev/normnet/backend/cuda/CudaBackend.java launches it.
             long long m = (long long) a.N * a.L;
             geometry::Split split = geometry::batchnorm_split(m);
             float* partials = partials_scratch((size_t) 2 * a.C * split.groups);
             dim3 grid(split.groups, a.C);
-            batchnorm_backward_partial<<<grid, geometry::REDUCE_THREADS>>>(a.x, nullptr, a.dy, a.saveMean,
-                                                                           a.saveInvStd, partials, a.N, a.C, a.L,
-                                                                           split.chunk, NN_ACT_IDENTITY);
+            batchnorm_backward_partial_kernel2<<<grid, geometry::REDUCE_THREADS>>>(a.x, a.dy, a.saveMean, a.saveInvStd,
+                                                                                   partials, a.N, a.C, a.L, split.chunk);
             CUDA_CHECK_LAUNCH();
-            batchnorm_backward_finalize<<<a.C, geometry::batchnorm_finalize_threads(split.groups)>>>(
-                partials, a.C, split.groups, a.dgamma, a.dbeta);
+            batchnorm_backward_finalize_kernel2<<<a.C, geometry::batchnorm_finalize_threads(split.groups)>>>(
+                partials, split.groups, a.dgamma, a.dbeta);
             CUDA_CHECK_LAUNCH();
             int total = a.N * a.C * a.L;
             batchnorm_backward_dx<<<geometry::stride_blocks(total), geometry::THREADS>>>(
@@ -205,13 +178,14 @@ static void batchnorm_backward(int version, BnArgs a) {
             break;
         }
         case 3: {
+            // Launched as src/main/java/dev/normnet/backend/cuda/CudaBatchNorm.java launches it.
             long long m = (long long) a.N * a.L;
             geometry::Split split = geometry::batchnorm_split(m);
             float* partials = partials_scratch((size_t) 2 * a.C * split.groups);
             dim3 grid(split.groups, a.C);
-            batchnorm_backward_partial_kernel3<<<grid, geometry::REDUCE_THREADS>>>(
-                a.x, a.dy, a.saveMean, a.saveInvStd, partials, tickets_scratch(a.C), a.dgamma, a.dbeta, a.N, a.C, a.L,
-                split.chunk);
+            batchnorm_backward_reduce<<<grid, geometry::REDUCE_THREADS>>>(
+                a.x, nullptr, a.dy, a.saveMean, a.saveInvStd, partials, tickets_scratch(a.C), a.dgamma, a.dbeta, a.N,
+                a.C, a.L, split.chunk, NN_ACT_IDENTITY);
             CUDA_CHECK_LAUNCH();
             int total = a.N * a.C * a.L;
             batchnorm_backward_dx<<<geometry::stride_blocks(total), geometry::THREADS>>>(

@@ -19,13 +19,14 @@ train version 2: one block per channel: block sum of x - x[first] (fixed tree) -
 train version 3: each channel split over G blocks: per thread, four values at a time merged
                  into a running (count, mean, M2) (Chan), then Chan merges in a fixed tree;
                  partials (C, G, 3) merged in double by one block per channel (in order per
-                 thread, then a fixed tree); then a grid-stride normalize over all elements
-                 (the mainline kernels batchnorm_stats_partial v4, batchnorm_stats_finalize v4
-                 and batchnorm_normalize v2, included from src/main/cuda/batchnorm.cu; until
-                 those, Welford per value and one thread per channel merging serially)
-train version 4: the earlier version 3 (Welford per value) with the finalize folded into the
-                 partial pass: the last block of each channel (an integer ticket per channel)
-                 merges the channel's partials in order; two launches instead of three
+                 thread, then a fixed tree) in a launch of its own; then a grid-stride normalize
+                 over all elements: three launches (the mainline's until batchnorm_stats, built
+                 here from its helpers)
+train version 4: version 3 with the merge folded into the partial pass: the last block of each
+                 channel to finish (an integer ticket per channel) merges the channel's
+                 partials, the same bits; two launches instead of three (the mainline kernels
+                 batchnorm_stats v1 and batchnorm_normalize v2, included from
+                 src/main/cuda/batchnorm.cu)
 eval version 1:  grid-stride, one element per iteration (the mainline kernel
                  batchnorm_forward_eval v2, included from src/main/cuda/batchnorm.cu)
 eval version 2:  four elements per iteration with float4 loads and stores when L % 4 == 0
@@ -164,73 +165,40 @@ __global__ void batchnorm_forward_train_kernel2(const float* __restrict__ x, con
     }
 }
 
-// train v3: the mainline kernels batchnorm_stats_partial, batchnorm_stats_finalize and
-// batchnorm_normalize, and eval v1: the mainline batchnorm_forward_eval, included from
-// src/main/cuda/batchnorm.cu (with its helper bn_chan_merge, which v4 uses too).
+// train v4: the mainline kernels batchnorm_stats and batchnorm_normalize, and eval v1: the
+// mainline batchnorm_forward_eval, included from src/main/cuda/batchnorm.cu (with the helpers
+// bn_stats_block and bn_stats_merge, which train v3 launches separately).
 #include "../../src/main/cuda/batchnorm.cu"
 
-// train v4 (1 of 2): v3's partial pass, and the last block of each channel to finish (an
-// integer ticket per channel, taken after __threadfence) merges that channel's G partials in
-// order (Chan, in double) as batchnorm_stats_finalize v3 did, then resets the ticket.
-// Saves the finalize launch; y is then written by batchnorm_normalize v2 (2 of 2).
-__global__ void batchnorm_stats_kernel4(const float* __restrict__ x,  // (N, C, L)
-                                        float* partials,               // (C, G, 3)
-                                        unsigned int* tickets,         // (C), 0 between launches
-                                        int N, int C, int L, int chunk,
-                                        float* __restrict__ runningMean, float* __restrict__ runningVar,
-                                        float* __restrict__ saveMean, float* __restrict__ saveInvStd,
-                                        float momentum, float eps) {
+// train v3 (1 of 3): each block's summary (the mainline's bn_stats_block) written as a partial;
+// the mainline's statistics pass up to the ticket.
+__global__ void batchnorm_stats_partial_kernel3(const float* __restrict__ x, float* __restrict__ partials,  // (C, G, 3)
+                                                int N, int C, int L, int chunk) {
     __shared__ float sn[NN_REDUCE_THREADS];
     __shared__ float sm[NN_REDUCE_THREADS];
     __shared__ float s2[NN_REDUCE_THREADS];
-    __shared__ bool isLast;
-    const int g = blockIdx.x;
-    const int G = gridDim.x;
-    const int c = blockIdx.y;
-    const long long m = (long long) N * L;
-    const long long j0 = (long long) g * chunk;
-    const long long j1 = min(m, j0 + chunk);
-    int count = 0;
-    float mean = 0.0f;
-    float m2 = 0.0f;
-    for (long long j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
-        float v = x[bn_index(j, c, C, L)];
-        count++;
-        float delta = v - mean;
-        mean += delta / (float) count;
-        m2 += delta * (v - mean);
-    }
-    bn_chan_tree(sn, sm, s2, (float) count, mean, m2);
+    bn_stats_block(x, sn, sm, s2, N, C, L, chunk);
     if (threadIdx.x == 0) {
-        float* out = partials + ((size_t) c * G + g) * 3;
+        float* out = partials + ((size_t) blockIdx.y * gridDim.x + blockIdx.x) * 3;
         out[0] = sn[0];
         out[1] = sm[0];
         out[2] = s2[0];
-        __threadfence();  // the partial is visible to every block before the ticket is taken
-        isLast = atomicAdd(&tickets[c], 1u) == (unsigned int) (G - 1);
     }
-    __syncthreads();
-    if (isLast && threadIdx.x == 0) {
-        __threadfence();
-        const volatile float* in = partials + (size_t) c * G * 3;
-        double n = 0.0, mu = 0.0, q = 0.0;
-        for (int b = 0; b < G; b++) {
-            double nb = in[3 * b];
-            if (nb == 0.0) continue;
-            double mb = in[3 * b + 1], m2b = in[3 * b + 2];
-            double total = n + nb;
-            double delta = mb - mu;
-            mu += delta * nb / total;
-            q += m2b + delta * delta * n * nb / total;
-            n = total;
-        }
-        double var = q / (double) m;
-        saveMean[c] = (float) mu;
-        saveInvStd[c] = (float) (1.0 / sqrt(var + (double) eps));
-        runningMean[c] = (float) ((1.0 - momentum) * runningMean[c] + momentum * mu);
-        runningVar[c] = (float) ((1.0 - momentum) * runningVar[c] + momentum * (q / (double) (m - 1)));
-        tickets[c] = 0u;
-    }
+}
+
+// train v3 (2 of 3): one block per channel (as few threads as give each a partial) merges the
+// channel's partials (the mainline's bn_stats_merge) in a launch of its own; y is then written
+// by batchnorm_normalize (3 of 3), as in v4.
+__global__ void batchnorm_stats_finalize_kernel3(const float* partials, int G, long long m,
+                                                 float* __restrict__ runningMean, float* __restrict__ runningVar,
+                                                 float* __restrict__ saveMean, float* __restrict__ saveInvStd,
+                                                 float momentum, float eps) {
+    __shared__ double sn[NN_REDUCE_THREADS];
+    __shared__ double sm[NN_REDUCE_THREADS];
+    __shared__ double s2[NN_REDUCE_THREADS];
+    const int c = blockIdx.x;
+    bn_stats_merge(partials + (size_t) c * G * 3, c, G, m, sn, sm, s2, runningMean, runningVar, saveMean, saveInvStd,
+                   nullptr, momentum, eps);
 }
 
 // ----------------------------------------------------------------------------------- eval kernels
@@ -314,18 +282,15 @@ static void batchnorm_forward_train_run(int version, BnArgs a) {
             CUDA_CHECK_LAUNCH();
             break;
         case 3: {
-            // Launched as src/main/java/dev/normnet/backend/cuda/CudaBackend.java launches it.
             long long m = (long long) a.N * a.L;
             geometry::Split split = geometry::batchnorm_split(m);
             float* partials = partials_scratch((size_t) 3 * a.C * split.groups);
             dim3 grid(split.groups, a.C);
-            batchnorm_stats_partial<<<grid, geometry::REDUCE_THREADS>>>(a.x, partials, a.N, a.C, a.L, split.chunk);
+            batchnorm_stats_partial_kernel3<<<grid, geometry::REDUCE_THREADS>>>(a.x, partials, a.N, a.C, a.L,
+                                                                                split.chunk);
             CUDA_CHECK_LAUNCH();
-            int finalizeThreads = geometry::batchnorm_finalize_threads(split.groups);
-            // No batch counter here (null): in normnet it is one thread's add in block 0.
-            batchnorm_stats_finalize<<<a.C, finalizeThreads>>>(partials, a.C, split.groups, m, a.runningMean,
-                                                              a.runningVar, a.saveMean, a.saveInvStd, nullptr,
-                                                              a.momentum, a.eps);
+            batchnorm_stats_finalize_kernel3<<<a.C, geometry::batchnorm_finalize_threads(split.groups)>>>(
+                partials, split.groups, m, a.runningMean, a.runningVar, a.saveMean, a.saveInvStd, a.momentum, a.eps);
             CUDA_CHECK_LAUNCH();
             int total = a.N * a.C * a.L;
             batchnorm_normalize<<<geometry::stride_blocks(total), geometry::THREADS>>>(
@@ -334,13 +299,15 @@ static void batchnorm_forward_train_run(int version, BnArgs a) {
             break;
         }
         case 4: {
+            // Launched as src/main/java/dev/normnet/backend/cuda/CudaBatchNorm.java launches it;
+            // no batch counter here (null): in normnet it is one thread's add in channel 0's merge.
             long long m = (long long) a.N * a.L;
             geometry::Split split = geometry::batchnorm_split(m);
             float* partials = partials_scratch((size_t) 3 * a.C * split.groups);
             dim3 grid(split.groups, a.C);
-            batchnorm_stats_kernel4<<<grid, geometry::REDUCE_THREADS>>>(a.x, partials, tickets_scratch(a.C), a.N, a.C,
-                                                                        a.L, split.chunk, a.runningMean, a.runningVar,
-                                                                        a.saveMean, a.saveInvStd, a.momentum, a.eps);
+            batchnorm_stats<<<grid, geometry::REDUCE_THREADS>>>(a.x, partials, tickets_scratch(a.C), a.N, a.C, a.L,
+                                                                split.chunk, m, a.runningMean, a.runningVar, a.saveMean,
+                                                                a.saveInvStd, nullptr, a.momentum, a.eps);
             CUDA_CHECK_LAUNCH();
             int total = a.N * a.C * a.L;
             batchnorm_normalize<<<geometry::stride_blocks(total), geometry::THREADS>>>(

@@ -442,6 +442,8 @@ inline Split batchnorm_split(long long m) {
     return Split{(int) ceil_div_ll(m, chunk), (int) chunk};
 }
 inline int filter_threads(int outputs) { return outputs >= THREADS ? THREADS : (int) ceil_div_ll(max_ll(outputs, 1), 32) * 32; }
+// Threads of a block that merges one channel's batch-norm partials in a launch of its own (the
+// lab's three-launch versions; normnet's own kernels merge in the last block of each channel).
 inline int batchnorm_finalize_threads(int groups) {
     int threads = 32;
     while (threads < groups && threads < REDUCE_THREADS) threads <<= 1;

@@ -2,16 +2,17 @@
 // channel over m = N*L values, L = H*W (L = 1 for 2-D input). Element (n, c, l) sits at
 // (n*C + c)*L + l. Slice j in [0, m) of channel c is element (j / L, c, j % L).
 //
-// Training forward: batchnorm_stats_partial -> batchnorm_stats_finalize -> batchnorm_normalize.
-// Backward: batchnorm_backward_partial -> batchnorm_backward_finalize -> batchnorm_backward_dx.
+// Training forward: batchnorm_stats -> batchnorm_normalize. Backward: batchnorm_backward_reduce
+// -> batchnorm_backward_dx.
 // The element-wise kernels take an activation (act, NN_ACT_* of common.cuh) applied to y, so
 // that a Sigmoid or ReLU after the batch norm costs no launch: the forward writes act(y), and
 // the backward passes take the activation's output and its gradient and find the batch norm's
 // output gradient from them element by element (nn_act_grad), where a separate launch would
 // have written it to memory.
 // Every channel is split over G blocks (G from LaunchGeometry.batchNormSplit), so 6 or 16
-// channels still fill the GPU; partials are merged by one block per channel in a fixed order and
-// tree: deterministic.
+// channels still fill the GPU; the last block of each channel to finish merges the channel's
+// partials in a fixed order and tree, the same whichever block it is: deterministic, and no
+// launch of its own.
 #include "common.cuh"
 
 // Walks the elements (n, c, l) of one channel c at slice positions j, j + step, j + 2*step, ...
@@ -77,19 +78,14 @@ __device__ __forceinline__ void bn_chan_tree(T* sn, T* sm, T* s2, T n, T mean, T
     }
 }
 
-// batchnorm_stats_partial v4: each thread summarizes a strided part of the block's slice, four
-// values at a time (their mean and M2, then one Chan merge: one division per four values instead
-// of Welford's one per value), the last few one by one (Welford); then a fixed tree of Chan
-// merges in shared memory. Grid (G, C); block (g, c) covers j in [g*chunk, min(m, (g+1)*chunk)).
-// Writes partials[c][g] = (count, mean, M2).
-NN_KERNEL void batchnorm_stats_partial(const float* __restrict__ x,  // (N, C, L)
-                                       float* __restrict__ partials,  // (C, G, 3)
-                                       int N, int C, int L, int chunk) {
-    __shared__ float sn[NN_REDUCE_THREADS];
-    __shared__ float sm[NN_REDUCE_THREADS];
-    __shared__ float s2[NN_REDUCE_THREADS];
+// The summary (count, mean, M2) of block (g, c)'s slice j in [g*chunk, min(m, (g+1)*chunk)),
+// in sn[0], sm[0], s2[0]: each thread summarizes a strided part, four values at a time (their
+// mean and M2, then one Chan merge: one division per four values instead of Welford's one per
+// value), the last few one by one (Welford); then a fixed tree of Chan merges in shared memory.
+// Every thread of the block must call it.
+__device__ __forceinline__ void bn_stats_block(const float* __restrict__ x, float* sn, float* sm, float* s2,
+                                               int N, int C, int L, int chunk) {
     const int g = blockIdx.x;
-    const int G = gridDim.x;
     const int c = blockIdx.y;
     const unsigned m = (unsigned) N * (unsigned) L;
     const unsigned step = blockDim.x;
@@ -123,38 +119,25 @@ NN_KERNEL void batchnorm_stats_partial(const float* __restrict__ x,  // (N, C, L
         m2 += delta * (v - mean);
     }
     bn_chan_tree(sn, sm, s2, count, mean, m2);
-    if (threadIdx.x == 0) {
-        float* out = partials + ((size_t) c * G + g) * 3;
-        out[0] = sn[0];
-        out[1] = sm[0];
-        out[2] = s2[0];
-    }
 }
 
-// batchnorm_stats_finalize v4: one block per channel (grid C, blockDim a power of two up to
-// NN_REDUCE_THREADS, from LaunchGeometry.batchNormFinalizeThreads): thread t merges partials
-// t, t + blockDim, ... in order, then a fixed tree of Chan merges, all in double. Thread 0 writes
-// saveMean, saveInvStd = 1/sqrt(var + eps) with the biased variance, and updates the running
-// statistics with PyTorch's convention: momentum weights the new value, and the running variance
-// takes the unbiased var * m / (m - 1). Block 0's thread 0 also counts the batch in
-// batchesTracked[0] (PyTorch's num_batches_tracked) when it is given, which saves the layer a
-// launch of its own.
-NN_KERNEL void batchnorm_stats_finalize(const float* __restrict__ partials,  // (C, G, 3)
-                                        int C, int G, long long m,
-                                        float* __restrict__ runningMean,  // (C)
-                                        float* __restrict__ runningVar,   // (C)
-                                        float* __restrict__ saveMean,     // (C)
-                                        float* __restrict__ saveInvStd,   // (C)
-                                        float* __restrict__ batchesTracked,  // (1) or null
-                                        float momentum, float eps) {
-    __shared__ double sn[NN_REDUCE_THREADS];
-    __shared__ double sm[NN_REDUCE_THREADS];
-    __shared__ double s2[NN_REDUCE_THREADS];
-    const int c = blockIdx.x;
+// Channel c's statistics from its G partials (count, mean, M2) at part[0..3G), merged by the
+// block: thread t merges partials t, t + blockDim, ... in order, then a fixed tree of Chan
+// merges, all in double, so the result does not depend on which block merges or when. Thread 0
+// writes saveMean, saveInvStd = 1/sqrt(var + eps) with the biased variance, and updates the
+// running statistics with PyTorch's convention: momentum weights the new value, and the running
+// variance takes the unbiased var * m / (m - 1); for channel 0 it also counts the batch in
+// batchesTracked[0] (PyTorch's num_batches_tracked) when that is given. The partials are read
+// through L2 (__ldcg): other blocks of the same launch wrote them.
+__device__ __forceinline__ void bn_stats_merge(const float* part, int c, int G, long long m, double* sn, double* sm,
+                                               double* s2, float* __restrict__ runningMean,
+                                               float* __restrict__ runningVar, float* __restrict__ saveMean,
+                                               float* __restrict__ saveInvStd, float* __restrict__ batchesTracked,
+                                               float momentum, float eps) {
     double n = 0.0, mean = 0.0, m2 = 0.0;
     for (int g = threadIdx.x; g < G; g += blockDim.x) {
-        const float* in = partials + ((size_t) c * G + g) * 3;
-        bn_chan_merge(n, mean, m2, (double) in[0], (double) in[1], (double) in[2]);
+        const float* in = part + (size_t) g * 3;
+        bn_chan_merge(n, mean, m2, (double) __ldcg(in), (double) __ldcg(in + 1), (double) __ldcg(in + 2));
     }
     bn_chan_tree(sn, sm, s2, n, mean, m2);
     if (threadIdx.x == 0) {
@@ -170,8 +153,68 @@ NN_KERNEL void batchnorm_stats_finalize(const float* __restrict__ partials,  // 
     }
 }
 
+// Whether this block is the last of its channel's G blocks to finish (tickets[c] counts the
+// finished blocks; the last one sets it back to 0 after the merge, so each launch, and each
+// replay of a captured graph, finds it at 0). Thread 0 has written the block's partial; the
+// fence makes it visible to the whole GPU before the ticket is taken, and the last block's fence
+// after its ticket orders its reads of the other partials after their writes. Every thread of the
+// block must call it; the answer is the same for all.
+__device__ __forceinline__ bool bn_last_block(unsigned int* tickets, int c, int G) {
+    __shared__ bool last;
+    if (threadIdx.x == 0) {
+        __threadfence();
+        last = atomicAdd(&tickets[c], 1u) == (unsigned int) (G - 1);
+        if (last) {
+            __threadfence();
+        }
+    }
+    __syncthreads();
+    return last;
+}
+
+// batchnorm_stats v1: the training statistics in one launch. Grid (G, C), blockDim
+// NN_REDUCE_THREADS: block (g, c) summarizes its slice (bn_stats_block) into partials[c][g] =
+// (count, mean, M2); the last block of channel c to finish (bn_last_block: an integer ticket per
+// channel) merges the channel's G partials (bn_stats_merge) and resets the ticket. The same bits
+// as a separate merge launch (which it replaces) in any block order. tickets (C) must be 0
+// before the first launch.
+NN_KERNEL void batchnorm_stats(const float* __restrict__ x,  // (N, C, L)
+                               float* partials,                // (C, G, 3)
+                               unsigned int* tickets,          // (C)
+                               int N, int C, int L, int chunk, long long m,
+                               float* __restrict__ runningMean,  // (C)
+                               float* __restrict__ runningVar,   // (C)
+                               float* __restrict__ saveMean,     // (C)
+                               float* __restrict__ saveInvStd,   // (C)
+                               float* __restrict__ batchesTracked,  // (1) or null
+                               float momentum, float eps) {
+    __shared__ float sn[NN_REDUCE_THREADS];
+    __shared__ float sm[NN_REDUCE_THREADS];
+    __shared__ float s2[NN_REDUCE_THREADS];
+    __shared__ double dn[NN_REDUCE_THREADS];
+    __shared__ double dm[NN_REDUCE_THREADS];
+    __shared__ double d2[NN_REDUCE_THREADS];
+    const int G = gridDim.x;
+    const int c = blockIdx.y;
+    bn_stats_block(x, sn, sm, s2, N, C, L, chunk);
+    if (threadIdx.x == 0) {
+        float* out = partials + ((size_t) c * G + blockIdx.x) * 3;
+        out[0] = sn[0];
+        out[1] = sm[0];
+        out[2] = s2[0];
+    }
+    if (!bn_last_block(tickets, c, G)) {
+        return;
+    }
+    bn_stats_merge(partials + (size_t) c * G * 3, c, G, m, dn, dm, d2, runningMean, runningVar, saveMean, saveInvStd,
+                   batchesTracked, momentum, eps);
+    if (threadIdx.x == 0) {
+        tickets[c] = 0u;
+    }
+}
+
 // batchnorm_normalize v2: y = act(gamma[c] * (x - mean[c]) * invstd[c] + beta[c]), grid-stride
-// over the N*C*L elements. Used by training (saved statistics) after batchnorm_stats_finalize.
+// over the N*C*L elements. Used by training (saved statistics) after batchnorm_stats.
 NN_KERNEL void batchnorm_normalize(const float* __restrict__ x, const float* __restrict__ gamma,
                                    const float* __restrict__ beta, const float* __restrict__ mean,
                                    const float* __restrict__ invstd, float* __restrict__ y,
@@ -195,27 +238,21 @@ NN_KERNEL void batchnorm_forward_eval(const float* __restrict__ x, const float* 
     }
 }
 
-// batchnorm_backward_partial v4: per block (g, c), the sums of dy and dy * xhat over the block's
-// slice (xhat = (x - saveMean) * saveInvStd), each thread strided (BnWalk, no division per
-// element), then a fixed tree. Writes partials[c][g] = (sum dy, sum dy * xhat). dy is the batch
-// norm's output gradient, nn_act_grad(act, ay, i, ady[i]) from the activation's output ay and
-// its gradient ady (ay is not read for the identity).
-NN_KERNEL void batchnorm_backward_partial(const float* __restrict__ x, const float* __restrict__ ay,
-                                          const float* __restrict__ ady,
-                                          const float* __restrict__ saveMean,
-                                          const float* __restrict__ saveInvStd,
-                                          float* __restrict__ partials,  // (C, G, 2)
-                                          int N, int C, int L, int chunk, int act) {
-    __shared__ float buf[NN_REDUCE_THREADS];
+// The sums of dy and dy * xhat over block (g, c)'s slice (xhat = (x - saveMean) * saveInvStd),
+// each thread strided (BnWalk, no division per element), then a fixed tree; every thread gets
+// them. dy is the batch norm's output gradient, nn_act_grad(act, ay, i, ady[i]) from the
+// activation's output ay and its gradient ady (ay is not read for the identity). Every thread of
+// the block must call it.
+__device__ __forceinline__ void bn_backward_block(const float* __restrict__ x, const float* __restrict__ ay,
+                                                  const float* __restrict__ ady, float mean, float invstd,
+                                                  float* buf, int N, int C, int L, int chunk, int act, float& sumDy,
+                                                  float& sumDyXhat) {
     const int g = blockIdx.x;
-    const int G = gridDim.x;
     const int c = blockIdx.y;
     const unsigned m = (unsigned) N * (unsigned) L;
     const unsigned step = blockDim.x;
     const unsigned j0 = (unsigned) g * (unsigned) chunk;
     const unsigned j1 = min(m, j0 + (unsigned) chunk);
-    const float mean = saveMean[c];
-    const float invstd = saveInvStd[c];
     unsigned j = j0 + threadIdx.x;
     BnWalk at(j, step, c, C, L);
     float sdy = 0.0f;
@@ -227,27 +264,19 @@ NN_KERNEL void batchnorm_backward_partial(const float* __restrict__ x, const flo
         sdy += d;
         sdyx = fmaf(d, (x[i] - mean) * invstd, sdyx);
     }
-    float a = nn_block_sum(sdy, buf);
-    float b = nn_block_sum(sdyx, buf);
-    if (threadIdx.x == 0) {
-        float* out = partials + ((size_t) c * G + g) * 2;
-        out[0] = a;
-        out[1] = b;
-    }
+    sumDy = nn_block_sum(sdy, buf);
+    sumDyXhat = nn_block_sum(sdyx, buf);
 }
 
-// batchnorm_backward_finalize v3: one block per channel (grid C, blockDim as for
-// batchnorm_stats_finalize): thread t sums partials t, t + blockDim, ... in order, then a fixed
-// tree, all in double: dbeta = sum(dy), dgamma = sum(dy * xhat).
-NN_KERNEL void batchnorm_backward_finalize(const float* __restrict__ partials,  // (C, G, 2)
-                                           int C, int G,
-                                           float* __restrict__ dgamma, float* __restrict__ dbeta) {
-    __shared__ double buf[NN_REDUCE_THREADS];
-    const int c = blockIdx.x;
+// Channel c's dbeta = sum(dy) and dgamma = sum(dy * xhat) from its G partials at part[0..2G),
+// summed by the block: thread t sums partials t, t + blockDim, ... in order, then a fixed tree,
+// all in double. Read through L2 (__ldcg), as in bn_stats_merge.
+__device__ __forceinline__ void bn_backward_merge(const float* part, int c, int G, double* buf,
+                                                  float* __restrict__ dgamma, float* __restrict__ dbeta) {
     double a = 0.0, b = 0.0;
     for (int g = threadIdx.x; g < G; g += blockDim.x) {
-        a += partials[((size_t) c * G + g) * 2];
-        b += partials[((size_t) c * G + g) * 2 + 1];
+        a += __ldcg(part + (size_t) g * 2);
+        b += __ldcg(part + (size_t) g * 2 + 1);
     }
     a = nn_block_sum_d(a, buf);
     b = nn_block_sum_d(b, buf);
@@ -257,8 +286,41 @@ NN_KERNEL void batchnorm_backward_finalize(const float* __restrict__ partials,  
     }
 }
 
+// batchnorm_backward_reduce v1: dgamma and dbeta in one launch. Grid (G, C), blockDim
+// NN_REDUCE_THREADS: block (g, c) sums dy and dy * xhat over its slice (bn_backward_block) into
+// partials[c][g]; the last block of channel c to finish (bn_last_block) sums the channel's G
+// partials (bn_backward_merge) and resets the ticket. The same bits as a separate merge launch
+// (which it replaces) in any block order. tickets (C) must be 0 before the first launch.
+NN_KERNEL void batchnorm_backward_reduce(const float* __restrict__ x, const float* __restrict__ ay,
+                                         const float* __restrict__ ady,
+                                         const float* __restrict__ saveMean,
+                                         const float* __restrict__ saveInvStd,
+                                         float* partials,        // (C, G, 2)
+                                         unsigned int* tickets,  // (C)
+                                         float* __restrict__ dgamma, float* __restrict__ dbeta,
+                                         int N, int C, int L, int chunk, int act) {
+    __shared__ float buf[NN_REDUCE_THREADS];
+    __shared__ double dbuf[NN_REDUCE_THREADS];
+    const int G = gridDim.x;
+    const int c = blockIdx.y;
+    float a, b;
+    bn_backward_block(x, ay, ady, saveMean[c], saveInvStd[c], buf, N, C, L, chunk, act, a, b);
+    if (threadIdx.x == 0) {
+        float* out = partials + ((size_t) c * G + blockIdx.x) * 2;
+        out[0] = a;
+        out[1] = b;
+    }
+    if (!bn_last_block(tickets, c, G)) {
+        return;
+    }
+    bn_backward_merge(partials + (size_t) c * G * 2, c, G, dbuf, dgamma, dbeta);
+    if (threadIdx.x == 0) {
+        tickets[c] = 0u;
+    }
+}
+
 // batchnorm_backward_dx v2: dx = gamma * invstd / m * (m * dy - dbeta - xhat * dgamma), dy as in
-// batchnorm_backward_partial from the activation's output ay and gradient ady. dx may alias ady
+// batchnorm_backward_reduce from the activation's output ay and gradient ady. dx may alias ady
 // (each element is read before it is written by the same thread).
 NN_KERNEL void batchnorm_backward_dx(const float* x, const float* ay, const float* ady,
                                      const float* __restrict__ gamma,

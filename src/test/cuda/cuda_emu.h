@@ -10,7 +10,8 @@
 // that can never be released (a __syncthreads inside a branch some threads skip) stops the run
 // with a message. Blocks run one after another. Setting EMU_REVERSE=1 runs the threads of a
 // block in reverse order, which exposes most missing __syncthreads when compared with a normal
-// run. Launch checks follow the device: at most 1024 threads per block, 48 KiB of dynamic
+// run, and the blocks of a grid in reverse order too, which exposes a result that depends on
+// which block finishes last. Launch checks follow the device: at most 1024 threads per block, 48 KiB of dynamic
 // shared memory unless raised with cudaFuncSetAttribute, at most 227 KiB then.
 //
 // Sources are built by emulate.sh, which preprocesses them with this header included first and
@@ -290,10 +291,11 @@ inline void launch(Config cfg, Kernel kernel, Args... args) {
             std::apply(c->k, c->a);
         }
     } call{kernel, std::tuple<Args...>(args...)};
+    static bool reverse = getenv("EMU_REVERSE") != nullptr && strcmp(getenv("EMU_REVERSE"), "0") != 0;
     for (unsigned z = 0; z < cfg.grid.z; z++) {
         for (unsigned y = 0; y < cfg.grid.y; y++) {
             for (unsigned x = 0; x < cfg.grid.x; x++) {
-                b.blockIdx = uint3{x, y, z};
+                b.blockIdx = reverse ? uint3{cfg.grid.x - 1 - x, cfg.grid.y - 1 - y, cfg.grid.z - 1 - z} : uint3{x, y, z};
                 run_block(&Call::run, &call);
             }
         }
@@ -327,6 +329,12 @@ inline T __shfl_down_sync(unsigned, T v, unsigned delta, int = 32) {
 template <class T>
 inline T __shfl_sync(unsigned, T v, int srcLane, int = 32) {
     return emu::shfl_exchange(v, srcLane);
+}
+
+// Loads through L2 (cache-global): memory here is coherent, so a plain load.
+template <class T>
+inline T __ldcg(const T* p) {
+    return *p;
 }
 
 // Fibers of one block never run at the same time, so read-modify-write is atomic here.

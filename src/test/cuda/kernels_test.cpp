@@ -195,11 +195,40 @@ static void testGemm(int N, int I, int O, int splits) {
 
 // ------------------------------------------------------------------ batch norm
 
-// LaunchGeometry.batchNormFinalizeThreads: a power of two from 32 to 256, at least the partials.
+// Threads of a block that merges one channel's partials in a launch of its own: a power of two
+// from 32 to 256, at least the partials (what the merge launch normnet once had used).
 static unsigned bnFinalizeThreads(int groups) {
     unsigned t = 32;
     while (t < (unsigned) groups && t < 256) t <<= 1;
     return t;
+}
+
+// The merges of batchnorm_stats and batchnorm_backward_reduce as launches of their own, one block
+// per channel: what the last block of each channel must compute, whichever block it is.
+__global__ void test_stats_merge(const float* partials, int G, long long m, float* rm, float* rv, float* sm,
+                                 float* si, float* tracked, float momentum, float eps) {
+    __shared__ double dn[256], dm[256], d2[256];
+    const int c = blockIdx.x;
+    bn_stats_merge(partials + (size_t) c * G * 3, c, G, m, dn, dm, d2, rm, rv, sm, si, tracked, momentum, eps);
+}
+
+__global__ void test_backward_merge(const float* partials, int G, float* dgamma, float* dbeta) {
+    __shared__ double buf[256];
+    const int c = blockIdx.x;
+    bn_backward_merge(partials + (size_t) c * G * 2, c, G, buf, dgamma, dbeta);
+}
+
+// Every per-channel ticket back at 0 after a launch (the next launch, or graph replay, needs it).
+static void zeroTickets(const std::string& what, const std::vector<unsigned>& tickets) {
+    for (size_t c = 0; c < tickets.size(); c++) {
+        if (tickets[c] != 0u) {
+            std::printf("FAIL %s: the ticket of channel %zu was left at %u\n", what.c_str(), c, tickets[c]);
+            failed++;
+            return;
+        }
+    }
+    std::printf("ok   %-60s all %zu at 0\n", what.c_str(), tickets.size());
+    passed++;
 }
 
 // The same bits in a and b (what a fused launch must give against the launches it replaces).
@@ -260,13 +289,35 @@ static void testBatchNorm(int N, int C, int L, int groups) {
     int chunk = (int) ((m + groups - 1) / groups);
     groups = (int) ((m + chunk - 1) / chunk);
     auto part = nans((size_t) C * groups * 3);
-    batchnorm_stats_partial<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(), part.data(), N, C, L,
-            chunk);
+    std::vector<unsigned> tickets(C, 0u);
+    const std::vector<float> rm0 = rm, rv0 = rv;
     auto sm = nans(C), si = nans(C);
-    const unsigned finalizeThreads = bnFinalizeThreads(groups);
-    std::vector<float> tracked{41.0f};  // num_batches_tracked: counted once, by block 0, whatever C
-    batchnorm_stats_finalize<<<dim3{(unsigned) C, 1, 1}, finalizeThreads, 0>>>((const float*) part.data(), C, groups, m, rm.data(),
-            rv.data(), sm.data(), si.data(), tracked.data(), 0.1f, 1e-5f);
+    std::vector<float> tracked{41.0f};  // num_batches_tracked: counted once, by channel 0's merge, whatever C
+    batchnorm_stats<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(), part.data(),
+            tickets.data(), N, C, L, chunk, m, rm.data(), rv.data(), sm.data(), si.data(), tracked.data(), 0.1f, 1e-5f);
+    zeroTickets(std::string("batchnorm_stats ") + name, tickets);
+    {
+        // The merge as a launch of its own (one block per channel, as few threads as give each a
+        // partial) from the same partials: the same bits as the last block's merge.
+        auto rm2 = rm0, rv2 = rv0;
+        auto sm2 = nans(C), si2 = nans(C);
+        std::vector<float> tracked2{41.0f};
+        test_stats_merge<<<dim3{(unsigned) C, 1, 1}, bnFinalizeThreads(groups), 0>>>((const float*) part.data(), groups,
+                m, rm2.data(), rv2.data(), sm2.data(), si2.data(), tracked2.data(), 0.1f, 1e-5f);
+        same(std::string("batchnorm_stats saveMean = a merge launch ") + name, sm2, sm);
+        same(std::string("batchnorm_stats saveInvStd = a merge launch ") + name, si2, si);
+        same(std::string("batchnorm_stats runningMean = a merge launch ") + name, rm2, rm);
+        same(std::string("batchnorm_stats runningVar = a merge launch ") + name, rv2, rv);
+        same(std::string("batchnorm_stats batchesTracked = a merge launch ") + name, tracked2, tracked);
+        // A second launch finds the tickets at 0 again: the same statistics.
+        auto rm3 = rm0, rv3 = rv0;
+        auto sm3 = nans(C), si3 = nans(C);
+        batchnorm_stats<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(), part.data(),
+                tickets.data(), N, C, L, chunk, m, rm3.data(), rv3.data(), sm3.data(), si3.data(), nullptr, 0.1f, 1e-5f);
+        zeroTickets(std::string("batchnorm_stats again ") + name, tickets);
+        same(std::string("batchnorm_stats saveMean, again ") + name, sm, sm3);
+        same(std::string("batchnorm_stats runningVar, again ") + name, rv, rv3);
+    }
     check(std::string("batchnorm batchesTracked ") + name, std::vector<double>{42.0}, tracked, 0.0);
     check(std::string("batchnorm saveMean ") + name, mean, sm, 1e-5);
     check(std::string("batchnorm saveInvStd ") + name, invstd, si, 1e-4);
@@ -288,12 +339,18 @@ static void testBatchNorm(int N, int C, int L, int groups) {
             NN_ACT_IDENTITY);
     check(std::string("batchnorm_forward_eval ") + name, yeRef, ye, 1e-4);
     auto bpart = nans((size_t) C * groups * 2);
-    batchnorm_backward_partial<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(), nullptr,
-            (const float*) dy.data(), (const float*) sm.data(), (const float*) si.data(), bpart.data(), N, C, L, chunk,
-            NN_ACT_IDENTITY);
     auto dg = nans(C), dbt = nans(C);
-    batchnorm_backward_finalize<<<dim3{(unsigned) C, 1, 1}, finalizeThreads, 0>>>((const float*) bpart.data(), C, groups, dg.data(),
-            dbt.data());
+    batchnorm_backward_reduce<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(), nullptr,
+            (const float*) dy.data(), (const float*) sm.data(), (const float*) si.data(), bpart.data(), tickets.data(),
+            dg.data(), dbt.data(), N, C, L, chunk, NN_ACT_IDENTITY);
+    zeroTickets(std::string("batchnorm_backward_reduce ") + name, tickets);
+    {
+        auto dg2 = nans(C), db2 = nans(C);
+        test_backward_merge<<<dim3{(unsigned) C, 1, 1}, bnFinalizeThreads(groups), 0>>>((const float*) bpart.data(),
+                groups, dg2.data(), db2.data());
+        same(std::string("batchnorm_backward_reduce dgamma = a merge launch ") + name, dg2, dg);
+        same(std::string("batchnorm_backward_reduce dbeta = a merge launch ") + name, db2, dbt);
+    }
     check(std::string("batchnorm dgamma ") + name, dgamma, dg, 1e-4);
     check(std::string("batchnorm dbeta ") + name, dbeta, dbt, 1e-5);
     auto dxo = dy;  // in place: dx aliases dy
@@ -356,12 +413,11 @@ static void testBatchNorm(int N, int C, int L, int groups) {
                 }
         }
         auto fpart = nans((size_t) C * groups * 2);
-        batchnorm_backward_partial<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(),
-                (const float*) a.data(), (const float*) da.data(), (const float*) sm.data(), (const float*) si.data(),
-                fpart.data(), N, C, L, chunk, act);
         auto fdg = nans(C), fdb = nans(C);
-        batchnorm_backward_finalize<<<dim3{(unsigned) C, 1, 1}, finalizeThreads, 0>>>((const float*) fpart.data(), C, groups,
-                fdg.data(), fdb.data());
+        batchnorm_backward_reduce<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(),
+                (const float*) a.data(), (const float*) da.data(), (const float*) sm.data(), (const float*) si.data(),
+                fpart.data(), tickets.data(), fdg.data(), fdb.data(), N, C, L, chunk, act);
+        zeroTickets("batchnorm_backward_reduce + " + an, tickets);
         check("batchnorm dgamma + " + an, dgRef, fdg, 1e-4);
         check("batchnorm dbeta + " + an, dbRef, fdb, 1e-4);
         auto fdx = da;  // in place: dx aliases the activation's gradient
@@ -370,7 +426,7 @@ static void testBatchNorm(int N, int C, int L, int groups) {
                 (const float*) fdg.data(), (const float*) fdb.data(), fdx.data(), C, L, (int) total, (float) m, act);
         check("batchnorm_backward_dx + " + an + " (in place)", dxRef, fdx, 1e-3);
 
-        // The two launches: the activation's gradient written, then batch norm's three.
+        // The two launches: the activation's gradient written, then batch norm's two.
         auto dz2 = nans(total);
         if (act == NN_ACT_SIGMOID) {
             sigmoid_backward<<<dim3{2, 1, 1}, 256, 0>>>((const float*) a.data(), (const float*) da.data(), dz2.data(),
@@ -380,12 +436,10 @@ static void testBatchNorm(int N, int C, int L, int groups) {
                     (int) total);
         }
         auto upart = nans((size_t) C * groups * 2);
-        batchnorm_backward_partial<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(), nullptr,
-                (const float*) dz2.data(), (const float*) sm.data(), (const float*) si.data(), upart.data(), N, C, L, chunk,
-                NN_ACT_IDENTITY);
         auto udg = nans(C), udb = nans(C);
-        batchnorm_backward_finalize<<<dim3{(unsigned) C, 1, 1}, finalizeThreads, 0>>>((const float*) upart.data(), C, groups,
-                udg.data(), udb.data());
+        batchnorm_backward_reduce<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(), nullptr,
+                (const float*) dz2.data(), (const float*) sm.data(), (const float*) si.data(), upart.data(), tickets.data(),
+                udg.data(), udb.data(), N, C, L, chunk, NN_ACT_IDENTITY);
         auto udx = nans(total);
         batchnorm_backward_dx<<<dim3{5, 1, 1}, 256, 0>>>((const float*) x.data(), nullptr, (const float*) dz2.data(),
                 (const float*) gamma.data(), (const float*) sm.data(), (const float*) si.data(), (const float*) udg.data(),
@@ -617,7 +671,7 @@ int main() {
     testBatchNorm(4, 16, 100, 1);
     testBatchNorm(64, 40, 1, 1);                  // BatchNorm1d
     testBatchNorm(3, 5, 63, 4);
-    testBatchNorm(5, 3, 1031, 300);               // 300 partials: finalize threads merge several each
+    testBatchNorm(5, 3, 1031, 300);               // 300 partials: merge threads take several each
     testBatchNorm(16, 2, 2048, 9);                // long slices: four values at a time per thread
     testPool(6, 28, 28, 2, 2, 0);
     testPool(4, 7, 9, 3, 2, 1);

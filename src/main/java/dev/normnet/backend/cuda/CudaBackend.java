@@ -206,7 +206,7 @@ public final class CudaBackend implements Backend {
                 Activation.IDENTITY);
     }
 
-    /** The count rides on the statistics' finalize launch (its block 0), not a launch of its own. */
+    /** The count rides on the statistics launch (channel 0's merge), not a launch of its own. */
     @Override
     public void batchNormForwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
                                       Tensor y, Tensor saveMean, Tensor saveInvStd, float momentum, float eps,

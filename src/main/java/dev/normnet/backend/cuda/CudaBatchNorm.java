@@ -9,35 +9,34 @@ import jcuda.driver.CUdeviceptr;
 /**
  * Launch code of batchnorm.cu: x (N, C) or (N, C, H, W), per-channel tensors (C), statistics per
  * channel over m = N*H*W values (PyTorch's conventions: biased variance to normalize, unbiased
- * for the running variance; see {@link NormGeometry}). Each channel is split over G blocks whose
- * partials a finalize kernel merges in fixed order. An activation after the batch norm rides on
+ * for the running variance; see {@link NormGeometry}). Each channel is split over G blocks; the
+ * last block of each channel to finish (a ticket per channel, in scratch that starts at 0 and
+ * that each launch leaves at 0) merges the channel's partials in fixed order, so each reduction
+ * is one launch. An activation after the batch norm rides on
  * the element-wise kernels ({@code act}: the normalize pass writes act(y); the backward passes
  * take the activation's output and gradient).
  */
 final class CudaBatchNorm {
     private final OpContext ctx;
-    private final Kernel statsPartial;
-    private final Kernel statsFinalize;
+    private final Kernel stats;
     private final Kernel normalize;
     private final Kernel forwardEval;
-    private final Kernel backwardPartial;
-    private final Kernel backwardFinalize;
+    private final Kernel backwardReduce;
     private final Kernel backwardDx;
 
     CudaBatchNorm(OpContext ctx) {
         this.ctx = ctx;
-        statsPartial = ctx.kernel("batchnorm_stats_partial");
-        statsFinalize = ctx.kernel("batchnorm_stats_finalize");
+        stats = ctx.kernel("batchnorm_stats");
         normalize = ctx.kernel("batchnorm_normalize");
         forwardEval = ctx.kernel("batchnorm_forward_eval");
-        backwardPartial = ctx.kernel("batchnorm_backward_partial");
-        backwardFinalize = ctx.kernel("batchnorm_backward_finalize");
+        backwardReduce = ctx.kernel("batchnorm_backward_reduce");
         backwardDx = ctx.kernel("batchnorm_backward_dx");
     }
 
     /**
-     * Batch statistics (partials (C, G, 3), then finalize: running statistics, saveMean,
-     * saveInvStd, and batchesTracked[0] += 1 when batchesTracked is not null), then y = act(...).
+     * Batch statistics (partials (C, G, 3) merged by each channel's last block: running
+     * statistics, saveMean, saveInvStd, and batchesTracked[0] += 1 when batchesTracked is not
+     * null), then y = act(...): two launches.
      */
     void forwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
                       Tensor y, Tensor saveMean, Tensor saveInvStd, float momentum, float eps, Tensor batchesTracked,
@@ -58,11 +57,9 @@ final class CudaBatchNorm {
         }
         LaunchGeometry.Split split = LaunchGeometry.batchNormSplit(g.m());
         CUdeviceptr partials = ctx.scratch("batchnorm_stats", 3L * g.c() * split.groups());  // (C, G, 3)
-        ctx.launch(statsPartial, split.groups(), g.c(), 1, LaunchGeometry.REDUCE_THREADS, 0, g,
-                OpContext.args().ptr(cx).raw(partials).i(g.n()).i(g.c()).i(g.hw()).i(split.chunk()));
-        ctx.launch(statsFinalize, g.c(), 1, 1, LaunchGeometry.batchNormFinalizeThreads(split.groups()), 0, g,
-                OpContext.args().raw(partials).i(g.c()).i(split.groups()).l(g.m()).ptr(crm).ptr(crv).ptr(csm).ptr(csi)
-                        .ptrOrNull(cbt).f(momentum).f(eps));
+        ctx.launch(stats, split.groups(), g.c(), 1, LaunchGeometry.REDUCE_THREADS, 0, g,
+                OpContext.args().ptr(cx).raw(partials).raw(tickets(g.c())).i(g.n()).i(g.c()).i(g.hw()).i(split.chunk())
+                        .l(g.m()).ptr(crm).ptr(crv).ptr(csm).ptr(csi).ptrOrNull(cbt).f(momentum).f(eps));
         int total = Math.toIntExact(g.size());
         ctx.launch(normalize, LaunchGeometry.strideBlocks(total), 1, 1, LaunchGeometry.THREADS, 0, g,
                 OpContext.args().ptr(cx).ptr(cg).ptr(cb).ptr(csm).ptr(csi).ptr(cy).i(g.c()).i(g.hw()).i(total)
@@ -87,8 +84,8 @@ final class CudaBatchNorm {
     }
 
     /**
-     * sum(dy) and sum(dy * xhat) per channel (partials (C, G, 2), then finalize: dgamma, dbeta),
-     * then dx; dy is the batch norm's output gradient, found from the activation's output ay and
+     * sum(dy) and sum(dy * xhat) per channel (partials (C, G, 2) merged by each channel's last
+     * block: dbeta, dgamma), then dx: two launches; dy is the batch norm's output gradient, found from the activation's output ay and
      * its gradient ady (ay is not read, and may be null, for the identity).
      */
     void backward(String op, Tensor x, Tensor ay, Tensor ady, Activation act, Tensor gamma, Tensor saveMean,
@@ -106,14 +103,21 @@ final class CudaBatchNorm {
                 : NormGeometry.activationBackward(op, cx, cay, cdy, cg, csm, csi, cdx, cdg, cdb);
         LaunchGeometry.Split split = LaunchGeometry.batchNormSplit(g.m());
         CUdeviceptr partials = ctx.scratch("batchnorm_backward", 2L * g.c() * split.groups());  // (C, G, 2)
-        ctx.launch(backwardPartial, split.groups(), g.c(), 1, LaunchGeometry.REDUCE_THREADS, 0, g,
-                OpContext.args().ptr(cx).ptrOrNull(cay).ptr(cdy).ptr(csm).ptr(csi).raw(partials).i(g.n()).i(g.c()).i(g.hw())
-                        .i(split.chunk()).i(act.ordinal()));
-        ctx.launch(backwardFinalize, g.c(), 1, 1, LaunchGeometry.batchNormFinalizeThreads(split.groups()), 0, g,
-                OpContext.args().raw(partials).i(g.c()).i(split.groups()).ptr(cdg).ptr(cdb));
+        ctx.launch(backwardReduce, split.groups(), g.c(), 1, LaunchGeometry.REDUCE_THREADS, 0, g,
+                OpContext.args().ptr(cx).ptrOrNull(cay).ptr(cdy).ptr(csm).ptr(csi).raw(partials).raw(tickets(g.c()))
+                        .ptr(cdg).ptr(cdb).i(g.n()).i(g.c()).i(g.hw()).i(split.chunk()).i(act.ordinal()));
         int total = Math.toIntExact(g.size());
         ctx.launch(backwardDx, LaunchGeometry.strideBlocks(total), 1, 1, LaunchGeometry.THREADS, 0, g,
                 OpContext.args().ptr(cx).ptrOrNull(cay).ptr(cdy).ptr(cg).ptr(csm).ptr(csi).ptr(cdg).ptr(cdb).ptr(cdx)
                         .i(g.c()).i(g.hw()).i(total).f((float) g.m()).i(act.ordinal()));
+    }
+
+    /**
+     * The per-channel tickets of {@code channels} channels: scratch, so zero-filled when first
+     * allocated; every launch that takes them leaves them at 0, and one stream orders the launches,
+     * so every batch norm of that width shares them.
+     */
+    private CUdeviceptr tickets(int channels) {
+        return ctx.scratch("batchnorm_tickets", channels);
     }
 }

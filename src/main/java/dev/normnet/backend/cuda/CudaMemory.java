@@ -22,7 +22,11 @@ interface CudaMemory {
     /** Whether scratch for ({@code purpose}, {@code floats}) has been allocated. */
     boolean hasScratch(String purpose, long floats);
 
-    /** Scratch of {@code floats} floats for {@code purpose}: allocated on first use, the same buffer after. */
+    /**
+     * Scratch of {@code floats} 4-byte words for {@code purpose}: allocated and zero-filled on the
+     * stream on first use (never inside a capture), the same buffer after; a kernel that needs it
+     * at 0 on entry (batch norm's tickets) must leave it at 0.
+     */
     CUdeviceptr scratch(String purpose, long floats);
 
     /** Copies {@code out.length} floats from {@code src} to {@code out}; returns when they are there. */

@@ -14,7 +14,7 @@ import jcuda.driver.JCudaDriver;
 
 /**
  * Device memory through the driver: cuMemAlloc'ed storage zero-filled on the stream, scratch per
- * (purpose, size), and host copies through one pinned staging buffer, in pieces of at most
+ * (purpose, size), zero-filled too, and host copies through one pinned staging buffer, in pieces of at most
  * 16 MiB. Keeps every live allocation so that {@link #close} frees what the program did not.
  */
 final class DriverMemory implements CudaMemory {
@@ -85,12 +85,15 @@ final class DriverMemory implements CudaMemory {
     public CUdeviceptr scratch(String purpose, long floats) {
         return scratch.computeIfAbsent(new ScratchKey(purpose, floats), k -> {
             CUdeviceptr p = new CUdeviceptr();
-            alloc(p, Math.max(1, floats) * Float.BYTES, new Object() {
+            Object what = new Object() {
                 @Override
                 public String toString() {
                     return "scratch for " + purpose + " (" + floats + " floats)";
                 }
-            });
+            };
+            long words = Math.max(1, floats);
+            alloc(p, words * Float.BYTES, what);
+            check(JCudaDriver.cuMemsetD32Async(p, 0, words, device.stream()), "cuMemsetD32Async (zero)", what);
             return p;
         });
     }

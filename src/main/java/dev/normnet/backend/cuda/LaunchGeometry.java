@@ -155,19 +155,6 @@ public final class LaunchGeometry {
     }
 
     /**
-     * Threads of the block that merges one channel's {@code groups} batch-norm partials
-     * (batchnorm_stats_finalize, batchnorm_backward_finalize: grid C): the smallest power of two
-     * that gives every thread a partial, at least one warp, at most {@link #REDUCE_THREADS}.
-     */
-    public static int batchNormFinalizeThreads(int groups) {
-        int threads = 32;
-        while (threads < groups && threads < REDUCE_THREADS) {
-            threads <<= 1;
-        }
-        return threads;
-    }
-
-    /**
      * Split-K of a GEMM with an (M, N) output and reduction length k: 1 when the output has at
      * least {@link #GEMM_TARGET_BLOCKS} tiles, else enough splits to reach that many blocks, each
      * at least {@link #GEMM_MIN_SPLIT_K} long; chunks are multiples of {@link #GEMM_BK}.

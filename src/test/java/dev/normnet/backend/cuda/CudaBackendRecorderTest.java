@@ -129,13 +129,13 @@ class CudaBackendRecorderTest {
     }
 
     @Test
-    void batchNormCountsItsBatchInTheFinalizeLaunch() {
+    void batchNormCountsItsBatchInTheStatisticsLaunch() {
         Tensor x = t(8, 6, 5, 5);
         Tensor c6 = t(6);
         be.batchNormForwardTrain(x, c6, c6, c6, c6, x, c6, c6, 0.1f, 1e-5f, t());
-        assertEquals(List.of("batchnorm_stats_partial", "batchnorm_stats_finalize", "batchnorm_normalize"),
+        assertEquals(List.of("batchnorm_stats", "batchnorm_normalize"),
                 recorder.recorded().stream().map(LaunchRecorder.Launch::kernel).collect(Collectors.toList()),
-                "num_batches_tracked rides on the finalize launch, with no add_scalar of its own");
+                "num_batches_tracked rides on the statistics launch, with no add_scalar of its own");
         IllegalArgumentException empty = assertThrows(IllegalArgumentException.class,
                 () -> be.batchNormForwardTrain(x, c6, c6, c6, c6, x, c6, c6, 0.1f, 1e-5f, t(0)));
         assertTrue(empty.getMessage().startsWith("batchNormForwardTrain: index 0 outside"), empty.getMessage());
@@ -173,17 +173,14 @@ class CudaBackendRecorderTest {
         assertEquals(160, filter.threads(), "156 sums in five warps");
         assertEquals(split.groups(), filter.gy());
         // batch norm after conv1: (G, C) blocks
-        LaunchRecorder.Launch stats = launches("batchnorm_stats_partial").get(0);
+        LaunchRecorder.Launch stats = launches("batchnorm_stats").get(0);
         assertEquals(LaunchGeometry.batchNormSplit(256L * 784).groups(), stats.gx());
         assertEquals(6, stats.gy());
-        assertEquals(LaunchGeometry.REDUCE_THREADS, stats.threads());
-        // its 49 partials per channel are merged by one block of 64 threads per channel
-        LaunchRecorder.Launch finalize = launches("batchnorm_stats_finalize").get(0);
-        assertEquals(6, finalize.gx());
-        assertEquals(64, finalize.threads());
-        LaunchRecorder.Launch backwardFinalize = launches("batchnorm_backward_finalize").get(0);
-        assertEquals(6, backwardFinalize.gx());
-        assertEquals(64, backwardFinalize.threads());
+        assertEquals(LaunchGeometry.REDUCE_THREADS, stats.threads(), "the merge's tree needs a power of two");
+        LaunchRecorder.Launch reduce = launches("batchnorm_backward_reduce").get(0);
+        assertEquals(stats.gx(), reduce.gx());
+        assertEquals(6, reduce.gy());
+        assertEquals(LaunchGeometry.REDUCE_THREADS, reduce.threads());
         // GEMM: y (256, 120) is 4 x 2 tiles of 64; the 16 x 10 output with k = 3000 is split
         LaunchRecorder.Launch gemm = launches("sgemm_strided").get(0);
         assertEquals(2, gemm.gx());

@@ -69,6 +69,6 @@ class KernelEmulationTest {
             assertTrue(passed >= 100, "checks run: " + last);
             checks += passed;
         }
-        System.out.println("KernelEmulationTest: " + checks + " checks passed (each kernel in both thread orders)");
+        System.out.println("KernelEmulationTest: " + checks + " checks passed (each kernel in both thread and block orders)");
     }
 }

@@ -150,21 +150,6 @@ class LaunchGeometryTest {
     }
 
     @Test
-    void batchNormFinalizeGivesEveryThreadAPartial() {
-        assertEquals(32, LaunchGeometry.batchNormFinalizeThreads(1));     // BN1d: one partial, one warp
-        assertEquals(32, LaunchGeometry.batchNormFinalizeThreads(32));
-        assertEquals(64, LaunchGeometry.batchNormFinalizeThreads(33));
-        assertEquals(64, LaunchGeometry.batchNormFinalizeThreads(49));    // BN after conv1 at batch 256
-        assertEquals(256, LaunchGeometry.batchNormFinalizeThreads(256));
-        assertEquals(LaunchGeometry.REDUCE_THREADS, LaunchGeometry.batchNormFinalizeThreads(LaunchGeometry.BN_MAX_GROUPS));
-        for (int groups = 1; groups <= LaunchGeometry.BN_MAX_GROUPS; groups++) {
-            int t = LaunchGeometry.batchNormFinalizeThreads(groups);
-            assertEquals(0, t & (t - 1), "a power of two: the merge tree halves the block");
-            assertTrue(t <= LaunchGeometry.REDUCE_THREADS, "the kernels' shared arrays hold REDUCE_THREADS");
-        }
-    }
-
-    @Test
     void gemmSplits() {
         // LeNet fc1 forward (256 x 120, k = 256): 8 tiles but k too short to split
         assertEquals(new LaunchGeometry.Split(1, 256), LaunchGeometry.gemmSplit(256, 120, 256));

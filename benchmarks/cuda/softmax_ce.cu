@@ -14,12 +14,14 @@ Compile and run:
 version 1: one thread per row writes the row's loss and hit to scratch; one thread sums them
            in order (in double) into metrics
 version 2: one warp per row, max / first-arg-max and the sum of exp by xor-shuffle trees; one
-           block sums the per-row scratch with fixed trees (in double) (the mainline kernels
-           softmax_ce_rows v2 and softmax_ce_accumulate v2, included from
-           src/main/cuda/softmax_ce.cu)
+           block sums the per-row scratch with fixed trees (in double) in a launch of its own:
+           two launches (the mainline's until softmax_ce, built here from its helpers)
 version 3: one launch: the warp-per-row pass of version 2, each block sums its rows in a fixed
            order into a per-block partial; the last block to finish (an integer ticket, after
            __threadfence) merges the partials in block order and resets the ticket
+version 4: one launch: version 2 with the summing block's work done by the last block to finish
+           (an integer ticket), the same bits as version 2 (the mainline kernel softmax_ce v1,
+           included from src/main/cuda/softmax_ce.cu)
 */
 #include "common.h"
 
@@ -99,9 +101,23 @@ __global__ void softmax_ce_accumulate_kernel1(const float* __restrict__ rowLoss,
     metrics[1] = (float) ((double) metrics[1] + correct);
 }
 
-// v2: the mainline kernels softmax_ce_rows and softmax_ce_accumulate, included from
-// src/main/cuda/softmax_ce.cu, which also defines SCE_WARPS_PER_BLOCK (v3 uses it too).
+// v4: the mainline kernel softmax_ce, included from src/main/cuda/softmax_ce.cu with its helpers
+// sce_rows and sce_accumulate (which v2 launches separately) and SCE_WARPS_PER_BLOCK (v3 uses it
+// too).
 #include "../../src/main/cuda/softmax_ce.cu"
+
+// v2 (1 of 2): the mainline's rows (sce_rows), each row's loss and hit to scratch.
+__global__ void softmax_ce_rows_kernel2(const float* __restrict__ logits, const float* __restrict__ labels,
+                                        float* __restrict__ dlogits, float* rowLoss, float* rowCorrect, int N, int K) {
+    sce_rows(logits, labels, dlogits, rowLoss, rowCorrect, N, K);
+}
+
+// v2 (2 of 2): one block sums the rows (the mainline's sce_accumulate) in a launch of its own.
+__global__ void softmax_ce_accumulate_kernel2(const float* rowLoss, const float* rowCorrect, int N,
+                                              float* __restrict__ metrics) {
+    __shared__ double buf[NN_REDUCE_THREADS];
+    sce_accumulate(rowLoss, rowCorrect, N, metrics, buf);
+}
 
 // v3: one launch. Rows as in v2 (warp w of block b takes rows b*8 + w, + gridDim.x*8, ...); lane
 // 0 of each warp adds its rows' loss and hit in order (double); thread 0 adds the 8 warps in
@@ -204,14 +220,14 @@ struct SceArgs {
     const float* labels;
     float* dlogits;
     float* metrics;
-    float* rowLoss;      // (N) scratch for versions 1 and 2
+    float* rowLoss;      // (N) scratch for versions 1, 2 and 4
     float* rowCorrect;   // (N)
     double* partials;    // (G, 2) scratch for version 3
     unsigned int* ticket;
     int N, K;
 };
 
-static void softmax_ce(int version, SceArgs a) {
+static void softmax_ce_run(int version, SceArgs a) {
     switch (version) {
         case 1:
             softmax_ce_rows_kernel1<<<ceil_div(a.N, 128), 128>>>(a.logits, a.labels, a.dlogits, a.rowLoss,
@@ -221,16 +237,21 @@ static void softmax_ce(int version, SceArgs a) {
             CUDA_CHECK_LAUNCH();
             break;
         case 2:
-            // Launched as src/main/java/dev/normnet/backend/cuda/CudaBackend.java launches it.
-            softmax_ce_rows<<<geometry::softmax_blocks(a.N), 32 * geometry::SOFTMAX_ROWS_PER_BLOCK>>>(
+            softmax_ce_rows_kernel2<<<geometry::softmax_blocks(a.N), 32 * geometry::SOFTMAX_ROWS_PER_BLOCK>>>(
                 a.logits, a.labels, a.dlogits, a.rowLoss, a.rowCorrect, a.N, a.K);
             CUDA_CHECK_LAUNCH();
-            softmax_ce_accumulate<<<1, geometry::REDUCE_THREADS>>>(a.rowLoss, a.rowCorrect, a.N, a.metrics);
+            softmax_ce_accumulate_kernel2<<<1, geometry::REDUCE_THREADS>>>(a.rowLoss, a.rowCorrect, a.N, a.metrics);
             CUDA_CHECK_LAUNCH();
             break;
         case 3:
             softmax_ce_kernel3<<<geometry::softmax_blocks(a.N), 32 * SCE_WARPS_PER_BLOCK>>>(
                 a.logits, a.labels, a.dlogits, a.metrics, a.partials, a.ticket, a.N, a.K);
+            CUDA_CHECK_LAUNCH();
+            break;
+        case 4:
+            // Launched as src/main/java/dev/normnet/backend/cuda/CudaSoftmaxCrossEntropy.java launches it.
+            softmax_ce<<<geometry::softmax_blocks(a.N), 32 * geometry::SOFTMAX_ROWS_PER_BLOCK>>>(
+                a.logits, a.labels, a.dlogits, a.rowLoss, a.rowCorrect, a.ticket, a.metrics, a.N, a.K);
             CUDA_CHECK_LAUNCH();
             break;
         default: fprintf(stderr, "softmax_ce: no version %d\n", version); exit(EXIT_FAILURE);
@@ -249,7 +270,7 @@ struct Case {
 };
 
 int main(int argc, char** argv) {
-    const int versions = 3;
+    const int versions = 4;
     int version = parse_version(argc, argv, versions, versions);
     int repeats = repeats_from_env(50);
     print_device();
@@ -297,7 +318,7 @@ int main(int argc, char** argv) {
         double ref_metrics[2] = {metrics0[0], metrics0[1]};
         double* ref_dlogits = cs.withGradient ? (double*) host_alloc(nl * sizeof(double)) : nullptr;
         softmax_ce_cpu(ref_metrics, ref_dlogits, logits, labels, N, K);
-        softmax_ce(version, a);
+        softmax_ce_run(version, a);
         // The loss sum adds N values of size ~log K; the count is exact.
         float* m = from_device(a.metrics, 2);
         double lossRef[1] = {ref_metrics[0]}, correctRef[1] = {ref_metrics[1]};
@@ -305,7 +326,7 @@ int main(int argc, char** argv) {
         validate_result(a.metrics + 1, correctRef, "correct", 1, 0.0, 0.0);
         if (cs.withGradient) validate_result(a.dlogits, ref_dlogits, "dlogits", nl, 1e-7, 1e-5);
         // A second call accumulates again: the metrics double (less the start), same bits.
-        softmax_ce(version, a);
+        softmax_ce_run(version, a);
         float* m2 = from_device(a.metrics, 2);
         double again[2] = {(double) m[0] + (ref_metrics[0] - metrics0[0]), (double) m[1] + (ref_metrics[1] - metrics0[1])};
         validate_result(a.metrics, again, "accumulated", 1, 1e-6 * N + 1e-5, 1e-6);
@@ -314,7 +335,7 @@ int main(int argc, char** argv) {
         free(m2);
         if (cs.timed && timing_enabled()) {
             double bytes = (double) nl * 4 * (cs.withGradient ? 2.0 : 1.0) + (double) N * 4;
-            Timing t = benchmark_kernel(repeats, softmax_ce, version, a);
+            Timing t = benchmark_kernel(repeats, softmax_ce_run, version, a);
             print_timing("time", t, bytes, 0.0);
         }
         free(logits);

@@ -153,28 +153,9 @@ __device__ __forceinline__ void bn_stats_merge(const float* part, int c, int G, 
     }
 }
 
-// Whether this block is the last of its channel's G blocks to finish (tickets[c] counts the
-// finished blocks; the last one sets it back to 0 after the merge, so each launch, and each
-// replay of a captured graph, finds it at 0). Thread 0 has written the block's partial; the
-// fence makes it visible to the whole GPU before the ticket is taken, and the last block's fence
-// after its ticket orders its reads of the other partials after their writes. Every thread of the
-// block must call it; the answer is the same for all.
-__device__ __forceinline__ bool bn_last_block(unsigned int* tickets, int c, int G) {
-    __shared__ bool last;
-    if (threadIdx.x == 0) {
-        __threadfence();
-        last = atomicAdd(&tickets[c], 1u) == (unsigned int) (G - 1);
-        if (last) {
-            __threadfence();
-        }
-    }
-    __syncthreads();
-    return last;
-}
-
 // batchnorm_stats v1: the training statistics in one launch. Grid (G, C), blockDim
 // NN_REDUCE_THREADS: block (g, c) summarizes its slice (bn_stats_block) into partials[c][g] =
-// (count, mean, M2); the last block of channel c to finish (bn_last_block: an integer ticket per
+// (count, mean, M2); the last block of channel c to finish (nn_last_block on an integer ticket per
 // channel) merges the channel's G partials (bn_stats_merge) and resets the ticket. The same bits
 // as a separate merge launch (which it replaces) in any block order. tickets (C) must be 0
 // before the first launch.
@@ -203,7 +184,7 @@ NN_KERNEL void batchnorm_stats(const float* __restrict__ x,  // (N, C, L)
         out[1] = sm[0];
         out[2] = s2[0];
     }
-    if (!bn_last_block(tickets, c, G)) {
+    if (!nn_last_block(&tickets[c], (unsigned) G)) {
         return;
     }
     bn_stats_merge(partials + (size_t) c * G * 3, c, G, m, dn, dm, d2, runningMean, runningVar, saveMean, saveInvStd,
@@ -288,7 +269,7 @@ __device__ __forceinline__ void bn_backward_merge(const float* part, int c, int 
 
 // batchnorm_backward_reduce v1: dgamma and dbeta in one launch. Grid (G, C), blockDim
 // NN_REDUCE_THREADS: block (g, c) sums dy and dy * xhat over its slice (bn_backward_block) into
-// partials[c][g]; the last block of channel c to finish (bn_last_block) sums the channel's G
+// partials[c][g]; the last block of channel c to finish (nn_last_block) sums the channel's G
 // partials (bn_backward_merge) and resets the ticket. The same bits as a separate merge launch
 // (which it replaces) in any block order. tickets (C) must be 0 before the first launch.
 NN_KERNEL void batchnorm_backward_reduce(const float* __restrict__ x, const float* __restrict__ ay,
@@ -310,7 +291,7 @@ NN_KERNEL void batchnorm_backward_reduce(const float* __restrict__ x, const floa
         out[0] = a;
         out[1] = b;
     }
-    if (!bn_last_block(tickets, c, G)) {
+    if (!nn_last_block(&tickets[c], (unsigned) G)) {
         return;
     }
     bn_backward_merge(partials + (size_t) c * G * 2, c, G, dbuf, dgamma, dbeta);

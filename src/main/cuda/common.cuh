@@ -16,6 +16,29 @@
 // LaunchGeometry.REDUCE_THREADS).
 #define NN_REDUCE_THREADS 256
 
+// Whether this block is the last of `blocks` blocks sharing *ticket to get here: the one-launch
+// form of "per-block partials, then a merge launch". Every thread fences its own global writes
+// (a partial, per-row results) so that the whole GPU sees them before thread 0 takes the ticket;
+// the last block's thread 0 fences again, so that the block's reads after the call, through L2
+// (__ldcg), see every other block's writes. Only the last block may then read them, and it must
+// set *ticket back to 0 when done, so that the next launch, or the next replay of a captured
+// graph, finds it at 0. Every thread of the block must call it; the answer is the same for all.
+// The result of the merge must not depend on which block is last (kernels_test.cpp runs blocks in
+// both orders).
+__device__ __forceinline__ bool nn_last_block(unsigned int* ticket, unsigned int blocks) {
+    __shared__ bool last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        last = atomicAdd(ticket, 1u) == blocks - 1;
+        if (last) {
+            __threadfence();
+        }
+    }
+    __syncthreads();
+    return last;
+}
+
 // Sum of v over the block, in a fixed tree; every thread must call it; the result is valid in
 // thread 0. buf holds blockDim.x floats; blockDim.x must be a power of two.
 __device__ __forceinline__ float nn_block_sum(float v, float* buf) {

@@ -1,11 +1,13 @@
 // data.cu: batch assembly from images kept on the device (uint8 pixels, float labels).
 // gather_batch: for i in [0, B): j = order[cursor + i]; x[i, 0] = pixels[j] / 255, resized
-// bilinearly to (outH, outW) when that differs from (inH, inW); labels[i] = label[j]. Then
-// gather_advance_cursor adds B to the cursor in a follow-up single-thread launch (stream order
-// makes every gather thread read the old cursor first).
+// bilinearly to (outH, outW) when that differs from (inH, inW); labels[i] = label[j]; and the
+// cursor advances by B, written by the last block to finish (every block has read the old
+// cursor by then), so that a batch is one launch.
 #include "common.cuh"
 
-// gather_batch v2: one thread per output pixel, 32-bit index arithmetic. The bilinear arithmetic mirrors
+// gather_batch v3: one thread per output pixel, 32-bit index arithmetic; the last block to
+// finish (nn_last_block) sets cursor[0] to the value every thread read plus B and resets the
+// ticket (*ticket must be 0 before the first launch). The bilinear arithmetic mirrors
 // dev.normnet.data.Resize.bilinear operation by operation with explicitly rounded intrinsics
 // (__fmul_rn, __fadd_rn, __fsub_rn are never contracted into fma), and the scale factors
 // sh = (float) inH / outH, sw, and the divisor 255 come from the host, so results equal the CPU path bit
@@ -13,7 +15,8 @@
 NN_KERNEL void gather_batch(const unsigned char* __restrict__ pixels,  // (count, inH, inW)
                             const float* __restrict__ imageLabels,     // (count)
                             const float* __restrict__ order,           // (orderLength)
-                            const float* __restrict__ cursor,          // (1)
+                            float* cursor,                             // (1), read by all, then written once
+                            unsigned int* ticket,                      // (1)
                             float* __restrict__ x,                     // (B, 1, outH, outW)
                             float* __restrict__ labels,                // (B)
                             int B, int count, int orderLength, int inH, int inW, int outH, int outW,
@@ -22,7 +25,8 @@ NN_KERNEL void gather_batch(const unsigned char* __restrict__ pixels,  // (count
     // checks it), and t stays below that plus one grid's threads, under 2^32.
     const unsigned outPlane = (unsigned) outH * (unsigned) outW;
     const unsigned total = (unsigned) B * outPlane;
-    const int base = (int) cursor[0];
+    const float start = cursor[0];
+    const int base = (int) start;
     for (unsigned t = blockIdx.x * blockDim.x + threadIdx.x; t < total; t += gridDim.x * blockDim.x) {
         const int i = (int) (t / outPlane);
         const int o = (int) (t - (unsigned) i * outPlane);
@@ -59,11 +63,8 @@ NN_KERNEL void gather_batch(const unsigned char* __restrict__ pixels,  // (count
         float bottom = __fadd_rn(p10, __fmul_rn(__fsub_rn(p11, p10), lx));
         x[t] = __fdiv_rn(__fadd_rn(top, __fmul_rn(__fsub_rn(bottom, top), ly)), divisor);
     }
-}
-
-// gather_advance_cursor v1: cursor[0] += B (one thread).
-NN_KERNEL void gather_advance_cursor(float* cursor, int B) {
-    if (blockIdx.x == 0 && threadIdx.x == 0) {
-        cursor[0] = cursor[0] + (float) B;
+    if (nn_last_block(ticket, gridDim.x) && threadIdx.x == 0) {
+        cursor[0] = start + (float) B;
+        *ticket = 0u;
     }
 }

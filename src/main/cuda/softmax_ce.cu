@@ -1,22 +1,20 @@
 // softmax_ce.cu: fused softmax cross-entropy. logits (N, K), labels (N) as exact integers in
-// float32. Phase 1 (softmax_ce_rows): one warp per row computes the row's loss with log-sum-exp,
+// float32. One launch (softmax_ce): one warp per row computes the row's loss with log-sum-exp,
 // whether its first arg-max equals the label, and (when dlogits is not null) the gradient of the
-// mean loss, (softmax - onehot) / N; per-row results go to scratch. Phase 2
-// (softmax_ce_accumulate): one block sums the N per-row values in a fixed order and adds them to
-// metrics[0] (loss sum) and metrics[1] (correct count). No atomics: deterministic.
+// mean loss, (softmax - onehot) / N; per-row results go to scratch, and the last block to finish
+// (nn_last_block) sums the N per-row values in a fixed order and adds them to metrics[0] (loss
+// sum) and metrics[1] (correct count). No float atomics: deterministic.
 // A label outside [0, K) gives a NaN loss for that row (the device cannot throw).
 #include "common.cuh"
 
 #define SCE_WARPS_PER_BLOCK 8
 
-// softmax_ce_rows v2: warp-per-row; lanes stride over the K classes; max and first-arg-max by
-// a shuffle tree on (value, index), sum of exp(x - max) by a shuffle tree.
-NN_KERNEL void softmax_ce_rows(const float* __restrict__ logits,  // (N, K)
-                               const float* __restrict__ labels,  // (N)
-                               float* __restrict__ dlogits,       // (N, K) or null
-                               float* __restrict__ rowLoss,       // (N)
-                               float* __restrict__ rowCorrect,    // (N)
-                               int N, int K) {
+// The rows of this block: warp w of block b takes rows b*8 + w, + gridDim.x*8, ...; lanes stride
+// over the K classes; max and first-arg-max by a shuffle tree on (value, index), sum of
+// exp(x - max) by a shuffle tree. Lane 0 writes rowLoss[n] and rowCorrect[n].
+__device__ __forceinline__ void sce_rows(const float* __restrict__ logits, const float* __restrict__ labels,
+                                         float* __restrict__ dlogits, float* rowLoss, float* rowCorrect, int N,
+                                         int K) {
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     for (int n = blockIdx.x * SCE_WARPS_PER_BLOCK + warp; n < N; n += gridDim.x * SCE_WARPS_PER_BLOCK) {
@@ -67,21 +65,45 @@ NN_KERNEL void softmax_ce_rows(const float* __restrict__ logits,  // (N, K)
     }
 }
 
-// softmax_ce_accumulate v2: a single block; thread t sums rows t, t + blockDim, ... in order (loss
-// in double, count as an integer), then fixed trees; thread 0 adds to metrics.
-NN_KERNEL void softmax_ce_accumulate(const float* __restrict__ rowLoss, const float* __restrict__ rowCorrect,
-                                     int N, float* __restrict__ metrics) {
-    __shared__ double buf[NN_REDUCE_THREADS];
+// The N per-row results summed by the block and added to metrics: thread t sums rows t,
+// t + blockDim, ... in order (in double; read through L2, __ldcg: other blocks wrote them), then
+// fixed trees; thread 0 adds to metrics. blockDim.x a power of two, at most NN_REDUCE_THREADS.
+__device__ __forceinline__ void sce_accumulate(const float* rowLoss, const float* rowCorrect, int N,
+                                               float* __restrict__ metrics, double* buf) {
     double loss = 0.0;
     double correct = 0.0;
     for (int n = threadIdx.x; n < N; n += blockDim.x) {
-        loss += (double) rowLoss[n];
-        correct += (double) rowCorrect[n];
+        loss += (double) __ldcg(rowLoss + n);
+        correct += (double) __ldcg(rowCorrect + n);
     }
     double totalLoss = nn_block_sum_d(loss, buf);
     double totalCorrect = nn_block_sum_d(correct, buf);
     if (threadIdx.x == 0) {
         metrics[0] = (float) ((double) metrics[0] + totalLoss);
         metrics[1] = (float) ((double) metrics[1] + totalCorrect);
+    }
+}
+
+// softmax_ce v1: one launch, blockDim 32 * SCE_WARPS_PER_BLOCK (= NN_REDUCE_THREADS): each block's
+// rows (sce_rows), then the last block to finish (nn_last_block) sums every row's results into
+// metrics (sce_accumulate) and resets the ticket. The same bits as a separate summing launch of
+// NN_REDUCE_THREADS threads (which it replaces) in any block order. *ticket must be 0 before the
+// first launch.
+NN_KERNEL void softmax_ce(const float* __restrict__ logits,  // (N, K)
+                          const float* __restrict__ labels,  // (N)
+                          float* __restrict__ dlogits,       // (N, K) or null
+                          float* rowLoss,                    // (N)
+                          float* rowCorrect,                 // (N)
+                          unsigned int* ticket,              // (1)
+                          float* __restrict__ metrics,       // (2)
+                          int N, int K) {
+    __shared__ double buf[32 * SCE_WARPS_PER_BLOCK];
+    sce_rows(logits, labels, dlogits, rowLoss, rowCorrect, N, K);
+    if (!nn_last_block(ticket, gridDim.x)) {
+        return;
+    }
+    sce_accumulate(rowLoss, rowCorrect, N, metrics, buf);
+    if (threadIdx.x == 0) {
+        *ticket = 0u;
     }
 }

@@ -499,6 +499,13 @@ static void testPool(int planes, int H, int W, int k, int st, int pad) {
 
 // ------------------------------------------------------------------ softmax cross-entropy
 
+// softmax_ce's sum of the per-row results as a launch of its own (one block of 256 threads): what
+// the last block must compute, whichever block it is.
+__global__ void test_softmax_accumulate(const float* rowLoss, const float* rowCorrect, int N, float* metrics) {
+    __shared__ double buf[256];
+    sce_accumulate(rowLoss, rowCorrect, N, metrics, buf);
+}
+
 static void testSoftmax(int N, int K) {
     auto logits = randn((size_t) N * K);
     if (K > 3) logits[2] = logits[3] = 9.f;  // a tie for the arg-max of row 0
@@ -525,12 +532,18 @@ static void testSoftmax(int N, int K) {
     std::snprintf(name, sizeof name, "N%d K%d", N, K);
     auto dlo = nans(d.size());
     auto rows = nans(2 * (size_t) N);
-    softmax_ce_rows<<<dim3{std::max(1u, std::min(3u, cdiv(N, 8))), 1, 1}, 256, 0>>>((const float*) logits.data(),
-            (const float*) labels.data(), dlo.data(), rows.data(), rows.data() + N, N, K);
+    std::vector<unsigned> ticket{0u};
     std::vector<float> m = {0.5f, 1.f};
-    softmax_ce_accumulate<<<dim3{1, 1, 1}, 256, 0>>>((const float*) rows.data(), (const float*) rows.data() + N, N, m.data());
+    softmax_ce<<<dim3{std::max(1u, std::min(3u, cdiv(N, 8))), 1, 1}, 256, 0>>>((const float*) logits.data(),
+            (const float*) labels.data(), dlo.data(), rows.data(), rows.data() + N, ticket.data(), m.data(), N, K);
+    zeroTickets(std::string("softmax_ce ") + name, ticket);
     check(std::string("softmax_ce dlogits ") + name, d, dlo, 1e-5);
     check(std::string("softmax_ce metrics (loss sum, correct) ") + name, metrics, m, 1e-5);
+    // The rows' sum as a launch of its own (one block, from the same per-row results): the same bits.
+    std::vector<float> m2 = {0.5f, 1.f};
+    test_softmax_accumulate<<<dim3{1, 1, 1}, 256, 0>>>((const float*) rows.data(), (const float*) rows.data() + N, N,
+            m2.data());
+    same(std::string("softmax_ce metrics = a summing launch ") + name, m2, m);
 }
 
 // ------------------------------------------------------------------ elementwise, optimizers, data
@@ -643,15 +656,16 @@ static void testGather(int outH, int outW) {
             }
     }
     auto x = nans(xr.size()), lab = nans(B);
+    std::vector<unsigned> ticket{0u};
     gather_batch<<<dim3{3, 1, 1}, 256, 0>>>((const unsigned char*) pixels.data(), (const float*) imageLabels.data(),
-            (const float*) order.data(), (const float*) cursor.data(), x.data(), lab.data(), B, count, count, inH, inW, outH, outW, sh, sw,
-            divisor);
-    gather_advance_cursor<<<dim3{1, 1, 1}, 1, 0>>>(cursor.data(), B);
+            (const float*) order.data(), cursor.data(), ticket.data(), x.data(), lab.data(), B, count, count, inH, inW, outH,
+            outW, sh, sw, divisor);
     char name[64];
     std::snprintf(name, sizeof name, "to %dx%d", outH, outW);
+    zeroTickets(std::string("gather_batch ") + name, ticket);
     check(std::string("gather_batch x (bit-exact) ") + name, xr, x, 0);
     check(std::string("gather_batch labels ") + name, lr, lab, 0);
-    check(std::string("gather_advance_cursor ") + name, std::vector<double>{4.0 + B}, cursor, 0);
+    check(std::string("gather_batch cursor advanced ") + name, std::vector<double>{4.0 + B}, cursor, 0);
 }
 
 int main() {

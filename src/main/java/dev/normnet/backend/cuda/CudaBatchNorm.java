@@ -10,8 +10,7 @@ import jcuda.driver.CUdeviceptr;
  * Launch code of batchnorm.cu: x (N, C) or (N, C, H, W), per-channel tensors (C), statistics per
  * channel over m = N*H*W values (PyTorch's conventions: biased variance to normalize, unbiased
  * for the running variance; see {@link NormGeometry}). Each channel is split over G blocks; the
- * last block of each channel to finish (a ticket per channel, in scratch that starts at 0 and
- * that each launch leaves at 0) merges the channel's partials in fixed order, so each reduction
+ * last block of each channel to finish (a ticket per channel: {@link OpContext#tickets}) merges the channel's partials in fixed order, so each reduction
  * is one launch. An activation after the batch norm rides on
  * the element-wise kernels ({@code act}: the normalize pass writes act(y); the backward passes
  * take the activation's output and gradient).
@@ -58,7 +57,7 @@ final class CudaBatchNorm {
         LaunchGeometry.Split split = LaunchGeometry.batchNormSplit(g.m());
         CUdeviceptr partials = ctx.scratch("batchnorm_stats", 3L * g.c() * split.groups());  // (C, G, 3)
         ctx.launch(stats, split.groups(), g.c(), 1, LaunchGeometry.REDUCE_THREADS, 0, g,
-                OpContext.args().ptr(cx).raw(partials).raw(tickets(g.c())).i(g.n()).i(g.c()).i(g.hw()).i(split.chunk())
+                OpContext.args().ptr(cx).raw(partials).raw(ctx.tickets(g.c())).i(g.n()).i(g.c()).i(g.hw()).i(split.chunk())
                         .l(g.m()).ptr(crm).ptr(crv).ptr(csm).ptr(csi).ptrOrNull(cbt).f(momentum).f(eps));
         int total = Math.toIntExact(g.size());
         ctx.launch(normalize, LaunchGeometry.strideBlocks(total), 1, 1, LaunchGeometry.THREADS, 0, g,
@@ -104,7 +103,7 @@ final class CudaBatchNorm {
         LaunchGeometry.Split split = LaunchGeometry.batchNormSplit(g.m());
         CUdeviceptr partials = ctx.scratch("batchnorm_backward", 2L * g.c() * split.groups());  // (C, G, 2)
         ctx.launch(backwardReduce, split.groups(), g.c(), 1, LaunchGeometry.REDUCE_THREADS, 0, g,
-                OpContext.args().ptr(cx).ptrOrNull(cay).ptr(cdy).ptr(csm).ptr(csi).raw(partials).raw(tickets(g.c()))
+                OpContext.args().ptr(cx).ptrOrNull(cay).ptr(cdy).ptr(csm).ptr(csi).raw(partials).raw(ctx.tickets(g.c()))
                         .ptr(cdg).ptr(cdb).i(g.n()).i(g.c()).i(g.hw()).i(split.chunk()).i(act.ordinal()));
         int total = Math.toIntExact(g.size());
         ctx.launch(backwardDx, LaunchGeometry.strideBlocks(total), 1, 1, LaunchGeometry.THREADS, 0, g,
@@ -112,12 +111,4 @@ final class CudaBatchNorm {
                         .i(g.c()).i(g.hw()).i(total).f((float) g.m()).i(act.ordinal()));
     }
 
-    /**
-     * The per-channel tickets of {@code channels} channels: scratch, so zero-filled when first
-     * allocated; every launch that takes them leaves them at 0, and one stream orders the launches,
-     * so every batch norm of that width shares them.
-     */
-    private CUdeviceptr tickets(int channels) {
-        return ctx.scratch("batchnorm_tickets", channels);
-    }
 }

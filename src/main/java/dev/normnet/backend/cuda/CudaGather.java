@@ -10,17 +10,15 @@ import dev.normnet.tensor.Tensor;
 /**
  * Launch code of data.cu: a labelled image set kept on the device (uint8 pixels, float labels)
  * and the gather of a batch from it, x (B, 1, H, W) and labels (B), in the order a device
- * tensor gives from a device cursor, which a second launch then advances by B.
+ * tensor gives from a device cursor, which the same launch advances by B.
  */
 final class CudaGather {
     private final OpContext ctx;
     private final Kernel gather;
-    private final Kernel advanceCursor;
 
     CudaGather(OpContext ctx) {
         this.ctx = ctx;
         gather = ctx.kernel("gather_batch");
-        advanceCursor = ctx.kernel("gather_advance_cursor");
     }
 
     /** Copies count images of height x width pixels, and their labels, to the device. */
@@ -57,9 +55,8 @@ final class CudaGather {
         float sh = (float) g.inH() / g.outH();
         float sw = (float) g.inW() / g.outW();
         ctx.launch(gather, LaunchGeometry.strideBlocks((long) g.b() * g.outH() * g.outW()), 1, 1, LaunchGeometry.THREADS, 0, g,
-                OpContext.args().raw(im.pixels.base).ptr(im.labels).ptr(co).ptr(cc).ptr(cx).ptr(cl)
+                OpContext.args().raw(im.pixels.base).ptr(im.labels).ptr(co).ptr(cc).raw(ctx.tickets(1)).ptr(cx).ptr(cl)
                         .i(g.b()).i(g.count()).i(g.orderLength()).i(g.inH()).i(g.inW()).i(g.outH()).i(g.outW())
                         .f(sh).f(sw).f(255f));
-        ctx.launch(advanceCursor, 1, 1, 1, 1, 0, g, OpContext.args().ptr(cc).i(g.b()));
     }
 }

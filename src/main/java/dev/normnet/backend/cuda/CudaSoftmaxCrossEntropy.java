@@ -6,18 +6,17 @@ import jcuda.driver.CUdeviceptr;
 
 /**
  * Launch code of softmax_ce.cu: the fused softmax cross-entropy over logits (N, K) and labels
- * (N). One warp per row writes the row's loss and correctness to scratch (and dlogits, when
- * wanted); one block then adds them, in fixed order, to metrics (2) = (loss sum, correct count).
+ * (N), one launch. One warp per row writes the row's loss and correctness to scratch (and
+ * dlogits, when wanted); the last block to finish adds them, in fixed order, to metrics (2) =
+ * (loss sum, correct count).
  */
 final class CudaSoftmaxCrossEntropy {
     private final OpContext ctx;
-    private final Kernel rows;
-    private final Kernel accumulate;
+    private final Kernel softmaxCe;
 
     CudaSoftmaxCrossEntropy(OpContext ctx) {
         this.ctx = ctx;
-        rows = ctx.kernel("softmax_ce_rows");
-        accumulate = ctx.kernel("softmax_ce_accumulate");
+        softmaxCe = ctx.kernel("softmax_ce");
     }
 
     void forwardBackward(Tensor logits, Tensor labels, Tensor dlogits, Tensor metrics) {
@@ -29,9 +28,8 @@ final class CudaSoftmaxCrossEntropy {
         LossGeometry g = LossGeometry.softmaxCrossEntropy(op, cl, cy, cd, cm);
         CUdeviceptr rowLoss = ctx.scratch("softmax_ce rows", 2L * g.n());  // (2, N): loss, then correct
         CUdeviceptr rowCorrect = rowLoss.withByteOffset((long) g.n() * Float.BYTES);
-        ctx.launch(rows, LaunchGeometry.softmaxBlocks(g.n()), 1, 1, 32 * LaunchGeometry.SOFTMAX_ROWS_PER_BLOCK, 0, g,
-                OpContext.args().ptr(cl).ptr(cy).ptrOrNull(cd).raw(rowLoss).raw(rowCorrect).i(g.n()).i(g.k()));
-        ctx.launch(accumulate, 1, 1, 1, LaunchGeometry.REDUCE_THREADS, 0, g,
-                OpContext.args().raw(rowLoss).raw(rowCorrect).i(g.n()).ptr(cm));
+        ctx.launch(softmaxCe, LaunchGeometry.softmaxBlocks(g.n()), 1, 1, 32 * LaunchGeometry.SOFTMAX_ROWS_PER_BLOCK, 0, g,
+                OpContext.args().ptr(cl).ptr(cy).ptrOrNull(cd).raw(rowLoss).raw(rowCorrect).raw(ctx.tickets(1)).ptr(cm)
+                        .i(g.n()).i(g.k()));
     }
 }

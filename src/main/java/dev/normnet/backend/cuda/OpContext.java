@@ -87,6 +87,16 @@ final class OpContext {
         return memory.scratch(purpose, floats);
     }
 
+    /**
+     * {@code count} integer tickets for kernels whose last block to finish does the merge
+     * (common.cuh's nn_last_block): scratch, so zero-filled when first allocated, and every such
+     * kernel leaves its tickets at 0; one stream orders the launches, so every kernel that needs
+     * {@code count} of them shares them.
+     */
+    CUdeviceptr tickets(int count) {
+        return scratch("tickets", count);
+    }
+
     /** Throws when a host transfer is attempted inside a captured step ({@code shape} may be null). */
     void noTransferWhileCapturing(String what, Object shape) {
         if (graphs.insideStep()) {

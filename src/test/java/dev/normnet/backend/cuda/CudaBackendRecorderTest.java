@@ -189,18 +189,13 @@ class CudaBackendRecorderTest {
         LaunchRecorder.Launch splitK = launches("sgemm_strided").get(3);
         assertEquals(LaunchGeometry.gemmSplit(16, 10, 3000).groups(), splitK.gz());
         assertTrue(splitK.gz() > 1);
-        // softmax: 8 rows per block of 256 threads, then one block merges
-        LaunchRecorder.Launch rows = only("softmax_ce_rows");
+        // softmax: 8 rows per block of 256 threads (the last block's merge tree needs a power of two)
+        LaunchRecorder.Launch rows = only("softmax_ce");
         assertEquals(32, rows.gx());
-        assertEquals(256, rows.threads());
-        assertEquals(1, only("softmax_ce_accumulate").gx());
-        // the cursor moves after the gather
-        List<LaunchRecorder.Launch> all = recorder.recorded();
+        assertEquals(LaunchGeometry.REDUCE_THREADS, rows.threads());
         for (LaunchRecorder.Launch g : launches("sgemm_strided")) {
             assertEquals(256, g.threads(), "sgemm_strided is compiled with __launch_bounds__(256, 3)");
         }
-        int gather = all.indexOf(only("gather_batch"));
-        assertEquals("gather_advance_cursor", all.get(gather + 1).kernel());
     }
 
     @Test
@@ -291,7 +286,8 @@ class CudaBackendRecorderTest {
     @Test
     void kernelsAreLookedUpOnlyWhenTheBackendIsBuilt() {
         int atBuild = recorder.lookups();
-        assertTrue(atBuild >= 30, "lookups when built: " + atBuild);
+        Assumptions.assumeFalse(CudaDevice.readSignatures().isEmpty(), "the build had no nvcc, so no kernel list");
+        assertEquals(CudaDevice.readSignatures().size(), atBuild, "every kernel looked up once when built");
         Tensor x = t(8, 1, 28, 28);
         Tensor w = t(6, 1, 5, 5);
         Tensor y = t(8, 6, 28, 28);

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -14,6 +16,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
@@ -38,7 +42,7 @@ class FatbinResourceTest {
         byte[] fatbin = CudaDevice.readFatbin();
         assertNotNull(fatbin, CudaDevice.FATBIN_RESOURCE + " is missing although nvcc is installed");
         Map<String, List<String>> signatures = CudaDevice.readSignatures();
-        assertTrue(signatures.size() >= 30, "kernel signatures: " + signatures.keySet());
+        assertEquals(kernelsInSource(), new TreeSet<>(signatures.keySet()), "every NN_KERNEL of src/main/cuda, and only those");
 
         ByteBuffer b = ByteBuffer.wrap(fatbin).order(ByteOrder.LITTLE_ENDIAN);
         assertEquals(FATBIN_MAGIC, b.getInt(0), "fatbin magic");
@@ -73,6 +77,25 @@ class FatbinResourceTest {
                 assertTrue(image.contains("\0" + kernel + "\0"), "kernel " + kernel + " missing from sm_" + e.getKey());
             }
         }
+    }
+
+    /** The names declared {@code NN_KERNEL void [__launch_bounds__(...)] NAME(} in src/main/cuda/*.cu. */
+    private static Set<String> kernelsInSource() {
+        Path dir = Path.of("src/main/cuda");
+        Assumptions.assumeTrue(Files.isDirectory(dir), "run from the repository root");
+        Set<String> names = new TreeSet<>();
+        Pattern declaration = Pattern.compile("NN_KERNEL\\s+void\\s+(?:__launch_bounds__\\([^)]*\\)\\s+)?(\\w+)\\s*\\(");
+        try (var files = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) files.filter(f -> f.toString().endsWith(".cu"))::iterator) {
+                Matcher m = declaration.matcher(Files.readString(p));
+                while (m.find()) {
+                    names.add(m.group(1));
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return names;
     }
 
     @Test

@@ -10,9 +10,9 @@ import jcuda.driver.CUdeviceptr;
  * Launch code of batchnorm.cu: x (N, C) or (N, C, H, W), per-channel tensors (C), statistics per
  * channel over m = N*H*W values (PyTorch's conventions: biased variance to normalize, unbiased
  * for the running variance; see {@link NormGeometry}). Each channel is split over G blocks; the
- * last block of each channel to finish (a ticket per channel: {@link OpContext#tickets}) merges the channel's partials in fixed order, so each reduction
- * is one launch. An activation after the batch norm rides on
- * the element-wise kernels ({@code act}: the normalize pass writes act(y); the backward passes
+ * last block of each channel to finish (a ticket per channel: {@link OpContext#tickets}) merges
+ * the channel's partials in fixed order, so each reduction is one launch. An activation after the
+ * batch norm rides on the element-wise kernels ({@code act}: the normalize pass writes act(y); the backward passes
  * take the activation's output and gradient).
  */
 final class CudaBatchNorm {
@@ -84,8 +84,9 @@ final class CudaBatchNorm {
 
     /**
      * sum(dy) and sum(dy * xhat) per channel (partials (C, G, 2) merged by each channel's last
-     * block: dbeta, dgamma), then dx: two launches; dy is the batch norm's output gradient, found from the activation's output ay and
-     * its gradient ady (ay is not read, and may be null, for the identity).
+     * block: dbeta, dgamma), then dx: two launches; dy is the batch norm's output gradient, found
+     * from the activation's output ay and its gradient ady (ay is not read, and may be null, for
+     * the identity).
      */
     void backward(String op, Tensor x, Tensor ay, Tensor ady, Activation act, Tensor gamma, Tensor saveMean,
                   Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta) {
@@ -110,5 +111,4 @@ final class CudaBatchNorm {
                 OpContext.args().ptr(cx).ptrOrNull(cay).ptr(cdy).ptr(cg).ptr(csm).ptr(csi).ptr(cdg).ptr(cdb).ptr(cdx)
                         .i(g.c()).i(g.hw()).i(total).f((float) g.m()).i(act.ordinal()));
     }
-
 }

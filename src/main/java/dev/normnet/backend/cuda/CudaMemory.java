@@ -25,7 +25,7 @@ interface CudaMemory {
     /**
      * Scratch of {@code floats} 4-byte words for {@code purpose}: allocated and zero-filled on the
      * stream on first use (never inside a capture), the same buffer after; a kernel that needs it
-     * at 0 on entry (batch norm's tickets) must leave it at 0.
+     * at 0 on entry ({@link OpContext#tickets}) must leave it at 0.
      */
     CUdeviceptr scratch(String purpose, long floats);
 

@@ -441,6 +441,22 @@ inline Split batchnorm_split(long long m) {
     long long chunk = ceil_div_ll(m, groups);
     return Split{(int) ceil_div_ll(m, chunk), (int) chunk};
 }
+// Threads per block of the one-pixel-per-thread convolution kernels over a plane of `pixels`:
+// whole warps, one block up to THREADS pixels, else the block of 128 to THREADS threads that
+// leaves the fewest idle (the larger on a tie).
+inline int conv_threads(long long pixels) {
+    if (pixels <= THREADS) return (int) ceil_div_ll(max_ll(pixels, 1), 32) * 32;
+    int best = THREADS;
+    long long bestIdle = ceil_div_ll(pixels, THREADS) * THREADS - pixels;
+    for (int t = THREADS - 32; t >= 128; t -= 32) {
+        long long idle = ceil_div_ll(pixels, t) * t - pixels;
+        if (idle < bestIdle) {
+            best = t;
+            bestIdle = idle;
+        }
+    }
+    return best;
+}
 inline int filter_threads(int outputs) { return outputs >= THREADS ? THREADS : (int) ceil_div_ll(max_ll(outputs, 1), 32) * 32; }
 // Threads of a block that merges one channel's batch-norm partials in a launch of its own (the
 // lab's three-launch versions; normnet's own kernels merge in the last block of each channel).

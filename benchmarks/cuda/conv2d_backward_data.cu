@@ -196,11 +196,11 @@ static void conv2d_backward_data1(const float* dy, const float* w, float* dx, Co
 static void conv2d_backward_data2(const float* dy, const float* w, float* dx, ConvShape s) {
     int cb = geometry::conv_channels_per_thread(s.C);
     int kChunk = geometry::conv_chunk(s.K, s.R, s.S, cb);
-    dim3 grid(ceil_div(s.H * s.W, geometry::THREADS), geometry::channel_blocks(s.C, cb), geometry::batch_grid(s.N));
+    int threads = geometry::conv_threads((long long) s.H * s.W);
+    dim3 grid(ceil_div(s.H * s.W, threads), geometry::channel_blocks(s.C, cb), geometry::batch_grid(s.N));
     size_t smem = geometry::conv_shared_bytes(kChunk, s.R, s.S, cb);
     auto kernel = cb == CONV_CB ? conv2d_backward_data : conv2d_backward_data_cb6;  // CONV_CB of conv2d.cu: the kernel without suffix
-    kernel<<<grid, geometry::THREADS, smem>>>(dy, w, dx, s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.P, s.Q, s.stride,
-                                              s.pad, kChunk);
+    kernel<<<grid, threads, smem>>>(dy, w, dx, s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.P, s.Q, s.stride, s.pad, kChunk);
     CUDA_CHECK_LAUNCH();
 }
 

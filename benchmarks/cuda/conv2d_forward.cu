@@ -187,11 +187,11 @@ static void conv2d_forward1(const float* x, const float* w, const float* b, floa
 static void conv2d_forward2(const float* x, const float* w, const float* b, float* y, ConvShape s) {
     int cb = geometry::conv_channels_per_thread(s.K);
     int cChunk = geometry::conv_chunk(s.C, s.R, s.S, cb);
-    dim3 grid(ceil_div(s.P * s.Q, geometry::THREADS), geometry::channel_blocks(s.K, cb), geometry::batch_grid(s.N));
+    int threads = geometry::conv_threads((long long) s.P * s.Q);
+    dim3 grid(ceil_div(s.P * s.Q, threads), geometry::channel_blocks(s.K, cb), geometry::batch_grid(s.N));
     size_t smem = geometry::conv_shared_bytes(cChunk, s.R, s.S, cb);
     auto kernel = cb == CONV_CB ? conv2d_forward : conv2d_forward_cb6;  // CONV_CB of conv2d.cu: the kernel without suffix
-    kernel<<<grid, geometry::THREADS, smem>>>(x, w, b, y, s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.P, s.Q, s.stride,
-                                              s.pad, cChunk);
+    kernel<<<grid, threads, smem>>>(x, w, b, y, s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.P, s.Q, s.stride, s.pad, cChunk);
     CUDA_CHECK_LAUNCH();
 }
 

@@ -61,6 +61,22 @@ static void check(const std::string& what, const std::vector<double>& ref, const
 
 static unsigned cdiv(long long a, long long b) { return (unsigned) ((a + b - 1) / b); }
 
+// LaunchGeometry.convThreads: whole warps, one block up to 256 pixels, else the block of 128 to 256
+// threads that leaves the fewest idle in the last block (the larger on a tie).
+static unsigned convThreads(long long pixels) {
+    if (pixels <= 256) return cdiv(std::max(pixels, 1LL), 32) * 32;
+    unsigned best = 256;
+    long long bestIdle = (long long) cdiv(pixels, 256) * 256 - pixels;
+    for (unsigned t = 224; t >= 128; t -= 32) {
+        long long idle = (long long) cdiv(pixels, t) * t - pixels;
+        if (idle < bestIdle) {
+            best = t;
+            bestIdle = idle;
+        }
+    }
+    return best;
+}
+
 // ------------------------------------------------------------------ convolution
 
 static void testConv(int N, int C, int H, int W, int K, int R, int S, int st, int pad, int gz) {
@@ -103,15 +119,25 @@ static void testConv(int N, int C, int H, int W, int K, int R, int S, int st, in
         auto forward = CB == 8 ? conv2d_forward : conv2d_forward_cb6;
         auto backwardData = CB == 8 ? conv2d_backward_data : conv2d_backward_data_cb6;
         int cChunk = std::max(1, std::min(C, budget / (R * S * CB)));
-        auto yo = nans(y.size());
-        forward<<<dim3{cdiv(P * Q, 256), cdiv(K, CB), (unsigned) gz}, 256, (size_t) cChunk * R * S * CB * 4>>>(
-                x.data(), w.data(), b.data(), yo.data(), N, C, H, W, K, R, S, P, Q, st, pad, cChunk);
-        check("conv2d_forward" + cb + " " + name, y, yo, 1e-6, &ya);
         int kChunk = std::max(1, std::min(K, budget / (R * S * CB)));
-        auto dxo = nans(dx.size());
-        backwardData<<<dim3{cdiv(H * W, 256), cdiv(C, CB), (unsigned) gz}, 256, (size_t) kChunk * R * S * CB * 4>>>(
-                dy.data(), w.data(), dxo.data(), N, C, H, W, K, R, S, P, Q, st, pad, kChunk);
-        check("conv2d_backward_data" + cb + " " + name, dx, dxo, 1e-6, &dxa);
+        // normnet's block size (LaunchGeometry.convThreads), and 256 and 96 besides
+        for (const unsigned forwardThreads : {convThreads(P * Q), 256u, 96u}) {
+            auto yo = nans(y.size());
+            const dim3 grid{cdiv(P * Q, forwardThreads), cdiv(K, CB), (unsigned) gz};
+            const size_t smem = (size_t) cChunk * R * S * CB * 4;
+            forward<<<grid, forwardThreads, smem>>>(x.data(), w.data(), b.data(), yo.data(), N, C, H, W, K, R, S, P, Q,
+                                                    st, pad, cChunk);
+            check("conv2d_forward" + cb + " " + name + " block " + std::to_string(forwardThreads), y, yo, 1e-6, &ya);
+        }
+        for (const unsigned dataThreads : {convThreads(H * W), 256u, 96u}) {
+            auto dxo = nans(dx.size());
+            const dim3 grid{cdiv(H * W, dataThreads), cdiv(C, CB), (unsigned) gz};
+            const size_t smem = (size_t) kChunk * R * S * CB * 4;
+            backwardData<<<grid, dataThreads, smem>>>(dy.data(), w.data(), dxo.data(), N, C, H, W, K, R, S, P, Q, st,
+                                                      pad, kChunk);
+            check("conv2d_backward_data" + cb + " " + name + " block " + std::to_string(dataThreads), dx, dxo, 1e-6,
+                  &dxa);
+        }
     }
     // backward filter: the partial pass with a few groups, then both merges
     int T = K * C * R * S + K;

@@ -32,7 +32,8 @@ final class CudaConv2d {
     }
 
     /**
-     * Grid (ceil(P*Q / 256), ceil(K / perThread), min(N, 65535)), perThread output channels per thread
+     * Grid (ceil(P*Q / threads), ceil(K / perThread), min(N, 65535)), threads from
+     * {@link LaunchGeometry#convThreads}, perThread output channels per thread
      * ({@link LaunchGeometry#convChannelsPerThread}: 6 for conv1's 6, else 8).
      */
     void forward(Tensor x, Tensor w, Tensor b, Tensor y, ConvSpec spec) {
@@ -44,14 +45,17 @@ final class CudaConv2d {
         ConvGeometry g = ConvGeometry.forward(op, cx, cw, cb, cy, spec);
         int perThread = LaunchGeometry.convChannelsPerThread(g.k());
         int chunk = LaunchGeometry.convChunk(g.c(), g.r(), g.s(), perThread);
+        long pixels = (long) g.p() * g.q();
+        int threads = LaunchGeometry.convThreads(pixels);
         ctx.launch(perThread == LaunchGeometry.CONV_CB ? forward : forwardNarrow,
-                (int) ceilDiv((long) g.p() * g.q(), LaunchGeometry.THREADS), LaunchGeometry.channelBlocks(g.k(), perThread),
-                LaunchGeometry.batchGrid(g.n()), LaunchGeometry.THREADS, LaunchGeometry.convSharedBytes(chunk, g.r(), g.s(), perThread), g,
+                (int) ceilDiv(pixels, threads), LaunchGeometry.channelBlocks(g.k(), perThread),
+                LaunchGeometry.batchGrid(g.n()), threads, LaunchGeometry.convSharedBytes(chunk, g.r(), g.s(), perThread), g,
                 sizes(OpContext.args().ptr(cx).ptr(cw).ptrOrNull(cb).ptr(cy), g).i(chunk));
     }
 
     /**
-     * Grid (ceil(H*W / 256), ceil(C / perThread), min(N, 65535)), perThread input channels per thread
+     * Grid (ceil(H*W / threads), ceil(C / perThread), min(N, 65535)), threads from
+     * {@link LaunchGeometry#convThreads}, perThread input channels per thread
      * ({@link LaunchGeometry#convChannelsPerThread}: 6 for conv2's 6, else 8).
      */
     void backwardData(Tensor dy, Tensor w, Tensor dx, ConvSpec spec) {
@@ -62,9 +66,11 @@ final class CudaConv2d {
         ConvGeometry g = ConvGeometry.backwardData(op, cdy, cw, cdx, spec);
         int perThread = LaunchGeometry.convChannelsPerThread(g.c());
         int chunk = LaunchGeometry.convChunk(g.k(), g.r(), g.s(), perThread);
+        long pixels = (long) g.h() * g.w();
+        int threads = LaunchGeometry.convThreads(pixels);
         ctx.launch(perThread == LaunchGeometry.CONV_CB ? backwardData : backwardDataNarrow,
-                (int) ceilDiv((long) g.h() * g.w(), LaunchGeometry.THREADS),
-                LaunchGeometry.channelBlocks(g.c(), perThread), LaunchGeometry.batchGrid(g.n()), LaunchGeometry.THREADS,
+                (int) ceilDiv(pixels, threads),
+                LaunchGeometry.channelBlocks(g.c(), perThread), LaunchGeometry.batchGrid(g.n()), threads,
                 LaunchGeometry.convSharedBytes(chunk, g.r(), g.s(), perThread), g,
                 sizes(OpContext.args().ptr(cdy).ptr(cw).ptr(cdx), g).i(chunk));
     }

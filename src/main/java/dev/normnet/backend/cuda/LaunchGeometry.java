@@ -132,6 +132,32 @@ public final class LaunchGeometry {
     }
 
     /**
+     * Threads per block of the convolution kernels that give each thread one pixel of a plane of
+     * {@code pixels} (forward: P*Q output pixels; backward-data: H*W input pixels; grid x is
+     * ceil(pixels / threads)): whole warps, the fewest idle threads in the plane's last block.
+     * Up to {@link #THREADS} pixels, one block of the pixels rounded up to whole warps (LeNet's
+     * conv2, 10x10: 128 threads, not 256 with 156 idle); above, the block of 128 to 256 threads
+     * that leaves the fewest idle, the larger on a tie (conv1, 28x28: 160 threads, 5 blocks and
+     * 16 idle, not 4 blocks of 256 and 240 idle). The kernels compute each pixel alone, so the
+     * choice changes no result.
+     */
+    public static int convThreads(long pixels) {
+        if (pixels <= THREADS) {
+            return (int) ceilDiv(Math.max(pixels, 1), 32) * 32;
+        }
+        int best = THREADS;
+        long bestIdle = ceilDiv(pixels, THREADS) * THREADS - pixels;
+        for (int t = THREADS - 32; t >= 128; t -= 32) {
+            long idle = ceilDiv(pixels, t) * t - pixels;
+            if (idle < bestIdle) {
+                best = t;
+                bestIdle = idle;
+            }
+        }
+        return best;
+    }
+
+    /**
      * Threads per block of the conv2d backward-filter partial pass over {@code outputs} sums
      * (grid x covers them): {@link #THREADS}, or for fewer outputs than that, the outputs rounded
      * up to whole warps, so conv1's 156 sums (6x1x5x5 weights and 6 biases) leave 4 threads idle,

@@ -147,6 +147,7 @@ class CudaBackendRecorderTest {
         runEveryOp();
         // conv1 forward: P*Q = 784 pixels per thread row, K = 6 in one block of 6 channels, the batch on z
         LaunchRecorder.Launch conv = only("conv2d_forward_cb6");
+        assertEquals(LaunchGeometry.convThreads(28 * 28), conv.threads());
         assertTrue(conv.gx() * conv.threads() >= 28 * 28);
         assertEquals(1, conv.gy());
         assertEquals(256, conv.gz());

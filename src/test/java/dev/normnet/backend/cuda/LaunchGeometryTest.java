@@ -150,6 +150,30 @@ class LaunchGeometryTest {
     }
 
     @Test
+    void convolutionBlocksLeaveFewThreadsIdle() {
+        assertEquals(160, LaunchGeometry.convThreads(28 * 28));   // conv1 forward: 5 blocks, 16 idle
+        assertEquals(128, LaunchGeometry.convThreads(10 * 10));   // conv2 forward: one block, 28 idle
+        assertEquals(64, LaunchGeometry.convThreads(8 * 8));      // d2l's conv2 forward, no padding
+        assertEquals(224, LaunchGeometry.convThreads(14 * 14));   // conv2 backward-data
+        assertEquals(32, LaunchGeometry.convThreads(1));
+        assertEquals(256, LaunchGeometry.convThreads(224 * 224)); // 196 blocks, none idle
+        assertEquals(256, LaunchGeometry.convThreads(106 * 106)); // 28 idle: 128 ties, the larger wins
+        for (long pixels = 1; pixels <= 60_000; pixels += pixels < 2000 ? 1 : 97) {
+            int t = LaunchGeometry.convThreads(pixels);
+            assertEquals(0, t % 32, pixels + " pixels: whole warps");
+            assertTrue(t <= LaunchGeometry.THREADS, pixels + " pixels: " + t);
+            long idle = LaunchGeometry.ceilDiv(pixels, t) * t - pixels;
+            for (int other = 128; other <= LaunchGeometry.THREADS && pixels > LaunchGeometry.THREADS; other += 32) {
+                assertTrue(idle <= LaunchGeometry.ceilDiv(pixels, other) * other - pixels,
+                        pixels + " pixels: " + t + " threads leave " + idle + " idle, " + other + " fewer");
+            }
+            if (pixels <= LaunchGeometry.THREADS) {
+                assertTrue(idle < 32, pixels + " pixels: one block, less than a warp idle");
+            }
+        }
+    }
+
+    @Test
     void gemmSplits() {
         // LeNet fc1 forward (256 x 120, k = 256): 8 tiles but k too short to split
         assertEquals(new LaunchGeometry.Split(1, 256), LaunchGeometry.gemmSplit(256, 120, 256));

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Checks of the scripts: compare.py, readme_table.py and parity.py's recipe names on made-up files, the
+"""Checks of the scripts: compare.py, readme_table.py, ncu_summary.py and parity.py's recipe names on made-up files, the
 allocator setting of the PyTorch side (common.keep_freed_memory), and
 the PyTorch reference models (pytorch/models.py) against the layer order of normnet's Models.
 
@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.join(HERE, "pytorch"))
 import common  # noqa: E402
 import compare  # noqa: E402
 import models  # noqa: E402
+import ncu_summary  # noqa: E402
 import parity  # noqa: E402
 import readme_table  # noqa: E402
 
@@ -322,6 +323,50 @@ class ModelsTest(unittest.TestCase):
                     {"name": "mlp", "init": "he"}, {"name": "lenet-bn", "size": 12}):
             with self.assertRaises(ValueError):
                 models.make_model(**bad)
+
+
+class NcuSummaryTest(unittest.TestCase):
+    HEADER = ('"ID","Process ID","Process Name","Host Name","Kernel Name","Context","Stream","Block Size","Grid Size",'
+              '"Device","CC","Section Name","Metric Name","Metric Unit","Metric Value"')
+
+    def row(self, i, kernel, unit, value, metric="gpu__time_duration.sum"):
+        return ('"%d","7","java","h","%s","1","13","(256, 1, 1)","(49, 6, 1)","0","9.0","Command line profiler metrics",'
+                '"%s","%s","%s"' % (i, kernel, metric, unit, value))
+
+    def test_sums_each_kernel_over_its_launches_in_microseconds_heaviest_first(self):
+        lines = ["==PROF== Connected to process 7", "epoch 1 ...", self.HEADER,
+                 self.row(0, "batchnorm_stats", "usecond", "3.50"),
+                 self.row(1, "sgemm_strided", "nsecond", "1,500"),
+                 self.row(2, "batchnorm_stats", "usecond", "2.50"),
+                 self.row(3, "sgemm_strided", "msecond", "0.0045"),
+                 self.row(4, "batchnorm_stats", "Mbyte", "12", metric="dram__bytes.sum")]
+        times = ncu_summary.kernel_times(lines)
+        self.assertEqual(sorted(times), ["batchnorm_stats", "sgemm_strided"])
+        self.assertEqual(times["batchnorm_stats"], [3.5, 2.5])
+        self.assertAlmostEqual(sum(times["sgemm_strided"]), 6.0)
+        text = ncu_summary.table(times, steps=2).splitlines()
+        self.assertIn("per step", text[0])
+        self.assertTrue(text[2].startswith("| batchnorm_stats | 1 | 3.0 | 3.00 | 50.0% |"), text[2])
+        self.assertTrue(text[3].startswith("| sgemm_strided | 1 | 3.0 | 3.00 | 50.0% |"), text[3])
+        self.assertEqual(text[-1], "| all | 2 | 6.0 | 3.00 | 100% |")
+
+    def test_a_profile_without_durations_or_header_is_an_error_naming_the_file(self):
+        with tempfile.TemporaryDirectory() as d:
+            empty = os.path.join(d, "p.csv")
+            with open(empty, "w") as f:
+                f.write("==PROF== Disconnected\n")
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                self.assertEqual(2, ncu_summary.main([empty]))
+            self.assertIn("p.csv: no CSV header", err.getvalue())
+            with open(empty, "w") as f:
+                f.write(self.HEADER + "\n" + self.row(0, "k", "Mbyte", "1", metric="dram__bytes.sum") + "\n")
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                self.assertEqual(2, ncu_summary.main([empty]))
+            self.assertIn("no gpu__time_duration.sum values", err.getvalue())
+        with self.assertRaisesRegex(ValueError, "unknown unit"):
+            ncu_summary.kernel_times([self.HEADER, self.row(0, "k", "cycle", "9")])
 
 
 if __name__ == "__main__":

@@ -9,17 +9,20 @@
 #   3 sanitizer  compute-sanitizer memcheck, racecheck, synccheck over a short GPU training run,
 #                when compute-sanitizer is on the PATH (a sandbox where it answers "Device not
 #                supported" is noted, not failed)
-#   4 train      LeNet-BN, 2 epochs, on the GPU twice and on the CPU with two seeds: the GPU repeat
+#   4 profile    where a captured LeNet-BN training step's time goes: Nsight Compute's duration of
+#                every kernel of two replayed steps (batch 256), summed by kernel (profile.md),
+#                when ncu is on the PATH; a profiler that cannot run here is noted, not failed
+#   5 train      LeNet-BN, 2 epochs, on the GPU twice and on the CPU with two seeds: the GPU repeat
 #                bitwise equal (model file and history), the GPU's test accuracy within the CPU
 #                runs' spread (their range widened by max(range, 0.005) on each side)
-#   5 bench      normnet bench --device all --quick (and LeNet-BN 28 train b256 again with --no-fuse),
+#   6 bench      normnet bench --device all --quick (and LeNet-BN 28 train b256 again with --no-fuse),
 #                and PyTorch's bench.py on the same GPU (eager and CUDA-graphed) when python3
 #                imports torch there, side by side; the GPU's fp32 GEMM ceiling through cuBLAS
 #                (TF32 off) and its copy bandwidth, through PyTorch
-#   6 lab        the kernel lab (lab/run.sh -k): every version of every op checked against its
+#   7 lab        the kernel lab (lab/run.sh -k): every version of every op checked against its
 #                reference and timed, in the time the budget has left (lab.log); "skipped" when the
 #                bundle was built without nvcc
-#   7 summary    DIR/summary.md: one row per step; every log and JSON file lies beside it
+#   8 summary    DIR/summary.md: one row per step; every log and JSON file lies beside it
 #
 #   --out DIR   where the results go (default: ./gpu-check-DATE)
 #   --quick     less data (10,000 training, 2,000 test images), memcheck only, bench on cuda only,
@@ -41,7 +44,7 @@ while [ $# -gt 0 ]; do
         --out) [ $# -ge 2 ] || { echo "gpu-check: --out needs a directory" >&2; exit 2; }; out=$2; shift ;;
         --quick) quick=1 ;;
         --dry-run) dry=1 ;;
-        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
         *) echo "gpu-check: unknown argument $1 (expected --out DIR, --quick, --dry-run)" >&2; exit 2 ;;
     esac
     shift
@@ -182,7 +185,39 @@ else
     esac
 fi
 
-# ---------------------------------------------------------------- 4 train
+# ---------------------------------------------------------------- 4 profile
+# 16 training steps of 256 (the first eager, the second captured, the rest replayed), then an
+# evaluation; ncu times launches 421 to 504: two replayed steps of 42 kernels, well after the
+# capture (the eager step and the capture launch other kernels too, so the window may start a
+# few launches into a step; the per-kernel sums over 84 launches are what matter).
+profiled=(--data "$data" --epochs 1 --limit 4096 --test-limit 256 --batch 256)
+if ! command -v ncu > /dev/null 2>&1; then
+    if [ "$gpu" = 1 ]; then row profile skipped "ncu is not on the PATH"
+    else row profile "$(no_gpu)" "ncu is not on the PATH"; fi
+elif [ "$gpu" = 0 ]; then
+    row profile "$(no_gpu)" "ncu found: $(command -v ncu)"
+else
+    limit=$(( $(left) * 12 / 100 ))
+    [ "$limit" -gt 120 ] && limit=120
+    logged profile "$limit" ncu --clock-control none --target-processes all --metrics gpu__time_duration.sum \
+        --launch-skip 420 --launch-count 84 --csv --log-file "$out/profile.csv" \
+        "$normnet" train --device cuda "${profiled[@]}"
+    status=$?
+    if [ "$status" = 0 ] && python3 "$here/benchmarks/ncu_summary.py" "$out/profile.csv" --steps 2 \
+            --out "$out/profile.md" > /dev/null 2>> "$out/profile.log"; then
+        top=$(sed -n '3,5p' "$out/profile.md" | cut -d'|' -f2 | xargs | tr ' ' ',')
+        all=$(tail -n 1 "$out/profile.md" | cut -d'|' -f4 | xargs)
+        row profile pass "${all} us of kernel time per replayed step; heaviest: ${top}; see profile.md"
+    elif [ "$status" = 124 ]; then
+        row profile "timed out" "after $limit s; see profile.log"
+    else
+        # ncu cannot read the counters in some sandboxes (gVisor: LibraryNotLoaded); the training run
+        # itself is checked by the tests and the train step, so this is noted, not failed.
+        row profile skipped "ncu or its summary did not finish (exit $status); see profile.log"
+    fi
+fi
+
+# ---------------------------------------------------------------- 5 train
 if [ "$quick" = 1 ]; then size=(--limit 10000 --test-limit 2000); else size=(); fi
 train_args=(--model lenet-bn --data "$data" --epochs 2 --batch 256 "${size[@]}")
 if [ "$gpu" = 0 ]; then
@@ -223,7 +258,7 @@ else
     fi
 fi
 
-# ---------------------------------------------------------------- 5 bench
+# ---------------------------------------------------------------- 6 bench
 if [ "$gpu" = 0 ]; then
     # Host part: bench starts and writes JSON (one CPU case), PyTorch's script is there and parses.
     logged bench-normnet "$(( $(left) / 2 ))" "$normnet" bench --device cpu --quick --repeats 1 --seconds 0.1 \
@@ -289,7 +324,7 @@ print(json.dumps({"device": torch.cuda.get_device_name(), "cublas_fp32_tflops": 
     if [ "$status" = 0 ]; then row bench pass "$note"; else row bench FAIL "$note"; fi
 fi
 
-# ---------------------------------------------------------------- 6 lab
+# ---------------------------------------------------------------- 7 lab
 lab=$here/lab
 if [ ! -x "$lab/run.sh" ]; then
     row lab skipped "this bundle has no kernel lab (built without nvcc)"
@@ -313,7 +348,7 @@ else
     esac
 fi
 
-# ---------------------------------------------------------------- 7 summary
+# ---------------------------------------------------------------- 8 summary
 {
     echo "# normnet GPU check"
     echo

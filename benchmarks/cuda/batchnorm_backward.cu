@@ -94,14 +94,7 @@ __global__ void batchnorm_backward_partial_kernel2(const float* __restrict__ x, 
                                                    float* __restrict__ partials,  // (C, G, 2)
                                                    int N, int C, int L, int chunk) {
     __shared__ float buf[NN_REDUCE_THREADS];
-    const int c = blockIdx.y;
-    float a, b;
-    bn_backward_block(x, nullptr, dy, saveMean[c], saveInvStd[c], buf, N, C, L, chunk, NN_ACT_IDENTITY, a, b);
-    if (threadIdx.x == 0) {
-        float* out = partials + ((size_t) c * gridDim.x + blockIdx.x) * 2;
-        out[0] = a;
-        out[1] = b;
-    }
+    bn_backward_block(x, nullptr, dy, saveMean, saveInvStd, partials, buf, N, C, L, chunk, NN_ACT_IDENTITY);
 }
 
 // v2 (2 of 2): one block per channel (as few threads as give each a partial) merges the

@@ -177,13 +177,7 @@ __global__ void batchnorm_stats_partial_kernel3(const float* __restrict__ x, flo
     __shared__ float sn[NN_REDUCE_THREADS];
     __shared__ float sm[NN_REDUCE_THREADS];
     __shared__ float s2[NN_REDUCE_THREADS];
-    bn_stats_block(x, sn, sm, s2, N, C, L, chunk);
-    if (threadIdx.x == 0) {
-        float* out = partials + ((size_t) blockIdx.y * gridDim.x + blockIdx.x) * 3;
-        out[0] = sn[0];
-        out[1] = sm[0];
-        out[2] = s2[0];
-    }
+    bn_stats_block(x, partials, sn, sm, s2, N, C, L, chunk);
 }
 
 // train v3 (2 of 3): one block per channel (as few threads as give each a partial) merges the

@@ -79,12 +79,12 @@ __device__ __forceinline__ void bn_chan_tree(T* sn, T* sm, T* s2, T n, T mean, T
 }
 
 // The summary (count, mean, M2) of block (g, c)'s slice j in [g*chunk, min(m, (g+1)*chunk)),
-// in sn[0], sm[0], s2[0]: each thread summarizes a strided part, four values at a time (their
+// written by thread 0 to partials[c][g] (partials (C, G, 3)): each thread summarizes a strided part, four values at a time (their
 // mean and M2, then one Chan merge: one division per four values instead of Welford's one per
 // value), the last few one by one (Welford); then a fixed tree of Chan merges in shared memory.
 // Every thread of the block must call it.
-__device__ __forceinline__ void bn_stats_block(const float* __restrict__ x, float* sn, float* sm, float* s2,
-                                               int N, int C, int L, int chunk) {
+__device__ __forceinline__ void bn_stats_block(const float* __restrict__ x, float* partials, float* sn, float* sm,
+                                               float* s2, int N, int C, int L, int chunk) {
     const int g = blockIdx.x;
     const int c = blockIdx.y;
     const unsigned m = (unsigned) N * (unsigned) L;
@@ -119,6 +119,12 @@ __device__ __forceinline__ void bn_stats_block(const float* __restrict__ x, floa
         m2 += delta * (v - mean);
     }
     bn_chan_tree(sn, sm, s2, count, mean, m2);
+    if (threadIdx.x == 0) {
+        float* out = partials + ((size_t) c * gridDim.x + g) * 3;
+        out[0] = sn[0];
+        out[1] = sm[0];
+        out[2] = s2[0];
+    }
 }
 
 // Channel c's statistics from its G partials (count, mean, M2) at part[0..3G), merged by the
@@ -156,9 +162,8 @@ __device__ __forceinline__ void bn_stats_merge(const float* part, int c, int G, 
 // batchnorm_stats v1: the training statistics in one launch. Grid (G, C), blockDim
 // NN_REDUCE_THREADS: block (g, c) summarizes its slice (bn_stats_block) into partials[c][g] =
 // (count, mean, M2); the last block of channel c to finish (nn_last_block on an integer ticket per
-// channel) merges the channel's G partials (bn_stats_merge) and resets the ticket. The same bits
-// as a separate merge launch (which it replaces) in any block order. tickets (C) must be 0
-// before the first launch.
+// channel) merges the channel's G partials (bn_stats_merge). The same bits as a separate merge
+// launch (which it replaces) in any block order. tickets (C) must be 0 before the first launch.
 NN_KERNEL void batchnorm_stats(const float* __restrict__ x,  // (N, C, L)
                                float* partials,                // (C, G, 3)
                                unsigned int* tickets,          // (C)
@@ -177,20 +182,10 @@ NN_KERNEL void batchnorm_stats(const float* __restrict__ x,  // (N, C, L)
     __shared__ double d2[NN_REDUCE_THREADS];
     const int G = gridDim.x;
     const int c = blockIdx.y;
-    bn_stats_block(x, sn, sm, s2, N, C, L, chunk);
-    if (threadIdx.x == 0) {
-        float* out = partials + ((size_t) c * G + blockIdx.x) * 3;
-        out[0] = sn[0];
-        out[1] = sm[0];
-        out[2] = s2[0];
-    }
-    if (!nn_last_block(&tickets[c], (unsigned) G)) {
-        return;
-    }
-    bn_stats_merge(partials + (size_t) c * G * 3, c, G, m, dn, dm, d2, runningMean, runningVar, saveMean, saveInvStd,
-                   batchesTracked, momentum, eps);
-    if (threadIdx.x == 0) {
-        tickets[c] = 0u;
+    bn_stats_block(x, partials, sn, sm, s2, N, C, L, chunk);
+    if (nn_last_block(&tickets[c], (unsigned) G)) {
+        bn_stats_merge(partials + (size_t) c * G * 3, c, G, m, dn, dm, d2, runningMean, runningVar, saveMean,
+                       saveInvStd, batchesTracked, momentum, eps);
     }
 }
 
@@ -220,20 +215,23 @@ NN_KERNEL void batchnorm_forward_eval(const float* __restrict__ x, const float* 
 }
 
 // The sums of dy and dy * xhat over block (g, c)'s slice (xhat = (x - saveMean) * saveInvStd),
-// each thread strided (BnWalk, no division per element), then a fixed tree; every thread gets
-// them. dy is the batch norm's output gradient, nn_act_grad(act, ay, i, ady[i]) from the
+// each thread strided (BnWalk, no division per element), then a fixed tree; thread 0 writes them
+// to partials[c][g] (partials (C, G, 2)). dy is the batch norm's output gradient, nn_act_grad(act, ay, i, ady[i]) from the
 // activation's output ay and its gradient ady (ay is not read for the identity). Every thread of
 // the block must call it.
 __device__ __forceinline__ void bn_backward_block(const float* __restrict__ x, const float* __restrict__ ay,
-                                                  const float* __restrict__ ady, float mean, float invstd,
-                                                  float* buf, int N, int C, int L, int chunk, int act, float& sumDy,
-                                                  float& sumDyXhat) {
+                                                  const float* __restrict__ ady,
+                                                  const float* __restrict__ saveMean,
+                                                  const float* __restrict__ saveInvStd, float* partials, float* buf,
+                                                  int N, int C, int L, int chunk, int act) {
     const int g = blockIdx.x;
     const int c = blockIdx.y;
     const unsigned m = (unsigned) N * (unsigned) L;
     const unsigned step = blockDim.x;
     const unsigned j0 = (unsigned) g * (unsigned) chunk;
     const unsigned j1 = min(m, j0 + (unsigned) chunk);
+    const float mean = saveMean[c];
+    const float invstd = saveInvStd[c];
     unsigned j = j0 + threadIdx.x;
     BnWalk at(j, step, c, C, L);
     float sdy = 0.0f;
@@ -245,8 +243,13 @@ __device__ __forceinline__ void bn_backward_block(const float* __restrict__ x, c
         sdy += d;
         sdyx = fmaf(d, (x[i] - mean) * invstd, sdyx);
     }
-    sumDy = nn_block_sum(sdy, buf);
-    sumDyXhat = nn_block_sum(sdyx, buf);
+    float a = nn_block_sum(sdy, buf);
+    float b = nn_block_sum(sdyx, buf);
+    if (threadIdx.x == 0) {
+        float* out = partials + ((size_t) c * gridDim.x + g) * 2;
+        out[0] = a;
+        out[1] = b;
+    }
 }
 
 // Channel c's dbeta = sum(dy) and dgamma = sum(dy * xhat) from its G partials at part[0..2G),
@@ -270,8 +273,8 @@ __device__ __forceinline__ void bn_backward_merge(const float* part, int c, int 
 // batchnorm_backward_reduce v1: dgamma and dbeta in one launch. Grid (G, C), blockDim
 // NN_REDUCE_THREADS: block (g, c) sums dy and dy * xhat over its slice (bn_backward_block) into
 // partials[c][g]; the last block of channel c to finish (nn_last_block) sums the channel's G
-// partials (bn_backward_merge) and resets the ticket. The same bits as a separate merge launch
-// (which it replaces) in any block order. tickets (C) must be 0 before the first launch.
+// partials (bn_backward_merge). The same bits as a separate merge launch (which it replaces) in
+// any block order. tickets (C) must be 0 before the first launch.
 NN_KERNEL void batchnorm_backward_reduce(const float* __restrict__ x, const float* __restrict__ ay,
                                          const float* __restrict__ ady,
                                          const float* __restrict__ saveMean,
@@ -284,19 +287,9 @@ NN_KERNEL void batchnorm_backward_reduce(const float* __restrict__ x, const floa
     __shared__ double dbuf[NN_REDUCE_THREADS];
     const int G = gridDim.x;
     const int c = blockIdx.y;
-    float a, b;
-    bn_backward_block(x, ay, ady, saveMean[c], saveInvStd[c], buf, N, C, L, chunk, act, a, b);
-    if (threadIdx.x == 0) {
-        float* out = partials + ((size_t) c * G + blockIdx.x) * 2;
-        out[0] = a;
-        out[1] = b;
-    }
-    if (!nn_last_block(&tickets[c], (unsigned) G)) {
-        return;
-    }
-    bn_backward_merge(partials + (size_t) c * G * 2, c, G, dbuf, dgamma, dbeta);
-    if (threadIdx.x == 0) {
-        tickets[c] = 0u;
+    bn_backward_block(x, ay, ady, saveMean, saveInvStd, partials, buf, N, C, L, chunk, act);
+    if (nn_last_block(&tickets[c], (unsigned) G)) {
+        bn_backward_merge(partials + (size_t) c * G * 2, c, G, dbuf, dgamma, dbeta);
     }
 }
 

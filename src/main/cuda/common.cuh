@@ -19,10 +19,11 @@
 // Whether this block is the last of `blocks` blocks sharing *ticket to get here: the one-launch
 // form of "per-block partials, then a merge launch". Every thread fences its own global writes
 // (a partial, per-row results) so that the whole GPU sees them before thread 0 takes the ticket;
-// the last block's thread 0 fences again, so that the block's reads after the call, through L2
-// (__ldcg), see every other block's writes. Only the last block may then read them, and it must
-// set *ticket back to 0 when done, so that the next launch, or the next replay of a captured
-// graph, finds it at 0. Every thread of the block must call it; the answer is the same for all.
+// the last block's thread 0 sets *ticket back to 0 (every block of the launch has counted, so
+// the next launch, or the next replay of a captured graph, finds it at 0) and fences again, so
+// that the block's reads after the call, through L2 (__ldcg), see every other block's writes.
+// Only the last block may then read them. Every thread of the block must call it; the answer is
+// the same for all.
 // The result of the merge must not depend on which block is last (kernels_test.cpp runs blocks in
 // both orders).
 __device__ __forceinline__ bool nn_last_block(unsigned int* ticket, unsigned int blocks) {
@@ -32,6 +33,7 @@ __device__ __forceinline__ bool nn_last_block(unsigned int* ticket, unsigned int
     if (threadIdx.x == 0) {
         last = atomicAdd(ticket, 1u) == blocks - 1;
         if (last) {
+            *ticket = 0u;
             __threadfence();
         }
     }

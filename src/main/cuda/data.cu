@@ -6,8 +6,8 @@
 #include "common.cuh"
 
 // gather_batch v3: one thread per output pixel, 32-bit index arithmetic; the last block to
-// finish (nn_last_block) sets cursor[0] to the value every thread read plus B and resets the
-// ticket (*ticket must be 0 before the first launch). The bilinear arithmetic mirrors
+// finish (nn_last_block) sets cursor[0] to the value every thread read plus B (*ticket must be
+// 0 before the first launch). The bilinear arithmetic mirrors
 // dev.normnet.data.Resize.bilinear operation by operation with explicitly rounded intrinsics
 // (__fmul_rn, __fadd_rn, __fsub_rn are never contracted into fma), and the scale factors
 // sh = (float) inH / outH, sw, and the divisor 255 come from the host, so results equal the CPU path bit
@@ -65,6 +65,5 @@ NN_KERNEL void gather_batch(const unsigned char* __restrict__ pixels,  // (count
     }
     if (nn_last_block(ticket, gridDim.x) && threadIdx.x == 0) {
         cursor[0] = start + (float) B;
-        *ticket = 0u;
     }
 }

@@ -86,9 +86,8 @@ __device__ __forceinline__ void sce_accumulate(const float* rowLoss, const float
 
 // softmax_ce v1: one launch, blockDim 32 * SCE_WARPS_PER_BLOCK (= NN_REDUCE_THREADS): each block's
 // rows (sce_rows), then the last block to finish (nn_last_block) sums every row's results into
-// metrics (sce_accumulate) and resets the ticket. The same bits as a separate summing launch of
-// NN_REDUCE_THREADS threads (which it replaces) in any block order. *ticket must be 0 before the
-// first launch.
+// metrics (sce_accumulate). The same bits as a separate summing launch of NN_REDUCE_THREADS
+// threads (which it replaces) in any block order. *ticket must be 0 before the first launch.
 NN_KERNEL void softmax_ce(const float* __restrict__ logits,  // (N, K)
                           const float* __restrict__ labels,  // (N)
                           float* __restrict__ dlogits,       // (N, K) or null
@@ -99,11 +98,7 @@ NN_KERNEL void softmax_ce(const float* __restrict__ logits,  // (N, K)
                           int N, int K) {
     __shared__ double buf[32 * SCE_WARPS_PER_BLOCK];
     sce_rows(logits, labels, dlogits, rowLoss, rowCorrect, N, K);
-    if (!nn_last_block(ticket, gridDim.x)) {
-        return;
-    }
-    sce_accumulate(rowLoss, rowCorrect, N, metrics, buf);
-    if (threadIdx.x == 0) {
-        *ticket = 0u;
+    if (nn_last_block(ticket, gridDim.x)) {
+        sce_accumulate(rowLoss, rowCorrect, N, metrics, buf);
     }
 }

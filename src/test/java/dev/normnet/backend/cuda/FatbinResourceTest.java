@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -37,7 +36,7 @@ class FatbinResourceTest {
     }
 
     @Test
-    void fatbinHoldsEveryArchitectureAndKernel() {
+    void fatbinHoldsEveryArchitectureAndKernel() throws IOException {
         Assumptions.assumeTrue(buildHadNvcc(), "the build had no nvcc at /usr/local/cuda/bin/nvcc: kernels not built");
         byte[] fatbin = CudaDevice.readFatbin();
         assertNotNull(fatbin, CudaDevice.FATBIN_RESOURCE + " is missing although nvcc is installed");
@@ -79,27 +78,8 @@ class FatbinResourceTest {
         }
     }
 
-    /** The names declared {@code NN_KERNEL void [__launch_bounds__(...)] NAME(} in src/main/cuda/*.cu. */
-    private static Set<String> kernelsInSource() {
-        Path dir = Path.of("src/main/cuda");
-        Assumptions.assumeTrue(Files.isDirectory(dir), "run from the repository root");
-        Set<String> names = new TreeSet<>();
-        Pattern declaration = Pattern.compile("NN_KERNEL\\s+void\\s+(?:__launch_bounds__\\([^)]*\\)\\s+)?(\\w+)\\s*\\(");
-        try (var files = Files.list(dir)) {
-            for (Path p : (Iterable<Path>) files.filter(f -> f.toString().endsWith(".cu"))::iterator) {
-                Matcher m = declaration.matcher(Files.readString(p));
-                while (m.find()) {
-                    names.add(m.group(1));
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return names;
-    }
-
-    @Test
-    void everyKernelHasAVersionedStrategyComment() throws Exception {
+    /** The text of every src/main/cuda/*.cu file, one after another. */
+    private static String cudaSources() throws IOException {
         Path dir = Path.of("src/main/cuda");
         Assumptions.assumeTrue(Files.isDirectory(dir), "run from the repository root");
         StringBuilder all = new StringBuilder();
@@ -108,10 +88,27 @@ class FatbinResourceTest {
                 all.append(Files.readString(p));
             }
         }
+        return all.toString();
+    }
+
+    /** The names declared {@code NN_KERNEL void [__launch_bounds__(...)] NAME(} in src/main/cuda/*.cu. */
+    private static Set<String> kernelsInSource() throws IOException {
+        Set<String> names = new TreeSet<>();
+        Matcher m = Pattern.compile("NN_KERNEL\\s+void\\s+(?:__launch_bounds__\\([^)]*\\)\\s+)?(\\w+)\\s*\\(")
+                .matcher(cudaSources());
+        while (m.find()) {
+            names.add(m.group(1));
+        }
+        return names;
+    }
+
+    @Test
+    void everyKernelHasAVersionedStrategyComment() throws Exception {
+        String all = cudaSources();
         Map<String, List<String>> signatures = CudaDevice.readSignatures();
         Assumptions.assumeFalse(signatures.isEmpty(), "the build had no nvcc, so no kernel list");
         for (String kernel : signatures.keySet()) {
-            assertTrue(all.toString().matches("(?s).*// " + kernel + " v\\d+: .*"),
+            assertTrue(all.matches("(?s).*// " + kernel + " v\\d+: .*"),
                     "kernel " + kernel + " has no '// " + kernel + " vN: strategy' comment");
         }
     }

@@ -16,8 +16,8 @@ version 2: each channel split over G blocks that write (sum dy, sum dy * xhat) p
            (the mainline's until batchnorm_backward_reduce, built here from its helpers)
 version 3: version 2 with the merge folded into the partial pass: the last block of each channel
            to finish (an integer ticket per channel) merges the channel's partials, the same bits;
-           two launches instead of three (the mainline kernels batchnorm_backward_reduce v1 and
-           batchnorm_backward_dx v2, included from src/main/cuda/batchnorm.cu)
+           two launches instead of three (the mainline kernels batchnorm_backward_reduce v2 and
+           batchnorm_backward_dx v3, included from src/main/cuda/batchnorm.cu)
 All versions are deterministic.
 */
 #include "common.h"
@@ -94,7 +94,7 @@ __global__ void batchnorm_backward_partial_kernel2(const float* __restrict__ x, 
                                                    float* __restrict__ partials,  // (C, G, 2)
                                                    int N, int C, int L, int chunk) {
     __shared__ float buf[NN_REDUCE_THREADS];
-    bn_backward_block(x, nullptr, dy, saveMean, saveInvStd, partials, buf, N, C, L, chunk, NN_ACT_IDENTITY);
+    bn_backward_block(x, nullptr, dy, saveMean, saveInvStd, partials, buf, N, C, L, chunk, NN_ACT_IDENTITY, 0, 1);
 }
 
 // v2 (2 of 2): one block per channel (as few threads as give each a partial) merges the
@@ -166,7 +166,7 @@ static void batchnorm_backward(int version, BnArgs a) {
             int total = a.N * a.C * a.L;
             batchnorm_backward_dx<<<geometry::stride_blocks(total), geometry::THREADS>>>(
                 a.x, nullptr, a.dy, a.gamma, a.saveMean, a.saveInvStd, a.dgamma, a.dbeta, a.dx, a.C, a.L, total,
-                (float) m, NN_ACT_IDENTITY);
+                (float) m, NN_ACT_IDENTITY, 0, 1);
             CUDA_CHECK_LAUNCH();
             break;
         }
@@ -178,12 +178,12 @@ static void batchnorm_backward(int version, BnArgs a) {
             dim3 grid(split.groups, a.C);
             batchnorm_backward_reduce<<<grid, geometry::REDUCE_THREADS>>>(
                 a.x, nullptr, a.dy, a.saveMean, a.saveInvStd, partials, tickets_scratch(a.C), a.dgamma, a.dbeta, a.N,
-                a.C, a.L, split.chunk, NN_ACT_IDENTITY);
+                a.C, a.L, split.chunk, NN_ACT_IDENTITY, 0, 1);
             CUDA_CHECK_LAUNCH();
             int total = a.N * a.C * a.L;
             batchnorm_backward_dx<<<geometry::stride_blocks(total), geometry::THREADS>>>(
                 a.x, nullptr, a.dy, a.gamma, a.saveMean, a.saveInvStd, a.dgamma, a.dbeta, a.dx, a.C, a.L, total,
-                (float) m, NN_ACT_IDENTITY);
+                (float) m, NN_ACT_IDENTITY, 0, 1);
             CUDA_CHECK_LAUNCH();
             break;
         }

@@ -2,13 +2,16 @@
 // channel over m = N*L values, L = H*W (L = 1 for 2-D input). Element (n, c, l) sits at
 // (n*C + c)*L + l. Slice j in [0, m) of channel c is element (j / L, c, j % L).
 //
-// Training forward: batchnorm_stats -> batchnorm_normalize. Backward: batchnorm_backward_reduce
-// -> batchnorm_backward_dx.
+// Training forward: batchnorm_stats -> batchnorm_normalize (or batchnorm_normalize_pool).
+// Backward: batchnorm_backward_reduce -> batchnorm_backward_dx.
 // The element-wise kernels take an activation (act, NN_ACT_* of common.cuh) applied to y, so
 // that a Sigmoid or ReLU after the batch norm costs no launch: the forward writes act(y), and
 // the backward passes take the activation's output and its gradient and find the batch norm's
 // output gradient from them element by element (nn_act_grad), where a separate launch would
-// have written it to memory.
+// have written it to memory. An average pooling over k x k tiles after the activation (stride k,
+// no padding, k dividing H and W: LeNet's 2x2 pools) rides along too: batchnorm_normalize_pool
+// writes the activation's output and the pooled output, and the backward passes take the pooled
+// gradient (pool = k; 0 when no pooling follows) and find each element's share of it (bn_out_grad).
 // Every channel is split over G blocks (G from LaunchGeometry.batchNormSplit), so 6 or 16
 // channels still fill the GPU; the last block of each channel to finish merges the channel's
 // partials in a fixed order and tree, the same whichever block it is: deterministic, and no
@@ -189,6 +192,12 @@ NN_KERNEL void batchnorm_stats(const float* __restrict__ x,  // (N, C, L)
     }
 }
 
+// The value act(gamma * ((x - mean) * invstd) + beta) of one element: every normalizing kernel
+// computes it here, so that they give the same bits.
+__device__ __forceinline__ float bn_act_value(int act, float x, float mean, float invstd, float gamma, float beta) {
+    return nn_act(act, gamma * ((x - mean) * invstd) + beta);
+}
+
 // batchnorm_normalize v2: y = act(gamma[c] * (x - mean[c]) * invstd[c] + beta[c]), grid-stride
 // over the N*C*L elements. Used by training (saved statistics) after batchnorm_stats.
 NN_KERNEL void batchnorm_normalize(const float* __restrict__ x, const float* __restrict__ gamma,
@@ -197,7 +206,7 @@ NN_KERNEL void batchnorm_normalize(const float* __restrict__ x, const float* __r
                                    int C, int L, int total, int act) {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
         int c = (i / L) % C;
-        y[i] = nn_act(act, gamma[c] * ((x[i] - mean[c]) * invstd[c]) + beta[c]);
+        y[i] = bn_act_value(act, x[i], mean[c], invstd[c], gamma[c], beta[c]);
     }
 }
 
@@ -210,20 +219,82 @@ NN_KERNEL void batchnorm_forward_eval(const float* __restrict__ x, const float* 
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
         int c = (i / L) % C;
         float invstd = 1.0f / sqrtf(runningVar[c] + eps);
-        y[i] = nn_act(act, gamma[c] * ((x[i] - runningMean[c]) * invstd) + beta[c]);
+        y[i] = bn_act_value(act, x[i], runningMean[c], invstd, gamma[c], beta[c]);
     }
+}
+
+// batchnorm_normalize_pool v1: batchnorm_normalize (eval == 0: mean and scale are saveMean and
+// saveInvStd) or batchnorm_forward_eval (eval != 0: the running mean and variance, invstd =
+// 1 / sqrtf(var + eps)), then average pooling over k x k tiles (stride k, no padding; k divides
+// H and W), in one pass: one thread per pooled output (n, c, p, q) writes the k*k values of its
+// tile to y and pooled = (their sum from 0, row-major) * (1 / (k*k)), as avg_pool2d_forward
+// sums: the bits of the two launches it replaces. total = N*C*(H/k)*(W/k) < 2^31.
+NN_KERNEL void batchnorm_normalize_pool(const float* __restrict__ x, const float* __restrict__ gamma,
+                                        const float* __restrict__ beta, const float* __restrict__ mean,
+                                        const float* __restrict__ scale, float* __restrict__ y,
+                                        float* __restrict__ pooled, int C, int H, int W, int k, int total,
+                                        float eps, int eval, int act) {
+    const unsigned P = (unsigned) (H / k), Q = (unsigned) (W / k);
+    const float inv = 1.0f / (float) (k * k);
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+        const unsigned row = (unsigned) i / Q;
+        const unsigned q = (unsigned) i - row * Q;
+        const unsigned plane = row / P;
+        const unsigned p = row - plane * P;
+        const int c = (int) (plane % (unsigned) C);
+        const float mu = mean[c];
+        const float invstd = eval ? 1.0f / sqrtf(scale[c] + eps) : scale[c];
+        const float g = gamma[c];
+        const float b = beta[c];
+        const size_t base = ((size_t) plane * H + p * k) * W + q * k;
+        float sum = 0.0f;
+        for (int r = 0; r < k; r++) {
+            for (int s = 0; s < k; s++) {
+                const size_t j = base + (size_t) r * W + s;
+                float v = bn_act_value(act, x[j], mu, invstd, g, b);
+                y[j] = v;
+                sum += v;
+            }
+        }
+        pooled[i] = sum * inv;
+    }
+}
+
+// The gradient of the activation's output at element i of (planes, H, W) = (N*C, L / W, W):
+// ady[i]; or, when an average pooling over k x k tiles follows (pool = k > 0: stride k, no
+// padding, k divides H and W) and ady is its output's gradient (planes, H/k, W/k), the pooling's
+// backward at i as avg_pool2d_backward computes it: (0 + ady[i's tile]) * inv, inv = 1 / (k*k).
+__device__ __forceinline__ float bn_out_grad(const float* ady, unsigned i, int pool, int L, int W, float inv) {
+    if (pool == 0) {
+        return ady[i];
+    }
+    const unsigned row = i / (unsigned) W;  // plane * H + h
+    const unsigned w = i - row * (unsigned) W;
+    const unsigned H = (unsigned) (L / W);
+    const unsigned plane = row / H;
+    const unsigned h = row - plane * H;
+    const unsigned P = H / (unsigned) pool, Q = (unsigned) W / (unsigned) pool;
+    float sum = 0.0f;
+    sum += ady[((size_t) plane * P + h / (unsigned) pool) * Q + w / (unsigned) pool];
+    return sum * inv;
+}
+
+// 1 / (k*k) for bn_out_grad (avg_pool2d_backward's factor); unused without pooling.
+__device__ __forceinline__ float bn_pool_inv(int pool) {
+    return pool == 0 ? 1.0f : 1.0f / (float) (pool * pool);
 }
 
 // The sums of dy and dy * xhat over block (g, c)'s slice (xhat = (x - saveMean) * saveInvStd),
 // each thread strided (BnWalk, no division per element), then a fixed tree; thread 0 writes them
-// to partials[c][g] (partials (C, G, 2)). dy is the batch norm's output gradient, nn_act_grad(act, ay, i, ady[i]) from the
-// activation's output ay and its gradient ady (ay is not read for the identity). Every thread of
-// the block must call it.
+// to partials[c][g] (partials (C, G, 2)). dy is the batch norm's output gradient,
+// nn_act_grad(act, ay, i, bn_out_grad(ady, i, ...)) from the activation's output ay and its
+// gradient (ady, or the gradient of the average pooling after it when pool > 0; W is the plane
+// width); ay is not read for the identity. Every thread of the block must call it.
 __device__ __forceinline__ void bn_backward_block(const float* __restrict__ x, const float* __restrict__ ay,
                                                   const float* __restrict__ ady,
                                                   const float* __restrict__ saveMean,
                                                   const float* __restrict__ saveInvStd, float* partials, float* buf,
-                                                  int N, int C, int L, int chunk, int act) {
+                                                  int N, int C, int L, int chunk, int act, int pool, int W) {
     const int g = blockIdx.x;
     const int c = blockIdx.y;
     const unsigned m = (unsigned) N * (unsigned) L;
@@ -232,6 +303,7 @@ __device__ __forceinline__ void bn_backward_block(const float* __restrict__ x, c
     const unsigned j1 = min(m, j0 + (unsigned) chunk);
     const float mean = saveMean[c];
     const float invstd = saveInvStd[c];
+    const float inv = bn_pool_inv(pool);
     unsigned j = j0 + threadIdx.x;
     BnWalk at(j, step, c, C, L);
     float sdy = 0.0f;
@@ -239,7 +311,7 @@ __device__ __forceinline__ void bn_backward_block(const float* __restrict__ x, c
     for (; j < j1; j += step) {
         unsigned i = at.index();
         at.advance(L);
-        float d = nn_act_grad(act, ay, i, ady[i]);
+        float d = nn_act_grad(act, ay, i, bn_out_grad(ady, i, pool, L, W, inv));
         sdy += d;
         sdyx = fmaf(d, (x[i] - mean) * invstd, sdyx);
     }
@@ -270,11 +342,12 @@ __device__ __forceinline__ void bn_backward_merge(const float* part, int c, int 
     }
 }
 
-// batchnorm_backward_reduce v1: dgamma and dbeta in one launch. Grid (G, C), blockDim
-// NN_REDUCE_THREADS: block (g, c) sums dy and dy * xhat over its slice (bn_backward_block) into
-// partials[c][g]; the last block of channel c to finish (nn_last_block) sums the channel's G
-// partials (bn_backward_merge). The same bits as a separate merge launch (which it replaces) in
-// any block order. tickets (C) must be 0 before the first launch.
+// batchnorm_backward_reduce v2: v1 with the pooled gradient of a fused average pooling (pool, W;
+// pool = 0: none). Grid (G, C), blockDim NN_REDUCE_THREADS: block (g, c) sums dy and dy * xhat
+// over its slice (bn_backward_block) into partials[c][g]; the last block of channel c to finish
+// (nn_last_block) sums the channel's G partials (bn_backward_merge). The same bits as a separate
+// merge launch (which it replaces) in any block order. tickets (C) must be 0 before the first
+// launch.
 NN_KERNEL void batchnorm_backward_reduce(const float* __restrict__ x, const float* __restrict__ ay,
                                          const float* __restrict__ ady,
                                          const float* __restrict__ saveMean,
@@ -282,32 +355,34 @@ NN_KERNEL void batchnorm_backward_reduce(const float* __restrict__ x, const floa
                                          float* partials,        // (C, G, 2)
                                          unsigned int* tickets,  // (C)
                                          float* __restrict__ dgamma, float* __restrict__ dbeta,
-                                         int N, int C, int L, int chunk, int act) {
+                                         int N, int C, int L, int chunk, int act, int pool, int W) {
     __shared__ float buf[NN_REDUCE_THREADS];
     __shared__ double dbuf[NN_REDUCE_THREADS];
     const int G = gridDim.x;
     const int c = blockIdx.y;
-    bn_backward_block(x, ay, ady, saveMean, saveInvStd, partials, buf, N, C, L, chunk, act);
+    bn_backward_block(x, ay, ady, saveMean, saveInvStd, partials, buf, N, C, L, chunk, act, pool, W);
     if (nn_last_block(&tickets[c], (unsigned) G)) {
         bn_backward_merge(partials + (size_t) c * G * 2, c, G, dbuf, dgamma, dbeta);
     }
 }
 
-// batchnorm_backward_dx v2: dx = gamma * invstd / m * (m * dy - dbeta - xhat * dgamma), dy as in
-// batchnorm_backward_reduce from the activation's output ay and gradient ady. dx may alias ady
-// (each element is read before it is written by the same thread).
+// batchnorm_backward_dx v3: dx = gamma * invstd / m * (m * dy - dbeta - xhat * dgamma), dy as in
+// batchnorm_backward_reduce from the activation's output ay and gradient ady, or the pooled
+// gradient ady when pool > 0 (v2 had no pooling). Without pooling dx may alias ady (each element
+// is read before it is written by the same thread).
 NN_KERNEL void batchnorm_backward_dx(const float* x, const float* ay, const float* ady,
                                      const float* __restrict__ gamma,
                                      const float* __restrict__ saveMean,
                                      const float* __restrict__ saveInvStd,
                                      const float* __restrict__ dgamma,
                                      const float* __restrict__ dbeta,
-                                     float* dx, int C, int L, int total, float m, int act) {
+                                     float* dx, int C, int L, int total, float m, int act, int pool, int W) {
+    const float inv = bn_pool_inv(pool);
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
         int c = (i / L) % C;
         float invstd = saveInvStd[c];
         float xhat = (x[i] - saveMean[c]) * invstd;
-        float dy = nn_act_grad(act, ay, i, ady[i]);
+        float dy = nn_act_grad(act, ay, i, bn_out_grad(ady, (unsigned) i, pool, L, W, inv));
         dx[i] = gamma[c] * invstd / m * (m * dy - dbeta[c] - xhat * dgamma[c]);
     }
 }

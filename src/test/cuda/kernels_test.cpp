@@ -368,7 +368,7 @@ static void testBatchNorm(int N, int C, int L, int groups) {
     auto dg = nans(C), dbt = nans(C);
     batchnorm_backward_reduce<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(), nullptr,
             (const float*) dy.data(), (const float*) sm.data(), (const float*) si.data(), bpart.data(), tickets.data(),
-            dg.data(), dbt.data(), N, C, L, chunk, NN_ACT_IDENTITY);
+            dg.data(), dbt.data(), N, C, L, chunk, NN_ACT_IDENTITY, 0, 1);
     zeroTickets(std::string("batchnorm_backward_reduce ") + name, tickets);
     {
         auto dg2 = nans(C), db2 = nans(C);
@@ -382,7 +382,7 @@ static void testBatchNorm(int N, int C, int L, int groups) {
     auto dxo = dy;  // in place: dx aliases dy
     batchnorm_backward_dx<<<dim3{5, 1, 1}, 256, 0>>>((const float*) x.data(), nullptr, (const float*) dxo.data(),
             (const float*) gamma.data(), (const float*) sm.data(), (const float*) si.data(), (const float*) dg.data(),
-            (const float*) dbt.data(), dxo.data(), C, L, (int) total, (float) m, NN_ACT_IDENTITY);
+            (const float*) dbt.data(), dxo.data(), C, L, (int) total, (float) m, NN_ACT_IDENTITY, 0, 1);
     check(std::string("batchnorm_backward_dx (in place) ") + name, dx, dxo, 1e-3);
 
     // An activation fused into the element-wise passes: against float64 (the activation of the
@@ -442,14 +442,14 @@ static void testBatchNorm(int N, int C, int L, int groups) {
         auto fdg = nans(C), fdb = nans(C);
         batchnorm_backward_reduce<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(),
                 (const float*) a.data(), (const float*) da.data(), (const float*) sm.data(), (const float*) si.data(),
-                fpart.data(), tickets.data(), fdg.data(), fdb.data(), N, C, L, chunk, act);
+                fpart.data(), tickets.data(), fdg.data(), fdb.data(), N, C, L, chunk, act, 0, 1);
         zeroTickets("batchnorm_backward_reduce + " + an, tickets);
         check("batchnorm dgamma + " + an, dgRef, fdg, 1e-4);
         check("batchnorm dbeta + " + an, dbRef, fdb, 1e-4);
         auto fdx = da;  // in place: dx aliases the activation's gradient
         batchnorm_backward_dx<<<dim3{5, 1, 1}, 256, 0>>>((const float*) x.data(), (const float*) a.data(),
                 (const float*) fdx.data(), (const float*) gamma.data(), (const float*) sm.data(), (const float*) si.data(),
-                (const float*) fdg.data(), (const float*) fdb.data(), fdx.data(), C, L, (int) total, (float) m, act);
+                (const float*) fdg.data(), (const float*) fdb.data(), fdx.data(), C, L, (int) total, (float) m, act, 0, 1);
         check("batchnorm_backward_dx + " + an + " (in place)", dxRef, fdx, 1e-3);
 
         // The two launches: the activation's gradient written, then batch norm's two.
@@ -465,15 +465,102 @@ static void testBatchNorm(int N, int C, int L, int groups) {
         auto udg = nans(C), udb = nans(C);
         batchnorm_backward_reduce<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(), nullptr,
                 (const float*) dz2.data(), (const float*) sm.data(), (const float*) si.data(), upart.data(), tickets.data(),
-                udg.data(), udb.data(), N, C, L, chunk, NN_ACT_IDENTITY);
+                udg.data(), udb.data(), N, C, L, chunk, NN_ACT_IDENTITY, 0, 1);
         auto udx = nans(total);
         batchnorm_backward_dx<<<dim3{5, 1, 1}, 256, 0>>>((const float*) x.data(), nullptr, (const float*) dz2.data(),
                 (const float*) gamma.data(), (const float*) sm.data(), (const float*) si.data(), (const float*) udg.data(),
-                (const float*) udb.data(), udx.data(), C, L, (int) total, (float) m, NN_ACT_IDENTITY);
+                (const float*) udb.data(), udx.data(), C, L, (int) total, (float) m, NN_ACT_IDENTITY, 0, 1);
         same("batchnorm backward partials + " + an + " = two launches", upart, fpart);
         same("batchnorm dgamma + " + an + " = two launches", udg, fdg);
         same("batchnorm dbeta + " + an + " = two launches", udb, fdb);
         same("batchnorm_backward_dx + " + an + " = two launches", udx, fdx);
+    }
+}
+
+// Batch norm, an activation and a k x k average pooling (stride k, no padding) in one pass each
+// way: batchnorm_normalize_pool (train and eval) against batchnorm_normalize or
+// batchnorm_forward_eval followed by avg_pool2d_forward, and the backward kernels given the
+// pooled gradient (pool = k) against avg_pool2d_backward followed by the unpooled kernels, bit
+// for bit; the pooled output also against float64.
+static void testBatchNormPool(int N, int C, int H, int W, int k, int groups, int act) {
+    const int L = H * W, P = H / k, Q = W / k;
+    const size_t total = (size_t) N * C * L, pooledTotal = (size_t) N * C * P * Q;
+    auto x = randn(total);
+    for (auto& v : x) v = 1.f + 1.5f * v;
+    auto gamma = randn(C), beta = randn(C);
+    std::vector<float> rm = randn(C), rv(C, 0.8f);
+    const long long m = (long long) N * L;
+    char name[112];
+    std::snprintf(name, sizeof name, "N%d C%d %dx%d pool %d act %d groups %d", N, C, H, W, k, act, groups);
+    int chunk = (int) ((m + groups - 1) / groups);
+    groups = (int) ((m + chunk - 1) / chunk);
+    std::vector<unsigned> tickets(C, 0u);
+    auto part = nans((size_t) C * groups * 3);
+    auto sm = nans(C), si = nans(C);
+    batchnorm_stats<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(), part.data(),
+            tickets.data(), N, C, L, chunk, m, rm.data(), rv.data(), sm.data(), si.data(), nullptr, 0.1f, 1e-5f);
+    const int planes = N * C;
+    for (int eval = 0; eval < 2; eval++) {
+        std::string en = std::string(eval ? "eval " : "train ") + name;
+        const float* mean = eval ? rm.data() : sm.data();
+        const float* scale = eval ? rv.data() : si.data();
+        auto y = nans(total), pooled = nans(pooledTotal);
+        batchnorm_normalize_pool<<<dim3{2, 1, 1}, 128, 0>>>((const float*) x.data(), (const float*) gamma.data(),
+                (const float*) beta.data(), mean, scale, y.data(), pooled.data(), C, H, W, k, (int) pooledTotal, 1e-5f, eval, act);
+        auto y2 = nans(total), pooled2 = nans(pooledTotal);
+        if (eval) {
+            batchnorm_forward_eval<<<dim3{3, 1, 1}, 256, 0>>>((const float*) x.data(), (const float*) gamma.data(),
+                    (const float*) beta.data(), mean, scale, y2.data(), C, L, (int) total, 1e-5f, act);
+        } else {
+            batchnorm_normalize<<<dim3{3, 1, 1}, 256, 0>>>((const float*) x.data(), (const float*) gamma.data(),
+                    (const float*) beta.data(), mean, scale, y2.data(), C, L, (int) total, act);
+        }
+        avg_pool2d_forward<<<dim3{2, 1, 1}, 256, 0>>>((const float*) y2.data(), pooled2.data(), planes, H, W, P, Q, k, k, 0);
+        same("batchnorm_normalize_pool y = two launches, " + en, y2, y);
+        same("batchnorm_normalize_pool pooled = two launches, " + en, pooled2, pooled);
+        std::vector<double> ref(pooledTotal, 0.0);
+        for (size_t o = 0; o < pooledTotal; o++) {
+            size_t plane = o / ((size_t) P * Q);
+            int p = (int) (o / Q % P), q = (int) (o % Q), c = (int) (plane % C);
+            double invstd = eval ? 1 / std::sqrt((double) rv[c] + 1e-5) : (double) si[c];
+            double mu = eval ? rm[c] : sm[c];
+            for (int r = 0; r < k; r++)
+                for (int s2 = 0; s2 < k; s2++) {
+                    double v = gamma[c] * (x[(plane * H + p * k + r) * W + q * k + s2] - mu) * invstd + beta[c];
+                    v = act == NN_ACT_SIGMOID ? 1 / (1 + std::exp(-v)) : act == NN_ACT_RELU ? std::max(v, 0.0) : v;
+                    ref[o] += v / (k * k);
+                }
+        }
+        check("batchnorm_normalize_pool pooled, " + en, ref, pooled, 1e-4);
+        if (eval) {
+            continue;
+        }
+        // Backward from the pooled gradient, against the pooling's own backward launch and then
+        // the unpooled kernels.
+        auto dp = randn(pooledTotal);
+        auto fpart = nans((size_t) C * groups * 2), fdg = nans(C), fdb = nans(C);
+        batchnorm_backward_reduce<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(),
+                (const float*) y.data(), (const float*) dp.data(), (const float*) sm.data(), (const float*) si.data(),
+                fpart.data(), tickets.data(), fdg.data(), fdb.data(), N, C, L, chunk, act, k, W);
+        zeroTickets("batchnorm_backward_reduce pooled, " + en, tickets);
+        auto fdx = nans(total);
+        batchnorm_backward_dx<<<dim3{5, 1, 1}, 256, 0>>>((const float*) x.data(), (const float*) y.data(),
+                (const float*) dp.data(), (const float*) gamma.data(), (const float*) sm.data(), (const float*) si.data(),
+                (const float*) fdg.data(), (const float*) fdb.data(), fdx.data(), C, L, (int) total, (float) m, act, k, W);
+        auto da = nans(total);
+        avg_pool2d_backward<<<dim3{2, 1, 1}, 256, 0>>>((const float*) dp.data(), da.data(), planes, H, W, P, Q, k, k, 0);
+        auto upart = nans((size_t) C * groups * 2), udg = nans(C), udb = nans(C);
+        batchnorm_backward_reduce<<<dim3{(unsigned) groups, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(),
+                (const float*) y.data(), (const float*) da.data(), (const float*) sm.data(), (const float*) si.data(),
+                upart.data(), tickets.data(), udg.data(), udb.data(), N, C, L, chunk, act, 0, 1);
+        auto udx = da;  // in place, as the layers' own ops run it
+        batchnorm_backward_dx<<<dim3{5, 1, 1}, 256, 0>>>((const float*) x.data(), (const float*) y.data(),
+                (const float*) udx.data(), (const float*) gamma.data(), (const float*) sm.data(), (const float*) si.data(),
+                (const float*) udg.data(), (const float*) udb.data(), udx.data(), C, L, (int) total, (float) m, act, 0, 1);
+        same("batchnorm backward partials pooled = three launches, " + en, upart, fpart);
+        same("batchnorm dgamma pooled = three launches, " + en, udg, fdg);
+        same("batchnorm dbeta pooled = three launches, " + en, udb, fdb);
+        same("batchnorm_backward_dx pooled = three launches, " + en, udx, fdx);
     }
 }
 
@@ -713,6 +800,12 @@ int main() {
     testBatchNorm(3, 5, 63, 4);
     testBatchNorm(5, 3, 1031, 300);               // 300 partials: merge threads take several each
     testBatchNorm(16, 2, 2048, 9);                // long slices: four values at a time per thread
+    for (int act : {NN_ACT_IDENTITY, NN_ACT_SIGMOID, NN_ACT_RELU}) {
+        testBatchNormPool(8, 6, 28, 28, 2, 3, act);  // LeNet's first batch norm, Sigmoid and pool
+    }
+    testBatchNormPool(4, 16, 10, 10, 2, 1, NN_ACT_SIGMOID);  // the second
+    testBatchNormPool(3, 5, 9, 6, 3, 4, NN_ACT_RELU);        // 3x3 tiles, H != W
+    testBatchNormPool(2, 3, 7, 5, 1, 2, NN_ACT_SIGMOID);     // 1x1 tiles: no pooling at all
     testPool(6, 28, 28, 2, 2, 0);
     testPool(4, 7, 9, 3, 2, 1);
     testPool(3, 6, 5, 3, 1, 1);                   // overlapping windows

@@ -177,6 +177,46 @@ public interface Backend extends AutoCloseable {
         batchNormBackward(x, dx, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
     }
 
+    /**
+     * Training-mode batch norm, an activation, then average pooling: y = act(batch norm of x) (the
+     * pooling's input, kept for the backward pass; statistics, running statistics and batch
+     * counter as in {@link #batchNormActivationForwardTrain}) and pooled = avgPool(y) under
+     * {@code pool}. By default the ops one after the other; a backend may pool in the normalizing
+     * pass (the CUDA backend does when the windows tile the plane: kernel == stride, no padding,
+     * the kernel dividing H and W) as long as the bits are those of the ops.
+     */
+    default void batchNormActivationPoolForwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
+                                                     Tensor runningVar, Tensor y, Tensor saveMean, Tensor saveInvStd,
+                                                     float momentum, float eps, Tensor batchesTracked, Activation act,
+                                                     PoolSpec pool, Tensor pooled) {
+        batchNormActivationForwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps,
+                batchesTracked, act);
+        avgPool2dForward(y, pooled, pool);
+    }
+
+    /** Eval-mode batch norm, an activation, then average pooling, as above. By default the ops. */
+    default void batchNormActivationPoolForwardEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
+                                                    Tensor runningVar, Tensor y, float eps, Activation act,
+                                                    PoolSpec pool, Tensor pooled) {
+        batchNormActivationForwardEval(x, gamma, beta, runningMean, runningVar, y, eps, act);
+        avgPool2dForward(y, pooled, pool);
+    }
+
+    /**
+     * Backward of {@link #batchNormActivationPoolForwardTrain}, from the activation's output y and
+     * the gradient dPooled of the pooled output: the pooling's backward gives the gradient of y,
+     * then as {@link #batchNormActivationBackward}. dx must not be dPooled. By default the ops,
+     * the pooling's backward writing into dx; a backend may find each element's share of
+     * dPooled inside its passes (the CUDA backend does, for the pools it fuses forward) as long
+     * as the bits are those of the ops.
+     */
+    default void batchNormActivationPoolBackward(Tensor x, Tensor y, Tensor dPooled, PoolSpec pool, Activation act,
+                                                 Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx,
+                                                 Tensor dgamma, Tensor dbeta) {
+        avgPool2dBackward(dPooled, dx, pool);
+        batchNormActivationBackward(x, y, dx, act, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+    }
+
     // ---------------------------------------------------------------- pooling
 
     /** Average pooling (padded zeros counted in the divisor). x (N, C, H, W), y (N, C, P, Q). */

@@ -74,6 +74,17 @@ public record NormGeometry(int n, int c, int hw) {
         return backward(op, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
     }
 
+    /**
+     * Backward of batch norm, an activation and a pooling, from the pooled output's gradient
+     * (checked against the pooling by {@link PoolGeometry}): x, the activation's output y and dx
+     * of one shape; gamma, saveMean, saveInvStd, dgamma, dbeta (C).
+     */
+    public static NormGeometry poolBackward(String op, Tensor x, Tensor y, Tensor gamma, Tensor saveMean,
+                                            Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta) {
+        of(op, x, "y", y);
+        return backward(op, x, dx, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+    }
+
     private static NormGeometry of(String op, Tensor x, String yName, Tensor y) {
         Shape xs = Checks.shape(op, "x", x);
         Shape ys = Checks.shape(op, yName, y);

@@ -39,7 +39,11 @@ public record PoolGeometry(int planes, int h, int w, int p, int q, int kernel, i
         return (long) planes * p * q;
     }
 
-    private static PoolGeometry of(String op, String xName, Tensor x, String yName, Tensor y, PoolSpec spec) {
+    /**
+     * The pooling of {@code x} (N, C, H, W) into {@code y} (N, C, P, Q) under {@code spec}, the
+     * two named as given in the messages (for ops that pool inside another op).
+     */
+    public static PoolGeometry of(String op, String xName, Tensor x, String yName, Tensor y, PoolSpec spec) {
         if (spec == null) {
             throw new IllegalArgumentException(op + ": spec must not be null");
         }

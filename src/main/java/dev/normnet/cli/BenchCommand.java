@@ -77,8 +77,9 @@ public final class BenchCommand implements Callable<Integer> {
     int kernelBatch;
     @Option(names = "--no-large", description = "with --kernels: skip the large shape (N=256, C=16, H=W=106) (default: off)")
     boolean noLarge;
-    @Option(names = "--no-fuse", description = "run each Sigmoid or ReLU after a batch norm as its own op instead of inside"
-            + " the batch norm's (the same results; to measure what fusing saves) (default: off)")
+    @Option(names = "--no-fuse", description = "run each Sigmoid or ReLU after a batch norm, and an average pooling after"
+            + " them, as its own op instead of inside the batch norm's (the same results; to measure what fusing saves)"
+            + " (default: off)")
     boolean noFuse;
 
     private final PrintStream out;

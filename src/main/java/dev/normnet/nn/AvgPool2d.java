@@ -45,6 +45,12 @@ public final class AvgPool2d extends Layer {
         return MaxPool2d.poolShape("AvgPool2d", input, spec);
     }
 
+    /** A batch norm before this pooling (an activation between them or not) may pool inside its own ops. */
+    @Override
+    protected PoolSpec fusableAveragePool() {
+        return spec;
+    }
+
     @Override
     protected Step bind(Backend backend, Scratch scratch, Tensor x, Tensor y, Tensor dx, Tensor dy) {
         return new Step() {

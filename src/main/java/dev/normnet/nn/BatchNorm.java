@@ -3,6 +3,7 @@ package dev.normnet.nn;
 import dev.normnet.backend.Activation;
 import dev.normnet.backend.Backend;
 import dev.normnet.backend.NormGeometry;
+import dev.normnet.backend.PoolSpec;
 import dev.normnet.tensor.Shape;
 import dev.normnet.tensor.Tensor;
 
@@ -164,6 +165,39 @@ public final class BatchNorm extends Layer {
                     public void backward() {
                         backend.batchNormActivationBackward(x, actY, actDy, act, gamma, saveMean, saveInvStd, dxOut,
                                 dgamma, dbeta);
+                    }
+
+                    @Override
+                    protected Step fusePool(PoolSpec spec, Tensor pooled, Tensor dPooled) {
+                        return pooledStep(act, actY, spec, pooled, dPooled);
+                    }
+                };
+            }
+
+            /** The backend's batch norm with the pooling ({@link Backend#batchNormActivationPoolForwardTrain}). */
+            @Override
+            protected Step fusePool(PoolSpec spec, Tensor pooled, Tensor dPooled) {
+                return pooledStep(Activation.IDENTITY, y, spec, pooled, dPooled);
+            }
+
+            /** act's output actY is the pooling's input. */
+            private Step pooledStep(Activation act, Tensor actY, PoolSpec spec, Tensor pooled, Tensor dPooled) {
+                return new Step() {
+                    @Override
+                    public void forward(boolean training) {
+                        if (training) {
+                            backend.batchNormActivationPoolForwardTrain(x, gamma, beta, runningMean, runningVar, actY,
+                                    saveMean, saveInvStd, momentum, eps, batchesTracked, act, spec, pooled);
+                        } else {
+                            backend.batchNormActivationPoolForwardEval(x, gamma, beta, runningMean, runningVar, actY,
+                                    eps, act, spec, pooled);
+                        }
+                    }
+
+                    @Override
+                    public void backward() {
+                        backend.batchNormActivationPoolBackward(x, actY, dPooled, spec, act, gamma, saveMean,
+                                saveInvStd, dxOut, dgamma, dbeta);
                     }
                 };
             }

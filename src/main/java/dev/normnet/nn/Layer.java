@@ -2,6 +2,7 @@ package dev.normnet.nn;
 
 import dev.normnet.backend.Activation;
 import dev.normnet.backend.Backend;
+import dev.normnet.backend.PoolSpec;
 import dev.normnet.tensor.Shape;
 import dev.normnet.tensor.Tensor;
 
@@ -96,6 +97,15 @@ public abstract class Layer {
         return null;
     }
 
+    /**
+     * The pooling this layer is, when it is an average pooling that a batch norm before it (with
+     * or without an activation between) may run inside its own ops (see {@link Step#fusePool});
+     * null for every other layer.
+     */
+    protected PoolSpec fusableAveragePool() {
+        return null;
+    }
+
     /** True when the output is the input seen with another shape (no op runs, no buffer is allocated). */
     protected boolean isView() {
         return false;
@@ -155,6 +165,17 @@ public abstract class Layer {
          * backward), and allocate nothing.
          */
         protected Step fuse(Activation act, Tensor y, Tensor dy) {
+            return null;
+        }
+
+        /**
+         * A step that does this one's work followed by average pooling of its output under
+         * {@code spec}, writing the pooled output {@code pooled} and, in backward, reading its
+         * gradient {@code dPooled}; the gradient of this step's output is found inside the fused
+         * ops and never written. Null when this step cannot (the default). The same rules as
+         * {@link #fuse}: the bits of the separate steps, this step's scratch, nothing allocated.
+         */
+        protected Step fusePool(PoolSpec spec, Tensor pooled, Tensor dPooled) {
             return null;
         }
     }

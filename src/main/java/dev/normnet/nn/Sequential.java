@@ -1,6 +1,7 @@
 package dev.normnet.nn;
 
 import dev.normnet.backend.Backend;
+import dev.normnet.backend.PoolSpec;
 import dev.normnet.tensor.Shape;
 import dev.normnet.tensor.Tensor;
 
@@ -89,10 +90,11 @@ public final class Sequential implements AutoCloseable {
     }
 
     /**
-     * Whether plans run an activation (Sigmoid, ReLU) as part of the batch norm before it, one
-     * backend op each way for the pair (see {@link Plan}); true by default. The fused ops compute
-     * the same bits as the layers' own, so this changes only the number of passes and launches;
-     * false is for measuring that. Set it before the first plan is made.
+     * Whether plans run an activation (Sigmoid, ReLU) and an average pooling after a batch norm
+     * as part of the batch norm, one backend op each way for the group (see {@link Plan}); true
+     * by default. The fused ops compute the same bits as the layers' own, so this changes only
+     * the number of passes, launches and buffers; false is for measuring that. Set it before the
+     * first plan is made.
      *
      * @throws IllegalStateException when the model already has plans
      */
@@ -476,7 +478,11 @@ public final class Sequential implements AutoCloseable {
      * {@link #optFuseActivations} turned it off. Its output buffer then holds the activation's
      * output, as it does unfused (in place); in backward, the pair's shared gradient buffer holds
      * the gradient of the activation's output, the batch norm's output gradient being found
-     * inside the fused op and never written.
+     * inside the fused op and never written. An average pooling right after the pair (or right
+     * after a batch norm) joins it ({@link Backend#batchNormActivationPoolForwardTrain} and its
+     * eval and backward forms): the pooling's input still holds the activation's output, but its
+     * gradient is found inside the fused ops, so the plan allocates no buffer for it and
+     * {@link #activationGradient} is null there.
      */
     public final class Plan {
         private final int batch;
@@ -539,6 +545,14 @@ public final class Sequential implements AutoCloseable {
                             && layer.fusableActivation() != null && fused.get(fused.size() - 1) == steps[i - 1]
                             ? steps[i - 1].fuse(layer.fusableActivation(), activations[i + 1], activationGrads[i + 1])
                             : null;
+                    PoolSpec pool = layer.fusableAveragePool();
+                    if (pair == null && fuseActivations && pool != null && i > 0) {
+                        // The run before covers layer i - 1; only a batch norm (with its activation) accepts.
+                        pair = fused.get(fused.size() - 1).fusePool(pool, activations[i + 1], activationGrads[i + 1]);
+                        if (pair != null) {
+                            releaseInnerGradient(fusedLast.size() == 1 ? 0 : fusedLast.get(fusedLast.size() - 2) + 1, i);
+                        }
+                    }
                     if (pair != null) {
                         fused.set(fused.size() - 1, pair);
                         fusedLast.set(fusedLast.size() - 1, i);
@@ -555,7 +569,25 @@ public final class Sequential implements AutoCloseable {
             runLast = fusedLast.stream().mapToInt(Integer::intValue).toArray();
         }
 
-        /** Backend ops each way: the layers' steps, an activation fused into the batch norm before it counted once. */
+        /**
+         * Frees the gradient buffer of the outputs of layers first..last-1 (the inside of a fused
+         * run that pools: layer first is the batch norm, last the pooling; in place, they share one
+         * buffer), which the fused backward never writes, and leaves those entries null.
+         */
+        private void releaseInnerGradient(int first, int last) {
+            Tensor inner = activationGrads[first + 1];
+            for (int k = first + 1; k <= last; k++) {
+                if (activationGrads[k] != inner) {
+                    throw new IllegalStateException("layers " + first + ".." + last + " do not share one gradient buffer");
+                }
+                activationGrads[k] = null;
+            }
+            if (inner != null && owned.remove(inner)) {
+                inner.close();
+            }
+        }
+
+        /** Backend ops each way: the layers' steps, an activation or pooling fused into the batch norm before it counted once. */
         public int runCount() {
             return runs.length;
         }
@@ -601,7 +633,8 @@ public final class Sequential implements AutoCloseable {
          * {@link #backward()}; null when the plan has no gradients or nothing needs that one
          * (no layer before i has parameters). For an activation fused into the batch norm before
          * it, this is the buffer it shares with its output's gradient, and holds that (see
-         * {@link Plan}).
+         * {@link Plan}); it is null inside a fused run that pools (the input of the activation
+         * and of the pooling).
          */
         public Tensor activationGradient(int i) {
             return activationGrads[i];

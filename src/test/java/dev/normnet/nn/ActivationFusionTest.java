@@ -77,13 +77,16 @@ class ActivationFusionTest {
             List<Layer> layers = m.layers();
             // An activation in place after a batch norm has one gradient buffer for its input and
             // output (and views of it after): unfused it ends holding the input's gradient, fused
-            // the output's (the batch norm's output gradient is never written). Every other
-            // input gradient is compared.
+            // the output's (the batch norm's output gradient is never written); with an average
+            // pooling fused after them the fused plan has none. Every other input gradient is
+            // compared.
             boolean[] shared = new boolean[layers.size() + 1];
             for (int i = 0; i < layers.size(); i++) {
                 boolean fusedActivation = i > 0 && layers.get(i - 1) instanceof BatchNorm
                         && layers.get(i).fusableActivation() != null;
-                shared[i] |= fusedActivation;
+                boolean fusedPool = layers.get(i).fusableAveragePool() != null && (shared[i]
+                        || i > 0 && layers.get(i - 1) instanceof BatchNorm);
+                shared[i] |= fusedActivation || fusedPool;
                 shared[i + 1] = fusedActivation || shared[i] && layers.get(i).isView();
                 if (plan.activationGradient(i) != null && !shared[i]) {
                     out.put("input gradient of layer " + i + ", step " + step, plan.activationGradient(i).toArray());
@@ -170,15 +173,22 @@ class ActivationFusionTest {
     @Test
     void thePlanCallsTheFusedOps() {
         Map<String, Integer> fused = opsCalled("lenet-bn", true);
-        assertEquals(4, fused.get("batchNormActivationForwardTrain"), fused.toString());
-        assertEquals(4, fused.get("batchNormActivationForwardEval"), fused.toString());
-        assertEquals(4, fused.get("batchNormActivationBackward"), fused.toString());
+        // conv1 and conv2's batch norms with their Sigmoids and pools, fc1 and fc2's with their Sigmoids
+        for (String pair : List.of("batchNormActivationForwardTrain", "batchNormActivationForwardEval",
+                "batchNormActivationBackward", "batchNormActivationPoolForwardTrain", "batchNormActivationPoolForwardEval",
+                "batchNormActivationPoolBackward")) {
+            assertEquals(2, fused.get(pair), pair + ": " + fused);
+        }
         assertNull(fused.get("sigmoidForward"), fused.toString());
         assertNull(fused.get("sigmoidBackward"), fused.toString());
+        assertNull(fused.get("avgPool2dForward"), fused.toString());
+        assertNull(fused.get("avgPool2dBackward"), fused.toString());
         Map<String, Integer> unfused = opsCalled("lenet-bn", false);
         assertEquals(8, unfused.get("sigmoidForward"), "4 in training, 4 in eval: " + unfused);
         assertEquals(4, unfused.get("sigmoidBackward"), unfused.toString());
         assertNull(unfused.get("batchNormActivationForwardTrain"), unfused.toString());
+        assertNull(unfused.get("batchNormActivationPoolForwardTrain"), unfused.toString());
+        assertEquals(2, unfused.get("avgPool2dBackward"), unfused.toString());
         Map<String, Integer> mlp = opsCalled("mlp-bn", true);
         assertEquals(2, mlp.get("batchNormActivationBackward"), mlp.toString());
         assertNull(mlp.get("reluForward"), mlp.toString());
@@ -190,8 +200,8 @@ class ActivationFusionTest {
             Sequential fused = model("lenet-bn", true).to(cpu);
             Sequential unfused = model("lenet-bn", false).to(cpu);
             assertEquals(16, fused.layers().size());
-            assertEquals(12, fused.plan(4).runCount(), "four BN + Sigmoid pairs");
-            assertEquals(12, fused.forwardPlan(3).runCount());
+            assertEquals(10, fused.plan(4).runCount(), "four BN + Sigmoid pairs, two with their pools");
+            assertEquals(10, fused.forwardPlan(3).runCount());
             assertEquals(16, unfused.plan(4).runCount());
             fused.close();
             unfused.close();
@@ -201,6 +211,58 @@ class ActivationFusionTest {
                     new Linear(4), new Sigmoid()).build(Shape.of(2, 3, 3), 1).to(cpu);
             assertEquals(6, odd.plan(5).runCount());
             odd.close();
+        }
+    }
+
+    /**
+     * An average pooling right after a batch norm, or after the activation fused into it, joins
+     * the batch norm's ops: the same bits as the layers' own ops on both CPU backends, whatever the
+     * pooling (windows that tile the plane or not: the CUDA backend fuses only the former), one
+     * run fewer, and no gradient buffer for the inside of the group. A max pooling, a pooling
+     * after a convolution, and a second pooling stay on their own.
+     */
+    @Test
+    void averagePoolsJoinTheBatchNormBeforeThem() {
+        record Case(String name, Supplier<Sequential> model, int fusedRuns, int unfusedRuns, int[] noGradient) {
+        }
+        List<Case> cases = List.of(
+                new Case("BN first, then a 2x2 pool", () -> new Sequential(new BatchNorm(), new AvgPool2d(2),
+                        new Flatten(), new Linear(3)).build(Shape.of(2, 4, 6), 5), 3, 4, new int[] {1}),
+                new Case("conv, BN, ReLU, 3x3 tiles", () -> new Sequential(new Conv2d(3, 3, 1, 1, true), new BatchNorm(),
+                        new ReLU(), new AvgPool2d(3), new Flatten(), new Linear(4)).build(Shape.of(2, 6, 9), 6),
+                        4, 6, new int[] {2, 3}),
+                new Case("overlapping windows", () -> new Sequential(new Conv2d(2, 3), new BatchNorm(), new Sigmoid(),
+                        new AvgPool2d(3, 2), new Flatten(), new Linear(2)).build(Shape.of(1, 9, 9), 7),
+                        4, 6, new int[] {2, 3}),
+                new Case("a max pool, a pool after a conv, a second pool", () -> new Sequential(new BatchNorm(),
+                        new Sigmoid(), new MaxPool2d(2), new Conv2d(2, 1), new AvgPool2d(2), new BatchNorm(),
+                        new AvgPool2d(2), new AvgPool2d(1), new Flatten(), new Linear(2)).build(Shape.of(2, 8, 8), 8),
+                        8, 10, new int[] {6}));
+        for (Case c : cases) {
+            for (Supplier<Backend> backends : List.<Supplier<Backend>>of(() -> new CpuBackend(2),
+                    () -> new VectorCpuBackend(2))) {
+                try (Backend a = backends.get(); Backend b = backends.get()) {
+                    Sequential fused = c.model().get();
+                    Sequential unfused = c.model().get().optFuseActivations(false);
+                    fused.to(a);
+                    unfused.to(a);
+                    assertEquals(c.fusedRuns(), fused.plan(BATCH).runCount(), c.name());
+                    assertEquals(c.fusedRuns(), fused.forwardPlan(BATCH).runCount(), c.name());
+                    assertEquals(c.unfusedRuns(), unfused.plan(BATCH).runCount(), c.name());
+                    for (int i : c.noGradient()) {
+                        assertNull(fused.plan(BATCH).activationGradient(i), c.name() + ": input gradient of layer " + i);
+                        assertTrue(unfused.plan(BATCH).activationGradient(i) != null, c.name() + ": layer " + i);
+                    }
+                    fused.close();
+                    unfused.close();
+                    Map<String, float[]> expected = run(c.model().get().optFuseActivations(false), a, false);
+                    Map<String, float[]> actual = run(c.model().get(), b, false);
+                    assertSameBits(expected, actual, c.name() + " on " + a.describe());
+                    Map<String, float[]> watched = run(c.model().get(), b, true);
+                    Map<String, float[]> watchedUnfused = run(c.model().get().optFuseActivations(false), a, true);
+                    assertSameBits(watchedUnfused, watched, c.name() + ", watched, on " + a.describe());
+                }
+            }
         }
     }
 

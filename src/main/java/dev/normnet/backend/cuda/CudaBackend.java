@@ -202,8 +202,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void batchNormForwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
                                       Tensor y, Tensor saveMean, Tensor saveInvStd, float momentum, float eps) {
-        batchNorm.forwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps, null,
-                Activation.IDENTITY);
+        batchNorm.forwardTrain("batchNormForwardTrain", x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd,
+                momentum, eps, null, Activation.IDENTITY, null, null);
     }
 
     /** The count rides on the statistics launch (channel 0's merge), not a launch of its own. */
@@ -211,8 +211,9 @@ public final class CudaBackend implements Backend {
     public void batchNormForwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
                                       Tensor y, Tensor saveMean, Tensor saveInvStd, float momentum, float eps,
                                       Tensor batchesTracked) {
-        batchNorm.forwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps,
-                Objects.requireNonNull(batchesTracked, "batchNormForwardTrain: batchesTracked"), Activation.IDENTITY);
+        batchNorm.forwardTrain("batchNormForwardTrain", x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd,
+                momentum, eps, Objects.requireNonNull(batchesTracked, "batchNormForwardTrain: batchesTracked"),
+                Activation.IDENTITY, null, null);
     }
 
     /** The activation rides on the normalizing launch: the same bits as the two ops, one launch. */
@@ -220,29 +221,30 @@ public final class CudaBackend implements Backend {
     public void batchNormActivationForwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
                                                 Tensor runningVar, Tensor y, Tensor saveMean, Tensor saveInvStd,
                                                 float momentum, float eps, Tensor batchesTracked, Activation act) {
-        batchNorm.forwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps,
-                Objects.requireNonNull(batchesTracked, "batchNormActivationForwardTrain: batchesTracked"),
-                Objects.requireNonNull(act, "batchNormActivationForwardTrain: act"));
+        batchNorm.forwardTrain("batchNormForwardTrain", x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd,
+                momentum, eps, Objects.requireNonNull(batchesTracked, "batchNormActivationForwardTrain: batchesTracked"),
+                Objects.requireNonNull(act, "batchNormActivationForwardTrain: act"), null, null);
     }
 
     @Override
     public void batchNormForwardEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
                                      Tensor y, float eps) {
-        batchNorm.forwardEval(x, gamma, beta, runningMean, runningVar, y, eps, Activation.IDENTITY);
+        batchNorm.forwardEval("batchNormForwardEval", x, gamma, beta, runningMean, runningVar, y, eps, Activation.IDENTITY,
+                null, null);
     }
 
     @Override
     public void batchNormActivationForwardEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
                                                Tensor runningVar, Tensor y, float eps, Activation act) {
-        batchNorm.forwardEval(x, gamma, beta, runningMean, runningVar, y, eps,
-                Objects.requireNonNull(act, "batchNormActivationForwardEval: act"));
+        batchNorm.forwardEval("batchNormForwardEval", x, gamma, beta, runningMean, runningVar, y, eps,
+                Objects.requireNonNull(act, "batchNormActivationForwardEval: act"), null, null);
     }
 
     @Override
     public void batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
                                   Tensor dx, Tensor dgamma, Tensor dbeta) {
         batchNorm.backward("batchNormBackward", x, null, dy, Activation.IDENTITY, gamma, saveMean, saveInvStd, dx,
-                dgamma, dbeta);
+                dgamma, dbeta, null);
     }
 
     /** The activation's gradient is found inside both element passes: no launch of its own, no tensor written. */
@@ -252,7 +254,57 @@ public final class CudaBackend implements Backend {
                                             Tensor dbeta) {
         batchNorm.backward("batchNormActivationBackward", x, y, dy,
                 Objects.requireNonNull(act, "batchNormActivationBackward: act"), gamma, saveMean, saveInvStd, dx,
-                dgamma, dbeta);
+                dgamma, dbeta, null);
+    }
+
+    /**
+     * A pooling whose windows tile the plane (kernel == stride, no padding) rides on the
+     * normalizing launch: one thread per pooled output writes its tile of y and the pooled value,
+     * the same bits as the ops; any other pooling runs as its own op.
+     */
+    @Override
+    public void batchNormActivationPoolForwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
+                                                    Tensor runningVar, Tensor y, Tensor saveMean, Tensor saveInvStd,
+                                                    float momentum, float eps, Tensor batchesTracked, Activation act,
+                                                    PoolSpec pool, Tensor pooled) {
+        String op = "batchNormActivationPoolForwardTrain";
+        if (!CudaBatchNorm.tiles(pool, y)) {
+            Backend.super.batchNormActivationPoolForwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean,
+                    saveInvStd, momentum, eps, batchesTracked, act, pool, pooled);
+            return;
+        }
+        batchNorm.forwardTrain(op, x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps,
+                Objects.requireNonNull(batchesTracked, op + ": batchesTracked"), Objects.requireNonNull(act, op + ": act"),
+                pool, pooled);
+    }
+
+    @Override
+    public void batchNormActivationPoolForwardEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
+                                                   Tensor runningVar, Tensor y, float eps, Activation act,
+                                                   PoolSpec pool, Tensor pooled) {
+        String op = "batchNormActivationPoolForwardEval";
+        if (!CudaBatchNorm.tiles(pool, y)) {
+            Backend.super.batchNormActivationPoolForwardEval(x, gamma, beta, runningMean, runningVar, y, eps, act, pool,
+                    pooled);
+            return;
+        }
+        batchNorm.forwardEval(op, x, gamma, beta, runningMean, runningVar, y, eps,
+                Objects.requireNonNull(act, op + ": act"), pool, pooled);
+    }
+
+    /** For the poolings fused forward: each element's share of dPooled is found inside both passes, nothing written. */
+    @Override
+    public void batchNormActivationPoolBackward(Tensor x, Tensor y, Tensor dPooled, PoolSpec pool, Activation act,
+                                                Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx,
+                                                Tensor dgamma, Tensor dbeta) {
+        String op = "batchNormActivationPoolBackward";
+        if (!CudaBatchNorm.tiles(pool, y)) {
+            Backend.super.batchNormActivationPoolBackward(x, y, dPooled, pool, act, gamma, saveMean, saveInvStd, dx,
+                    dgamma, dbeta);
+            return;
+        }
+        batchNorm.backward(op, x, y, dPooled, Objects.requireNonNull(act, op + ": act"), gamma, saveMean, saveInvStd, dx,
+                dgamma, dbeta, pool);
     }
 
     @Override

@@ -3,6 +3,8 @@ package dev.normnet.backend.cuda;
 import dev.normnet.backend.Activation;
 import dev.normnet.backend.ElementwiseGeometry;
 import dev.normnet.backend.NormGeometry;
+import dev.normnet.backend.PoolGeometry;
+import dev.normnet.backend.PoolSpec;
 import dev.normnet.tensor.Tensor;
 import jcuda.driver.CUdeviceptr;
 
@@ -13,12 +15,15 @@ import jcuda.driver.CUdeviceptr;
  * last block of each channel to finish (a ticket per channel: {@link OpContext#tickets}) merges
  * the channel's partials in fixed order, so each reduction is one launch. An activation after the
  * batch norm rides on the element-wise kernels ({@code act}: the normalize pass writes act(y); the backward passes
- * take the activation's output and gradient).
+ * take the activation's output and gradient), and so does an average pooling after it whose windows tile the plane
+ * ({@link #tiles}): the normalizing pass also writes the pooled output, and the backward passes take the pooled
+ * gradient.
  */
 final class CudaBatchNorm {
     private final OpContext ctx;
     private final Kernel stats;
     private final Kernel normalize;
+    private final Kernel normalizePool;
     private final Kernel forwardEval;
     private final Kernel backwardReduce;
     private final Kernel backwardDx;
@@ -27,20 +32,32 @@ final class CudaBatchNorm {
         this.ctx = ctx;
         stats = ctx.kernel("batchnorm_stats");
         normalize = ctx.kernel("batchnorm_normalize");
+        normalizePool = ctx.kernel("batchnorm_normalize_pool");
         forwardEval = ctx.kernel("batchnorm_forward_eval");
         backwardReduce = ctx.kernel("batchnorm_backward_reduce");
         backwardDx = ctx.kernel("batchnorm_backward_dx");
     }
 
     /**
+     * Whether {@code pool} after a batch norm of output {@code y} rides on its kernels: windows
+     * that tile the plane (kernel == stride, no padding, the kernel dividing H and W).
+     */
+    static boolean tiles(PoolSpec pool, Tensor y) {
+        if (pool == null || pool.kernel() != pool.stride() || pool.pad() != 0 || y == null || y.shape().rank() != 4) {
+            return false;
+        }
+        return y.shape().dim(2) % pool.kernel() == 0 && y.shape().dim(3) % pool.kernel() == 0;
+    }
+
+    /**
      * Batch statistics (partials (C, G, 3) merged by each channel's last block: running
      * statistics, saveMean, saveInvStd, and batchesTracked[0] += 1 when batchesTracked is not
-     * null), then y = act(...): two launches.
+     * null), then y = act(...), and with {@code pool} (null for none; it must {@link #tiles})
+     * pooled = avgPool(y) in the same pass: two launches.
      */
-    void forwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+    void forwardTrain(String op, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
                       Tensor y, Tensor saveMean, Tensor saveInvStd, float momentum, float eps, Tensor batchesTracked,
-                      Activation act) {
-        String op = "batchNormForwardTrain";
+                      Activation act, PoolSpec pool, Tensor pooled) {
         CudaTensor cx = ctx.cuda(op, "x", x);
         CudaTensor cg = ctx.cuda(op, "gamma", gamma);
         CudaTensor cb = ctx.cuda(op, "beta", beta);
@@ -59,16 +76,47 @@ final class CudaBatchNorm {
         ctx.launch(stats, split.groups(), g.c(), 1, LaunchGeometry.REDUCE_THREADS, 0, g,
                 OpContext.args().ptr(cx).raw(partials).raw(ctx.tickets(g.c())).i(g.n()).i(g.c()).i(g.hw()).i(split.chunk())
                         .l(g.m()).ptr(crm).ptr(crv).ptr(csm).ptr(csi).ptrOrNull(cbt).f(momentum).f(eps));
+        if (pool != null) {
+            normalizePool(op, cx, cg, cb, csm, csi, cy, pooled, pool, eps, false, act, g);
+            return;
+        }
         int total = Math.toIntExact(g.size());
         ctx.launch(normalize, LaunchGeometry.strideBlocks(total), 1, 1, LaunchGeometry.THREADS, 0, g,
                 OpContext.args().ptr(cx).ptr(cg).ptr(cb).ptr(csm).ptr(csi).ptr(cy).i(g.c()).i(g.hw()).i(total)
                         .i(act.ordinal()));
     }
 
-    /** y = act(...) from the running statistics, one element-wise launch. */
-    void forwardEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, Tensor y, float eps,
-                     Activation act) {
-        String op = "batchNormForwardEval";
+    /** batchnorm_normalize_pool: one thread per pooled output, its tile of y written on the way. */
+    private void normalizePool(String op, CudaTensor cx, CudaTensor cg, CudaTensor cb, CudaTensor mean, CudaTensor scale,
+                               CudaTensor cy, Tensor pooled, PoolSpec pool, float eps, boolean eval, Activation act,
+                               NormGeometry g) {
+        requireTiles(op, pool, cy);
+        CudaTensor cp = ctx.cuda(op, "pooled", pooled);
+        PoolGeometry pg = PoolGeometry.of(op, "y", cy, "pooled", cp, pool);
+        int total = Math.toIntExact(pg.outputSize());
+        ctx.launch(normalizePool, LaunchGeometry.strideBlocks(total), 1, 1, LaunchGeometry.THREADS, 0, g,
+                OpContext.args().ptr(cx).ptr(cg).ptr(cb).ptr(mean).ptr(scale).ptr(cy).ptr(cp).i(g.c()).i(pg.h())
+                        .i(pg.w()).i(pool.kernel()).i(total).f(eps).i(eval ? 1 : 0).i(act.ordinal()));
+    }
+
+    /** Whether two windows share an element of one storage. */
+    private static boolean overlap(CudaTensor a, CudaTensor b) {
+        return a.storage() == b.storage() && a.offset() < b.offset() + b.size() && b.offset() < a.offset() + a.size();
+    }
+
+    private static void requireTiles(String op, PoolSpec pool, Tensor y) {
+        if (!tiles(pool, y)) {
+            throw new IllegalArgumentException(op + ": the pooling " + pool + " does not tile y " + y.shape()
+                    + " (kernel == stride, no padding, the kernel dividing H and W)");
+        }
+    }
+
+    /**
+     * y = act(...) from the running statistics, and with {@code pool} (null for none; it must
+     * {@link #tiles}) pooled = avgPool(y): one element-wise launch.
+     */
+    void forwardEval(String op, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, Tensor y,
+                     float eps, Activation act, PoolSpec pool, Tensor pooled) {
         CudaTensor cx = ctx.cuda(op, "x", x);
         CudaTensor cg = ctx.cuda(op, "gamma", gamma);
         CudaTensor cb = ctx.cuda(op, "beta", beta);
@@ -76,6 +124,10 @@ final class CudaBatchNorm {
         CudaTensor crv = ctx.cuda(op, "runningVar", runningVar);
         CudaTensor cy = ctx.cuda(op, "y", y);
         NormGeometry g = NormGeometry.forwardEval(op, cx, cg, cb, crm, crv, cy);
+        if (pool != null) {
+            normalizePool(op, cx, cg, cb, crm, crv, cy, pooled, pool, eps, true, act, g);
+            return;
+        }
         int total = Math.toIntExact(g.size());
         ctx.launch(forwardEval, LaunchGeometry.strideBlocks(total), 1, 1, LaunchGeometry.THREADS, 0, g,
                 OpContext.args().ptr(cx).ptr(cg).ptr(cb).ptr(crm).ptr(crv).ptr(cy).i(g.c()).i(g.hw()).i(total).f(eps)
@@ -86,12 +138,14 @@ final class CudaBatchNorm {
      * sum(dy) and sum(dy * xhat) per channel (partials (C, G, 2) merged by each channel's last
      * block: dbeta, dgamma), then dx: two launches; dy is the batch norm's output gradient, found
      * from the activation's output ay and its gradient ady (ay is not read, and may be null, for
-     * the identity).
+     * the identity); with {@code pool} (null for none; it must {@link #tiles}) ady is the gradient
+     * of the average pooling of ay, (N, C, H/k, W/k), and each element's share is found inside
+     * both passes.
      */
     void backward(String op, Tensor x, Tensor ay, Tensor ady, Activation act, Tensor gamma, Tensor saveMean,
-                  Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta) {
+                  Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta, PoolSpec pool) {
         CudaTensor cx = ctx.cuda(op, "x", x);
-        CudaTensor cdy = ctx.cuda(op, "dy", ady);
+        CudaTensor cdy = ctx.cuda(op, pool == null ? "dy" : "dPooled", ady);
         CudaTensor cay = act == Activation.IDENTITY ? ctx.cudaOrNull(op, "y", ay) : ctx.cuda(op, "y", ay);
         CudaTensor cg = ctx.cuda(op, "gamma", gamma);
         CudaTensor csm = ctx.cuda(op, "saveMean", saveMean);
@@ -99,16 +153,31 @@ final class CudaBatchNorm {
         CudaTensor cdx = ctx.cuda(op, "dx", dx);
         CudaTensor cdg = ctx.cuda(op, "dgamma", dgamma);
         CudaTensor cdb = ctx.cuda(op, "dbeta", dbeta);
-        NormGeometry g = act == Activation.IDENTITY ? NormGeometry.backward(op, cx, cdy, cg, csm, csi, cdx, cdg, cdb)
-                : NormGeometry.activationBackward(op, cx, cay, cdy, cg, csm, csi, cdx, cdg, cdb);
+        NormGeometry g;
+        int poolK = 0;
+        if (pool == null) {
+            g = act == Activation.IDENTITY ? NormGeometry.backward(op, cx, cdy, cg, csm, csi, cdx, cdg, cdb)
+                    : NormGeometry.activationBackward(op, cx, cay, cdy, cg, csm, csi, cdx, cdg, cdb);
+        } else {
+            // y and dx as x, dPooled as y pooled (ay is written by the forward pass for the identity too).
+            CudaTensor y = ctx.cuda(op, "y", ay);
+            g = NormGeometry.poolBackward(op, cx, y, cg, csm, csi, cdx, cdg, cdb);
+            requireTiles(op, pool, y);
+            PoolGeometry.of(op, "y", y, "dPooled", cdy, pool);
+            if (overlap(cdx, cdy)) {
+                throw new IllegalArgumentException(op + ": dx must not be dPooled");
+            }
+            poolK = pool.kernel();
+        }
+        int width = pool == null ? 1 : x.shape().dim(3);  // the plane's width, read only with pooling
         LaunchGeometry.Split split = LaunchGeometry.batchNormSplit(g.m());
         CUdeviceptr partials = ctx.scratch("batchnorm_backward", 2L * g.c() * split.groups());  // (C, G, 2)
         ctx.launch(backwardReduce, split.groups(), g.c(), 1, LaunchGeometry.REDUCE_THREADS, 0, g,
                 OpContext.args().ptr(cx).ptrOrNull(cay).ptr(cdy).ptr(csm).ptr(csi).raw(partials).raw(ctx.tickets(g.c()))
-                        .ptr(cdg).ptr(cdb).i(g.n()).i(g.c()).i(g.hw()).i(split.chunk()).i(act.ordinal()));
+                        .ptr(cdg).ptr(cdb).i(g.n()).i(g.c()).i(g.hw()).i(split.chunk()).i(act.ordinal()).i(poolK).i(width));
         int total = Math.toIntExact(g.size());
         ctx.launch(backwardDx, LaunchGeometry.strideBlocks(total), 1, 1, LaunchGeometry.THREADS, 0, g,
                 OpContext.args().ptr(cx).ptrOrNull(cay).ptr(cdy).ptr(cg).ptr(csm).ptr(csi).ptr(cdg).ptr(cdb).ptr(cdx)
-                        .i(g.c()).i(g.hw()).i(total).f((float) g.m()).i(act.ordinal()));
+                        .i(g.c()).i(g.hw()).i(total).f((float) g.m()).i(act.ordinal()).i(poolK).i(width));
     }
 }

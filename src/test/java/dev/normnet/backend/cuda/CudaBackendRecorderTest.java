@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.normnet.backend.Activation;
 import dev.normnet.backend.ConvSpec;
 import dev.normnet.backend.PoolSpec;
 import dev.normnet.backend.ResidentImages;
@@ -85,6 +86,11 @@ class CudaBackendRecorderTest {
         Tensor h = t(n, 120);
         Tensor c120 = t(120);
         be.batchNormForwardTrain(h, c120, c120, c120, c120, h, c120, c120, 0.1f, 1e-5f);
+        Tensor a1 = t(n, 6, 28, 28);
+        be.batchNormActivationPoolForwardTrain(y1, c6, c6, c6, c6, a1, c6, c6, 0.1f, 1e-5f, t(1), Activation.SIGMOID, pool,
+                x2);
+        be.batchNormActivationPoolForwardEval(y1, c6, c6, c6, c6, a1, 1e-5f, Activation.SIGMOID, pool, x2);
+        be.batchNormActivationPoolBackward(y1, a1, x2, pool, Activation.SIGMOID, c6, c6, c6, t(n, 6, 28, 28), c6, c6);
         be.avgPool2dForward(y1, x2, pool);
         be.avgPool2dBackward(x2, y1, pool);
         be.maxPool2dForward(y1, x2, pool);
@@ -140,6 +146,65 @@ class CudaBackendRecorderTest {
                 () -> be.batchNormForwardTrain(x, c6, c6, c6, c6, x, c6, c6, 0.1f, 1e-5f, t(0)));
         assertTrue(empty.getMessage().startsWith("batchNormForwardTrain: index 0 outside"), empty.getMessage());
         assertThrows(NullPointerException.class, () -> be.batchNormForwardTrain(x, c6, c6, c6, c6, x, c6, c6, 0.1f, 1e-5f, null));
+    }
+
+    private List<String> kernels() {
+        List<String> k = recorder.recorded().stream().map(LaunchRecorder.Launch::kernel).collect(Collectors.toList());
+        recorder.recorded().clear();
+        return k;
+    }
+
+    /**
+     * An average pooling whose windows tile the plane rides on the batch norm's launches (the
+     * normalizing pass writes y and the pooled output; the backward passes read the pooled
+     * gradient); any other pooling runs as its own ops; misuse is refused with the op's name.
+     */
+    @Test
+    void aPoolThatTilesRidesOnTheBatchNormLaunches() {
+        Tensor x = t(8, 6, 12, 12);
+        Tensor y = t(8, 6, 12, 12);
+        Tensor dx = t(8, 6, 12, 12);
+        Tensor c6 = t(6);
+        for (int k : new int[] {2, 3, 4}) {
+            PoolSpec tiles = new PoolSpec(k, k, 0);
+            Tensor pooled = t(8, 6, 12 / k, 12 / k);
+            be.batchNormActivationPoolForwardTrain(x, c6, c6, c6, c6, y, c6, c6, 0.1f, 1e-5f, t(1), Activation.SIGMOID,
+                    tiles, pooled);
+            assertEquals(List.of("batchnorm_stats", "batchnorm_normalize_pool"), kernels(), "k " + k);
+            be.batchNormActivationPoolForwardEval(x, c6, c6, c6, c6, y, 1e-5f, Activation.RELU, tiles, pooled);
+            assertEquals(List.of("batchnorm_normalize_pool"), kernels(), "k " + k);
+            be.batchNormActivationPoolBackward(x, y, pooled, tiles, Activation.IDENTITY, c6, c6, c6, dx, c6, c6);
+            assertEquals(List.of("batchnorm_backward_reduce", "batchnorm_backward_dx"), kernels(), "k " + k);
+        }
+        // Overlapping windows, and windows that leave a row over: the ops one after the other.
+        for (PoolSpec other : new PoolSpec[] {new PoolSpec(3, 2, 0), new PoolSpec(5, 5, 0), new PoolSpec(2, 2, 1)}) {
+            Tensor pooled = t(8, 6, other.outSize(12), other.outSize(12));
+            be.batchNormActivationPoolForwardTrain(x, c6, c6, c6, c6, y, c6, c6, 0.1f, 1e-5f, t(1), Activation.SIGMOID,
+                    other, pooled);
+            assertEquals(List.of("batchnorm_stats", "batchnorm_normalize", "avg_pool2d_forward"), kernels(),
+                    other.toString());
+            be.batchNormActivationPoolBackward(x, y, pooled, other, Activation.SIGMOID, c6, c6, c6, dx, c6, c6);
+            assertEquals(List.of("avg_pool2d_backward", "batchnorm_backward_reduce", "batchnorm_backward_dx"), kernels(),
+                    other.toString());
+        }
+        PoolSpec two = new PoolSpec(2, 2, 0);
+        IllegalArgumentException shape = assertThrows(IllegalArgumentException.class,
+                () -> be.batchNormActivationPoolForwardEval(x, c6, c6, c6, c6, y, 1e-5f, Activation.RELU, two,
+                        t(8, 6, 5, 6)));
+        assertTrue(shape.getMessage().startsWith("batchNormActivationPoolForwardEval: y [8, 6, 12, 12]")
+                && shape.getMessage().contains("pooled"), shape.getMessage());
+        Tensor big = t(8 * 6 * 12 * 12);
+        Tensor dxOverPooled = big.view(0, Shape.of(8, 6, 12, 12));
+        Tensor dPooled = big.view(8 * 6 * 12 * 12 - 8 * 6 * 36, Shape.of(8, 6, 6, 6));
+        IllegalArgumentException alias = assertThrows(IllegalArgumentException.class,
+                () -> be.batchNormActivationPoolBackward(x, y, dPooled, two, Activation.SIGMOID, c6, c6, c6,
+                        dxOverPooled, c6, c6));
+        assertEquals("batchNormActivationPoolBackward: dx must not be dPooled", alias.getMessage());
+        IllegalArgumentException yShape = assertThrows(IllegalArgumentException.class,
+                () -> be.batchNormActivationPoolBackward(x, t(8, 6, 12, 10), t(8, 6, 6, 5), two, Activation.SIGMOID, c6,
+                        c6, c6, dx, c6, c6));
+        assertTrue(yShape.getMessage().startsWith("batchNormActivationPoolBackward: expected x"), yShape.getMessage());
+        assertTrue(recorder.recorded().isEmpty(), "nothing launched by a refused op: " + recorder.recorded());
     }
 
     @Test

@@ -397,6 +397,90 @@ class CudaBackendTest {
         assertClose("fused backward dbeta vs CPU", dbeta, TOL);
     }
 
+    /**
+     * Batch norm, an activation and an average pooling in the batch norm's launches (windows that
+     * tile the plane) or as the ops (any other pooling): the same bits on the GPU as the ops one
+     * after the other, and close to the CPU's.
+     */
+    @ParameterizedTest(name = "batchnorm + {1} + pool {2}/{3} {0}")
+    @CsvSource({"256 6 28 28, SIGMOID, 2, 2", "256 16 10 10, SIGMOID, 2, 2", "16 6 12 9, RELU, 3, 3",
+            "8 4 7 7, IDENTITY, 7, 7", "8 6 9 9, SIGMOID, 3, 2", "8 6 9 8, RELU, 2, 2", "128 6 224 224, SIGMOID, 2, 2",
+            "128 16 108 108, SIGMOID, 2, 2"})
+    void batchNormWithActivationAndPool(String dimsText, Activation act, int k, int stride) {
+        int[] dims = java.util.Arrays.stream(dimsText.split(" ")).mapToInt(Integer::parseInt).toArray();
+        int c = dims[1];
+        PoolSpec pool = new PoolSpec(k, stride, 0);
+        int[] pooledDims = {dims[0], c, pool.outSize(dims[2]), pool.outSize(dims[3])};
+        Pair x = pair(randn(Shape.of(dims).sizeInt()), dims);
+        Pair gamma = randPair(c);
+        Pair beta = randPair(c);
+        float[] ones = new float[c];
+        java.util.Arrays.fill(ones, 1f);
+        Pair rm = pair(new float[c], c);
+        Pair rv = pair(ones, c);
+        Pair count = pair(new float[] {5f}, 1);
+        Tensor rmOps = gpu.upload(new float[c], Shape.of(c));
+        Tensor rvOps = gpu.upload(ones, Shape.of(c));
+        Tensor countOps = gpu.upload(new float[] {5f}, Shape.of(1));
+        Pair y = out(dims);
+        Pair pooled = out(pooledDims);
+        Pair sm = out(c);
+        Pair si = out(c);
+        Tensor yOps = gpu.allocate(Shape.of(dims));
+        Tensor pooledOps = gpu.allocate(Shape.of(pooledDims));
+        Tensor smOps = gpu.allocate(Shape.of(c));
+        Tensor siOps = gpu.allocate(Shape.of(c));
+        cpu.batchNormActivationPoolForwardTrain(x.c, gamma.c, beta.c, rm.c, rv.c, y.c, sm.c, si.c, 0.1f, 1e-5f, count.c,
+                act, pool, pooled.c);
+        gpu.batchNormActivationPoolForwardTrain(x.g, gamma.g, beta.g, rm.g, rv.g, y.g, sm.g, si.g, 0.1f, 1e-5f, count.g,
+                act, pool, pooled.g);
+        gpu.batchNormActivationForwardTrain(x.g, gamma.g, beta.g, rmOps, rvOps, yOps, smOps, siOps, 0.1f, 1e-5f, countOps,
+                act);
+        gpu.avgPool2dForward(yOps, pooledOps, pool);
+        assertBits("fused forward y = the ops", yOps.toArray(), y.g.toArray());
+        assertBits("fused forward pooled = the ops", pooledOps.toArray(), pooled.g.toArray());
+        assertBits("fused forward runningVar = the ops", rvOps.toArray(), rv.g.toArray());
+        assertBits("fused forward count = the ops", countOps.toArray(), count.g.toArray());
+        assertClose("fused forward pooled vs CPU", pooled, TOL);
+        assertClose("fused forward runningMean vs CPU", rm, TOL);
+
+        Pair ye = out(dims);
+        Pair pe = out(pooledDims);
+        Tensor yeOps = gpu.allocate(Shape.of(dims));
+        Tensor peOps = gpu.allocate(Shape.of(pooledDims));
+        cpu.batchNormActivationPoolForwardEval(x.c, gamma.c, beta.c, rm.c, rv.c, ye.c, 1e-5f, act, pool, pe.c);
+        gpu.batchNormActivationPoolForwardEval(x.g, gamma.g, beta.g, rm.g, rv.g, ye.g, 1e-5f, act, pool, pe.g);
+        gpu.batchNormActivationForwardEval(x.g, gamma.g, beta.g, rm.g, rv.g, yeOps, 1e-5f, act);
+        gpu.avgPool2dForward(yeOps, peOps, pool);
+        assertBits("fused eval y = the ops", yeOps.toArray(), ye.g.toArray());
+        assertBits("fused eval pooled = the ops", peOps.toArray(), pe.g.toArray());
+        assertClose("fused eval pooled vs CPU", pe, TOL);
+
+        // The backward from the same activation output and statistics on both (the CPU's).
+        Pair a = pair(y.c.toArray(), dims);
+        Pair mean = pair(sm.c.toArray(), c);
+        Pair invStd = pair(si.c.toArray(), c);
+        Pair dPooled = randPair(pooledDims);
+        Pair dx = out(dims);
+        Pair dgamma = out(c);
+        Pair dbeta = out(c);
+        cpu.batchNormActivationPoolBackward(x.c, a.c, dPooled.c, pool, act, gamma.c, mean.c, invStd.c, dx.c, dgamma.c,
+                dbeta.c);
+        gpu.batchNormActivationPoolBackward(x.g, a.g, dPooled.g, pool, act, gamma.g, mean.g, invStd.g, dx.g, dgamma.g,
+                dbeta.g);
+        Tensor da = gpu.allocate(Shape.of(dims));
+        Tensor dgOps = gpu.allocate(Shape.of(c));
+        Tensor dbOps = gpu.allocate(Shape.of(c));
+        gpu.avgPool2dBackward(dPooled.g, da, pool);
+        gpu.batchNormActivationBackward(x.g, a.g, da, act, gamma.g, mean.g, invStd.g, da, dgOps, dbOps);
+        assertBits("fused backward dx = the ops", da.toArray(), dx.g.toArray());
+        assertBits("fused backward dgamma = the ops", dgOps.toArray(), dgamma.g.toArray());
+        assertBits("fused backward dbeta = the ops", dbOps.toArray(), dbeta.g.toArray());
+        assertClose("fused backward dx vs CPU", dx, TOL);
+        assertClose("fused backward dgamma vs CPU", dgamma, TOL);
+        assertClose("fused backward dbeta vs CPU", dbeta, TOL);
+    }
+
     @Test
     void batchNormRejectsOneValuePerChannel() {
         Tensor x = gpu.allocate(Shape.of(1, 3));

@@ -212,6 +212,97 @@ class VectorCpuBackendTest {
         assertClose("batch norm dx, dgamma, dbeta", grads[0], grads[1], 1e-5);
     }
 
+    /**
+     * The fast path's fused batch norm passes (activation, and 2x2 pooling where it fuses) give the
+     * bits of the ops in turn on the same backend, at any thread count: outputs, statistics and
+     * counter, eval outputs, and gradients (dx over dy in place where no pooling follows).
+     */
+    @ParameterizedTest(name = "N={0} C={1} H={2} W={3} {4} pool {5}")
+    @CsvSource({"16, 6, 28, 28, SIGMOID, 2", "16, 16, 10, 10, SIGMOID, 2", "3, 5, 6, 10, RELU, 2", "4, 3, 4, 4, IDENTITY, 2",
+            "5, 2, 3, 6, SIGMOID, 0", "3, 4, 12, 12, SIGMOID, 3", "3, 4, 2, 4, RELU, 2", "6, 7, 0, 0, SIGMOID, 0",
+            "7, 5, 9, 8, RELU, 2"})
+    void fusedBatchNormPassesAreTheOpsInTurn(int n, int c, int h, int w, dev.normnet.backend.Activation act, int k) {
+        SplittableRandom rnd = new SplittableRandom(n * 31 + c * 7 + h);
+        Shape xs = h == 0 ? Shape.of(n, c) : Shape.of(n, c, h, w), cs = Shape.of(c);
+        dev.normnet.backend.PoolSpec pool = k == 0 ? null : new dev.normnet.backend.PoolSpec(k, k, 0);
+        Shape ps = pool == null ? null : Shape.of(n, c, pool.outSize(h), pool.outSize(w));
+        float[] x = random(rnd, (int) xs.size());
+        float[] gamma = random(rnd, c), beta = random(rnd, c);
+        float[] dOut = random(rnd, (int) (ps == null ? xs : ps).size());
+        for (int threads = 1; threads <= 3; threads++) {
+            try (VectorCpuBackend be = new VectorCpuBackend(threads)) {
+                float[][] fused = fusedOrOps(be, true, xs, cs, ps, pool, act, x, gamma, beta, dOut);
+                float[][] ops = fusedOrOps(be, false, xs, cs, ps, pool, act, x, gamma, beta, dOut);
+                for (int i = 0; i < fused.length; i++) {
+                    assertArrayEquals(ops[i], fused[i], "output " + i + " at " + threads + " threads");
+                }
+            }
+        }
+    }
+
+    /** y, pooled, statistics and counter, eval y and pooled, dx, dgamma, dbeta: by the fused op or by the ops in turn. */
+    private static float[][] fusedOrOps(Backend be, boolean fused, Shape xs, Shape cs, Shape ps,
+                                        dev.normnet.backend.PoolSpec pool, dev.normnet.backend.Activation act, float[] x,
+                                        float[] gamma, float[] beta, float[] dOut) {
+        int c = (int) cs.size();
+        float[] ones = new float[c];
+        Arrays.fill(ones, 1f);
+        Tensor tx = be.upload(x, xs), tg = be.upload(gamma, cs), tb = be.upload(beta, cs);
+        Tensor rm = be.upload(new float[c], cs), rv = be.upload(ones, cs), count = be.upload(new float[] {3f}, Shape.of(1));
+        Tensor y = be.allocate(xs), sm = be.allocate(cs), si = be.allocate(cs);
+        Tensor pooled = ps == null ? null : be.allocate(ps);
+        Tensor ye = be.allocate(xs);
+        Tensor pe = ps == null ? null : be.allocate(ps);
+        Tensor dOutT = be.upload(dOut, ps == null ? xs : ps);
+        Tensor dx = ps == null ? dOutT : be.allocate(xs);       // in place where nothing pools
+        Tensor dg = be.allocate(cs), db = be.allocate(cs);
+        if (fused && pool != null) {
+            be.batchNormActivationPoolForwardTrain(tx, tg, tb, rm, rv, y, sm, si, 0.1f, 1e-5f, count, act, pool, pooled);
+            be.batchNormActivationPoolForwardEval(tx, tg, tb, rm, rv, ye, 1e-5f, act, pool, pe);
+            be.batchNormActivationPoolBackward(tx, y, dOutT, pool, act, tg, sm, si, dx, dg, db);
+        } else if (fused) {
+            be.batchNormActivationForwardTrain(tx, tg, tb, rm, rv, y, sm, si, 0.1f, 1e-5f, count, act);
+            be.batchNormActivationForwardEval(tx, tg, tb, rm, rv, ye, 1e-5f, act);
+            be.batchNormActivationBackward(tx, y, dOutT, act, tg, sm, si, dx, dg, db);
+        } else {
+            be.batchNormForwardTrain(tx, tg, tb, rm, rv, y, sm, si, 0.1f, 1e-5f);
+            be.addScalar(count, 0, 1f);
+            act.forward(be, y, y);
+            be.batchNormForwardEval(tx, tg, tb, rm, rv, ye, 1e-5f);
+            act.forward(be, ye, ye);
+            Tensor da = dx;
+            if (pool != null) {
+                be.avgPool2dForward(y, pooled, pool);
+                be.avgPool2dForward(ye, pe, pool);
+                be.avgPool2dBackward(dOutT, da, pool);
+            } else {
+                da = dOutT;
+            }
+            act.backward(be, y, da, dx);
+            be.batchNormBackward(tx, dx, tg, sm, si, dx, dg, db);
+        }
+        return new float[][] {y.toArray(), pooled == null ? new float[0] : pooled.toArray(), rm.toArray(), rv.toArray(),
+                sm.toArray(), si.toArray(), count.toArray(), ye.toArray(), pe == null ? new float[0] : pe.toArray(),
+                dx.toArray(), dg.toArray(), db.toArray()};
+    }
+
+    /** The vector sigmoid's bits do not depend on where the threads' ranges split (a range's last partial vector is masked). */
+    @Test
+    void sigmoidBitsDoNotDependOnTheThreadCount() {
+        SplittableRandom rnd = new SplittableRandom(21);
+        int size = (1 << 15) + 13;   // split in two or three ranges that end inside a vector
+        float[] x = new float[size];
+        for (int i = 0; i < size; i++) {
+            x[i] = (float) (rnd.nextDouble() * 30 - 15);
+        }
+        Shape s = Shape.of(size);
+        BiConsumer<Backend, Tensor[]> op = (be, t) -> be.sigmoidForward(t[0], t[1]);
+        try (VectorCpuBackend one = new VectorCpuBackend(1); VectorCpuBackend three = new VectorCpuBackend(3)) {
+            assertArrayEquals(run(one, new float[][] {x, null}, new Shape[] {s, s}, 1, op, false),
+                    run(three, new float[][] {x, null}, new Shape[] {s, s}, 1, op, false));
+        }
+    }
+
     @ParameterizedTest(name = "N={0} C={1}")
     @CsvSource({"256, 120", "256, 84", "7, 37", "5, 3"})
     void batchNormOfRowsIsBitIdenticalToReference(int n, int c) {

@@ -1,6 +1,5 @@
 package dev.normnet.backend.cpu;
 
-import dev.normnet.backend.Activation;
 import dev.normnet.backend.Backend;
 import dev.normnet.backend.ConvGeometry;
 import dev.normnet.backend.ConvSpec;
@@ -17,7 +16,6 @@ import dev.normnet.tensor.Device;
 import dev.normnet.tensor.Shape;
 import dev.normnet.tensor.Tensor;
 import java.util.Arrays;
-import java.util.Objects;
 import java.util.function.Function;
 
 /**
@@ -201,141 +199,6 @@ public class CpuBackend implements Backend {
         String op = "batchNormBackward";
         NormGeometry g = NormGeometry.backward(op, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
         ops.batchNorm().backward(cpu(op, "x", x), cpu(op, "dy", dy), cpu(op, "gamma", gamma), cpu(op, "saveMean", saveMean),
-                cpu(op, "saveInvStd", saveInvStd), cpu(op, "dx", dx), cpu(op, "dgamma", dgamma), cpu(op, "dbeta", dbeta), g);
-    }
-
-    /** The fast path runs the activation in the batch norm's passes ({@link CpuOps.BatchNorm#forwardTrainFused}). */
-    @Override
-    public void batchNormActivationForwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
-                                                Tensor runningVar, Tensor y, Tensor saveMean, Tensor saveInvStd,
-                                                float momentum, float eps, Tensor batchesTracked, Activation act) {
-        if (!fusedForwardTrain("batchNormActivationForwardTrain", x, gamma, beta, runningMean, runningVar, y, saveMean,
-                saveInvStd, momentum, eps, batchesTracked, act, null, null)) {
-            Backend.super.batchNormActivationForwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean,
-                    saveInvStd, momentum, eps, batchesTracked, act);
-        }
-    }
-
-    /** The fast path pools 2x2 windows in the batch norm's normalizing pass. */
-    @Override
-    public void batchNormActivationPoolForwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
-                                                    Tensor runningVar, Tensor y, Tensor saveMean, Tensor saveInvStd,
-                                                    float momentum, float eps, Tensor batchesTracked, Activation act,
-                                                    PoolSpec pool, Tensor pooled) {
-        if (!fusedForwardTrain("batchNormActivationPoolForwardTrain", x, gamma, beta, runningMean, runningVar, y,
-                saveMean, saveInvStd, momentum, eps, batchesTracked, act, pool, pooled)) {
-            Backend.super.batchNormActivationPoolForwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean,
-                    saveInvStd, momentum, eps, batchesTracked, act, pool, pooled);
-        }
-    }
-
-    @Override
-    public void batchNormActivationForwardEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
-                                               Tensor runningVar, Tensor y, float eps, Activation act) {
-        if (!fusedForwardEval("batchNormActivationForwardEval", x, gamma, beta, runningMean, runningVar, y, eps, act,
-                null, null)) {
-            Backend.super.batchNormActivationForwardEval(x, gamma, beta, runningMean, runningVar, y, eps, act);
-        }
-    }
-
-    @Override
-    public void batchNormActivationPoolForwardEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
-                                                   Tensor runningVar, Tensor y, float eps, Activation act,
-                                                   PoolSpec pool, Tensor pooled) {
-        if (!fusedForwardEval("batchNormActivationPoolForwardEval", x, gamma, beta, runningMean, runningVar, y, eps, act,
-                pool, pooled)) {
-            Backend.super.batchNormActivationPoolForwardEval(x, gamma, beta, runningMean, runningVar, y, eps, act, pool,
-                    pooled);
-        }
-    }
-
-    @Override
-    public void batchNormActivationBackward(Tensor x, Tensor y, Tensor dy, Activation act, Tensor gamma,
-                                            Tensor saveMean, Tensor saveInvStd, Tensor dx, Tensor dgamma,
-                                            Tensor dbeta) {
-        if (!fusedBackward("batchNormActivationBackward", x, y, dy, null, act, gamma, saveMean, saveInvStd, dx, dgamma,
-                dbeta)) {
-            Backend.super.batchNormActivationBackward(x, y, dy, act, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
-        }
-    }
-
-    @Override
-    public void batchNormActivationPoolBackward(Tensor x, Tensor y, Tensor dPooled, PoolSpec pool, Activation act,
-                                                Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx,
-                                                Tensor dgamma, Tensor dbeta) {
-        if (!fusedBackward("batchNormActivationPoolBackward", x, y, dPooled, pool, act, gamma, saveMean, saveInvStd, dx,
-                dgamma, dbeta)) {
-            Backend.super.batchNormActivationPoolBackward(x, y, dPooled, pool, act, gamma, saveMean, saveInvStd, dx,
-                    dgamma, dbeta);
-        }
-    }
-
-    /** LeNet's pooling, the one the fused passes run: 2x2 windows, stride 2, no padding, over even planes. */
-    private static boolean fusablePool(PoolGeometry g) {
-        return g.kernel() == 2 && g.stride() == 2 && g.pad() == 0 && g.h() % 2 == 0 && g.w() % 2 == 0;
-    }
-
-    /** Checks the shapes, then asks the batch norm family to fuse; false when the caller must run the ops. */
-    private boolean fusedForwardTrain(String op, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
-                                      Tensor runningVar, Tensor y, Tensor saveMean, Tensor saveInvStd, float momentum,
-                                      float eps, Tensor batchesTracked, Activation act, PoolSpec pool, Tensor pooled) {
-        Objects.requireNonNull(act, op + ": act");
-        NormGeometry g = NormGeometry.forwardTrain(op, x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd);
-        PoolGeometry pg = pool == null ? null : PoolGeometry.of(op, "y", y, "pooled", pooled, pool);
-        if (pg != null && !fusablePool(pg)) {
-            return false;
-        }
-        CpuTensor counter = cpu(op, "batchesTracked", batchesTracked);
-        ElementwiseGeometry.index(op, counter, 0);
-        if (!ops.batchNorm().forwardTrainFused(cpu(op, "x", x), cpu(op, "gamma", gamma), cpu(op, "beta", beta),
-                cpu(op, "runningMean", runningMean), cpu(op, "runningVar", runningVar), cpu(op, "y", y),
-                cpu(op, "saveMean", saveMean), cpu(op, "saveInvStd", saveInvStd), momentum, eps, act,
-                pg == null ? null : cpu(op, "pooled", pooled), pg == null ? 0 : pg.w(), g)) {
-            return false;
-        }
-        addScalar(batchesTracked, 0, 1f);
-        return true;
-    }
-
-    private boolean fusedForwardEval(String op, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
-                                     Tensor runningVar, Tensor y, float eps, Activation act, PoolSpec pool,
-                                     Tensor pooled) {
-        Objects.requireNonNull(act, op + ": act");
-        NormGeometry g = NormGeometry.forwardEval(op, x, gamma, beta, runningMean, runningVar, y);
-        PoolGeometry pg = pool == null ? null : PoolGeometry.of(op, "y", y, "pooled", pooled, pool);
-        if (pg != null && !fusablePool(pg)) {
-            return false;
-        }
-        return ops.batchNorm().forwardEvalFused(cpu(op, "x", x), cpu(op, "gamma", gamma), cpu(op, "beta", beta),
-                cpu(op, "runningMean", runningMean), cpu(op, "runningVar", runningVar), cpu(op, "y", y), eps, act,
-                pg == null ? null : cpu(op, "pooled", pooled), pg == null ? 0 : pg.w(), g);
-    }
-
-    /** dy is act's output gradient, or with {@code pool} the gradient of y's pooling. */
-    private boolean fusedBackward(String op, Tensor x, Tensor y, Tensor dy, PoolSpec pool, Activation act, Tensor gamma,
-                                  Tensor saveMean, Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta) {
-        Objects.requireNonNull(act, op + ": act");
-        NormGeometry g;
-        PoolGeometry pg = null;
-        if (pool == null) {
-            g = act == Activation.IDENTITY ? NormGeometry.backward(op, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta)
-                    : NormGeometry.activationBackward(op, x, y, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
-            if (act == Activation.IDENTITY) {
-                return false;   // nothing to fuse: the batch norm's own backward
-            }
-        } else {
-            g = NormGeometry.poolBackward(op, x, y, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
-            pg = PoolGeometry.of(op, "y", y, "dPooled", dy, pool);
-            if (!fusablePool(pg)) {
-                return false;
-            }
-            CpuTensor cdx = cpu(op, "dx", dx), cdp = cpu(op, "dPooled", dy);
-            if (cdx.data() == cdp.data() && cdx.off() < cdp.off() + cdp.size() && cdp.off() < cdx.off() + cdx.size()) {
-                throw new IllegalArgumentException(op + ": dx must not be dPooled");
-            }
-        }
-        return ops.batchNorm().backwardFused(cpu(op, "x", x), cpu(op, "y", y), cpu(op, "dy", dy), act, pg != null,
-                pg == null ? 0 : pg.w(), cpu(op, "gamma", gamma), cpu(op, "saveMean", saveMean),
                 cpu(op, "saveInvStd", saveInvStd), cpu(op, "dx", dx), cpu(op, "dgamma", dgamma), cpu(op, "dbeta", dbeta), g);
     }
 

@@ -1,6 +1,5 @@
 package dev.normnet.backend.cpu;
 
-import dev.normnet.backend.Activation;
 import dev.normnet.backend.ConvGeometry;
 import dev.normnet.backend.LinearGeometry;
 import dev.normnet.backend.NormGeometry;
@@ -51,39 +50,6 @@ record CpuOps(Conv2d conv2d, Linear linear, BatchNorm batchNorm, Pooling pooling
 
         void backward(CpuTensor x, CpuTensor dy, CpuTensor gamma, CpuTensor saveMean, CpuTensor saveInvStd,
                       CpuTensor dx, CpuTensor dgamma, CpuTensor dbeta, NormGeometry g);
-
-        /**
-         * {@link #forwardTrain} with y = act(...) and, when {@code pooled} is not null, pooled = the
-         * 2x2 average pooling of y (stride 2, no padding; x is (N, C, H, W) with H and W even and
-         * W = {@code width}), in the batch norm's passes, with the bits of the ops in turn; false,
-         * having done nothing, when this family does not fuse these shapes (the caller then runs
-         * the ops). By default false.
-         */
-        default boolean forwardTrainFused(CpuTensor x, CpuTensor gamma, CpuTensor beta, CpuTensor runningMean,
-                                          CpuTensor runningVar, CpuTensor y, CpuTensor saveMean, CpuTensor saveInvStd,
-                                          float momentum, float eps, Activation act, CpuTensor pooled, int width,
-                                          NormGeometry g) {
-            return false;
-        }
-
-        /** {@link #forwardEval} with the activation and pooling of {@link #forwardTrainFused}; by default false. */
-        default boolean forwardEvalFused(CpuTensor x, CpuTensor gamma, CpuTensor beta, CpuTensor runningMean,
-                                         CpuTensor runningVar, CpuTensor y, float eps, Activation act, CpuTensor pooled,
-                                         int width, NormGeometry g) {
-            return false;
-        }
-
-        /**
-         * {@link #backward} where dy is act's output gradient given act's output y (or, with
-         * {@code pooledGradient}, the gradient of y's 2x2 average pooling, (N, C, H/2, W/2)), the
-         * batch norm's output gradient found inside the passes; false, having done nothing, when
-         * this family does not fuse these shapes. By default false.
-         */
-        default boolean backwardFused(CpuTensor x, CpuTensor y, CpuTensor dy, Activation act, boolean pooledGradient,
-                                      int width, CpuTensor gamma, CpuTensor saveMean, CpuTensor saveInvStd, CpuTensor dx,
-                                      CpuTensor dgamma, CpuTensor dbeta, NormGeometry g) {
-            return false;
-        }
     }
 
     /** Average and max pooling, forward and backward. */

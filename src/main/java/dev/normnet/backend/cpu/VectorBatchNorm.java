@@ -7,7 +7,6 @@ import static dev.normnet.backend.cpu.VectorMath.laneSum;
 import static dev.normnet.backend.cpu.VectorMath.squaredDeviations;
 import static dev.normnet.backend.cpu.VectorMath.sum;
 
-import dev.normnet.backend.Activation;
 import dev.normnet.backend.NormGeometry;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
@@ -19,12 +18,6 @@ import jdk.incubator.vector.VectorSpecies;
  * The fast batch norm (JDK Vector API) over (N, C, H, W): the reference's two passes, each plane
  * of H*W values summed in float32 vector lanes (lanes folded in order) and the planes in float64;
  * the backward pass likewise, with dx written as one fused a*dy + b*(x - mean) + c per element.
- *
- * <p>An activation after the batch norm, and a 2x2 average pooling after that, run inside these
- * passes ({@link #forwardTrainFused}, {@link #forwardEvalFused}, {@link #backwardFused}): each
- * plane is normalized, activated and pooled while it is in cache, and the backward passes find
- * the batch norm's output gradient plane by plane, with the element operations of
- * {@link VectorElementwise} and {@link VectorPooling}, so the bits are those of the ops in turn.
  *
  * <p>2-D inputs (N, C) (H*W = 1, after a linear layer) put the channels in the lanes of float64
  * vectors ({@link #forwardTrainRows} and the like): the reference's arithmetic, operation for
@@ -43,12 +36,10 @@ final class VectorBatchNorm implements CpuOps.BatchNorm {
 
     private final WorkerPool pool;
     private final CpuOps.BatchNorm reference;
-    private final float[][] scratch;   // per thread: one plane of the fused backward's output gradient
 
     VectorBatchNorm(WorkerPool pool, CpuOps.BatchNorm reference) {
         this.pool = pool;
         this.reference = reference;
-        this.scratch = new float[pool.threads()][];
     }
 
     @Override
@@ -62,35 +53,9 @@ final class VectorBatchNorm implements CpuOps.BatchNorm {
             reference.forwardTrain(cx, cg, cb, crm, crv, cy, csm, csi, momentum, eps, d);   // short planes: the reference
             return;
         }
-        trainPlanes(cx, cg, cb, crm, crv, cy, csm, csi, momentum, eps, Activation.IDENTITY, null, 0, d);
-    }
-
-    /** Planes of at least one vector: the activation, and the 2x2 pooling, in the normalizing pass. */
-    @Override
-    public boolean forwardTrainFused(CpuTensor cx, CpuTensor cg, CpuTensor cb, CpuTensor crm, CpuTensor crv,
-                                     CpuTensor cy, CpuTensor csm, CpuTensor csi, float momentum, float eps,
-                                     Activation act, CpuTensor pooled, int width, NormGeometry d) {
-        if (d.hw() < VL) {
-            return false;   // 2-D inputs and short planes: the ops in turn
-        }
-        trainPlanes(cx, cg, cb, crm, crv, cy, csm, csi, momentum, eps, act, pooled, width, d);
-        return true;
-    }
-
-    /**
-     * Per channel, the statistics (the reference's two passes, each plane summed in float32 lanes,
-     * the planes in float64), then each plane y = act(scale * x + shift) and, with {@code pooled},
-     * its 2x2 average pooling ({@link VectorPooling#poolPlane}) while the plane is in cache: the
-     * element operations of the separate ops, so their bits.
-     */
-    private void trainPlanes(CpuTensor cx, CpuTensor cg, CpuTensor cb, CpuTensor crm, CpuTensor crv, CpuTensor cy,
-                             CpuTensor csm, CpuTensor csi, float momentum, float eps, Activation act, CpuTensor pooled,
-                             int width, NormGeometry d) {
         int values = Math.toIntExact(d.m());
         float[] xa = cx.data(), ya = cy.data();
         int xo = cx.off(), yo = cy.off();
-        float[] pa = pooled == null ? null : pooled.data();
-        int po = pooled == null ? 0 : pooled.off();
         int hw = d.hw();
         pool.run(d.c(), 1, (from, to, worker) -> {
             for (int c = from; c < to; c++) {
@@ -109,23 +74,11 @@ final class VectorBatchNorm implements CpuOps.BatchNorm {
                 float scale = (float) (cg.get(c) * invStd);
                 float shift = (float) (cb.get(c) - mean * cg.get(c) * invStd);
                 for (int i = 0; i < d.n(); i++) {
-                    int plane = i * d.c() + c;
-                    normalizePlane(xa, xo + plane * hw, ya, yo + plane * hw, hw, scale, shift, act, pa,
-                            po + plane * (hw / 4), width);
+                    affine(xa, xo + (i * d.c() + c) * hw, ya, yo + (i * d.c() + c) * hw, hw, scale, shift);
                 }
                 CpuBatchNorm.saveStatistics(c, mean, invStd, squares, m, momentum, csm, csi, crm, crv);
             }
         });
-    }
-
-    /** y = act(scale * x + shift) over one plane, then its 2x2 pooling into pa[pb ..] when pa is not null. */
-    private static void normalizePlane(float[] xa, int xb, float[] ya, int yb, int hw, float scale, float shift,
-                                       Activation act, float[] pa, int pb, int width) {
-        affine(xa, xb, ya, yb, hw, scale, shift);
-        VectorElementwise.activate(act, ya, yb, hw);
-        if (pa != null) {
-            VectorPooling.poolPlane(ya, yb, hw / width, width, pa, pb);
-        }
     }
 
     @Override
@@ -139,33 +92,14 @@ final class VectorBatchNorm implements CpuOps.BatchNorm {
             reference.forwardEval(cx, cg, cb, crm, crv, cy, eps, d);   // short planes: the reference
             return;
         }
-        evalPlanes(cx, cg, cb, crm, crv, cy, eps, Activation.IDENTITY, null, 0, d);
-    }
-
-    /** Planes of at least one vector: the activation, and the 2x2 pooling, in the normalizing pass. */
-    @Override
-    public boolean forwardEvalFused(CpuTensor cx, CpuTensor cg, CpuTensor cb, CpuTensor crm, CpuTensor crv,
-                                    CpuTensor cy, float eps, Activation act, CpuTensor pooled, int width, NormGeometry d) {
-        if (d.hw() < VL) {
-            return false;   // 2-D inputs and short planes: the ops in turn
-        }
-        evalPlanes(cx, cg, cb, crm, crv, cy, eps, act, pooled, width, d);
-        return true;
-    }
-
-    private void evalPlanes(CpuTensor cx, CpuTensor cg, CpuTensor cb, CpuTensor crm, CpuTensor crv, CpuTensor cy,
-                            float eps, Activation act, CpuTensor pooled, int width, NormGeometry d) {
         float[] xa = cx.data(), ya = cy.data();
         int xo = cx.off(), yo = cy.off();
-        float[] pa = pooled == null ? null : pooled.data();
-        int po = pooled == null ? 0 : pooled.off();
         int hw = d.hw();
         pool.run(d.n() * d.c(), 1, (from, to, worker) -> {
             for (int nc = from; nc < to; nc++) {
                 int c = nc % d.c();
                 double s = cg.get(c) / Math.sqrt((double) crv.get(c) + eps);
-                normalizePlane(xa, xo + nc * hw, ya, yo + nc * hw, hw, (float) s, (float) (cb.get(c) - crm.get(c) * s),
-                        act, pa, po + nc * (hw / 4), width);
+                affine(xa, xo + nc * hw, ya, yo + nc * hw, hw, (float) s, (float) (cb.get(c) - crm.get(c) * s));
             }
         });
     }
@@ -181,65 +115,11 @@ final class VectorBatchNorm implements CpuOps.BatchNorm {
             reference.backward(cx, cdy, cg, csm, csi, cdx, cdg, cdb, d);   // short planes: the reference
             return;
         }
-        backwardPlanes(cx, null, cdy, Activation.IDENTITY, false, 0, cg, csm, csi, cdx, cdg, cdb, d);
-    }
-
-    /**
-     * Planes of at least one vector: the batch norm's output gradient found per plane (the 2x2
-     * pooling's share of dy when {@code pooledGradient}, then act's gradient from y) into a
-     * per-thread plane of scratch, in each of the two passes.
-     */
-    @Override
-    public boolean backwardFused(CpuTensor cx, CpuTensor cy, CpuTensor cdy, Activation act, boolean pooledGradient,
-                                 int width, CpuTensor cg, CpuTensor csm, CpuTensor csi, CpuTensor cdx, CpuTensor cdg,
-                                 CpuTensor cdb, NormGeometry d) {
-        if (d.hw() < VL) {
-            return false;   // 2-D inputs and short planes: the ops in turn
-        }
-        backwardPlanes(cx, cy, cdy, act, pooledGradient, width, cg, csm, csi, cdx, cdg, cdb, d);
-        return true;
-    }
-
-    /** A thread's plane of scratch, at least {@code floats} long (allocated once per size). */
-    private float[] scratch(int worker, int floats) {
-        float[] s = scratch[worker];
-        if (s == null || s.length < floats) {
-            s = new float[floats];
-            scratch[worker] = s;
-        }
-        return s;
-    }
-
-    /**
-     * The batch norm's output gradient of plane {@code plane} into g[0 .. hw): from the pooled
-     * gradient (pooledGradient) or dy's plane, then act's gradient from y's plane.
-     */
-    private static void outputGradient(float[] dya, int dyo, float[] ya, int yo, Activation act, boolean pooledGradient,
-                                       int width, int hw, int plane, float[] g) {
-        if (pooledGradient) {
-            VectorPooling.gradientPlane(dya, dyo + plane * (hw / 4), hw / width, width, g);
-        } else {
-            System.arraycopy(dya, dyo + plane * hw, g, 0, hw);
-        }
-        VectorElementwise.activationGradient(act, ya, yo + plane * hw, g, 0, hw);
-    }
-
-    /**
-     * Per channel, sum(dy) and sum(dy * (x - mean)) per plane in float32 lanes, the planes in
-     * float64, then dx = a * dy + b * (x - mean) + c0 per element. dy is cdy's plane itself when
-     * nothing is fused (y null, no pooling), else found per plane ({@link #outputGradient}).
-     */
-    private void backwardPlanes(CpuTensor cx, CpuTensor cy, CpuTensor cdy, Activation act, boolean pooledGradient,
-                                int width, CpuTensor cg, CpuTensor csm, CpuTensor csi, CpuTensor cdx, CpuTensor cdg,
-                                CpuTensor cdb, NormGeometry d) {
         int values = Math.toIntExact(d.m());
         float[] xa = cx.data(), dya = cdy.data(), dxa = cdx.data();
-        float[] ya = cy == null ? null : cy.data();
-        int xo = cx.off(), dyo = cdy.off(), dxo = cdx.off(), yo = cy == null ? 0 : cy.off();
+        int xo = cx.off(), dyo = cdy.off(), dxo = cdx.off();
         int hw = d.hw();
-        boolean direct = act == Activation.IDENTITY && !pooledGradient;
         pool.run(d.c(), 1, (from, to, worker) -> {
-            float[] g = direct ? null : scratch(worker, hw + 2 * VL);
             for (int c = from; c < to; c++) {
                 int m = values;
                 float mean = csm.get(c);
@@ -248,28 +128,21 @@ final class VectorBatchNorm implements CpuOps.BatchNorm {
                 double sumDyCentered = 0;                      // sum(dy * (x - mean)); times invStd gives sum(dy * xhat)
                 FloatVector mv = FloatVector.broadcast(SPECIES, mean);
                 for (int i = 0; i < d.n(); i++) {
-                    int plane = i * d.c() + c;
-                    int xb = xo + plane * hw;
-                    float[] ga = dya;
-                    int gb = dyo + plane * hw;
-                    if (!direct) {
-                        outputGradient(dya, dyo, ya, yo, act, pooledGradient, width, hw, plane, g);
-                        ga = g;
-                        gb = 0;
-                    }
+                    int xb = xo + (i * d.c() + c) * hw;
+                    int gb = dyo + (i * d.c() + c) * hw;
                     FloatVector s1 = FloatVector.zero(SPECIES);
                     FloatVector s2 = FloatVector.zero(SPECIES);
                     int j = 0;
                     for (; j + VL <= hw; j += VL) {
-                        FloatVector gv = FloatVector.fromArray(SPECIES, ga, gb + j);
-                        s1 = s1.add(gv);
-                        s2 = gv.fma(FloatVector.fromArray(SPECIES, xa, xb + j).sub(mv), s2);
+                        FloatVector g = FloatVector.fromArray(SPECIES, dya, gb + j);
+                        s1 = s1.add(g);
+                        s2 = g.fma(FloatVector.fromArray(SPECIES, xa, xb + j).sub(mv), s2);
                     }
                     float t1 = laneSum(s1);
                     float t2 = laneSum(s2);
                     for (; j < hw; j++) {
-                        t1 += ga[gb + j];
-                        t2 += ga[gb + j] * (xa[xb + j] - mean);
+                        t1 += dya[gb + j];
+                        t2 += dya[gb + j] * (xa[xb + j] - mean);
                     }
                     sumDy += t1;
                     sumDyCentered += t2;
@@ -284,24 +157,17 @@ final class VectorBatchNorm implements CpuOps.BatchNorm {
                 FloatVector bv = FloatVector.broadcast(SPECIES, b);
                 FloatVector cv = FloatVector.broadcast(SPECIES, c0);
                 for (int i = 0; i < d.n(); i++) {
-                    int plane = i * d.c() + c;
-                    int xb = xo + plane * hw;
-                    int ob = dxo + plane * hw;
-                    float[] ga = dya;
-                    int gb = dyo + plane * hw;
-                    if (!direct) {
-                        outputGradient(dya, dyo, ya, yo, act, pooledGradient, width, hw, plane, g);
-                        ga = g;
-                        gb = 0;
-                    }
+                    int xb = xo + (i * d.c() + c) * hw;
+                    int gb = dyo + (i * d.c() + c) * hw;
+                    int ob = dxo + (i * d.c() + c) * hw;
                     int j = 0;
                     for (; j + VL <= hw; j += VL) {
-                        FloatVector gv = FloatVector.fromArray(SPECIES, ga, gb + j);
+                        FloatVector g = FloatVector.fromArray(SPECIES, dya, gb + j);
                         FloatVector xc = FloatVector.fromArray(SPECIES, xa, xb + j).sub(mv);
-                        gv.fma(av, xc.fma(bv, cv)).intoArray(dxa, ob + j);
+                        g.fma(av, xc.fma(bv, cv)).intoArray(dxa, ob + j);
                     }
                     for (; j < hw; j++) {
-                        dxa[ob + j] = ga[gb + j] * a + ((xa[xb + j] - mean) * b + c0);
+                        dxa[ob + j] = dya[gb + j] * a + ((xa[xb + j] - mean) * b + c0);
                     }
                 }
                 cdg.set(c, (float) sumDyXhat);

@@ -83,62 +83,6 @@ final class VectorPooling implements CpuOps.Pooling {
         });
     }
 
-    /**
-     * The 2x2 average pooling of one plane y[yb .. yb + h*w) (h and w even) into p[pb .. pb + h*w/4),
-     * as {@link #avgForward} computes it (the same bits), touching nothing outside the two planes:
-     * a block whose store would pass the pooled plane's end, or whose loads would pass the input
-     * plane's end, runs the scalar loop. For the batch norm's fused pass, which pools each plane
-     * while it is in cache; planes of other channels may be written by other threads meanwhile.
-     */
-    static void poolPlane(float[] y, int yb, int h, int w, float[] p, int pb) {
-        int ph = h / 2, q = w / 2;
-        int yEnd = yb + h * w, pEnd = pb + ph * q;
-        for (int pp = 0; pp < ph; pp++) {
-            int r0 = yb + 2 * pp * w;
-            int pr = pb + pp * q;
-            for (int qb = 0; qb < q; qb += VL) {
-                int count = Math.min(VL, q - qb);
-                int x0 = r0 + 2 * qb;
-                if (pr + qb + VL > pEnd || x0 + w + 2 * VL + 1 > yEnd) {
-                    forwardScalar(y, x0, w, p, pr + qb, count);
-                    continue;
-                }
-                FloatVector ua = windowSums(y, x0, w);
-                FloatVector out = count > VL / 2
-                        ? ua.rearrange(EVEN_LOW).blend(windowSums(y, x0 + VL, w).rearrange(EVEN_LOW), HIGH)
-                        : ua.rearrange(EVEN_LOW);
-                out.mul(0.25f).intoArray(p, pr + qb);
-            }
-        }
-    }
-
-    /**
-     * The gradient of one h x w plane (h and w even) from its 2x2 average pooling's gradient
-     * dp[pb .. pb + h*w/4), as {@link #avgBackward} computes it (each gradient times 0.25, to its four
-     * inputs), into g[0 .. h*w). g must hold h*w + 2*VL floats: whole blocks are stored, the last
-     * row's spilling into the slack.
-     */
-    static void gradientPlane(float[] dp, int pb, int h, int w, float[] g) {
-        int q = w / 2;
-        for (int row = 0; row < h; row++) {               // row 0 of a window, then row 1
-            int xr = row * w;
-            int yr = pb + row / 2 * q;
-            for (int qb = 0; qb < q; qb += VL) {
-                int count = Math.min(VL, q - qb);
-                int x0 = xr + 2 * qb;
-                if (yr + qb + VL > dp.length) {
-                    backwardScalar(dp, yr + qb, g, x0, count);
-                    continue;
-                }
-                FloatVector v = FloatVector.fromArray(SPECIES, dp, yr + qb).mul(0.25f);
-                v.rearrange(TWICE_LOW).intoArray(g, x0);
-                if (count > VL / 2) {
-                    v.rearrange(TWICE_HIGH).intoArray(g, x0 + VL);
-                }
-            }
-        }
-    }
-
     /** Lane j: ((x[at+j] + x[at+j+1]) + x[at+w+j]) + x[at+w+j+1], a window's sum in the even lanes. */
     private static FloatVector windowSums(float[] x, int at, int w) {
         return FloatVector.fromArray(SPECIES, x, at)

@@ -18,6 +18,9 @@ version 3: version 2 with the merge folded into the partial pass: the last block
            to finish (an integer ticket per channel) merges the channel's partials, the same bits;
            two launches instead of three (the mainline kernels batchnorm_backward_reduce v2 and
            batchnorm_backward_dx v3, included from src/main/cuda/batchnorm.cu)
+version 4: version 3, except where each channel is one block (m <= 4096 values, as after a linear
+           layer): that block merges its own partial and writes its channel's dx, one launch (the
+           mainline kernel batchnorm_backward_reduce_dx v1), the same bits
 All versions are deterministic.
 */
 #include "common.h"
@@ -187,6 +190,21 @@ static void batchnorm_backward(int version, BnArgs a) {
             CUDA_CHECK_LAUNCH();
             break;
         }
+        case 4: {
+            // Launched as src/main/java/dev/normnet/backend/cuda/CudaBatchNorm.java launches it.
+            long long m = (long long) a.N * a.L;
+            geometry::Split split = geometry::batchnorm_split(m);
+            if (split.groups != 1) {
+                batchnorm_backward(3, a);
+                break;
+            }
+            float* partials = partials_scratch((size_t) 2 * a.C);
+            batchnorm_backward_reduce_dx<<<dim3(1, a.C), geometry::REDUCE_THREADS>>>(
+                a.x, nullptr, a.dy, a.gamma, a.saveMean, a.saveInvStd, partials, a.dgamma, a.dbeta, a.dx, a.N, a.C, a.L,
+                (float) m, NN_ACT_IDENTITY);
+            CUDA_CHECK_LAUNCH();
+            break;
+        }
         default: fprintf(stderr, "batchnorm_backward: no version %d\n", version); exit(EXIT_FAILURE);
     }
 }
@@ -200,7 +218,7 @@ struct Case {
 };
 
 int main(int argc, char** argv) {
-    const int versions = 3;
+    const int versions = 4;
     int version = parse_version(argc, argv, versions, versions);
     int repeats = repeats_from_env(50);
     print_device();

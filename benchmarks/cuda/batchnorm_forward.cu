@@ -10,7 +10,7 @@ Statistics per channel over m = N*L values, L = H*W (1 for 2-D input); element (
 
 Compile and run:
   make batchnorm_forward    (nvcc -O3 -std=c++17 -arch=sm_90 batchnorm_forward.cu -o batchnorm_forward)
-  ./batchnorm_forward 3          training-mode versions (default)
+  ./batchnorm_forward 5          training-mode versions (default)
   ./batchnorm_forward 2 eval     eval-mode versions
 
 train version 1: one thread per channel, two passes in double, then y; serial and slow
@@ -27,6 +27,9 @@ train version 4: version 3 with the merge folded into the partial pass: the last
                  partials, the same bits; two launches instead of three (the mainline kernels
                  batchnorm_stats v1 and batchnorm_normalize v2, included from
                  src/main/cuda/batchnorm.cu)
+train version 5: version 4, except where each channel is one block (m <= 4096 values, as after
+                 a linear layer): that block merges its own partial and normalizes its channel,
+                 one launch (the mainline kernel batchnorm_stats_normalize v1), the same bits
 eval version 1:  grid-stride, one element per iteration (the mainline kernel
                  batchnorm_forward_eval v2, included from src/main/cuda/batchnorm.cu)
 eval version 2:  four elements per iteration with float4 loads and stores when L % 4 == 0
@@ -309,6 +312,21 @@ static void batchnorm_forward_train_run(int version, BnArgs a) {
             CUDA_CHECK_LAUNCH();
             break;
         }
+        case 5: {
+            // Launched as src/main/java/dev/normnet/backend/cuda/CudaBatchNorm.java launches it.
+            long long m = (long long) a.N * a.L;
+            geometry::Split split = geometry::batchnorm_split(m);
+            if (split.groups != 1) {
+                batchnorm_forward_train_run(4, a);
+                break;
+            }
+            float* partials = partials_scratch((size_t) 3 * a.C);
+            batchnorm_stats_normalize<<<dim3(1, a.C), geometry::REDUCE_THREADS>>>(
+                a.x, partials, a.N, a.C, a.L, m, a.runningMean, a.runningVar, a.saveMean, a.saveInvStd, nullptr,
+                a.momentum, a.eps, a.gamma, a.beta, a.y, NN_ACT_IDENTITY);
+            CUDA_CHECK_LAUNCH();
+            break;
+        }
         default: fprintf(stderr, "batchnorm_forward train: no version %d\n", version); exit(EXIT_FAILURE);
     }
 }
@@ -340,7 +358,7 @@ struct Case {
 
 int main(int argc, char** argv) {
     const bool eval = has_arg(argc, argv, "eval");
-    const int versions = eval ? 2 : 4;
+    const int versions = eval ? 2 : 5;
     int version = parse_version(argc, argv, versions, versions);
     int repeats = repeats_from_env(50);
     const float momentum = 0.1f, eps = 1e-5f;

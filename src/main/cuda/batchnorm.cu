@@ -3,7 +3,9 @@
 // (n*C + c)*L + l. Slice j in [0, m) of channel c is element (j / L, c, j % L).
 //
 // Training forward: batchnorm_stats -> batchnorm_normalize (or batchnorm_normalize_pool).
-// Backward: batchnorm_backward_reduce -> batchnorm_backward_dx.
+// Backward: batchnorm_backward_reduce -> batchnorm_backward_dx. When each channel is one block
+// (m values <= LaunchGeometry.BN_VALUES_PER_BLOCK, as after a linear layer), each pair is one
+// launch: batchnorm_stats_normalize and batchnorm_backward_reduce_dx.
 // The element-wise kernels take an activation (act, NN_ACT_* of common.cuh) applied to y, so
 // that a Sigmoid or ReLU after the batch norm costs no launch: the forward writes act(y), and
 // the backward passes take the activation's output and its gradient and find the batch norm's
@@ -366,6 +368,14 @@ NN_KERNEL void batchnorm_backward_reduce(const float* __restrict__ x, const floa
     }
 }
 
+// dx of one element: gamma * invstd / m * (m * dy - dbeta - xhat * dgamma), xhat = (x - mean) *
+// invstd; every kernel that writes dx computes it here, so that they give the same bits.
+__device__ __forceinline__ float bn_dx_value(float x, float dy, float mean, float invstd, float gamma, float dgamma,
+                                             float dbeta, float m) {
+    float xhat = (x - mean) * invstd;
+    return gamma * invstd / m * (m * dy - dbeta - xhat * dgamma);
+}
+
 // batchnorm_backward_dx v3: dx = gamma * invstd / m * (m * dy - dbeta - xhat * dgamma), dy as in
 // batchnorm_backward_reduce from the activation's output ay and gradient ady, or the pooled
 // gradient ady when pool > 0 (v2 had no pooling). Without pooling dx may alias ady (each element
@@ -380,9 +390,82 @@ NN_KERNEL void batchnorm_backward_dx(const float* x, const float* ay, const floa
     const float inv = bn_pool_inv(pool);
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
         int c = (i / L) % C;
-        float invstd = saveInvStd[c];
-        float xhat = (x[i] - saveMean[c]) * invstd;
         float dy = nn_act_grad(act, ay, i, bn_out_grad(ady, (unsigned) i, pool, L, W, inv));
-        dx[i] = gamma[c] * invstd / m * (m * dy - dbeta[c] - xhat * dgamma[c]);
+        dx[i] = bn_dx_value(x[i], dy, saveMean[c], saveInvStd[c], gamma[c], dgamma[c], dbeta[c], m);
+    }
+}
+
+// batchnorm_stats_normalize v1: batchnorm_stats then batchnorm_normalize in one launch, for
+// channels of one block each (G == 1: m <= LaunchGeometry.BN_VALUES_PER_BLOCK, as after a linear
+// layer). Grid (1, C), blockDim NN_REDUCE_THREADS: block c summarizes its channel
+// (bn_stats_block), merges its one partial (bn_stats_merge, as the last block of a one-block
+// channel does in batchnorm_stats: no ticket, the block is alone), then writes
+// y = act(gamma * xhat + beta) over the channel from the saveMean and saveInvStd it wrote: the
+// bits of the two launches.
+NN_KERNEL void batchnorm_stats_normalize(const float* __restrict__ x, float* partials,  // (C, 1, 3)
+                                         int N, int C, int L, long long m,
+                                         float* __restrict__ runningMean, float* __restrict__ runningVar,
+                                         float* saveMean, float* saveInvStd,
+                                         float* __restrict__ batchesTracked,  // (1) or null
+                                         float momentum, float eps, const float* __restrict__ gamma,
+                                         const float* __restrict__ beta, float* __restrict__ y, int act) {
+    __shared__ float sn[NN_REDUCE_THREADS];
+    __shared__ float sm[NN_REDUCE_THREADS];
+    __shared__ float s2[NN_REDUCE_THREADS];
+    __shared__ double dn[NN_REDUCE_THREADS];
+    __shared__ double dm[NN_REDUCE_THREADS];
+    __shared__ double d2[NN_REDUCE_THREADS];
+    const int c = blockIdx.y;
+    bn_stats_block(x, partials, sn, sm, s2, N, C, L, (int) m);
+    __syncthreads();  // thread 0 wrote the partial; thread 0 merges it
+    bn_stats_merge(partials + (size_t) c * 3, c, 1, m, dn, dm, d2, runningMean, runningVar, saveMean, saveInvStd,
+                   batchesTracked, momentum, eps);
+    __syncthreads();  // saveMean and saveInvStd, written by thread 0, for every thread
+    const float mean = saveMean[c];
+    const float invstd = saveInvStd[c];
+    const float g = gamma[c];
+    const float b = beta[c];
+    unsigned j = threadIdx.x;
+    BnWalk at(j, blockDim.x, c, C, L);
+    for (; j < (unsigned) m; j += blockDim.x) {
+        unsigned i = at.index();
+        at.advance(L);
+        y[i] = bn_act_value(act, x[i], mean, invstd, g, b);
+    }
+}
+
+// batchnorm_backward_reduce_dx v1: batchnorm_backward_reduce then batchnorm_backward_dx (no
+// pooling) in one launch, for channels of one block each (G == 1). Grid (1, C), blockDim
+// NN_REDUCE_THREADS: block c sums its channel (bn_backward_block), merges its one partial
+// (bn_backward_merge: dbeta, dgamma), then writes dx over the channel from the dgamma and dbeta
+// it wrote: the bits of the two launches. dx may alias ady: the channel's elements are this
+// block's alone, and each is read before this thread writes it.
+NN_KERNEL void batchnorm_backward_reduce_dx(const float* x, const float* ay, const float* ady,
+                                            const float* __restrict__ gamma,
+                                            const float* __restrict__ saveMean,
+                                            const float* __restrict__ saveInvStd,
+                                            float* partials,  // (C, 1, 2)
+                                            float* dgamma, float* dbeta, float* dx,
+                                            int N, int C, int L, float m, int act) {
+    __shared__ float buf[NN_REDUCE_THREADS];
+    __shared__ double dbuf[NN_REDUCE_THREADS];
+    const int c = blockIdx.y;
+    const unsigned values = (unsigned) N * (unsigned) L;
+    bn_backward_block(x, ay, ady, saveMean, saveInvStd, partials, buf, N, C, L, (int) values, act, 0, 1);
+    __syncthreads();  // thread 0 wrote the partial; thread 0 merges it
+    bn_backward_merge(partials + (size_t) c * 2, c, 1, dbuf, dgamma, dbeta);
+    __syncthreads();  // dgamma and dbeta, written by thread 0, for every thread
+    const float mean = saveMean[c];
+    const float invstd = saveInvStd[c];
+    const float g = gamma[c];
+    const float dg = dgamma[c];
+    const float db = dbeta[c];
+    unsigned j = threadIdx.x;
+    BnWalk at(j, blockDim.x, c, C, L);
+    for (; j < values; j += blockDim.x) {
+        unsigned i = at.index();
+        at.advance(L);
+        float dy = nn_act_grad(act, ay, i, ady[i]);
+        dx[i] = bn_dx_value(x[i], dy, mean, invstd, g, dg, db, m);
     }
 }

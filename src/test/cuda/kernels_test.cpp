@@ -384,6 +384,29 @@ static void testBatchNorm(int N, int C, int L, int groups) {
             (const float*) gamma.data(), (const float*) sm.data(), (const float*) si.data(), (const float*) dg.data(),
             (const float*) dbt.data(), dxo.data(), C, L, (int) total, (float) m, NN_ACT_IDENTITY, 0, 1);
     check(std::string("batchnorm_backward_dx (in place) ") + name, dx, dxo, 1e-3);
+    if (groups == 1) {
+        // One block per channel: each direction in one launch, the bits of the two.
+        auto rm2 = rm0, rv2 = rv0;
+        auto sm2 = nans(C), si2 = nans(C), y2 = nans(total), part2 = nans((size_t) C * 3);
+        std::vector<float> tracked2{41.0f};
+        batchnorm_stats_normalize<<<dim3{1, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(), part2.data(), N, C, L, m,
+                rm2.data(), rv2.data(), sm2.data(), si2.data(), tracked2.data(), 0.1f, 1e-5f, (const float*) gamma.data(),
+                (const float*) beta.data(), y2.data(), NN_ACT_IDENTITY);
+        same(std::string("batchnorm_stats_normalize y = two launches ") + name, yo, y2);
+        same(std::string("batchnorm_stats_normalize saveMean = two launches ") + name, sm, sm2);
+        same(std::string("batchnorm_stats_normalize saveInvStd = two launches ") + name, si, si2);
+        same(std::string("batchnorm_stats_normalize runningMean = two launches ") + name, rm, rm2);
+        same(std::string("batchnorm_stats_normalize runningVar = two launches ") + name, rv, rv2);
+        same(std::string("batchnorm_stats_normalize batchesTracked = two launches ") + name, tracked, tracked2);
+        auto dg2 = nans(C), db2 = nans(C), bpart2 = nans((size_t) C * 2);
+        auto dx2 = dy;  // in place, as the two launches ran
+        batchnorm_backward_reduce_dx<<<dim3{1, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(), nullptr,
+                (const float*) dx2.data(), (const float*) gamma.data(), (const float*) sm.data(), (const float*) si.data(),
+                bpart2.data(), dg2.data(), db2.data(), dx2.data(), N, C, L, (float) m, NN_ACT_IDENTITY);
+        same(std::string("batchnorm_backward_reduce_dx dgamma = two launches ") + name, dg, dg2);
+        same(std::string("batchnorm_backward_reduce_dx dbeta = two launches ") + name, dbt, db2);
+        same(std::string("batchnorm_backward_reduce_dx dx (in place) = two launches ") + name, dxo, dx2);
+    }
 
     // An activation fused into the element-wise passes: against float64 (the activation of the
     // float64 batch norm; the backward from the float output a and the gradient da of a), and
@@ -474,6 +497,21 @@ static void testBatchNorm(int N, int C, int L, int groups) {
         same("batchnorm dgamma + " + an + " = two launches", udg, fdg);
         same("batchnorm dbeta + " + an + " = two launches", udb, fdb);
         same("batchnorm_backward_dx + " + an + " = two launches", udx, fdx);
+        if (groups == 1) {
+            auto rm2 = rm0, rv2 = rv0;
+            auto sm2 = nans(C), si2 = nans(C), a3 = nans(total), part2 = nans((size_t) C * 3);
+            batchnorm_stats_normalize<<<dim3{1, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(), part2.data(), N, C, L,
+                    m, rm2.data(), rv2.data(), sm2.data(), si2.data(), nullptr, 0.1f, 1e-5f, (const float*) gamma.data(),
+                    (const float*) beta.data(), a3.data(), act);
+            same("batchnorm_stats_normalize + " + an + " = two launches", a, a3);
+            auto dg3 = nans(C), db3 = nans(C), bpart3 = nans((size_t) C * 2), dx3 = nans(total);
+            batchnorm_backward_reduce_dx<<<dim3{1, (unsigned) C, 1}, 256, 0>>>((const float*) x.data(),
+                    (const float*) a.data(), (const float*) da.data(), (const float*) gamma.data(), (const float*) sm.data(),
+                    (const float*) si.data(), bpart3.data(), dg3.data(), db3.data(), dx3.data(), N, C, L, (float) m, act);
+            same("batchnorm_backward_reduce_dx dgamma + " + an + " = two launches", fdg, dg3);
+            same("batchnorm_backward_reduce_dx dbeta + " + an + " = two launches", fdb, db3);
+            same("batchnorm_backward_reduce_dx dx + " + an + " = two launches", fdx, dx3);
+        }
     }
 }
 
@@ -797,6 +835,8 @@ int main() {
     testBatchNorm(8, 6, 28 * 28, 3);              // after conv1, split over 3 blocks per channel
     testBatchNorm(4, 16, 100, 1);
     testBatchNorm(64, 40, 1, 1);                  // BatchNorm1d
+    testBatchNorm(256, 120, 1, 1);                // LeNet's fc1 batch norm: one block per channel
+    testBatchNorm(300, 3, 1, 1);                  // more values than threads per block
     testBatchNorm(3, 5, 63, 4);
     testBatchNorm(5, 3, 1031, 300);               // 300 partials: merge threads take several each
     testBatchNorm(16, 2, 2048, 9);                // long slices: four values at a time per thread

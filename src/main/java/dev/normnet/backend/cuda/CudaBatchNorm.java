@@ -13,7 +13,9 @@ import jcuda.driver.CUdeviceptr;
  * channel over m = N*H*W values (PyTorch's conventions: biased variance to normalize, unbiased
  * for the running variance; see {@link NormGeometry}). Each channel is split over G blocks; the
  * last block of each channel to finish (a ticket per channel: {@link OpContext#tickets}) merges
- * the channel's partials in fixed order, so each reduction is one launch. An activation after the
+ * the channel's partials in fixed order, so each reduction is one launch; when each channel is one
+ * block (m up to {@link LaunchGeometry#BN_VALUES_PER_BLOCK}, as after a linear layer), that block
+ * goes on to the element-wise pass too, so each direction is one launch. An activation after the
  * batch norm rides on the element-wise kernels ({@code act}: the normalize pass writes act(y); the backward passes
  * take the activation's output and gradient), and so does an average pooling after it whose windows tile the plane
  * ({@link #tiles}): the normalizing pass also writes the pooled output, and the backward passes take the pooled
@@ -27,6 +29,8 @@ final class CudaBatchNorm {
     private final Kernel forwardEval;
     private final Kernel backwardReduce;
     private final Kernel backwardDx;
+    private final Kernel statsNormalize;
+    private final Kernel backwardReduceDx;
 
     CudaBatchNorm(OpContext ctx) {
         this.ctx = ctx;
@@ -36,6 +40,8 @@ final class CudaBatchNorm {
         forwardEval = ctx.kernel("batchnorm_forward_eval");
         backwardReduce = ctx.kernel("batchnorm_backward_reduce");
         backwardDx = ctx.kernel("batchnorm_backward_dx");
+        statsNormalize = ctx.kernel("batchnorm_stats_normalize");
+        backwardReduceDx = ctx.kernel("batchnorm_backward_reduce_dx");
     }
 
     /**
@@ -53,7 +59,8 @@ final class CudaBatchNorm {
      * Batch statistics (partials (C, G, 3) merged by each channel's last block: running
      * statistics, saveMean, saveInvStd, and batchesTracked[0] += 1 when batchesTracked is not
      * null), then y = act(...), and with {@code pool} (null for none; it must {@link #tiles})
-     * pooled = avgPool(y) in the same pass: two launches.
+     * pooled = avgPool(y) in the same pass: two launches, one when each channel is one block and
+     * nothing pools.
      */
     void forwardTrain(String op, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
                       Tensor y, Tensor saveMean, Tensor saveInvStd, float momentum, float eps, Tensor batchesTracked,
@@ -73,6 +80,14 @@ final class CudaBatchNorm {
         }
         LaunchGeometry.Split split = LaunchGeometry.batchNormSplit(g.m());
         CUdeviceptr partials = ctx.scratch("batchnorm_stats", 3L * g.c() * split.groups());  // (C, G, 3)
+        if (split.groups() == 1 && pool == null) {
+            // One block per channel: it normalizes its channel after the merge, one launch in all.
+            ctx.launch(statsNormalize, 1, g.c(), 1, LaunchGeometry.REDUCE_THREADS, 0, g,
+                    OpContext.args().ptr(cx).raw(partials).i(g.n()).i(g.c()).i(g.hw()).l(g.m()).ptr(crm).ptr(crv)
+                            .ptr(csm).ptr(csi).ptrOrNull(cbt).f(momentum).f(eps).ptr(cg).ptr(cb).ptr(cy)
+                            .i(act.ordinal()));
+            return;
+        }
         ctx.launch(stats, split.groups(), g.c(), 1, LaunchGeometry.REDUCE_THREADS, 0, g,
                 OpContext.args().ptr(cx).raw(partials).raw(ctx.tickets(g.c())).i(g.n()).i(g.c()).i(g.hw()).i(split.chunk())
                         .l(g.m()).ptr(crm).ptr(crv).ptr(csm).ptr(csi).ptrOrNull(cbt).f(momentum).f(eps));
@@ -136,8 +151,8 @@ final class CudaBatchNorm {
 
     /**
      * sum(dy) and sum(dy * xhat) per channel (partials (C, G, 2) merged by each channel's last
-     * block: dbeta, dgamma), then dx: two launches; dy is the batch norm's output gradient, found
-     * from the activation's output ay and its gradient ady (ay is not read, and may be null, for
+     * block: dbeta, dgamma), then dx: two launches, one when each channel is one block and
+     * nothing pools; dy is the batch norm's output gradient, found from the activation's output ay and its gradient ady (ay is not read, and may be null, for
      * the identity); with {@code pool} (null for none; it must {@link #tiles}) ady is the gradient
      * of the average pooling of ay, (N, C, H/k, W/k), and each element's share is found inside
      * both passes.
@@ -172,6 +187,13 @@ final class CudaBatchNorm {
         int width = pool == null ? 1 : x.shape().dim(3);  // the plane's width, read only with pooling
         LaunchGeometry.Split split = LaunchGeometry.batchNormSplit(g.m());
         CUdeviceptr partials = ctx.scratch("batchnorm_backward", 2L * g.c() * split.groups());  // (C, G, 2)
+        if (split.groups() == 1 && pool == null) {
+            // One block per channel: it writes its channel's dx after the merge, one launch in all.
+            ctx.launch(backwardReduceDx, 1, g.c(), 1, LaunchGeometry.REDUCE_THREADS, 0, g,
+                    OpContext.args().ptr(cx).ptrOrNull(cay).ptr(cdy).ptr(cg).ptr(csm).ptr(csi).raw(partials).ptr(cdg)
+                            .ptr(cdb).ptr(cdx).i(g.n()).i(g.c()).i(g.hw()).f((float) g.m()).i(act.ordinal()));
+            return;
+        }
         ctx.launch(backwardReduce, split.groups(), g.c(), 1, LaunchGeometry.REDUCE_THREADS, 0, g,
                 OpContext.args().ptr(cx).ptrOrNull(cay).ptr(cdy).ptr(csm).ptr(csi).raw(partials).raw(ctx.tickets(g.c()))
                         .ptr(cdg).ptr(cdb).i(g.n()).i(g.c()).i(g.hw()).i(split.chunk()).i(act.ordinal()).i(poolK).i(width));

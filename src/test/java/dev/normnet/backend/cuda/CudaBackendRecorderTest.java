@@ -86,6 +86,7 @@ class CudaBackendRecorderTest {
         Tensor h = t(n, 120);
         Tensor c120 = t(120);
         be.batchNormForwardTrain(h, c120, c120, c120, c120, h, c120, c120, 0.1f, 1e-5f);
+        be.batchNormBackward(h, h, c120, c120, c120, h, c120, c120);
         Tensor a1 = t(n, 6, 28, 28);
         be.batchNormActivationPoolForwardTrain(y1, c6, c6, c6, c6, a1, c6, c6, 0.1f, 1e-5f, t(1), Activation.SIGMOID, pool,
                 x2);
@@ -139,9 +140,16 @@ class CudaBackendRecorderTest {
         Tensor x = t(8, 6, 5, 5);
         Tensor c6 = t(6);
         be.batchNormForwardTrain(x, c6, c6, c6, c6, x, c6, c6, 0.1f, 1e-5f, t());
-        assertEquals(List.of("batchnorm_stats", "batchnorm_normalize"),
-                recorder.recorded().stream().map(LaunchRecorder.Launch::kernel).collect(Collectors.toList()),
-                "num_batches_tracked rides on the statistics launch, with no add_scalar of its own");
+        assertEquals(List.of("batchnorm_stats_normalize"), kernels(),
+                "200 values per channel, one block each: one launch, num_batches_tracked counted in it");
+        Tensor large = t(8, 6, 25, 25);
+        be.batchNormForwardTrain(large, c6, c6, c6, c6, large, c6, c6, 0.1f, 1e-5f, t());
+        assertEquals(List.of("batchnorm_stats", "batchnorm_normalize"), kernels(),
+                "5,000 values per channel, two blocks each: num_batches_tracked rides on the statistics launch");
+        be.batchNormBackward(x, x, c6, c6, c6, x, c6, c6);
+        assertEquals(List.of("batchnorm_backward_reduce_dx"), kernels(), "one block per channel: one launch");
+        be.batchNormBackward(large, large, c6, c6, c6, large, c6, c6);
+        assertEquals(List.of("batchnorm_backward_reduce", "batchnorm_backward_dx"), kernels());
         IllegalArgumentException empty = assertThrows(IllegalArgumentException.class,
                 () -> be.batchNormForwardTrain(x, c6, c6, c6, c6, x, c6, c6, 0.1f, 1e-5f, t(0)));
         assertTrue(empty.getMessage().startsWith("batchNormForwardTrain: index 0 outside"), empty.getMessage());
@@ -161,13 +169,14 @@ class CudaBackendRecorderTest {
      */
     @Test
     void aPoolThatTilesRidesOnTheBatchNormLaunches() {
-        Tensor x = t(8, 6, 12, 12);
-        Tensor y = t(8, 6, 12, 12);
-        Tensor dx = t(8, 6, 12, 12);
+        // 32 x 12 x 12 = 4,608 values per channel: two blocks each (one would run the one-launch kernels)
+        Tensor x = t(32, 6, 12, 12);
+        Tensor y = t(32, 6, 12, 12);
+        Tensor dx = t(32, 6, 12, 12);
         Tensor c6 = t(6);
         for (int k : new int[] {2, 3, 4}) {
             PoolSpec tiles = new PoolSpec(k, k, 0);
-            Tensor pooled = t(8, 6, 12 / k, 12 / k);
+            Tensor pooled = t(32, 6, 12 / k, 12 / k);
             be.batchNormActivationPoolForwardTrain(x, c6, c6, c6, c6, y, c6, c6, 0.1f, 1e-5f, t(1), Activation.SIGMOID,
                     tiles, pooled);
             assertEquals(List.of("batchnorm_stats", "batchnorm_normalize_pool"), kernels(), "k " + k);
@@ -178,7 +187,7 @@ class CudaBackendRecorderTest {
         }
         // Overlapping windows, and windows that leave a row over: the ops one after the other.
         for (PoolSpec other : new PoolSpec[] {new PoolSpec(3, 2, 0), new PoolSpec(5, 5, 0), new PoolSpec(2, 2, 1)}) {
-            Tensor pooled = t(8, 6, other.outSize(12), other.outSize(12));
+            Tensor pooled = t(32, 6, other.outSize(12), other.outSize(12));
             be.batchNormActivationPoolForwardTrain(x, c6, c6, c6, c6, y, c6, c6, 0.1f, 1e-5f, t(1), Activation.SIGMOID,
                     other, pooled);
             assertEquals(List.of("batchnorm_stats", "batchnorm_normalize", "avg_pool2d_forward"), kernels(),
@@ -190,18 +199,18 @@ class CudaBackendRecorderTest {
         PoolSpec two = new PoolSpec(2, 2, 0);
         IllegalArgumentException shape = assertThrows(IllegalArgumentException.class,
                 () -> be.batchNormActivationPoolForwardEval(x, c6, c6, c6, c6, y, 1e-5f, Activation.RELU, two,
-                        t(8, 6, 5, 6)));
-        assertTrue(shape.getMessage().startsWith("batchNormActivationPoolForwardEval: y [8, 6, 12, 12]")
+                        t(32, 6, 5, 6)));
+        assertTrue(shape.getMessage().startsWith("batchNormActivationPoolForwardEval: y [32, 6, 12, 12]")
                 && shape.getMessage().contains("pooled"), shape.getMessage());
-        Tensor big = t(8 * 6 * 12 * 12);
-        Tensor dxOverPooled = big.view(0, Shape.of(8, 6, 12, 12));
-        Tensor dPooled = big.view(8 * 6 * 12 * 12 - 8 * 6 * 36, Shape.of(8, 6, 6, 6));
+        Tensor big = t(32 * 6 * 12 * 12);
+        Tensor dxOverPooled = big.view(0, Shape.of(32, 6, 12, 12));
+        Tensor dPooled = big.view(32 * 6 * 12 * 12 - 32 * 6 * 36, Shape.of(32, 6, 6, 6));
         IllegalArgumentException alias = assertThrows(IllegalArgumentException.class,
                 () -> be.batchNormActivationPoolBackward(x, y, dPooled, two, Activation.SIGMOID, c6, c6, c6,
                         dxOverPooled, c6, c6));
         assertEquals("batchNormActivationPoolBackward: dx must not be dPooled", alias.getMessage());
         IllegalArgumentException yShape = assertThrows(IllegalArgumentException.class,
-                () -> be.batchNormActivationPoolBackward(x, t(8, 6, 12, 10), t(8, 6, 6, 5), two, Activation.SIGMOID, c6,
+                () -> be.batchNormActivationPoolBackward(x, t(32, 6, 12, 10), t(32, 6, 6, 5), two, Activation.SIGMOID, c6,
                         c6, c6, dx, c6, c6));
         assertTrue(yShape.getMessage().startsWith("batchNormActivationPoolBackward: expected x"), yShape.getMessage());
         assertTrue(recorder.recorded().isEmpty(), "nothing launched by a refused op: " + recorder.recorded());

@@ -95,17 +95,21 @@ class TrainerWarmupRecorderTest {
     }
 
     /**
-     * The kernels of one captured LeNet-BN training step (SGD, batch 256): 38 launches, each layer's
-     * work in as few as the ops allow (a batch norm two each way), each Sigmoid inside the batch norm
-     * before it, and each 2x2 average pooling too. On the GPU a replayed step costs at least a
-     * launch's latency per kernel, so a change that adds one shows here.
+     * The kernels of one captured LeNet-BN training step (SGD, batch 256): 34 launches, each layer's
+     * work in as few as the ops allow (a batch norm two each way, one each way after a linear layer,
+     * where a channel's 256 values are one block), each Sigmoid inside the batch norm before it, and
+     * each 2x2 average pooling too. On the GPU a replayed step costs at least a launch's latency per
+     * kernel, so a change that adds one shows here.
      */
     @Test
-    void aCapturedLeNetBnStepIsThirtyEightLaunches() {
+    void aCapturedLeNetBnStepIsThirtyFourLaunches() {
         Map<String, Integer> perKernel = capturedLeNetBnStep(true);
-        assertEquals(38, total(perKernel), "launches of the captured step: " + perKernel);
-        assertEquals(4, perKernel.get("batchnorm_stats"), perKernel.toString());
-        assertEquals(4, perKernel.get("batchnorm_backward_reduce"), perKernel.toString());
+        assertEquals(34, total(perKernel), "launches of the captured step: " + perKernel);
+        assertEquals(2, perKernel.get("batchnorm_stats"), "after conv1 and conv2: " + perKernel);
+        assertEquals(2, perKernel.get("batchnorm_backward_reduce"), perKernel.toString());
+        assertEquals(2, perKernel.get("batchnorm_backward_dx"), perKernel.toString());
+        assertEquals(2, perKernel.get("batchnorm_stats_normalize"), "after fc1 and fc2: " + perKernel);
+        assertEquals(2, perKernel.get("batchnorm_backward_reduce_dx"), perKernel.toString());
         assertNull(perKernel.get("add_scalar"), "num_batches_tracked is counted in the statistics launches");
         assertEquals(1, perKernel.get("gather_batch"), "the gather advances the cursor itself");
         assertEquals(1, perKernel.get("softmax_ce"), "the loss and its gradient in one launch");
@@ -114,7 +118,7 @@ class TrainerWarmupRecorderTest {
         assertNull(perKernel.get("avg_pool2d_forward"), "the pools run in batch norm's normalize launches: " + perKernel);
         assertNull(perKernel.get("avg_pool2d_backward"), "and in its backward launches: " + perKernel);
         assertEquals(2, perKernel.get("batchnorm_normalize_pool"), "after conv1 and conv2: " + perKernel);
-        assertEquals(2, perKernel.get("batchnorm_normalize"), "after fc1 and fc2: " + perKernel);
+        assertNull(perKernel.get("batchnorm_normalize"), perKernel.toString());
         assertEquals(1, perKernel.get("conv2d_forward_cb6"), "conv1: 6 output channels, 6 per thread");
         assertEquals(1, perKernel.get("conv2d_backward_data_cb6"), "conv2's data gradient: 6 input channels");
         assertEquals(1, perKernel.get("sgd_step"), "one optimizer launch for every parameter");
@@ -133,12 +137,12 @@ class TrainerWarmupRecorderTest {
         assertEquals(4, unfused.get("sigmoid_backward"), unfused.toString());
         assertEquals(2, unfused.get("avg_pool2d_forward"), unfused.toString());
         assertEquals(2, unfused.get("avg_pool2d_backward"), unfused.toString());
-        assertEquals(4, unfused.get("batchnorm_normalize"), unfused.toString());
+        assertEquals(2, unfused.get("batchnorm_normalize"), "after conv1 and conv2: " + unfused);
         Map<String, Integer> rest = new TreeMap<>(unfused);
         for (String own : List.of("sigmoid_forward", "sigmoid_backward", "avg_pool2d_forward", "avg_pool2d_backward")) {
             rest.remove(own);
         }
-        rest.put("batchnorm_normalize", 2);
+        rest.remove("batchnorm_normalize");
         rest.put("batchnorm_normalize_pool", 2);
         assertEquals(fused, rest, "every other kernel as often");
     }

@@ -119,6 +119,32 @@ class Kernels:
         self.add(name, "backward", s, 4 * (ey + ex), ex,
                  lambda: torch.ops.aten.avg_pool2d_backward(dy, x, [2, 2], [2, 2], [0, 0], False, True, None))
 
+    def block(self, name, n, c, h, w, pool):
+        """Batch norm, Sigmoid and (pool) 2x2 average pooling in turn, as KernelBench.block times normnet's fused ops."""
+        shape = (n, c) if h == 1 and w == 1 else (n, c, h, w)
+        x = self.rand(*shape, lo=-2, hi=2)
+        gamma = self.rand(c, lo=0.5, hi=1.5)
+        beta = self.rand(c, lo=-0.5, hi=0.5)
+        rm = torch.zeros(c, device=self.device)
+        rv = torch.ones(c, device=self.device)
+        pshape = (n, c, h // 2, w // 2) if pool else shape
+        d_out = self.rand(*pshape)
+        e = x.numel()
+        ep = d_out.numel() if pool else 0
+        s = self.dims(shape) + (f"->{self.dims(pshape)}" if pool else "")
+
+        def forward(x_, gamma_, beta_, training):
+            y = torch.sigmoid(F.batch_norm(x_, rm, rv, gamma_, beta_, training=training, momentum=0.1, eps=1e-5))
+            return F.avg_pool2d(y, 2, 2) if pool else y
+        self.add(name, "forward_train", s, 4 * (3 * e + ep + 8 * c), 12 * e + 4 * ep, lambda: forward(x, gamma, beta, True))
+        self.add(name, "forward_eval", s, 4 * (2 * e + ep + 4 * c), 6 * e + 4 * ep, lambda: forward(x, gamma, beta, False))
+        xg = x.detach().clone().requires_grad_(True)
+        gg = gamma.detach().clone().requires_grad_(True)
+        bg = beta.detach().clone().requires_grad_(True)
+        out = forward(xg, gg, bg, True)
+        self.add(name, "backward", s, 4 * (3 * e + ep + 5 * c), 15 * e + ep,
+                 lambda: torch.autograd.grad(out, (xg, gg, bg), d_out, retain_graph=True))
+
     def linear(self, name, n, i, o):
         x = self.rand(n, i)
         w = self.rand(o, i, lo=-0.1, hi=0.1)
@@ -162,13 +188,16 @@ class Kernels:
         self.batch_norm("bn1", n, 6, 24, 24, True)
         self.sigmoid("sigmoid1", (n, 6, 24, 24))
         self.avg_pool("pool1", n, 6, 24)
+        self.block("bn1+sigmoid1+pool1", n, 6, 24, 24, True)
         self.conv("conv2", n, 6, 12, 16, 5, True)
         self.batch_norm("bn2", n, 16, 8, 8, False)
         self.sigmoid("sigmoid2", (n, 16, 8, 8))
         self.avg_pool("pool2", n, 16, 8)
+        self.block("bn2+sigmoid2+pool2", n, 16, 8, 8, True)
         self.linear("linear1", n, 256, 120)
         self.batch_norm("bn3", n, 120, 1, 1, False)
         self.sigmoid("sigmoid3", (n, 120))
+        self.block("bn3+sigmoid3", n, 120, 1, 1, False)
         self.linear("linear2", n, 120, 84)
         self.batch_norm("bn4", n, 84, 1, 1, False)
         self.linear("linear3", n, 84, 10)
@@ -179,6 +208,7 @@ class Kernels:
             self.batch_norm("bn2-224", 256, 16, 106, 106, True)
             self.sigmoid("sigmoid2-224", (256, 16, 106, 106))
             self.avg_pool("pool2-224", 256, 16, 106)
+            self.block("bn2-224+sigmoid2-224+pool2-224", 256, 16, 106, 106, True)
         return self.list
 
 

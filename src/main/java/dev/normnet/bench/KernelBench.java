@@ -1,5 +1,6 @@
 package dev.normnet.bench;
 
+import dev.normnet.backend.Activation;
 import dev.normnet.backend.Backend;
 import dev.normnet.backend.ConvSpec;
 import dev.normnet.backend.PoolSpec;
@@ -50,13 +51,16 @@ public final class KernelBench {
         batchNorm(k, "bn1", n, 6, 24, 24, true);
         sigmoid(k, "sigmoid1", Shape.of(n, 6, 24, 24));
         avgPool(k, "pool1", n, 6, 24);
+        block(k, "bn1+sigmoid1+pool1", n, 6, 24, 24, true);
         conv(k, "conv2", n, 6, 12, 16, 5, true);
         batchNorm(k, "bn2", n, 16, 8, 8, false);
         sigmoid(k, "sigmoid2", Shape.of(n, 16, 8, 8));
         avgPool(k, "pool2", n, 16, 8);
+        block(k, "bn2+sigmoid2+pool2", n, 16, 8, 8, true);
         linear(k, "linear1", n, 256, 120);
         batchNorm(k, "bn3", n, 120, 1, 1, false);
         sigmoid(k, "sigmoid3", Shape.of(n, 120));
+        block(k, "bn3+sigmoid3", n, 120, 1, 1, false);
         linear(k, "linear2", n, 120, 84);
         batchNorm(k, "bn4", n, 84, 1, 1, false);
         linear(k, "linear3", n, 84, 10);
@@ -67,6 +71,7 @@ public final class KernelBench {
             batchNorm(k, "bn2-224", 256, 16, 106, 106, true);
             sigmoid(k, "sigmoid2-224", Shape.of(256, 16, 106, 106));
             avgPool(k, "pool2-224", 256, 16, 106);
+            block(k, "bn2-224+sigmoid2-224+pool2-224", 256, 16, 106, 106, true);
         }
         return k;
     }
@@ -235,6 +240,58 @@ public final class KernelBench {
         }
         k.add(new Kernel(name, "backward", shape, 4 * (3 * e + 5.0 * c), 12 * e,
                 () -> backend.batchNormBackward(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta)));
+    }
+
+    /**
+     * A batch norm with the Sigmoid after it and, when {@code pool}, LeNet's 2x2 average pooling after
+     * that, as a plan runs the three layers: the backend's fused ops ({@link
+     * Backend#batchNormActivationPoolForwardTrain}, its eval and backward forms, or the activation
+     * forms without the pooling), training forward, eval forward and backward. Against the rows
+     * of the three ops it shows what fusing saves (the CUDA backend runs the group in its batch
+     * norm's launches; a CPU backend runs the ops in turn).
+     */
+    private void block(List<Kernel> k, String name, int n, int c, int h, int w, boolean pool) {
+        Shape s = h == 1 && w == 1 ? Shape.of(n, c) : Shape.of(n, c, h, w);
+        PoolSpec spec = new PoolSpec(2, 2, 0);
+        Shape ps = pool ? Shape.of(n, c, spec.outSize(h), spec.outSize(w)) : s;
+        Tensor x = random(s, -2, 2);
+        Tensor y = zeros(s);
+        Tensor pooled = pool ? zeros(ps) : null;
+        Tensor dOut = random(ps, -1, 1);
+        Tensor dx = zeros(s);
+        Tensor gamma = random(Shape.of(c), 0.5, 1.5);
+        Tensor beta = random(Shape.of(c), -0.5, 0.5);
+        Tensor runningMean = zeros(Shape.of(c));
+        Tensor runningVar = constant(Shape.of(c), 1f);
+        Tensor count = zeros(Shape.of(1));
+        Tensor saveMean = zeros(Shape.of(c));
+        Tensor saveInvStd = zeros(Shape.of(c));
+        Tensor dgamma = zeros(Shape.of(c));
+        Tensor dbeta = zeros(Shape.of(c));
+        Activation act = Activation.SIGMOID;
+        Runnable train = pool
+                ? () -> backend.batchNormActivationPoolForwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean,
+                        saveInvStd, 0.1f, 1e-5f, count, act, spec, pooled)
+                : () -> backend.batchNormActivationForwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean,
+                        saveInvStd, 0.1f, 1e-5f, count, act);
+        Runnable eval = pool
+                ? () -> backend.batchNormActivationPoolForwardEval(x, gamma, beta, runningMean, runningVar, y, 1e-5f, act,
+                        spec, pooled)
+                : () -> backend.batchNormActivationForwardEval(x, gamma, beta, runningMean, runningVar, y, 1e-5f, act);
+        Runnable backward = pool
+                ? () -> backend.batchNormActivationPoolBackward(x, y, dOut, spec, act, gamma, saveMean, saveInvStd, dx,
+                        dgamma, dbeta)
+                : () -> backend.batchNormActivationBackward(x, y, dOut, act, gamma, saveMean, saveInvStd, dx, dgamma,
+                        dbeta);
+        train.run();
+        double e = s.size();
+        double ep = pool ? ps.size() : 0;
+        String shape = dims(s) + (pool ? "->" + dims(ps) : "");
+        // bytes: x read twice (statistics, then normalizing), y and the pooled output written; flops:
+        // batch norm's, the sigmoid's and the pooling's
+        k.add(new Kernel(name, "forward_train", shape, 4 * (3 * e + ep + 8.0 * c), 12 * e + 4 * ep, train));
+        k.add(new Kernel(name, "forward_eval", shape, 4 * (2 * e + ep + 4.0 * c), 6 * e + 4 * ep, eval));
+        k.add(new Kernel(name, "backward", shape, 4 * (3 * e + ep + 5.0 * c), 15 * e + ep, backward));
     }
 
     private void sigmoid(List<Kernel> k, String name, Shape s) {

@@ -37,6 +37,14 @@ class KernelBenchTest {
                 assertEquals("4x16x8x8", bn.shape());
                 assertEquals(4 * (3.0 * n * 16 * 64 + 5 * 16), bn.bytes());
                 assertEquals(4 * 7 * 1000.0, find(list, "adam", "update").bytes());
+                // batch norm, Sigmoid and pooling as the plan runs them: x read twice, y and the pooled output written
+                KernelBench.Kernel block = find(list, "bn2+sigmoid2+pool2", "forward_train");
+                assertEquals("4x16x8x8->4x16x4x4", block.shape());
+                assertEquals(4 * (3.0 * n * 16 * 64 + n * 16 * 16 + 8 * 16), block.bytes());
+                assertEquals("4x120", find(list, "bn3+sigmoid3", "backward").shape());
+                for (String direction : List.of("forward_train", "forward_eval", "backward")) {
+                    find(list, "bn1+sigmoid1+pool1", direction).call().run();   // the fused ops run on this backend
+                }
                 // the first convolution has no input gradient in a model, so none is timed
                 assertTrue(list.stream().noneMatch(k -> k.op().equals("conv1") && k.direction().equals("backward_data")));
                 assertTrue(list.stream().noneMatch(k -> k.op().endsWith("-224")), "no large shape when not asked");

@@ -164,6 +164,13 @@ __device__ __forceinline__ void bn_stats_merge(const float* part, int c, int G, 
     }
 }
 
+// The shared memory of the statistics kernels: the block's tree of (count, mean, M2) in float
+// (bn_stats_block), and the merge's in double (bn_stats_merge).
+struct BnStatsShared {
+    float n[NN_REDUCE_THREADS], mean[NN_REDUCE_THREADS], m2[NN_REDUCE_THREADS];
+    double dn[NN_REDUCE_THREADS], dmean[NN_REDUCE_THREADS], dm2[NN_REDUCE_THREADS];
+};
+
 // batchnorm_stats v1: the training statistics in one launch. Grid (G, C), blockDim
 // NN_REDUCE_THREADS: block (g, c) summarizes its slice (bn_stats_block) into partials[c][g] =
 // (count, mean, M2); the last block of channel c to finish (nn_last_block on an integer ticket per
@@ -179,18 +186,13 @@ NN_KERNEL void batchnorm_stats(const float* __restrict__ x,  // (N, C, L)
                                float* __restrict__ saveInvStd,   // (C)
                                float* __restrict__ batchesTracked,  // (1) or null
                                float momentum, float eps) {
-    __shared__ float sn[NN_REDUCE_THREADS];
-    __shared__ float sm[NN_REDUCE_THREADS];
-    __shared__ float s2[NN_REDUCE_THREADS];
-    __shared__ double dn[NN_REDUCE_THREADS];
-    __shared__ double dm[NN_REDUCE_THREADS];
-    __shared__ double d2[NN_REDUCE_THREADS];
+    __shared__ BnStatsShared sh;
     const int G = gridDim.x;
     const int c = blockIdx.y;
-    bn_stats_block(x, partials, sn, sm, s2, N, C, L, chunk);
+    bn_stats_block(x, partials, sh.n, sh.mean, sh.m2, N, C, L, chunk);
     if (nn_last_block(&tickets[c], (unsigned) G)) {
-        bn_stats_merge(partials + (size_t) c * G * 3, c, G, m, dn, dm, d2, runningMean, runningVar, saveMean,
-                       saveInvStd, batchesTracked, momentum, eps);
+        bn_stats_merge(partials + (size_t) c * G * 3, c, G, m, sh.dn, sh.dmean, sh.dm2, runningMean, runningVar,
+                       saveMean, saveInvStd, batchesTracked, momentum, eps);
     }
 }
 
@@ -409,17 +411,12 @@ NN_KERNEL void batchnorm_stats_normalize(const float* __restrict__ x, float* par
                                          float* __restrict__ batchesTracked,  // (1) or null
                                          float momentum, float eps, const float* __restrict__ gamma,
                                          const float* __restrict__ beta, float* __restrict__ y, int act) {
-    __shared__ float sn[NN_REDUCE_THREADS];
-    __shared__ float sm[NN_REDUCE_THREADS];
-    __shared__ float s2[NN_REDUCE_THREADS];
-    __shared__ double dn[NN_REDUCE_THREADS];
-    __shared__ double dm[NN_REDUCE_THREADS];
-    __shared__ double d2[NN_REDUCE_THREADS];
+    __shared__ BnStatsShared sh;
     const int c = blockIdx.y;
-    bn_stats_block(x, partials, sn, sm, s2, N, C, L, (int) m);
+    bn_stats_block(x, partials, sh.n, sh.mean, sh.m2, N, C, L, (int) m);
     __syncthreads();  // thread 0 wrote the partial; thread 0 merges it
-    bn_stats_merge(partials + (size_t) c * 3, c, 1, m, dn, dm, d2, runningMean, runningVar, saveMean, saveInvStd,
-                   batchesTracked, momentum, eps);
+    bn_stats_merge(partials + (size_t) c * 3, c, 1, m, sh.dn, sh.dmean, sh.dm2, runningMean, runningVar, saveMean,
+                   saveInvStd, batchesTracked, momentum, eps);
     __syncthreads();  // saveMean and saveInvStd, written by thread 0, for every thread
     const float mean = saveMean[c];
     const float invstd = saveInvStd[c];

@@ -189,6 +189,7 @@ public interface Backend extends AutoCloseable {
                                                      Tensor runningVar, Tensor y, Tensor saveMean, Tensor saveInvStd,
                                                      float momentum, float eps, Tensor batchesTracked, Activation act,
                                                      PoolSpec pool, Tensor pooled) {
+        PoolGeometry.of("batchNormActivationPoolForwardTrain", "y", y, "pooled", pooled, pool);   // before any op
         batchNormActivationForwardTrain(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, momentum, eps,
                 batchesTracked, act);
         avgPool2dForward(y, pooled, pool);
@@ -198,6 +199,7 @@ public interface Backend extends AutoCloseable {
     default void batchNormActivationPoolForwardEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
                                                     Tensor runningVar, Tensor y, float eps, Activation act,
                                                     PoolSpec pool, Tensor pooled) {
+        PoolGeometry.of("batchNormActivationPoolForwardEval", "y", y, "pooled", pooled, pool);
         batchNormActivationForwardEval(x, gamma, beta, runningMean, runningVar, y, eps, act);
         avgPool2dForward(y, pooled, pool);
     }
@@ -213,6 +215,7 @@ public interface Backend extends AutoCloseable {
     default void batchNormActivationPoolBackward(Tensor x, Tensor y, Tensor dPooled, PoolSpec pool, Activation act,
                                                  Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx,
                                                  Tensor dgamma, Tensor dbeta) {
+        PoolGeometry.of("batchNormActivationPoolBackward", "y", y, "dPooled", dPooled, pool);
         avgPool2dBackward(dPooled, dx, pool);
         batchNormActivationBackward(x, y, dx, act, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
     }

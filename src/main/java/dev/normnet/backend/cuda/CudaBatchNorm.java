@@ -78,6 +78,8 @@ final class CudaBatchNorm {
         if (cbt != null) {
             ElementwiseGeometry.index(op, cbt, 0);
         }
+        CudaTensor cp = pool == null ? null : ctx.cuda(op, "pooled", pooled);
+        PoolGeometry pg = pool == null ? null : poolGeometry(op, cy, cp, pool);   // checked before any launch
         LaunchGeometry.Split split = LaunchGeometry.batchNormSplit(g.m());
         CUdeviceptr partials = ctx.scratch("batchnorm_stats", 3L * g.c() * split.groups());  // (C, G, 3)
         if (split.groups() == 1 && pool == null) {
@@ -92,7 +94,7 @@ final class CudaBatchNorm {
                 OpContext.args().ptr(cx).raw(partials).raw(ctx.tickets(g.c())).i(g.n()).i(g.c()).i(g.hw()).i(split.chunk())
                         .l(g.m()).ptr(crm).ptr(crv).ptr(csm).ptr(csi).ptrOrNull(cbt).f(momentum).f(eps));
         if (pool != null) {
-            normalizePool(op, cx, cg, cb, csm, csi, cy, pooled, pool, eps, false, act, g);
+            normalizePool(cx, cg, cb, csm, csi, cy, cp, pg, eps, false, act, g);
             return;
         }
         int total = Math.toIntExact(g.size());
@@ -101,17 +103,20 @@ final class CudaBatchNorm {
                         .i(act.ordinal()));
     }
 
-    /** batchnorm_normalize_pool: one thread per pooled output, its tile of y written on the way. */
-    private void normalizePool(String op, CudaTensor cx, CudaTensor cg, CudaTensor cb, CudaTensor mean, CudaTensor scale,
-                               CudaTensor cy, Tensor pooled, PoolSpec pool, float eps, boolean eval, Activation act,
-                               NormGeometry g) {
+    /** The pooling of y into pooled, which must {@link #tiles}. */
+    private static PoolGeometry poolGeometry(String op, CudaTensor cy, CudaTensor cp, PoolSpec pool) {
         requireTiles(op, pool, cy);
-        CudaTensor cp = ctx.cuda(op, "pooled", pooled);
-        PoolGeometry pg = PoolGeometry.of(op, "y", cy, "pooled", cp, pool);
+        return PoolGeometry.of(op, "y", cy, "pooled", cp, pool);
+    }
+
+    /** batchnorm_normalize_pool: one thread per pooled output, its tile of y written on the way. */
+    private void normalizePool(CudaTensor cx, CudaTensor cg, CudaTensor cb, CudaTensor mean, CudaTensor scale,
+                               CudaTensor cy, CudaTensor cp, PoolGeometry pg, float eps, boolean eval, Activation act,
+                               NormGeometry g) {
         int total = Math.toIntExact(pg.outputSize());
         ctx.launch(normalizePool, LaunchGeometry.strideBlocks(total), 1, 1, LaunchGeometry.THREADS, 0, g,
                 OpContext.args().ptr(cx).ptr(cg).ptr(cb).ptr(mean).ptr(scale).ptr(cy).ptr(cp).i(g.c()).i(pg.h())
-                        .i(pg.w()).i(pool.kernel()).i(total).f(eps).i(eval ? 1 : 0).i(act.ordinal()));
+                        .i(pg.w()).i(pg.kernel()).i(total).f(eps).i(eval ? 1 : 0).i(act.ordinal()));
     }
 
     /** Whether two windows share an element of one storage. */
@@ -140,7 +145,8 @@ final class CudaBatchNorm {
         CudaTensor cy = ctx.cuda(op, "y", y);
         NormGeometry g = NormGeometry.forwardEval(op, cx, cg, cb, crm, crv, cy);
         if (pool != null) {
-            normalizePool(op, cx, cg, cb, crm, crv, cy, pooled, pool, eps, true, act, g);
+            CudaTensor cp = ctx.cuda(op, "pooled", pooled);
+            normalizePool(cx, cg, cb, crm, crv, cy, cp, poolGeometry(op, cy, cp, pool), eps, true, act, g);
             return;
         }
         int total = Math.toIntExact(g.size());

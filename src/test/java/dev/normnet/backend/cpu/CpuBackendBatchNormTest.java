@@ -1,6 +1,10 @@
 package dev.normnet.backend.cpu;
 
 import dev.normnet.Reference64;
+import dev.normnet.backend.Activation;
+import dev.normnet.backend.PoolSpec;
+import dev.normnet.tensor.Shape;
+import dev.normnet.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -272,5 +276,29 @@ class CpuBackendBatchNormTest {
                 backend.batchNormBackward(output(4, 6), output(4, 6), output(6), output(6), output(6),
                         output(6, 4), output(6), output(6)));
         assertTrue(e.getMessage().contains("batchNormBackward") && e.getMessage().contains("[6, 4]"), e.getMessage());
+    }
+
+    /** The fused batch norm, activation and pooling ops check the pooled shape before any op runs: nothing changes. */
+    @Test
+    void aWrongPooledShapeIsRefusedBeforeTheStatisticsMove() {
+        Shape xs = Shape.of(4, 3, 6, 6), cs = Shape.of(3);
+        Tensor x = backend.upload(new float[4 * 3 * 36], xs);
+        backend.fill(x, 2f);
+        Tensor rm = backend.allocate(cs), rv = backend.allocate(cs), c = backend.allocate(cs);
+        Tensor count = backend.allocate(Shape.of(1));
+        Tensor y = backend.allocate(xs), wrong = backend.allocate(Shape.of(4, 3, 3, 2));
+        PoolSpec pool = new PoolSpec(2, 2, 0);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> backend.batchNormActivationPoolForwardTrain(x, c, c, rm, rv, y, c, c, MOMENTUM, EPS, count,
+                        Activation.SIGMOID, pool, wrong));
+        assertTrue(e.getMessage().startsWith("batchNormActivationPoolForwardTrain: y [4, 3, 6, 6]")
+                && e.getMessage().contains("pooled"), e.getMessage());
+        assertEquals(0f, rm.toArray()[0], "running mean untouched");
+        assertEquals(0f, count.toArray()[0], "batch not counted");
+        IllegalArgumentException b = assertThrows(IllegalArgumentException.class,
+                () -> backend.batchNormActivationPoolBackward(x, y, wrong, pool, Activation.SIGMOID,
+                        c, c, c, backend.allocate(xs), c, c));
+        assertTrue(b.getMessage().startsWith("batchNormActivationPoolBackward: y [4, 3, 6, 6]")
+                && b.getMessage().contains("dPooled"), b.getMessage());
     }
 }

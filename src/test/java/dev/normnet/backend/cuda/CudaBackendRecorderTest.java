@@ -202,6 +202,11 @@ class CudaBackendRecorderTest {
                         t(32, 6, 5, 6)));
         assertTrue(shape.getMessage().startsWith("batchNormActivationPoolForwardEval: y [32, 6, 12, 12]")
                 && shape.getMessage().contains("pooled"), shape.getMessage());
+        IllegalArgumentException trainShape = assertThrows(IllegalArgumentException.class,
+                () -> be.batchNormActivationPoolForwardTrain(x, c6, c6, c6, c6, y, c6, c6, 0.1f, 1e-5f, t(1),
+                        Activation.SIGMOID, two, t(32, 6, 6, 5)));
+        assertTrue(trainShape.getMessage().startsWith("batchNormActivationPoolForwardTrain: y [32, 6, 12, 12]"),
+                trainShape.getMessage());
         Tensor big = t(32 * 6 * 12 * 12);
         Tensor dxOverPooled = big.view(0, Shape.of(32, 6, 12, 12));
         Tensor dPooled = big.view(32 * 6 * 12 * 12 - 32 * 6 * 36, Shape.of(32, 6, 6, 6));

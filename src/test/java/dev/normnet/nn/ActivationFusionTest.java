@@ -35,15 +35,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ActivationFusionTest {
     private static final int BATCH = 6;
 
-    private static Sequential model(String preset, boolean fuse) {
+    static Sequential model(String preset, boolean fuse) {
         return Models.create(preset, ModelOptions.defaults()).build(3).optFuseActivations(fuse);
     }
 
-    /** Input and output gradient for a plan, from a fixed seed. */
-    private static float[][] data(Sequential m) {
+    /** Input and output gradient for a plan of {@code batch}, from a fixed seed. */
+    private static float[][] data(Sequential m, int batch) {
         SplittableRandom r = new SplittableRandom(11);
-        float[] x = new float[(int) (m.inputShape().size() * BATCH)];
-        float[] dy = new float[(int) (m.outputShape().size() * BATCH)];
+        float[] x = new float[(int) (m.inputShape().size() * batch)];
+        float[] dy = new float[(int) (m.outputShape().size() * batch)];
         for (int i = 0; i < x.length; i++) {
             x[i] = (float) r.nextDouble(-1, 2);
         }
@@ -55,9 +55,13 @@ class ActivationFusionTest {
 
     /** Two training steps (forward, backward; the second watched when asked), then an eval forward: everything read back. */
     private static Map<String, float[]> run(Sequential m, Backend backend, boolean watchSecond) {
+        return run(m, backend, watchSecond, BATCH);
+    }
+
+    static Map<String, float[]> run(Sequential m, Backend backend, boolean watchSecond, int batch) {
         m.to(backend);
-        float[][] d = data(m);
-        Sequential.Plan plan = m.plan(BATCH);
+        float[][] d = data(m, batch);
+        Sequential.Plan plan = m.plan(batch);
         Map<String, float[]> out = new LinkedHashMap<>();
         for (int step = 0; step < 2; step++) {
             Tensor x = backend.upload(d[0], plan.input().shape());
@@ -94,14 +98,14 @@ class ActivationFusionTest {
             }
         }
         out.put("buffers", m.buffers().toArray());
-        Sequential.Plan eval = m.forwardPlan(BATCH);
+        Sequential.Plan eval = m.forwardPlan(batch);
         eval.forward(false);
         out.put("eval output", eval.output().toArray());
         m.close();
         return out;
     }
 
-    private static void assertSameBits(Map<String, float[]> expected, Map<String, float[]> actual, String what) {
+    static void assertSameBits(Map<String, float[]> expected, Map<String, float[]> actual, String what) {
         assertEquals(expected.keySet(), actual.keySet(), what);
         for (String k : expected.keySet()) {
             assertArrayEquals(expected.get(k), actual.get(k), what + ": " + k);
@@ -214,6 +218,37 @@ class ActivationFusionTest {
         }
     }
 
+    /** A model with average pooling after a batch norm, its fused and unfused run counts, and the input gradients fusion drops. */
+    record PoolCase(String name, Supplier<Sequential> model, int fusedRuns, int unfusedRuns, int[] noGradient) {
+    }
+
+    /** Poolings after a batch norm: 2x2 and 3x3 tiles, overlapping windows, and poolings that stay on their own. */
+    static List<PoolCase> poolCases() {
+        return List.of(
+                new PoolCase("BN first, then a 2x2 pool", () -> new Sequential(new BatchNorm(), new AvgPool2d(2),
+                        new Flatten(), new Linear(3)).build(Shape.of(2, 4, 6), 5), 3, 4, new int[] {1}),
+                new PoolCase("conv, BN, ReLU, 3x3 tiles", () -> new Sequential(new Conv2d(3, 3, 1, 1, true),
+                        new BatchNorm(), new ReLU(), new AvgPool2d(3), new Flatten(), new Linear(4))
+                        .build(Shape.of(2, 6, 9), 6), 4, 6, new int[] {2, 3}),
+                new PoolCase("overlapping windows", () -> new Sequential(new Conv2d(2, 3), new BatchNorm(),
+                        new Sigmoid(), new AvgPool2d(3, 2), new Flatten(), new Linear(2)).build(Shape.of(1, 9, 9), 7),
+                        4, 6, new int[] {2, 3}),
+                new PoolCase("a max pool, a pool after a conv, a second pool", () -> new Sequential(new BatchNorm(),
+                        new Sigmoid(), new MaxPool2d(2), new Conv2d(2, 1), new AvgPool2d(2), new BatchNorm(),
+                        new AvgPool2d(2), new AvgPool2d(1), new Flatten(), new Linear(2)).build(Shape.of(2, 8, 8), 8),
+                        8, 10, new int[] {6}));
+    }
+
+    /** The fused and unfused runs of a pool case on two backends of one kind: the same bits, plain and watched. */
+    static void assertPoolCaseSameBits(PoolCase c, Backend a, Backend b, int batch) {
+        Map<String, float[]> expected = run(c.model().get().optFuseActivations(false), a, false, batch);
+        Map<String, float[]> actual = run(c.model().get(), b, false, batch);
+        assertSameBits(expected, actual, c.name() + " on " + a.describe());
+        Map<String, float[]> watched = run(c.model().get(), b, true, batch);
+        Map<String, float[]> watchedUnfused = run(c.model().get().optFuseActivations(false), a, true, batch);
+        assertSameBits(watchedUnfused, watched, c.name() + ", watched, on " + a.describe());
+    }
+
     /**
      * An average pooling right after a batch norm, or after the activation fused into it, joins
      * the batch norm's ops: the same bits as the layers' own ops on both CPU backends, whatever the
@@ -223,22 +258,8 @@ class ActivationFusionTest {
      */
     @Test
     void averagePoolsJoinTheBatchNormBeforeThem() {
-        record Case(String name, Supplier<Sequential> model, int fusedRuns, int unfusedRuns, int[] noGradient) {
-        }
-        List<Case> cases = List.of(
-                new Case("BN first, then a 2x2 pool", () -> new Sequential(new BatchNorm(), new AvgPool2d(2),
-                        new Flatten(), new Linear(3)).build(Shape.of(2, 4, 6), 5), 3, 4, new int[] {1}),
-                new Case("conv, BN, ReLU, 3x3 tiles", () -> new Sequential(new Conv2d(3, 3, 1, 1, true), new BatchNorm(),
-                        new ReLU(), new AvgPool2d(3), new Flatten(), new Linear(4)).build(Shape.of(2, 6, 9), 6),
-                        4, 6, new int[] {2, 3}),
-                new Case("overlapping windows", () -> new Sequential(new Conv2d(2, 3), new BatchNorm(), new Sigmoid(),
-                        new AvgPool2d(3, 2), new Flatten(), new Linear(2)).build(Shape.of(1, 9, 9), 7),
-                        4, 6, new int[] {2, 3}),
-                new Case("a max pool, a pool after a conv, a second pool", () -> new Sequential(new BatchNorm(),
-                        new Sigmoid(), new MaxPool2d(2), new Conv2d(2, 1), new AvgPool2d(2), new BatchNorm(),
-                        new AvgPool2d(2), new AvgPool2d(1), new Flatten(), new Linear(2)).build(Shape.of(2, 8, 8), 8),
-                        8, 10, new int[] {6}));
-        for (Case c : cases) {
+        List<PoolCase> cases = poolCases();
+        for (PoolCase c : cases) {
             for (Supplier<Backend> backends : List.<Supplier<Backend>>of(() -> new CpuBackend(2),
                     () -> new VectorCpuBackend(2))) {
                 try (Backend a = backends.get(); Backend b = backends.get()) {
@@ -255,12 +276,7 @@ class ActivationFusionTest {
                     }
                     fused.close();
                     unfused.close();
-                    Map<String, float[]> expected = run(c.model().get().optFuseActivations(false), a, false);
-                    Map<String, float[]> actual = run(c.model().get(), b, false);
-                    assertSameBits(expected, actual, c.name() + " on " + a.describe());
-                    Map<String, float[]> watched = run(c.model().get(), b, true);
-                    Map<String, float[]> watchedUnfused = run(c.model().get().optFuseActivations(false), a, true);
-                    assertSameBits(watchedUnfused, watched, c.name() + ", watched, on " + a.describe());
+                    assertPoolCaseSameBits(c, a, b, BATCH);
                 }
             }
         }

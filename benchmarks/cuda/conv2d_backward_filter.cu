@@ -19,6 +19,10 @@ version 3: implicit GEMM with split reduction: dw (K, C*R*S) and db as one more 
            the product dy (K, m) * col(x) (m, C*R*S + 1); block tiles of 16 x 64 outputs, 16
            positions per shared-memory stage, 4 outputs per thread; G ranges of positions write
            partials that one thread per output merges in fixed order (in double)
+version 4: version 2 in one launch: the last of a column block's G blocks to finish (an integer
+           ticket per column block) sums each of its outputs' G partials in increasing g (in
+           double: partials_merge_serial's order, whatever G; version 2 uses a block per output
+           when G > 32), the partial sums being the mainline's (conv_filter_range_sum)
 */
 #include "common.h"
 
@@ -220,6 +224,35 @@ __global__ void conv2d_backward_filter_merge_kernel3(const float* __restrict__ p
     }
 }
 
+// v4: conv2d_backward_filter_partial's sums (conv_filter_range_sum) written as partials, then the
+// last block of each column block (nn_last_block on a ticket per blockIdx.x) merges its outputs'
+// G partials serially in increasing g, in double, read through L2; every thread takes part in the
+// ticket, those past T too. tickets (gridDim.x) must be 0 before the first launch.
+__global__ void conv2d_backward_filter_kernel4(const float* __restrict__ x, const float* __restrict__ dy,
+                                               float* partials,        // (G, T)
+                                               unsigned int* tickets,  // (gridDim.x)
+                                               float* __restrict__ dw, float* __restrict__ db,
+                                               int N, int C, int H, int W, int K, int R, int S, int P, int Q,
+                                               int stride, int pad, int T, int KCRS, int mChunk) {
+    const int o = blockIdx.x * blockDim.x + threadIdx.x;
+    const int G = gridDim.y;
+    if (o < T) {
+        partials[(size_t) blockIdx.y * T + o] =
+            conv_filter_range_sum(x, dy, o, N, C, H, W, K, R, S, P, Q, stride, pad, mChunk);
+    }
+    if (nn_last_block(&tickets[blockIdx.x], (unsigned) G) && o < T) {
+        double acc = 0.0;
+        for (int g = 0; g < G; g++) {
+            acc += (double) __ldcg(partials + (size_t) g * T + o);
+        }
+        if (o < KCRS) {
+            dw[o] = (float) acc;
+        } else {
+            db[o - KCRS] = (float) acc;
+        }
+    }
+}
+
 // ----------------------------------------------------------------------------------- launchers
 
 struct ConvShape {
@@ -267,6 +300,32 @@ static void conv2d_backward_filter2(const float* x, const float* dy, float* dw, 
     CUDA_CHECK_LAUNCH();
 }
 
+// Per-column-block tickets of version 4, zeroed once; each launch leaves them at 0.
+static unsigned int* g_tickets = nullptr;
+static int g_tickets_n = 0;
+static unsigned int* tickets_scratch(int n) {
+    if (n > g_tickets_n) {
+        if (g_tickets != nullptr) CUDA_CHECK(cudaFree(g_tickets));
+        CUDA_CHECK(cudaMalloc(&g_tickets, n * sizeof(unsigned int)));
+        CUDA_CHECK(cudaMemset(g_tickets, 0, n * sizeof(unsigned int)));
+        g_tickets_n = n;
+    }
+    return g_tickets;
+}
+
+static void conv2d_backward_filter4(const float* x, const float* dy, float* dw, float* db, ConvShape s) {
+    int kcrs = s.K * s.C * s.R * s.S;
+    int outputs = kcrs + (db != nullptr ? s.K : 0);
+    geometry::Split split = geometry::filter_split(outputs, (long long) s.N * s.P * s.Q);
+    float* partials = partials_scratch((size_t) outputs * split.groups);
+    int threads = geometry::filter_threads(outputs);
+    dim3 grid(ceil_div(outputs, threads), split.groups);
+    conv2d_backward_filter_kernel4<<<grid, threads>>>(x, dy, partials, tickets_scratch((int) grid.x), dw, db, s.N,
+                                                      s.C, s.H, s.W, s.K, s.R, s.S, s.P, s.Q, s.stride, s.pad,
+                                                      outputs, kcrs, split.chunk);
+    CUDA_CHECK_LAUNCH();
+}
+
 static void conv2d_backward_filter3(const float* x, const float* dy, float* dw, float* db, ConvShape s) {
     int CRS = s.C * s.R * s.S;
     int CRSb = CRS + (db != nullptr ? 1 : 0);
@@ -292,6 +351,7 @@ static void conv2d_backward_filter(int version, const float* x, const float* dy,
         case 1: conv2d_backward_filter1(x, dy, dw, db, s); break;
         case 2: conv2d_backward_filter2(x, dy, dw, db, s); break;
         case 3: conv2d_backward_filter3(x, dy, dw, db, s); break;
+        case 4: conv2d_backward_filter4(x, dy, dw, db, s); break;
         default: fprintf(stderr, "conv2d_backward_filter: no version %d\n", version); exit(EXIT_FAILURE);
     }
 }
@@ -307,7 +367,7 @@ struct Case {
 };
 
 int main(int argc, char** argv) {
-    const int versions = 3;
+    const int versions = 4;
     int version = parse_version(argc, argv, versions, versions);
     int repeats = repeats_from_env(50);
     print_device();

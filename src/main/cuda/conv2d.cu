@@ -204,21 +204,12 @@ NN_KERNEL void conv2d_backward_data_cb6(const float* __restrict__ dy, const floa
     conv2d_backward_data_cb<CONV_CB_NARROW>(dy, w, dx, N, C, H, W, K, R, S, P, Q, stride, pad, kChunk);
 }
 
-// conv2d_backward_filter_partial v2: deterministic dw and db, phase 1 of 2.
-// Outputs o in [0, T), T = K*C*R*S (+ K when db is wanted): o < K*C*R*S is dw[k, c, r, s],
-// o >= K*C*R*S is db[o - K*C*R*S]. The reduction index m = (n, p, q) in [0, N*P*Q) is cut into
-// G contiguous ranges of mChunk; grid (ceil(T / blockDim), G), blockDim from
-// LaunchGeometry.filterThreads (T rounded up to whole warps when T < 256). Thread (o, g) sums its range
-// serially in increasing m and writes partials[g][o]; neighbouring threads share (k, c), so dy
-// loads are broadcasts and x loads fall in one window. Phase 2 is partials_merge (fixed order).
-NN_KERNEL void conv2d_backward_filter_partial(const float* __restrict__ x,   // (N, C, H, W)
-                                              const float* __restrict__ dy,  // (N, K, P, Q)
-                                              float* __restrict__ partials,  // (G, T)
-                                              int N, int C, int H, int W, int K, int R, int S,
-                                              int P, int Q, int stride, int pad,
-                                              int T, int mChunk) {
-    const int o = blockIdx.x * blockDim.x + threadIdx.x;
-    if (o >= T) return;
+// Thread (o, g)'s sum for conv2d_backward_filter_partial: output o in [0, T) (o < K*C*R*S is
+// dw[k, c, r, s], o >= K*C*R*S is db[o - K*C*R*S]) over range g = blockIdx.y of the reduction
+// index m = (n, p, q), [g*mChunk, min(N*P*Q, (g+1)*mChunk)), serially in increasing m (fmaf).
+__device__ __forceinline__ float conv_filter_range_sum(const float* __restrict__ x, const float* __restrict__ dy, int o,
+                                                       int N, int C, int H, int W, int K, int R, int S, int P, int Q,
+                                                       int stride, int pad, int mChunk) {
     const int g = blockIdx.y;
     const int RS = R * S;
     const int PQ = P * Q;
@@ -267,5 +258,25 @@ NN_KERNEL void conv2d_backward_filter_partial(const float* __restrict__ x,   // 
             }
         }
     }
-    partials[(size_t) g * T + o] = acc;
+    return acc;
+}
+
+// conv2d_backward_filter_partial v2: deterministic dw and db, phase 1 of 2.
+// Outputs o in [0, T), T = K*C*R*S (+ K when db is wanted): o < K*C*R*S is dw[k, c, r, s],
+// o >= K*C*R*S is db[o - K*C*R*S]. The reduction index m = (n, p, q) in [0, N*P*Q) is cut into
+// G contiguous ranges of mChunk; grid (ceil(T / blockDim), G), blockDim from
+// LaunchGeometry.filterThreads (T rounded up to whole warps when T < 256). Thread (o, g) sums its range
+// serially in increasing m (conv_filter_range_sum) and writes partials[g][o]; neighbouring threads
+// share (k, c), so dy loads are broadcasts and x loads fall in one window. Phase 2 is
+// partials_merge (fixed order).
+NN_KERNEL void conv2d_backward_filter_partial(const float* __restrict__ x,   // (N, C, H, W)
+                                              const float* __restrict__ dy,  // (N, K, P, Q)
+                                              float* __restrict__ partials,  // (G, T)
+                                              int N, int C, int H, int W, int K, int R, int S,
+                                              int P, int Q, int stride, int pad,
+                                              int T, int mChunk) {
+    const int o = blockIdx.x * blockDim.x + threadIdx.x;
+    if (o >= T) return;
+    partials[(size_t) blockIdx.y * T + o] =
+        conv_filter_range_sum(x, dy, o, N, C, H, W, K, R, S, P, Q, stride, pad, mChunk);
 }

@@ -135,19 +135,6 @@ static float* partials_scratch(size_t n) {
     return g_partials;
 }
 
-// Per-channel tickets of version 3, zeroed once; each launch leaves them at 0.
-static unsigned int* g_tickets = nullptr;
-static int g_tickets_n = 0;
-static unsigned int* tickets_scratch(int C) {
-    if (C > g_tickets_n) {
-        if (g_tickets != nullptr) CUDA_CHECK(cudaFree(g_tickets));
-        CUDA_CHECK(cudaMalloc(&g_tickets, C * sizeof(unsigned int)));
-        CUDA_CHECK(cudaMemset(g_tickets, 0, C * sizeof(unsigned int)));
-        g_tickets_n = C;
-    }
-    return g_tickets;
-}
-
 static void batchnorm_backward(int version, BnArgs a) {
     switch (version) {
         case 1:

@@ -14,6 +14,7 @@
 //   print_timing                     ms, GB/s and GFLOP/s
 //   nn_block_sum / nn_block_sum_d    the fixed-tree block sums of src/main/cuda/common.cuh, included
 //   warp_sum / warp_max              xor-butterfly warp reductions
+//   tickets_scratch                  zeroed integer tickets for the last-block merges (nn_last_block)
 //
 // Shape letters (as in src/main/cuda): N batch, C input channels, H W input height and width,
 // K output channels (or classes), R S filter height and width, P Q output height and width.
@@ -314,6 +315,20 @@ static inline bool has_arg(int argc, char** argv, const char* word) {
 
 // The first argument that is a positive integer is the version; the default otherwise.
 // "--versions" prints the number of versions and exits (used by run.sh and emu_run.sh).
+// Integer tickets for the kernels whose last block merges (nn_last_block): at least n of them,
+// zeroed when allocated; every launch leaves them at 0 again, so one allocation serves all runs.
+static unsigned int* g_tickets = nullptr;
+static int g_tickets_n = 0;
+static inline unsigned int* tickets_scratch(int n) {
+    if (n > g_tickets_n) {
+        if (g_tickets != nullptr) CUDA_CHECK(cudaFree(g_tickets));
+        CUDA_CHECK(cudaMalloc(&g_tickets, n * sizeof(unsigned int)));
+        CUDA_CHECK(cudaMemset(g_tickets, 0, n * sizeof(unsigned int)));
+        g_tickets_n = n;
+    }
+    return g_tickets;
+}
+
 static inline int parse_version(int argc, char** argv, int default_version, int max_version) {
     if (has_arg(argc, argv, "--versions")) {
         printf("%d\n", max_version);

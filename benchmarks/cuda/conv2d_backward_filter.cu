@@ -300,19 +300,6 @@ static void conv2d_backward_filter2(const float* x, const float* dy, float* dw, 
     CUDA_CHECK_LAUNCH();
 }
 
-// Per-column-block tickets of version 4, zeroed once; each launch leaves them at 0.
-static unsigned int* g_tickets = nullptr;
-static int g_tickets_n = 0;
-static unsigned int* tickets_scratch(int n) {
-    if (n > g_tickets_n) {
-        if (g_tickets != nullptr) CUDA_CHECK(cudaFree(g_tickets));
-        CUDA_CHECK(cudaMalloc(&g_tickets, n * sizeof(unsigned int)));
-        CUDA_CHECK(cudaMemset(g_tickets, 0, n * sizeof(unsigned int)));
-        g_tickets_n = n;
-    }
-    return g_tickets;
-}
-
 static void conv2d_backward_filter4(const float* x, const float* dy, float* dw, float* db, ConvShape s) {
     int kcrs = s.K * s.C * s.R * s.S;
     int outputs = kcrs + (db != nullptr ? s.K : 0);

@@ -278,38 +278,48 @@ static void conv2d_backward_filter1(const float* x, const float* dy, float* dw, 
     CUDA_CHECK_LAUNCH();
 }
 
+// The partial pass of versions 2 and 4, as normnet sizes it: outputs (dw, then db when wanted),
+// the split of the N*P*Q positions into ranges, the block and grid, and the partials (G, T).
+struct FilterPass {
+    int kcrs, outputs, threads;
+    geometry::Split split;
+    dim3 grid;
+    float* partials;
+};
+
+static FilterPass filter_pass(const float* db, ConvShape s) {
+    FilterPass f;
+    f.kcrs = s.K * s.C * s.R * s.S;
+    f.outputs = f.kcrs + (db != nullptr ? s.K : 0);
+    f.split = geometry::filter_split(f.outputs, (long long) s.N * s.P * s.Q);
+    f.partials = partials_scratch((size_t) f.outputs * f.split.groups);
+    f.threads = geometry::filter_threads(f.outputs);
+    f.grid = dim3(ceil_div(f.outputs, f.threads), f.split.groups);
+    return f;
+}
+
 // Launched as src/main/java/dev/normnet/backend/cuda/CudaBackend.java launches it.
 static void conv2d_backward_filter2(const float* x, const float* dy, float* dw, float* db, ConvShape s) {
-    int kcrs = s.K * s.C * s.R * s.S;
-    int outputs = kcrs + (db != nullptr ? s.K : 0);
-    geometry::Split split = geometry::filter_split(outputs, (long long) s.N * s.P * s.Q);
-    float* partials = partials_scratch((size_t) outputs * split.groups);
-    int threads = geometry::filter_threads(outputs);
-    dim3 grid(ceil_div(outputs, threads), split.groups);
-    conv2d_backward_filter_partial<<<grid, threads>>>(x, dy, partials, s.N, s.C, s.H, s.W, s.K, s.R, s.S,
-                                                              s.P, s.Q, s.stride, s.pad, outputs, split.chunk);
+    FilterPass f = filter_pass(db, s);
+    conv2d_backward_filter_partial<<<f.grid, f.threads>>>(x, dy, f.partials, s.N, s.C, s.H, s.W, s.K, s.R, s.S,
+                                                          s.P, s.Q, s.stride, s.pad, f.outputs, f.split.chunk);
     CUDA_CHECK_LAUNCH();
-    if (split.groups <= geometry::SERIAL_MERGE_MAX) {
-        partials_merge_serial<<<geometry::stride_blocks(outputs), geometry::THREADS>>>(
-            partials, split.groups, outputs, dw, kcrs, db, nullptr, 1);
+    if (f.split.groups <= geometry::SERIAL_MERGE_MAX) {
+        partials_merge_serial<<<geometry::stride_blocks(f.outputs), geometry::THREADS>>>(
+            f.partials, f.split.groups, f.outputs, dw, f.kcrs, db, nullptr, 1);
     } else {
-        int blocks = outputs < geometry::MAX_STRIDE_BLOCKS ? outputs : geometry::MAX_STRIDE_BLOCKS;
-        partials_merge<<<blocks, geometry::REDUCE_THREADS>>>(partials, split.groups, outputs, dw, kcrs, db,
+        int blocks = f.outputs < geometry::MAX_STRIDE_BLOCKS ? f.outputs : geometry::MAX_STRIDE_BLOCKS;
+        partials_merge<<<blocks, geometry::REDUCE_THREADS>>>(f.partials, f.split.groups, f.outputs, dw, f.kcrs, db,
                                                              nullptr, 1);
     }
     CUDA_CHECK_LAUNCH();
 }
 
 static void conv2d_backward_filter4(const float* x, const float* dy, float* dw, float* db, ConvShape s) {
-    int kcrs = s.K * s.C * s.R * s.S;
-    int outputs = kcrs + (db != nullptr ? s.K : 0);
-    geometry::Split split = geometry::filter_split(outputs, (long long) s.N * s.P * s.Q);
-    float* partials = partials_scratch((size_t) outputs * split.groups);
-    int threads = geometry::filter_threads(outputs);
-    dim3 grid(ceil_div(outputs, threads), split.groups);
-    conv2d_backward_filter_kernel4<<<grid, threads>>>(x, dy, partials, tickets_scratch((int) grid.x), dw, db, s.N,
-                                                      s.C, s.H, s.W, s.K, s.R, s.S, s.P, s.Q, s.stride, s.pad,
-                                                      outputs, kcrs, split.chunk);
+    FilterPass f = filter_pass(db, s);
+    conv2d_backward_filter_kernel4<<<f.grid, f.threads>>>(x, dy, f.partials, tickets_scratch((int) f.grid.x), dw, db,
+                                                          s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.P, s.Q, s.stride,
+                                                          s.pad, f.outputs, f.kcrs, f.split.chunk);
     CUDA_CHECK_LAUNCH();
 }
 

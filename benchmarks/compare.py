@@ -15,6 +15,11 @@ of each side's median milliseconds per call and the speed ratio (PyTorch time / 
 
 A ratio above 1 means normnet is faster.
 
+PyTorch's GPU cases run in fp32 (TF32 off for cuDNN's convolutions), as normnet computes; a PyTorch
+case whose id ends in /tf32 (bench.py --tf32 also) ran with PyTorch's default, TF32 convolutions,
+and is set against normnet's case of the same id without the suffix, in a row of its own. A file
+written by a run stopped early ("complete": false) is used for the cases it holds, and named.
+
     /usr/bin/python3 benchmarks/compare.py results/x/normnet-*.json results/x/pytorch-*.json [--json summary.json]
 """
 
@@ -26,6 +31,9 @@ import statistics
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+TF32 = "/tf32"
 
 
 def load(path):
@@ -95,8 +103,12 @@ def main(argv=None):
     rows = []
     print(f"{'case':<34} {'normnet best':>12} {'thr':>3} {'processes min-max':>19} {'pytorch best':>12} {'thr':>3} "
           f"{'processes min-max':>19} {'ratio':>6} {'typical':>7} {'worst':>6}")
+    incomplete = [f for f, d in zip(a.files, docs) if d.get("complete") is False]
+    for f in incomplete:
+        print(f"note: {f}: written by a run stopped early; its cases so far are used", file=sys.stderr)
     for cid in order:
-        a_runs = medians.get(("normnet", cid))
+        tf32 = cid.endswith(TF32)
+        a_runs = medians.get(("normnet", cid[:-len(TF32)] if tf32 else cid))
         b_runs = medians.get(("pytorch", cid))
         if not a_runs or not b_runs:
             continue
@@ -104,6 +116,8 @@ def main(argv=None):
         row = {"id": cid, "normnet": n["best"], "pytorch": t["best"], "ratio": n["best"] / t["best"],
                "ratio_typical": n["median"] / t["median"], "ratio_worst": n["min"] / t["best"],
                "normnet_side": n, "pytorch_side": t}
+        if tf32:
+            row["pytorch_tf32"] = True
         rows.append(row)
         print(f"{cid:<34} {n['best']:>12.1f} {n['threads']:>3} {n['min']:>9.0f}-{n['max']:<9.0f} "
               f"{t['best']:>12.1f} {t['threads']:>3} {t['min']:>9.0f}-{t['max']:<9.0f} "
@@ -136,6 +150,7 @@ def main(argv=None):
         "settings": first.get("settings"),
         "command": a.command,
         "files": [os.path.relpath(os.path.abspath(f), ROOT) for f in a.files],
+        "incomplete_files": [os.path.relpath(os.path.abspath(f), ROOT) for f in incomplete],
         "cases": rows,
     }
     if a.json:

@@ -124,8 +124,10 @@ def side_by_side_table_2(path, doc, out):
                    f"{fmt(t['best'])} ({t['threads']}) | {fmt(t['min'])}-{fmt(t['max'])} | {c['ratio']:.2f}x | "
                    f"{c['ratio_typical']:.2f}x | {c['ratio_worst']:.2f}x |")
     out.append("")
+    tf32 = " Ids ending in /tf32: PyTorch with its default TF32 convolutions (the others are fp32 on both sides)." \
+        if any(c.get("pytorch_tf32") for c in doc["cases"]) else ""
     out.append("ratio: best over best; typical: median process over median process; worst: normnet's slowest "
-               "process over PyTorch's fastest.\n")
+               f"process over PyTorch's fastest.{tf32}\n")
     out.append(f"Reproduce: `{doc.get('command') or 'benchmarks/side_by_side.sh'}` "
                f"(results: `{rel(os.path.dirname(path))}/`).{notes_of(path)}\n")
 

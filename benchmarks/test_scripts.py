@@ -124,6 +124,32 @@ class CompareTest(unittest.TestCase):
                 self.assertAlmostEqual(1.5, json.load(f)["kernels"][0]["ratio"])
 
 
+    def test_a_tf32_case_of_pytorch_is_set_against_normnets_case_without_the_suffix(self):
+        with tempfile.TemporaryDirectory() as d:
+            base = "lenet-bn-224/train/b128/cuda/graph"
+            normnet = bench_doc("normnet", {base: 900.0})
+            pytorch = bench_doc("pytorch", {base: 600.0, base + "/tf32": 1800.0})
+            pytorch["complete"] = False
+            files = []
+            for name, doc in (("n.json", normnet), ("p.json", pytorch)):
+                files.append(os.path.join(d, name))
+                with open(files[-1], "w") as f:
+                    json.dump(doc, f)
+            out = os.path.join(d, "s.json")
+            err = io.StringIO()
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+                self.assertEqual(0, compare.main(files + ["--json", out]))
+            with open(out) as f:
+                s = json.load(f)
+            self.assertEqual([(base, 1.5, None), (base + "/tf32", 0.5, True)],
+                             [(c["id"], c["ratio"], c.get("pytorch_tf32")) for c in s["cases"]])
+            self.assertEqual([os.path.relpath(files[1], compare.ROOT)], s["incomplete_files"])
+            self.assertIn("p.json: written by a run stopped early", err.getvalue())
+            table = []
+            readme_table.side_by_side_table(out, s, table)
+            self.assertIn("Ids ending in /tf32: PyTorch with its default TF32 convolutions", "\n".join(table))
+
+
 class ReadmeTableTest(unittest.TestCase):
     def test_tables_name_machine_date_and_command(self):
         with tempfile.TemporaryDirectory() as d:
@@ -239,6 +265,68 @@ print(mapped, after)
         mapped, heap_after_free = self.probe("keep")
         self.assertEqual(0, mapped)
         self.assertGreaterEqual(heap_after_free, 64 << 20)
+
+
+class PrecisionTest(unittest.TestCase):
+    """common.set_conv_tf32 on both of PyTorch's APIs, and bench.py's order of cases."""
+
+    @staticmethod
+    def per_operator_backends():
+        from types import SimpleNamespace as NS
+        # PyTorch 2.9 and later: per-operator flags, convolutions and RNNs in TF32 by default
+        return NS(cudnn=NS(conv=NS(fp32_precision="tf32"), rnn=NS(fp32_precision="tf32")),
+                  cuda=NS(matmul=NS(fp32_precision="ieee")))
+
+    def test_the_per_operator_flags_are_set_and_the_legacy_ones_left_alone(self):
+        b = self.per_operator_backends()
+        self.assertEqual({"conv": "ieee", "matmul": "ieee"}, common.set_conv_tf32(False, b))
+        self.assertEqual(("ieee", "ieee"), (b.cudnn.conv.fp32_precision, b.cudnn.rnn.fp32_precision))
+        self.assertFalse(hasattr(b.cudnn, "allow_tf32"), "the legacy flag is never touched where the new API is")
+        self.assertEqual({"conv": "tf32", "matmul": "ieee"}, common.set_conv_tf32(True, b))
+        self.assertEqual("tf32", b.cudnn.rnn.fp32_precision, "conv and RNN agree, as PyTorch requires")
+
+    def test_the_legacy_flags_are_set_where_there_is_no_per_operator_api(self):
+        from types import SimpleNamespace as NS
+        b = NS(cudnn=NS(allow_tf32=True), cuda=NS(matmul=NS(allow_tf32=True)))
+        self.assertEqual({"conv": "ieee", "matmul": "ieee"}, common.set_conv_tf32(False, b))
+        self.assertEqual((False, False), (b.cudnn.allow_tf32, b.cuda.matmul.allow_tf32))
+        self.assertEqual({"conv": "tf32", "matmul": "ieee"}, common.set_conv_tf32(True, b))
+        self.assertTrue(b.cudnn.allow_tf32)
+
+    def test_this_torch_reads_back_what_was_set(self):
+        import torch
+        before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+        try:
+            self.assertEqual("ieee", common.set_conv_tf32(False)["conv"])
+            self.assertEqual("tf32", common.set_conv_tf32(True)["conv"])
+        finally:
+            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+    def test_tf32_cases_come_after_every_fp32_case_and_only_for_convolutional_models_on_the_gpu(self):
+        import bench
+        cases = bench.plan(["cpu", "cuda"], "also", None)
+        ids = [bench.case_id(*c) for c in cases]
+        tf32 = [i for i in ids if i.endswith("/tf32")]
+        self.assertEqual(ids[len(ids) - len(tf32):], tf32, "the TF32 cases are last")
+        self.assertEqual(sorted(i[:-len("/tf32")] for i in tf32),
+                         sorted(i for i in ids if i.startswith("lenet-bn-") and "/cuda" in i and not i.endswith("/tf32")))
+        self.assertIn("lenet-bn-224/train/b128/cuda/graph/tf32", tf32)
+        self.assertEqual([], [c for c in bench.plan(["cpu", "cuda"], "off", None) if c[6]])
+        self.assertEqual([], [c for c in bench.plan(["cpu"], "also", None) if c[6]])
+        import re
+        only = bench.plan(["cuda"], "also", re.compile("^lenet-bn-28/train/b256/"))
+        self.assertEqual(["lenet-bn-28/train/b256/cuda", "lenet-bn-28/train/b256/cuda/graph",
+                          "lenet-bn-28/train/b256/cuda/tf32", "lenet-bn-28/train/b256/cuda/graph/tf32"],
+                         [bench.case_id(*c) for c in only])
+
+    def test_write_json_replaces_the_file_whole(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "r.json")
+            common.write_json(path, {"complete": False, "cases": [1]})
+            common.write_json(path, {"complete": True, "cases": [1, 2]})
+            with open(path) as f:
+                self.assertEqual({"complete": True, "cases": [1, 2]}, json.load(f))
+            self.assertEqual(["r.json"], os.listdir(d), "no temporary file is left beside it")
 
 
 class ParityTest(unittest.TestCase):

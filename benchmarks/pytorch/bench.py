@@ -3,7 +3,11 @@
 
 Training is measured as full steps (gather + forward + loss + backward + update) on data kept on
 the device; inference as gather + eval-mode forward + loss and accuracy sums, without gradients.
-On a GPU every case runs eager and captured as a CUDA graph (torch.cuda.graph).
+On a GPU every case runs eager and captured as a CUDA graph (torch.cuda.graph), in fp32 as normnet
+computes: cuDNN's convolutions with TF32 off (PyTorch's default lets them round their inputs to
+TF32 on the tensor cores). `--tf32 also` adds, after all the others, the convolutional models' GPU
+cases again with PyTorch's default, as ids ending in /tf32. With --json the file is rewritten
+after every case ("complete": false until the last), so a run stopped early keeps what it measured.
 
     /usr/bin/python3 benchmarks/pytorch/bench.py --device cpu --threads 2 --json out.json [--quick]
 """
@@ -37,8 +41,12 @@ CASES = [
 OPTIMIZER = {"lenet-bn": ("sgd", 1.0), "mlp-bn": ("adam", 0.01)}
 
 
-def case_id(model, size, mode, batch, device, graph):
-    return f"{model}-{size}/{mode}/b{batch}/{device}" + ("/graph" if graph else "")
+# the models with convolutions, whose GPU cases `--tf32 also` runs a second time with TF32 allowed
+CONV_MODELS = ("lenet-bn",)
+
+
+def case_id(model, size, mode, batch, device, graph, tf32=False):
+    return f"{model}-{size}/{mode}/b{batch}/{device}" + ("/graph" if graph else "") + ("/tf32" if tf32 else "")
 
 
 class Stepper:
@@ -116,20 +124,39 @@ class Stepper:
             torch.cuda.synchronize()
 
 
-def run_case(data, model, size, mode, batch, device, graph, settings, seed):
+def run_case(data, model, size, mode, batch, device, graph, settings, seed, tf32=False):
+    """Times one case; on a GPU with cuDNN's convolutions in TF32 when tf32, else in fp32."""
+    precision = common.set_conv_tf32(tf32) if device == "cuda" else None
     s = Stepper(data, model, size, mode, batch, device, graph, seed)
     steps = common.calibrate(s.step, s.sync, settings["target_seconds"], settings["warmup_seconds"])
     seconds = common.timed_runs(s.step, s.sync, steps, settings["repeats"])
     eps = [steps * batch / t for t in seconds]
     opt = OPTIMIZER[model] if mode == "train" else None
-    return {
-        "id": case_id(model, size, mode, batch, device, graph),
+    row = {
+        "id": case_id(model, size, mode, batch, device, graph, tf32),
         "model": model, "input": size, "mode": mode, "batch": batch, "device": device, "graph": graph,
         "optimizer": None if opt is None else f"{opt[0]} lr {opt[1]}",
         "steps_per_run": steps, "repeats": len(seconds),
         "seconds": common.spread(seconds),
         "examples_per_sec": common.spread(eps),
     }
+    if precision is not None:
+        row["fp32_precision"] = precision
+    return row
+
+
+def plan(devices, tf32, pattern):
+    """The (model, size, mode, batch, device, graph, tf32) cases to run, in order: every case, then
+    with tf32 "also" the convolutional models' GPU cases again with TF32 allowed."""
+    todo = []
+    for device in devices:
+        for model, size, mode, batch, where in CASES:
+            if device in where:
+                for graph in ([False, True] if device == "cuda" else [False]):
+                    todo.append((model, size, mode, batch, device, graph, False))
+    if tf32 == "also":
+        todo += [c[:6] + (True,) for c in todo if c[4] == "cuda" and c[0] in CONV_MODELS]
+    return [c for c in todo if not pattern or pattern.search(case_id(*c))]
 
 
 def add_speedups(cases):
@@ -172,7 +199,10 @@ def main(argv=None):
     p.add_argument("--only", help="regular expression: run only the cases whose id matches")
     p.add_argument("--data", help="directory with the Fashion-MNIST IDX files")
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--json", help="write the results to this file")
+    p.add_argument("--tf32", choices=["off", "also"], default="off",
+                   help="off (default): cuDNN's convolutions in fp32, as normnet computes; also: then the "
+                        "convolutional models' GPU cases again with PyTorch's default, TF32 allowed (ids end in /tf32)")
+    p.add_argument("--json", help="write the results to this file (rewritten after every case)")
     a = p.parse_args(argv)
     if a.threads < 0:
         p.error(f"--threads {a.threads}: must be 0 (default) or positive")
@@ -201,6 +231,7 @@ def main(argv=None):
         "seed": a.seed,
         "flush_denormal": a.flush_denormal,
         "keep_freed_memory": a.keep_freed_memory,
+        "tf32": a.tf32,
     }
     if settings["repeats"] < 1 or settings["target_seconds"] <= 0:
         p.error("--repeats and --seconds must be positive")
@@ -209,26 +240,22 @@ def main(argv=None):
     images, labels = common.load_split(directory, "train")
     doc = common.header("pytorch", settings)
     doc["data"] = directory
+    doc["complete"] = False
     doc["cases"] = []
-    for device in devices:
-        data = common.Resident(images, labels, device)
-        for model, size, mode, batch, where in CASES:
-            if device not in where:
-                continue
-            for graph in ([False, True] if device == "cuda" else [False]):
-                cid = case_id(model, size, mode, batch, device, graph)
-                if pattern and not pattern.search(cid):
-                    continue
-                c = run_case(data, model, size, mode, batch, device, graph, settings, a.seed)
-                print(f"  {cid}: {c['examples_per_sec']['median']:.1f} examples/s", file=sys.stderr, flush=True)
-                doc["cases"].append(c)
+    resident = {}
+    for model, size, mode, batch, device, graph, tf32 in plan(devices, a.tf32, pattern):
+        if device not in resident:
+            resident[device] = common.Resident(images, labels, device)
+        c = run_case(resident[device], model, size, mode, batch, device, graph, settings, a.seed, tf32)
+        print(f"  {c['id']}: {c['examples_per_sec']['median']:.1f} examples/s", file=sys.stderr, flush=True)
+        doc["cases"].append(c)
+        if a.json:
+            common.write_json(a.json, doc)
     add_speedups(doc["cases"])
     print_table(doc)
+    doc["complete"] = True
     if a.json:
-        import json
-        with open(a.json, "w") as f:
-            json.dump(doc, f, indent=1)
-            f.write("\n")
+        common.write_json(a.json, doc)
     return 0
 
 

@@ -11,6 +11,7 @@ import ctypes
 import ctypes.util
 import datetime
 import gzip
+import json
 import os
 import platform
 import socket
@@ -222,6 +223,32 @@ def _gpu():
             "cuda": torch.version.cuda, "cudnn": str(torch.backends.cudnn.version())}
 
 
+# ---------------------------------------------------------------- fp32 arithmetic on a GPU
+
+def set_conv_tf32(allowed, backends=None):
+    """Whether cuDNN may run float32 convolutions on the tensor cores in TF32 (inputs rounded to a
+    10-bit mantissa, sums in fp32); matrix multiplications stay in full fp32, cuBLAS's default.
+    PyTorch allows TF32 in cuDNN by default (torch.backends.cudnn.allow_tf32; since 2.9
+    torch.backends.cudnn.conv.fp32_precision "tf32"), while normnet computes every product in fp32,
+    so a reference that is to be compared with it turns TF32 off, and one that shows what PyTorch
+    gives out of the box turns it on. Uses the per-operator flags where this PyTorch has them and
+    the legacy ones only where it does not (PyTorch refuses some mixes of the two), and sets the
+    RNN flag with the convolution's, since a mismatch between them is refused too. Returns what
+    the flags read back: {"conv": "tf32" or "ieee", "matmul": "tf32" or "ieee"}."""
+    b = backends or torch.backends
+    conv = getattr(getattr(b.cudnn, "conv", None), "fp32_precision", None)
+    if conv is not None:
+        value = "tf32" if allowed else "ieee"
+        b.cudnn.conv.fp32_precision = value
+        if getattr(getattr(b.cudnn, "rnn", None), "fp32_precision", None) is not None:
+            b.cudnn.rnn.fp32_precision = value
+        b.cuda.matmul.fp32_precision = "ieee"
+        return {"conv": b.cudnn.conv.fp32_precision, "matmul": b.cuda.matmul.fp32_precision}
+    b.cudnn.allow_tf32 = bool(allowed)
+    b.cuda.matmul.allow_tf32 = False
+    return {"conv": "tf32" if b.cudnn.allow_tf32 else "ieee", "matmul": "tf32" if b.cuda.matmul.allow_tf32 else "ieee"}
+
+
 # ---------------------------------------------------------------- memory
 
 # glibc's mallopt parameters (malloc.h)
@@ -268,6 +295,20 @@ def header(implementation, settings):
         "threads": torch.get_num_threads(),
         "settings": settings,
     }
+
+
+def write_json(path, doc):
+    """Writes doc to path whole or not at all (a temporary file beside it, then renamed over it), so
+    that a run killed between two writes leaves the last complete file."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w") as f:
+            json.dump(doc, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def cuda_usable():

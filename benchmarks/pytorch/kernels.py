@@ -2,7 +2,8 @@
 """PyTorch reference for `normnet bench --kernels`: the same ops at the same shapes, same JSON keys.
 
 On a GPU the convolution and batch-norm calls go to cuDNN and the GEMMs to cuBLAS, the anchors
-normnet's hand-written kernels are measured against. Backward passes are timed alone: the
+normnet's hand-written kernels are measured against, in fp32 as normnet computes (TF32 off for
+cuDNN's convolutions, which PyTorch allows by default; the device entry records the setting). Backward passes are timed alone: the
 forward graph is built once and torch.autograd.grad is called with retain_graph=True, asking only
 for the gradients the op direction produces (dx alone for backward_data, dw and db alone for
 backward_filter). Bytes and flops are counted exactly as dev.normnet.bench.KernelBench counts them.
@@ -276,6 +277,7 @@ def main(argv=None):
     torch.set_grad_enabled(True)
     for device in devices:
         sync = (lambda: torch.cuda.synchronize()) if device == "cuda" else (lambda: None)
+        precision = common.set_conv_tf32(False) if device == "cuda" else None
         lim = limits(device, settings["repeats"])
         print(f"{device}: copy {lim['copy_gb_per_s']:.1f} GB/s, GEMM {lim['gemm_gflop_per_s']:.1f} GFLOP/s", file=sys.stderr)
         rows = []
@@ -296,12 +298,12 @@ def main(argv=None):
             rows.append(row)
             print(f"  {kid:<44} {ms['median']:9.4f} ms {row['gb_per_s']:8.2f} GB/s {row['gflop_per_s']:8.2f} GFLOP/s",
                   file=sys.stderr, flush=True)
-        doc["devices"].append({"device": device, "backend": f"torch {torch.__version__} {device}", "limits": lim, "kernels": rows})
+        entry = {"device": device, "backend": f"torch {torch.__version__} {device}", "limits": lim, "kernels": rows}
+        if precision is not None:
+            entry["fp32_precision"] = precision
+        doc["devices"].append(entry)
     if a.json:
-        import json
-        with open(a.json, "w") as f:
-            json.dump(doc, f, indent=1)
-            f.write("\n")
+        common.write_json(a.json, doc)
     return 0
 
 

@@ -71,6 +71,8 @@ def main(argv=None):
     if a.device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda: torch.cuda is not available on this machine", file=sys.stderr)
         return 2
+    # in fp32 as normnet trains: cuDNN's convolutions would round to TF32 by default
+    precision = common.set_conv_tf32(False) if a.device == "cuda" else None
     torch.manual_seed(a.seed)
     try:
         model = models.make_model(a.model, a.resize, a.pool, a.act, a.init).to(a.device)
@@ -127,6 +129,8 @@ def main(argv=None):
         print(f"epoch {epoch:3d}  loss {train_loss:.4f}  train acc {train_acc:.4f}  test acc {test_acc:.4f}  "
               f"{rec['examples_per_sec']:.0f} examples/s  {seconds:.1f} s", flush=True)
     settings = {k: v for k, v in vars(a).items() if k not in ("history", "data", "save")}
+    if precision is not None:
+        settings["fp32_precision"] = precision
     doc = {"device": f"pytorch {torch.__version__} {a.device}" + (f": {torch.get_num_threads()} threads" if a.device == "cpu" else ""),
            "settings": settings, "history": history}
     if a.history:

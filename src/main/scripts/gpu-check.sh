@@ -16,8 +16,9 @@
 #                bitwise equal (model file and history), the GPU's test accuracy within the CPU
 #                runs' spread (their range widened by max(range, 0.005) on each side)
 #   6 bench      normnet bench --device all --quick (and LeNet-BN 28 train b256 again with --no-fuse),
-#                and PyTorch's bench.py on the same GPU (eager and CUDA-graphed) when python3
-#                imports torch there, side by side; the GPU's fp32 GEMM ceiling through cuBLAS
+#                and PyTorch's bench.py on the same GPU (eager and CUDA-graphed; fp32, and LeNet-BN
+#                again with PyTorch's default TF32 convolutions) when python3 imports torch there,
+#                side by side; the GPU's fp32 GEMM ceiling through cuBLAS
 #                (TF32 off) and its copy bandwidth, through PyTorch
 #   7 lab        the kernel lab (lab/run.sh -k): every version of every op checked against its
 #                reference and timed, in the time the budget has left (lab.log); "skipped" when the
@@ -44,7 +45,7 @@ while [ $# -gt 0 ]; do
         --out) [ $# -ge 2 ] || { echo "gpu-check: --out needs a directory" >&2; exit 2; }; out=$2; shift ;;
         --quick) quick=1 ;;
         --dry-run) dry=1 ;;
-        -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+        -h|--help) awk 'NR > 1 { if (!/^#/) exit; print }' "$0"; exit 0 ;;
         *) echo "gpu-check: unknown argument $1 (expected --out DIR, --quick, --dry-run)" >&2; exit 2 ;;
     esac
     shift
@@ -260,16 +261,20 @@ fi
 
 # ---------------------------------------------------------------- 6 bench
 if [ "$gpu" = 0 ]; then
-    # Host part: bench starts and writes JSON (one CPU case), PyTorch's script is there and parses.
+    # Host part: bench starts and writes JSON (one CPU case); where python3 has torch, PyTorch's
+    # script runs the same case with the GPU run's options and the two are set side by side.
     logged bench-normnet "$(( $(left) / 2 ))" "$normnet" bench --device cpu --quick --repeats 1 --seconds 0.1 \
         --only 'mlp-bn.*infer' --data "$data" --json "$out/bench-normnet.json"
     status=$?
     torch=$(python3 -c 'import torch; print(torch.__version__)' 2>/dev/null || echo "")
     if [ -n "$torch" ]; then
-        python3 "$here/benchmarks/pytorch/bench.py" --help > "$out/bench-pytorch.log" 2>&1 || status=$?
+        logged bench-pytorch 60 python3 "$here/benchmarks/pytorch/bench.py" --device cpu --quick --repeats 1 \
+            --seconds 0.1 --only 'mlp-bn.*infer' --tf32 also --data "$data" --json "$out/bench-pytorch.json" || status=$?
+        python3 "$here/benchmarks/compare.py" "$out/bench-normnet.json" "$out/bench-pytorch.json" \
+            --json "$out/bench-compare.json" > "$out/bench-compare.txt" 2>&1 || status=$?
     fi
     if [ "$status" = 0 ] && [ -s "$out/bench-normnet.json" ]; then
-        row bench "$(no_gpu)" "host part passed: normnet bench (one CPU case)$([ -n "$torch" ] && echo "; PyTorch $torch found")"
+        row bench "$(no_gpu)" "host part passed: normnet bench (one CPU case)$([ -n "$torch" ] && echo "; PyTorch $torch: the same case, side by side")"
     else
         row bench "FAIL: bench did not run (exit $status)" "see bench-normnet.log"
     fi
@@ -310,11 +315,15 @@ s.record(); [y.copy_(x) for _ in range(10)]; e.record(); torch.cuda.synchronize(
 copy = 2 * x.numel() * 10 / (s.elapsed_time(e) / 1e3) / 1e9
 print(json.dumps({"device": torch.cuda.get_device_name(), "cublas_fp32_tflops": round(gemm, 2), "copy_gb_per_s": round(copy, 1)}))
 ' && cp "$out/ceilings.log" "$out/ceilings.json" && note="$note; ceilings (cuBLAS fp32, copy) in ceilings.json"
+        # fp32 on both sides (cuDNN's convolutions with TF32 off), then LeNet-BN's cases again with
+        # PyTorch's default TF32 convolutions (ids ending in /tf32)
         logged bench-pytorch "$(( $(left) - 20 ))" python3 "$here/benchmarks/pytorch/bench.py" --device cuda --quick \
-            --data "$data" --json "$out/bench-pytorch.json"
+            --tf32 also --data "$data" --json "$out/bench-pytorch.json"
         pstatus=$?
         note="$note; PyTorch bench exit $pstatus"
-        if [ "$status" = 0 ] && [ "$pstatus" = 0 ]; then
+        # Both write their file after every case: a side stopped by its time limit still has its
+        # first cases to set side by side.
+        if [ -s "$out/bench-normnet.json" ] && [ -s "$out/bench-pytorch.json" ]; then
             python3 "$here/benchmarks/compare.py" "$out/bench-normnet.json" "$out/bench-pytorch.json" \
                 --json "$out/bench-compare.json" > "$out/bench-compare.txt" 2>&1 && note="$note; side by side in bench-compare.txt"
         fi

@@ -150,11 +150,22 @@ public final class BenchCommand implements Callable<Integer> {
         Options o = options();
         List<String> devices = devices(o.device(), err);
         Map<String, Object> doc = o.kernels() ? kernels(o, devices, out, err) : throughput(o, devices, out, err);
+        doc.put("complete", true);
         if (o.json() != null) {
             JsonFiles.write("--json", o.json(), doc);
             out.println("wrote " + o.json());
         }
         return 0;
+    }
+
+    /**
+     * Rewrites the --json file, whole, with what has been measured so far ({@code "complete": false}),
+     * so that a run stopped early (a time limit, a fault on a later case) keeps its figures.
+     */
+    private static void checkpoint(Options o, Map<String, Object> doc) {
+        if (o.json() != null) {
+            JsonFiles.write("--json", o.json(), doc);
+        }
     }
 
     /** Completion candidates for --device. */
@@ -199,6 +210,7 @@ public final class BenchCommand implements Callable<Integer> {
         String gpu = devices.contains("cuda") ? Backends.cudaStatus().device() : null;
         Map<String, Object> h = MachineInfo.header("normnet", gpu, threadCount(o), o.settings());
         h.put("kind", o.kernels() ? "kernels" : "throughput");
+        h.put("complete", false);
         return h;
     }
 
@@ -231,6 +243,7 @@ public final class BenchCommand implements Callable<Integer> {
                         }
                         Map<String, Object> row = caseJson(c, r);
                         cases.add(row);
+                        checkpoint(o, doc);
                         err.printf(Locale.ROOT, "  %s: %.1f examples/s%n", c.id(), r.rate(c.batch()).median());
                     }
                 }
@@ -350,6 +363,7 @@ public final class BenchCommand implements Callable<Integer> {
                     d.put("limits", limits.toJson());
                     d.put("kernels", rows);
                     perDevice.add(d);
+                    checkpoint(o, doc);
                     printKernelTable(d, out);
                 } finally {
                     kb.free();

@@ -110,6 +110,22 @@ class BenchCommandTest {
     }
 
     @Test
+    void theFileIsRewrittenAfterEveryCaseSoARunStoppedEarlyKeepsWhatItMeasured() throws Exception {
+        writeData();
+        Path json = Files.createDirectories(dir.resolve("out")).resolve("partial.json");
+        BenchCommand.Options o = parse("--device", "cpu", "--quick", "--threads", "1", "--repeats", "1", "--seconds",
+                "0.02", "--only", "^mlp-bn-28/(train/b32|infer)", "--data", dir.toString(), "--json", json.toString());
+        PrintStream sink = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        // the cases run and are measured, but the command does not get to its final write
+        Map<String, Object> doc = BenchCommand.throughput(o, List.of("cpu"), sink, sink);
+        JsonNode onDisk = JsonFiles.readObject(json);
+        assertFalse(onDisk.get("complete").asBoolean(), onDisk.toString());
+        assertEquals(2, onDisk.get("cases").size(), "the file holds every case measured before the stop");
+        assertEquals("mlp-bn-28/infer/b1000/cpu", onDisk.get("cases").get(1).get("id").asText());
+        assertEquals(((List<?>) doc.get("cases")).size(), onDisk.get("cases").size());
+    }
+
+    @Test
     void missingDataIsReported() {
         assertEquals(2, bench("--device", "cpu", "--data", dir.resolve("nowhere").toString()));
         assertTrue(err().startsWith("normnet: ") && err().contains("nowhere"), err());
@@ -125,8 +141,8 @@ class BenchCommandTest {
         Files.write(file, b.array());
     }
 
-    @Test
-    void throughputRunWritesTheSharedSchema() throws Exception {
+    /** A small Fashion-MNIST look-alike (1,100 images per split) in {@code dir}. */
+    private void writeData() throws IOException {
         int count = 1100;
         byte[] pixels = new byte[count * 784];
         byte[] labels = new byte[count];
@@ -140,6 +156,11 @@ class BenchCommandTest {
             idx(dir.resolve(split + "-images-idx3-ubyte"), 0x803, new int[] {count, 28, 28}, pixels);
             idx(dir.resolve(split + "-labels-idx1-ubyte"), 0x801, new int[] {count}, labels);
         }
+    }
+
+    @Test
+    void throughputRunWritesTheSharedSchema() throws Exception {
+        writeData();
         Path json = Files.createDirectories(dir.resolve("out")).resolve("bench.json");
         assertEquals(0, bench("--device", "cpu", "--quick", "--threads", "1", "--repeats", "2", "--seconds", "0.05",
                 "--only", "^mlp-bn-28/(train/b32|infer)", "--data", dir.toString(), "--json", json.toString()), err());
@@ -147,6 +168,7 @@ class BenchCommandTest {
         assertEquals("normnet-bench/1", doc.get("schema").asText());
         assertEquals("normnet", doc.get("implementation").asText());
         assertEquals("throughput", doc.get("kind").asText());
+        assertTrue(doc.get("complete").asBoolean(), "a finished run says so");
         assertEquals(1, doc.get("threads").asInt());
         assertTrue(doc.get("machine").get("cores").asInt() >= 1);
         assertTrue(doc.get("date").asText().matches("\\d{4}-\\d\\d-\\d\\dT.*Z"));

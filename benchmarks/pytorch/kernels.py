@@ -158,6 +158,8 @@ class Kernels:
         self.add(name, "backward_data", s, 4 * (ey + ew + ex), 2 * mac, lambda: torch.mm(dy, w))
         self.add(name, "backward_weight", s, 4 * (ex + ey + ew + o), 2 * mac + ey,
                  lambda: (torch.mm(dy.t(), x), dy.sum(0)))
+        self.add(name, "backward", s, 4 * (ex + ey + ew + ex + ew + o), 4 * mac + ey,
+                 lambda: (torch.mm(dy, w), torch.mm(dy.t(), x), dy.sum(0)))
 
     def softmax_cross_entropy(self, n, k):
         logits = self.rand(n, k, lo=-3, hi=3, grad=True)

@@ -188,9 +188,9 @@ fi
 
 # ---------------------------------------------------------------- 4 profile
 # 16 training steps of 256 (the first eager, the second captured, the rest replayed), then an
-# evaluation; ncu times launches 421 to 488: two replayed steps of 34 kernels, well after the
+# evaluation; ncu times launches 281 to 336: two replayed steps of 28 kernels, well after the
 # capture (the eager step and the capture launch other kernels too, so the window may start a
-# few launches into a step; the per-kernel sums over 68 launches are what matter).
+# few launches into a step; the per-kernel sums over 56 launches are what matter).
 profiled=(--data "$data" --epochs 1 --limit 4096 --test-limit 256 --batch 256)
 if ! command -v ncu > /dev/null 2>&1; then
     if [ "$gpu" = 1 ]; then row profile skipped "ncu is not on the PATH"
@@ -201,7 +201,7 @@ else
     limit=$(( $(left) * 12 / 100 ))
     [ "$limit" -gt 120 ] && limit=120
     logged profile "$limit" ncu --clock-control none --target-processes all --metrics gpu__time_duration.sum \
-        --launch-skip 420 --launch-count 68 --csv --log-file "$out/profile.csv" \
+        --launch-skip 280 --launch-count 56 --csv --log-file "$out/profile.csv" \
         "$normnet" train --device cuda "${profiled[@]}"
     status=$?
     if [ "$status" = 0 ] && python3 "$here/benchmarks/ncu_summary.py" "$out/profile.csv" --steps 2 \

@@ -272,6 +272,35 @@ static void same(const std::string& what, const std::vector<float>& a, const std
     }
 }
 
+// linear_backward against sgemm_strided (dw, dx) and column_sum (db): the same bits, with every
+// output, without dx (a first layer), without db (no bias), and without either.
+static void testLinearBackward(int N, int I, int O) {
+    auto x = randn((size_t) N * I), w = randn((size_t) O * I), dy = randn((size_t) N * O);
+    auto grid = [](int m, int n) { return dim3{cdiv(n, 64), cdiv(m, 64), 1}; };
+    auto dxs = nans((size_t) N * I), dws = nans((size_t) O * I), dbs = nans(O);
+    sgemm_strided<<<grid(N, I), 256, 0>>>((const float*) dy.data(), (long long) O, 1LL, (const float*) w.data(),
+            (long long) I, 1LL, dxs.data(), (const float*) nullptr, N, I, O, O);
+    sgemm_strided<<<grid(O, I), 256, 0>>>((const float*) dy.data(), 1LL, (long long) O, (const float*) x.data(),
+            (long long) I, 1LL, dws.data(), (const float*) nullptr, O, I, N, N);
+    column_sum<<<dim3{cdiv(O, 256), 1, 1}, 256, 0>>>((const float*) dy.data(), dbs.data(), N, O);
+    unsigned wTiles = cdiv(O, 64) * cdiv(I, 64), xTiles = cdiv(N, 64) * cdiv(I, 64), bBlocks = cdiv(O, 256);
+    char name[64];
+    std::snprintf(name, sizeof name, "N%d I%d O%d", N, I, O);
+    for (int variant = 0; variant < 4; variant++) {
+        bool withDx = (variant & 1) == 0, withDb = (variant & 2) == 0;
+        auto dx = nans((size_t) N * I), dw = nans((size_t) O * I), db = nans(O);
+        unsigned blocks = wTiles + (withDx ? xTiles : 0) + (withDb ? bBlocks : 0);
+        linear_backward<<<dim3{blocks, 1, 1}, 256, 0>>>((const float*) x.data(), (const float*) dy.data(),
+                (const float*) w.data(), withDx ? dx.data() : nullptr, dw.data(), withDb ? db.data() : nullptr, N, I, O);
+        std::string what = std::string("linear_backward ") + name + (withDx ? "" : " no dx") + (withDb ? "" : " no db");
+        same(what + ": dw = sgemm_strided's", dw, dws);
+        if (withDx) same(what + ": dx = sgemm_strided's", dx, dxs);
+        else same(what + ": dx untouched", dx, nans((size_t) N * I));
+        if (withDb) same(what + ": db = column_sum's", db, dbs);
+        else same(what + ": db untouched", db, nans(O));
+    }
+}
+
 static void testBatchNorm(int N, int C, int L, int groups) {
     size_t total = (size_t) N * C * L;
     auto x = randn(total);
@@ -832,6 +861,9 @@ int main() {
     testGemm(7, 13, 5, 1);
     testGemm(130, 70, 65, 1);                     // partial tiles in every direction
     testGemm(16, 3000, 10, 6);                    // split-K
+    testLinearBackward(64, 400, 120);             // LeNet fc1 (batch 64)
+    testLinearBackward(37, 84, 10);               // LeNet fc3 at an odd batch
+    testLinearBackward(130, 70, 300);             // partial tiles everywhere, db over two blocks
     testBatchNorm(8, 6, 28 * 28, 3);              // after conv1, split over 3 blocks per channel
     testBatchNorm(4, 16, 100, 1);
     testBatchNorm(64, 40, 1, 1);                  // BatchNorm1d

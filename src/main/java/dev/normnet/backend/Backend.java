@@ -88,6 +88,21 @@ public interface Backend extends AutoCloseable {
     /** dw = dy^T x, db = sum of dy over N (skipped when db is null). x (N, I), dy (N, O), dw (O, I), db (O). */
     void linearBackwardWeight(Tensor x, Tensor dy, Tensor dw, Tensor db);
 
+    /**
+     * The linear layer's whole backward: dw and db as {@link #linearBackwardWeight}, then dx as
+     * {@link #linearBackwardData} (skipped when dx is null; w is read only for it). Every shape is
+     * checked before anything is computed. By default the two ops in turn; a backend may compute
+     * all three in one pass (the CUDA backend does, in one launch, when neither product splits its
+     * sum) as long as the bits are those of the ops.
+     */
+    default void linearBackward(Tensor x, Tensor dy, Tensor w, Tensor dx, Tensor dw, Tensor db) {
+        LinearGeometry.backward("linearBackward", x, dy, w, dx, dw, db);
+        linearBackwardWeight(x, dy, dw, db);
+        if (dx != null) {
+            linearBackwardData(dy, w, dx);
+        }
+    }
+
     // ---------------------------------------------------------------- batch norm
 
     /**

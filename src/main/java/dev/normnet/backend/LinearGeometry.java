@@ -47,6 +47,22 @@ public record LinearGeometry(int n, int in, int out) {
         return new LinearGeometry(xs.dim(0), xs.dim(1), dys.dim(1));
     }
 
+    /**
+     * The whole backward, {@link #backwardWeight} and, when dx is not null, {@link #backwardData}
+     * on the same sizes: x (N, I), dy (N, O), w (O, I), dx (N, I) or null, dw (O, I), db (O) or null.
+     */
+    public static LinearGeometry backward(String op, Tensor x, Tensor dy, Tensor w, Tensor dx, Tensor dw, Tensor db) {
+        LinearGeometry g = backwardWeight(op, x, dy, dw, db);
+        if (dx != null) {
+            LinearGeometry d = backwardData(op, dy, w, dx);
+            if (!d.equals(g)) {
+                throw new IllegalArgumentException(op + ": x " + x.shape() + " and w " + w.shape()
+                        + " disagree on the input features (expected x (N, I), w (O, I))");
+            }
+        }
+        return g;
+    }
+
     @Override
     public String toString() {
         return "x (" + n + ", " + in + "), w (" + out + ", " + in + "), y (" + n + ", " + out + ")";

@@ -334,6 +334,9 @@ public final class KernelBench {
         k.add(new Kernel(name, "backward_data", shape, 4 * (ey + ew + ex), 2 * mac, () -> backend.linearBackwardData(dy, w, dx)));
         k.add(new Kernel(name, "backward_weight", shape, 4 * (ex + ey + ew + out), 2 * mac + ey,
                 () -> backend.linearBackwardWeight(x, dy, dw, db)));
+        // all three gradients as the layer asks for them (on CUDA one launch where neither product splits)
+        k.add(new Kernel(name, "backward", shape, 4 * (ex + ey + ew + ex + ew + out), 4 * mac + ey,
+                () -> backend.linearBackward(x, dy, w, dx, dw, db)));
     }
 
     private void softmaxCrossEntropy(List<Kernel> k, int n, int classes) {

@@ -84,10 +84,7 @@ public final class Linear extends Layer {
 
             @Override
             public void backward() {
-                backend.linearBackwardWeight(x, dy, dw, db);
-                if (dx != null) {
-                    backend.linearBackwardData(dy, w, dx);
-                }
+                backend.linearBackward(x, dy, w, dx, dw, db);
             }
         };
     }

@@ -33,6 +33,9 @@ class KernelBenchTest {
                 KernelBench.Kernel linear1 = find(list, "linear1", "backward_data");
                 assertEquals(2.0 * n * 256 * 120, linear1.flops());
                 assertEquals(4.0 * (n * 120 + 120 * 256 + n * 256), linear1.bytes());
+                KernelBench.Kernel whole = find(list, "linear1", "backward");   // dx, dw and db as the layer asks
+                assertEquals(4.0 * n * 256 * 120 + n * 120, whole.flops());
+                assertEquals(4.0 * (2 * n * 256 + n * 120 + 2 * 120 * 256 + 120), whole.bytes());
                 KernelBench.Kernel bn = find(list, "bn2", "backward");
                 assertEquals("4x16x8x8", bn.shape());
                 assertEquals(4 * (3.0 * n * 16 * 64 + 5 * 16), bn.bytes());
@@ -65,7 +68,7 @@ class KernelBenchTest {
                 ByteArrayOutputStream log = new ByteArrayOutputStream();
                 List<Map<String, Object>> rows = kb.run(list, new Timer(0, 0.01, 2),
                         new Limits.Measured(10, 2, "test", "test"), new PrintStream(log, true, StandardCharsets.UTF_8));
-                assertEquals(5, rows.size());
+                assertEquals(6, rows.size());
                 for (Map<String, Object> r : rows) {
                     double gbps = (Double) r.get("gb_per_s");
                     assertTrue(gbps > 0, r.toString());

@@ -199,6 +199,12 @@ public final class CudaBackend implements Backend {
         linear.backwardWeight(x, dy, dw, db);
     }
 
+    /** One launch for dw, db and dx when neither product splits its sum (see {@code CudaLinear.backward}). */
+    @Override
+    public void linearBackward(Tensor x, Tensor dy, Tensor w, Tensor dx, Tensor dw, Tensor db) {
+        linear.backward(x, dy, w, dx, dw, db);
+    }
+
     @Override
     public void batchNormForwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
                                       Tensor y, Tensor saveMean, Tensor saveInvStd, float momentum, float eps) {

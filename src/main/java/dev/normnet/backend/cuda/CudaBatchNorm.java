@@ -119,11 +119,6 @@ final class CudaBatchNorm {
                         .i(pg.w()).i(pg.kernel()).i(total).f(eps).i(eval ? 1 : 0).i(act.ordinal()));
     }
 
-    /** Whether two windows share an element of one storage. */
-    private static boolean overlap(CudaTensor a, CudaTensor b) {
-        return a.storage() == b.storage() && a.offset() < b.offset() + b.size() && b.offset() < a.offset() + a.size();
-    }
-
     private static void requireTiles(String op, PoolSpec pool, Tensor y) {
         if (!tiles(pool, y)) {
             throw new IllegalArgumentException(op + ": the pooling " + pool + " does not tile y " + y.shape()
@@ -185,7 +180,7 @@ final class CudaBatchNorm {
             g = NormGeometry.poolBackward(op, cx, y, cg, csm, csi, cdx, cdg, cdb);
             requireTiles(op, pool, y);
             PoolGeometry.of(op, "y", y, "dPooled", cdy, pool);
-            if (overlap(cdx, cdy)) {
+            if (cdx.overlaps(cdy)) {
                 throw new IllegalArgumentException(op + ": dx must not be dPooled");
             }
             poolK = pool.kernel();

@@ -10,7 +10,8 @@ import jcuda.driver.CUdeviceptr;
  * Launch code of gemm.cu: the linear layer as strided GEMMs, x (N, I), w (O, I), b (O),
  * y (N, O). C (M, N) = A (M, K) B (K, N) reads A and B through element strides, so no operand is
  * transposed in memory; a small output splits K over the grid's z and {@link CudaReductions}
- * merges the splits (and adds the bias) in fixed order. db is a column sum of dy.
+ * merges the splits (and adds the bias) in fixed order. db is a column sum of dy. The whole
+ * backward (dw, dx, db) is one launch of {@code linear_backward} when neither product splits.
  *
  * <p>cuBLAS is not used: JCublas 12.6.0 needs libcublas.so.12, which a machine with only the
  * driver (or only CUDA 13 libraries) lacks.
@@ -20,12 +21,14 @@ final class CudaLinear {
     private final CudaReductions reductions;
     private final Kernel sgemm;
     private final Kernel columnSum;
+    private final Kernel backward;
 
     CudaLinear(OpContext ctx, CudaReductions reductions) {
         this.ctx = ctx;
         this.reductions = reductions;
         sgemm = ctx.kernel("sgemm_strided");
         columnSum = ctx.kernel("column_sum");
+        backward = ctx.kernel("linear_backward");
     }
 
     /** y (N, O) = x (N, I) w^T + b. */
@@ -62,6 +65,60 @@ final class CudaLinear {
             ctx.launch(columnSum, LaunchGeometry.strideBlocks(g.out()), 1, 1, LaunchGeometry.THREADS, 0, g,
                     OpContext.args().ptr(cdy).ptr(cdb).i(g.n()).i(g.out()));
         }
+    }
+
+    /**
+     * dw = dy^T x, db = the sum of dy over N (when db is not null), dx = dy w (when dx is not null):
+     * one launch of linear_backward, whose blocks are the tiles of both products and the columns
+     * of db, computed by the code of sgemm_strided and column_sum. When a product would split its
+     * sum over the grid's z (a small output over a long k), or an output overlaps an input that
+     * other blocks read or another output, {@link #backwardWeight} then {@link #backwardData}.
+     */
+    void backward(Tensor x, Tensor dy, Tensor w, Tensor dx, Tensor dw, Tensor db) {
+        String op = "linearBackward";
+        CudaTensor cx = ctx.cuda(op, "x", x);
+        CudaTensor cdy = ctx.cuda(op, "dy", dy);
+        CudaTensor cw = dx == null ? ctx.cudaOrNull(op, "w", w) : ctx.cuda(op, "w", w);
+        CudaTensor cdx = ctx.cudaOrNull(op, "dx", dx);
+        CudaTensor cdw = ctx.cuda(op, "dw", dw);
+        CudaTensor cdb = ctx.cudaOrNull(op, "db", db);
+        LinearGeometry g = LinearGeometry.backward(op, cx, cdy, cw, cdx, cdw, cdb);
+        boolean unsplit = LaunchGeometry.gemmSplit(g.out(), g.in(), g.n()).groups() == 1
+                && (cdx == null || LaunchGeometry.gemmSplit(g.n(), g.in(), g.out()).groups() == 1);
+        if (!unsplit || overlapping(new CudaTensor[] {cdx, cdw, cdb}, new CudaTensor[] {cx, cdy, cdx == null ? null : cw})) {
+            backwardWeight(x, dy, dw, db);
+            if (dx != null) {
+                backwardData(dy, w, dx);
+            }
+            return;
+        }
+        long tilesI = ceilDiv(g.in(), LaunchGeometry.GEMM_TILE);
+        long blocks = tilesI * ceilDiv(g.out(), LaunchGeometry.GEMM_TILE)
+                + (cdx == null ? 0 : tilesI * ceilDiv(g.n(), LaunchGeometry.GEMM_TILE))
+                + (cdb == null ? 0 : ceilDiv(g.out(), LaunchGeometry.THREADS));
+        ctx.launch(backward, Math.toIntExact(blocks), 1, 1, LaunchGeometry.THREADS, 0, g,
+                OpContext.args().ptr(cx).ptr(cdy).ptrOrNull(cdx == null ? null : cw).ptrOrNull(cdx).ptr(cdw).ptrOrNull(cdb)
+                        .i(g.n()).i(g.in()).i(g.out()));
+    }
+
+    /** Whether an output shares memory with an input or with another output (nulls are absent). */
+    private static boolean overlapping(CudaTensor[] outputs, CudaTensor[] inputs) {
+        for (int i = 0; i < outputs.length; i++) {
+            if (outputs[i] == null) {
+                continue;
+            }
+            for (CudaTensor in : inputs) {
+                if (outputs[i].overlaps(in)) {
+                    return true;
+                }
+            }
+            for (int j = i + 1; j < outputs.length; j++) {
+                if (outputs[i].overlaps(outputs[j])) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /** C (m, n) = A (m, k) B (k, n) (+ bias over n), A and B read through element strides; split-K when the output is small. */

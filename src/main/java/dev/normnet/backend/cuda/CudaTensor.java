@@ -56,6 +56,12 @@ public final class CudaTensor extends Tensor {
         return storage;
     }
 
+    /** Whether this window and {@code other} share an element of one storage (false when other is null). */
+    boolean overlaps(CudaTensor other) {
+        return other != null && storage == other.storage && offset() < other.offset() + other.size()
+                && other.offset() < offset() + size();
+    }
+
     @Override
     public Device device() {
         return Device.CUDA;

@@ -20,6 +20,7 @@ import static dev.normnet.backend.cpu.Fixtures.sampleIndices;
 import static dev.normnet.backend.cpu.Fixtures.tensor;
 import static dev.normnet.backend.cpu.Fixtures.toDouble;
 import static dev.normnet.backend.cpu.Fixtures.uniform;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -113,6 +114,43 @@ class CpuBackendLinearTest {
             assertClose("linearBackwardWeight db " + cs, expectedDb, tdb.toArray(), RTOL);
             assertGuards("db", tdb);
         }
+    }
+
+    /** The whole backward in one call: the two ops' results, and a refusal before either runs. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void wholeBackwardIsTheTwoOps(Case cs) {
+        Random rnd = new Random(cs.name().hashCode() + 3);
+        CpuTensor x = tensor(uniform(rnd, cs.n() * cs.in(), -1, 1), cs.n(), cs.in());
+        CpuTensor w = tensor(uniform(rnd, cs.out() * cs.in(), -1, 1), cs.out(), cs.in());
+        CpuTensor dy = tensor(uniform(rnd, cs.n() * cs.out(), -1, 1), cs.n(), cs.out());
+        CpuTensor dx = output(cs.n(), cs.in());
+        CpuTensor dw = output(cs.out(), cs.in());
+        CpuTensor db = cs.bias() ? output(cs.out()) : null;
+        backend.linearBackwardWeight(x, dy, dw, db);
+        backend.linearBackwardData(dy, w, dx);
+        CpuTensor dx2 = output(cs.n(), cs.in());
+        CpuTensor dw2 = output(cs.out(), cs.in());
+        CpuTensor db2 = cs.bias() ? output(cs.out()) : null;
+        backend.linearBackward(x, dy, w, dx2, dw2, db2);
+        assertArrayEquals(dx.toArray(), dx2.toArray(), "dx");
+        assertArrayEquals(dw.toArray(), dw2.toArray(), "dw");
+        if (db != null) {
+            assertArrayEquals(db.toArray(), db2.toArray(), "db");
+        }
+        CpuTensor dw3 = output(cs.out(), cs.in());
+        backend.linearBackward(x, dy, null, null, dw3, null);
+        assertArrayEquals(dw.toArray(), dw3.toArray(), "dw without dx, w not needed");
+    }
+
+    @Test
+    void wholeBackwardRefusesDisagreeingShapesBeforeAnyOp() {
+        CpuTensor dw = output(10, 84);
+        float[] before = dw.toArray();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> backend.linearBackward(output(4, 84), output(4, 10), output(10, 85), output(4, 85), dw, output(10)));
+        assertTrue(e.getMessage().startsWith("linearBackward: x [4, 84] and w [10, 85] disagree"), e.getMessage());
+        assertArrayEquals(before, dw.toArray(), "dw untouched: the weight gradient did not run first");
     }
 
     @Test

@@ -105,6 +105,7 @@ class CudaBackendRecorderTest {
         be.linearForward(flat, fw, c120, h);
         be.linearBackwardData(h, fw, flat);
         be.linearBackwardWeight(flat, h, fw, c120);
+        be.linearBackward(flat, h, fw, t(n, 256), t(120, 256), t(120));
         Tensor bigX = t(16, 3000);
         Tensor bigW = t(10, 3000);
         Tensor bigY = t(16, 10);
@@ -160,6 +161,46 @@ class CudaBackendRecorderTest {
         List<String> k = recorder.recorded().stream().map(LaunchRecorder.Launch::kernel).collect(Collectors.toList());
         recorder.recorded().clear();
         return k;
+    }
+
+    /**
+     * The linear layer's backward is one launch whose grid is the tiles of dw, then of dx, then
+     * the 256-column blocks of db; when a product would split its sum, or an output overlaps an
+     * input, the ops one after the other; bad shapes are refused before any launch.
+     */
+    @Test
+    void theLinearBackwardIsOneLaunchUnlessAProductSplits() {
+        Tensor x = t(256, 400);     // LeNet's fc1 at batch 256
+        Tensor dy = t(256, 120);
+        Tensor w = t(120, 400);
+        Tensor dx = t(256, 400);
+        Tensor dw = t(120, 400);
+        Tensor db = t(120);
+        be.linearBackward(x, dy, w, dx, dw, db);
+        LaunchRecorder.Launch one = only("linear_backward");
+        assertEquals(List.of(7 * 2 + 7 * 4 + 1, 1, 1, 256), List.of(one.gx(), one.gy(), one.gz(), one.threads()),
+                "dw's 2x7 tiles, dx's 4x7, db's one block");
+        assertEquals(List.of("linear_backward"), kernels());
+        be.linearBackward(x, dy, null, null, dw, db);
+        assertEquals(7 * 2 + 1, only("linear_backward").gx(), "no dx (a first layer): no dx tiles, w not needed");
+        kernels();
+        be.linearBackward(x, dy, w, null, dw, null);
+        assertEquals(7 * 2, only("linear_backward").gx(), "no bias either");
+        kernels();
+        Tensor wide = t(300);
+        be.linearBackward(t(5, 70), t(5, 300), t(300, 70), t(5, 70), t(300, 70), wide);
+        assertEquals(2 * 5 + 2 * 1 + 2, only("linear_backward").gx(), "db over two blocks of 256 columns");
+        kernels();
+        // dw (10, 30) over a batch of 2048: one tile, so its sum is split over the grid's z and merged
+        be.linearBackward(t(2048, 30), t(2048, 10), t(10, 30), t(2048, 30), t(10, 30), t(10));
+        assertEquals(List.of("sgemm_strided", "partials_merge_serial", "column_sum", "sgemm_strided"), kernels());
+        be.linearBackward(x, dy, w, x, dw, db);     // dx over x: other blocks would read what it writes
+        assertEquals(List.of("sgemm_strided", "column_sum", "sgemm_strided"), kernels());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> be.linearBackward(x, dy, t(120, 300), t(256, 300), dw, db));
+        assertTrue(e.getMessage().startsWith("linearBackward: x [256, 400] and w [120, 300] disagree"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> be.linearBackward(x, dy, w, dx, t(120, 300), db));
+        assertEquals(List.of(), kernels(), "nothing launched for bad shapes");
     }
 
     /**

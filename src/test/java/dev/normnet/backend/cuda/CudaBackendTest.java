@@ -267,6 +267,24 @@ class CudaBackendTest {
         cpu.linearBackwardWeight(abs(x), abs(dy), dws, dbs);
         assertClose("linearBackwardWeight dw", dw.c.toArray(), dw.g.toArray(), TOL, dws.toArray());
         assertClose("linearBackwardWeight db", db.c.toArray(), db.g.toArray(), TOL, dbs.toArray());
+        // The whole backward in one call (one launch where neither product splits): the ops' bits,
+        // with and without dx and db.
+        for (boolean withDx : new boolean[] {true, false}) {
+            for (boolean withDb : new boolean[] {true, false}) {
+                Pair dx2 = out(n, in);
+                Pair dw2 = out(outs, in);
+                Pair db2 = out(outs);
+                gpu.linearBackward(x.g, dy.g, w.g, withDx ? dx2.g : null, dw2.g, withDb ? db2.g : null);
+                String what = "linearBackward" + (withDx ? "" : " no dx") + (withDb ? "" : " no db");
+                assertBits(what + " dw", dw.g.toArray(), dw2.g.toArray());
+                if (withDx) {
+                    assertBits(what + " dx", dx.g.toArray(), dx2.g.toArray());
+                }
+                if (withDb) {
+                    assertBits(what + " db", db.g.toArray(), db2.g.toArray());
+                }
+            }
+        }
     }
 
     // ---------------------------------------------------------------- batch norm

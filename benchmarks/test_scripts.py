@@ -24,6 +24,7 @@ import models  # noqa: E402
 import ncu_summary  # noqa: E402
 import parity  # noqa: E402
 import readme_table  # noqa: E402
+import targets  # noqa: E402
 
 
 def bench_doc(impl, medians, date="2026-01-02T03:04:05Z"):
@@ -148,6 +149,57 @@ class CompareTest(unittest.TestCase):
             table = []
             readme_table.side_by_side_table(out, s, table)
             self.assertIn("Ids ending in /tf32: PyTorch with its default TF32 convolutions", "\n".join(table))
+
+
+class TargetsTest(unittest.TestCase):
+    @staticmethod
+    def kernels_doc(impl, forward_ms, backward_ms):
+        return {"implementation": impl, "kind": "kernels", "devices": [
+            {"device": "cpu", "kernels": [{"op": "bn2-224", "direction": "forward_train", "shape": "256x16x106x106",
+                                           "ms": {"median": 0.001}}]},
+            {"device": "cuda", "kernels": [
+                {"op": "bn2-224", "direction": "forward_train", "shape": "256x16x106x106", "ms": {"median": forward_ms}},
+                {"op": "bn2-224", "direction": "backward", "shape": "256x16x106x106", "ms": {"median": backward_ms}},
+                {"op": "bn2", "direction": "backward", "shape": "256x16x10x10", "ms": {"median": 0.001}}]}]}
+
+    def test_each_target_compares_the_modes_it_names(self):
+        base, big = "lenet-bn-28/train/b256/cuda", "lenet-bn-224/train/b128/cuda"
+        normnet = bench_doc("normnet", {base: 900_000.0, base + "/graph": 1_500_000.0, big: 9_000.0})
+        pytorch = bench_doc("pytorch", {base: 100_000.0, base + "/graph": 1_200_000.0, big: 7_000.0,
+                                        big + "/graph": 10_000.0, big + "/tf32": 40_000.0})
+        rows = targets.evaluate(normnet, pytorch, self.kernels_doc("normnet", 0.2, 0.3), self.kernels_doc("pytorch", 0.3, 0.25))
+        self.assertEqual(["met", "not met", "not met", "met"], [r["verdict"] for r in rows])
+        self.assertAlmostEqual(15.0, rows[0]["ratio"], msg="normnet's graph against PyTorch eager")
+        self.assertEqual(("graph", "eager"), (rows[0]["normnet_mode"], rows[0]["pytorch_mode"]))
+        self.assertAlmostEqual(1.25, rows[1]["ratio"], msg="against PyTorch's graph: 1.25 < 1.5")
+        self.assertAlmostEqual(0.9, rows[2]["ratio"], msg="normnet eager (its only mode) against PyTorch's faster, "
+                                                          "fp32 (the TF32 row is not the reference)")
+        self.assertEqual("graph", rows[2]["pytorch_mode"])
+        self.assertAlmostEqual(0.55 / 0.5, rows[3]["ratio"], msg="forward + backward on the GPU, not the CPU row")
+        text = targets.markdown(rows, "H200")
+        self.assertIn("| LeNet-BN 28x28 training, batch 256: at least 10x PyTorch eager | 1,500,000 (graph) | "
+                      "100,000 (eager) | 15.00x | met |", text)
+        self.assertIn("| 0.500 ms | 0.550 ms | 1.10x | met |", text)
+
+    def test_missing_cases_are_not_measured(self):
+        rows = targets.evaluate(bench_doc("normnet", {"mlp-bn-28/infer/b1000/cpu": 1.0}), None, None,
+                                self.kernels_doc("pytorch", 1, 1))
+        self.assertEqual(["not measured"] * 4, [r["verdict"] for r in rows])
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "t.md")
+            path = os.path.join(d, "n.json")
+            with open(path, "w") as f:
+                json.dump(bench_doc("normnet", {}), f)
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+                self.assertEqual(0, targets.main(["--normnet", path, "--out", out]))
+            self.assertIn("0 of 4 targets met, 0 measured", err.getvalue())
+            with open(out) as f:
+                self.assertEqual(4, f.read().count("not measured"))
+            with open(path, "w") as f:
+                f.write("{")
+            with contextlib.redirect_stderr(io.StringIO()), self.assertRaises(SystemExit) as e:
+                targets.main(["--normnet", path])
+            self.assertIn("--normnet", str(e.exception.code))
 
 
 class ReadmeTableTest(unittest.TestCase):

@@ -17,7 +17,8 @@
 #                       /usr/share/datasets/fashion-mnist
 #   test-lib/           as with --with-tests, less the fuzzing engine (jazzer-*.jar; no GPU test fuzzes)
 #   benchmarks/         compare.py and pytorch/*.py: the PyTorch reference and the side-by-side table;
-#                       ncu_summary.py: the profile step's table of time by kernel
+#                       ncu_summary.py: the profile step's table of time by kernel;
+#                       targets.py: the speed targets, met or not
 #   lab/                the kernel lab (benchmarks/cuda) built for sm_90 with nvcc, libstdc++ linked
 #                       in, gemm without cuBLAS; run.sh and README.md (left out, with a warning, when
 #                       there is no nvcc)
@@ -178,7 +179,7 @@ if $gpu_check; then
     for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
         gzip -dc "$fashion/$f.gz" > "$stage/data/$f"
     done
-    cp "$root/benchmarks/compare.py" "$root/benchmarks/ncu_summary.py" "$stage/benchmarks/"
+    cp "$root/benchmarks/compare.py" "$root/benchmarks/ncu_summary.py" "$root/benchmarks/targets.py" "$stage/benchmarks/"
     cp "$root"/benchmarks/pytorch/*.py "$stage/benchmarks/pytorch/"
     # The kernel lab: every version of every op checked and timed on the GPU (gpu-check's lab step).
     nvcc=${NVCC:-${CUDA_HOME:-/usr/local/cuda}/bin/nvcc}

@@ -19,7 +19,9 @@
 #                and PyTorch's bench.py on the same GPU (eager and CUDA-graphed; fp32, and LeNet-BN
 #                again with PyTorch's default TF32 convolutions) when python3 imports torch there,
 #                side by side; the GPU's fp32 GEMM ceiling through cuBLAS
-#                (TF32 off) and its copy bandwidth, through PyTorch
+#                (TF32 off) and its copy bandwidth, through PyTorch; both sides' batch norm at
+#                256x16x106x106 (bench --kernels, kernels.py); the speed targets, met or not
+#                (benchmarks/targets.py: targets.md, also at the end of summary.md)
 #   7 lab        the kernel lab (lab/run.sh -k): every version of every op checked against its
 #                reference and timed, in the time the budget has left (lab.log); "skipped" when the
 #                bundle was built without nvcc
@@ -73,8 +75,10 @@ row() {
 
 # logged NAME SECONDS COMMAND...: runs COMMAND with a time limit, output to DIR/NAME.log; its status.
 logged() {
-    local name=$1 limit=$2
+    local name=$1 limit=$2 remaining
     shift 2
+    remaining=$(left)
+    [ "$limit" -gt "$remaining" ] && limit=$remaining   # no step runs past the budget
     if [ "$limit" -lt 5 ]; then
         echo "no time left in the budget" > "$out/$name.log"
         return 124
@@ -273,8 +277,15 @@ if [ "$gpu" = 0 ]; then
         python3 "$here/benchmarks/compare.py" "$out/bench-normnet.json" "$out/bench-pytorch.json" \
             --json "$out/bench-compare.json" > "$out/bench-compare.txt" 2>&1 || status=$?
     fi
+    # and the speed targets' table, every target "not measured" without GPU cases
+    tnote="no python3 here, so no targets table"
+    if command -v python3 > /dev/null 2>&1; then
+        python3 "$here/benchmarks/targets.py" --normnet "$out/bench-normnet.json" --out "$out/targets.md" \
+            --json "$out/targets.json" > /dev/null 2> "$out/targets.log" || status=$?
+        tnote="targets table written"
+    fi
     if [ "$status" = 0 ] && [ -s "$out/bench-normnet.json" ]; then
-        row bench "$(no_gpu)" "host part passed: normnet bench (one CPU case)$([ -n "$torch" ] && echo "; PyTorch $torch: the same case, side by side")"
+        row bench "$(no_gpu)" "host part passed: normnet bench (one CPU case)$([ -n "$torch" ] && echo "; PyTorch $torch: the same case, side by side"); $tnote"
     else
         row bench "FAIL: bench did not run (exit $status)" "see bench-normnet.log"
     fi
@@ -315,6 +326,11 @@ s.record(); [y.copy_(x) for _ in range(10)]; e.record(); torch.cuda.synchronize(
 copy = 2 * x.numel() * 10 / (s.elapsed_time(e) / 1e3) / 1e9
 print(json.dumps({"device": torch.cuda.get_device_name(), "cublas_fp32_tflops": round(gemm, 2), "copy_gb_per_s": round(copy, 1)}))
 ' && cp "$out/ceilings.log" "$out/ceilings.json" && note="$note; ceilings (cuBLAS fp32, copy) in ceilings.json"
+        # The batch-norm target's shape (N=256, C=16, 106x106), forward and backward, on each side.
+        logged kernels-normnet "$(( $(left) * 15 / 100 ))" "$normnet" bench --kernels --device cuda --quick \
+            --only '^bn2-224/' --json "$out/kernels-normnet.json"
+        logged kernels-pytorch "$(( $(left) * 15 / 100 ))" python3 "$here/benchmarks/pytorch/kernels.py" --device cuda \
+            --quick --only '^bn2-224/' --json "$out/kernels-pytorch.json"
         # fp32 on both sides (cuDNN's convolutions with TF32 off), then LeNet-BN's cases again with
         # PyTorch's default TF32 convolutions (ids ending in /tf32)
         logged bench-pytorch "$(( $(left) - 20 ))" python3 "$here/benchmarks/pytorch/bench.py" --device cuda --quick \
@@ -329,6 +345,14 @@ print(json.dumps({"device": torch.cuda.get_device_name(), "cublas_fp32_tflops": 
         fi
     else
         note="$note; no PyTorch with CUDA here"
+    fi
+    targets_args=()
+    for f in normnet:bench-normnet pytorch:bench-pytorch normnet-kernels:kernels-normnet pytorch-kernels:kernels-pytorch; do
+        [ -s "$out/${f#*:}.json" ] && targets_args+=("--${f%%:*}" "$out/${f#*:}.json")
+    done
+    if python3 "$here/benchmarks/targets.py" ${targets_args[@]+"${targets_args[@]}"} --out "$out/targets.md" --json "$out/targets.json" \
+            > /dev/null 2> "$out/targets.log"; then
+        note="$note; speed targets: $(tail -n 1 "$out/targets.log") (targets.md)"
     fi
     if [ "$status" = 0 ]; then row bench pass "$note"; else row bench FAIL "$note"; fi
 fi
@@ -368,6 +392,10 @@ fi
     echo "| step | result | notes |"
     echo "| --- | --- | --- |"
     printf '%s\n' "${rows[@]}"
+    if [ -s "$out/targets.md" ]; then
+        echo
+        cat "$out/targets.md"
+    fi
 } > "$out/summary.md"
 cat "$out/summary.md"
 echo "gpu-check: results in $out"

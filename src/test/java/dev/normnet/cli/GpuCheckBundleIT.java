@@ -50,7 +50,8 @@ class GpuCheckBundleIT {
         assertTrue(Files.size(archive) <= 60L << 20, archive + " is " + Files.size(archive) + " bytes, over 60 MiB");
         for (String part : List.of("runtime/bin/java", "bin/gpu-check", "bin/run-gpu-tests", "bin/normnet",
                 "test-lib/junit-platform-console-standalone-1.10.2.jar", "data/t10k-labels-idx1-ubyte", "data/train-images-idx3-ubyte",
-                "benchmarks/pytorch/bench.py", "benchmarks/compare.py", "benchmarks/ncu_summary.py", "test-classes/dev/normnet/GpuCheckProbe.class",
+                "benchmarks/pytorch/bench.py", "benchmarks/compare.py", "benchmarks/ncu_summary.py", "benchmarks/targets.py",
+                "test-classes/dev/normnet/GpuCheckProbe.class",
                 "lab/run.sh", "lab/conv2d_forward", "lab/gemm")) {
             assertTrue(Files.exists(BUNDLE.resolve(part)), "the bundle lacks " + part);
         }

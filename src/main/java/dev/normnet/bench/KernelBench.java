@@ -12,6 +12,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Per-kernel timings ({@code normnet bench --kernels}): every op of a LeNet-BN training step,
@@ -37,6 +40,8 @@ public final class KernelBench {
     private final SplittableRandom rng = new SplittableRandom(7);
     private final List<Tensor> owned = new ArrayList<>();
     private final List<AutoCloseable> closeables = new ArrayList<>();
+    /** Whether to build an op (by name), as {@link #kernels(int, boolean, long, Pattern)} was asked. */
+    private Predicate<String> want = op -> true;
 
     public KernelBench(Backend backend) {
         this.backend = backend;
@@ -44,6 +49,18 @@ public final class KernelBench {
 
     /** The kernels to time, LeNet-BN at {@code batch} (256 by default) first, then the large shape unless {@code large} is false. */
     public List<Kernel> kernels(int batch, boolean large, long lenetParameters) {
+        return kernels(batch, large, lenetParameters, null);
+    }
+
+    /**
+     * As {@link #kernels(int, boolean, long)}, building only the ops some of whose ids
+     * ({@link Kernel#id()}) {@code only} may match (null: every op), so that the tensors of the
+     * others are never allocated or filled (the large shape's take seconds). The caller still
+     * filters the kernels by id: an op is built when the pattern matches within "op/" or the
+     * search runs into its end, which keeps every op a longer id could match.
+     */
+    public List<Kernel> kernels(int batch, boolean large, long lenetParameters, Pattern only) {
+        want = op -> only == null || mayMatch(only, op + "/");
         List<Kernel> k = new ArrayList<>();
         int n = batch;
         gather(k, n, 28);
@@ -74,6 +91,16 @@ public final class KernelBench {
             block(k, "bn2-224+sigmoid2-224+pool2-224", 256, 16, 106, 106, true);
         }
         return k;
+    }
+
+    /**
+     * Whether {@code p} may match some text that begins with {@code prefix}: it finds a match
+     * within the prefix, or its search reached the prefix's end ({@link Matcher#hitEnd()}), where
+     * more text could have made it match.
+     */
+    static boolean mayMatch(Pattern p, String prefix) {
+        Matcher m = p.matcher(prefix);
+        return m.find() || m.hitEnd();
     }
 
     /** Times each kernel; returns one JSON object per kernel. */
@@ -154,6 +181,9 @@ public final class KernelBench {
     // ---------------------------------------------------------------- ops
 
     private void gather(List<Kernel> k, int n, int side) {
+        if (!want.test("gather")) {
+            return;
+        }
         int count = 60_000;
         byte[] pixels = new byte[count * side * side];
         byte[] labels = new byte[count];
@@ -182,6 +212,9 @@ public final class KernelBench {
     }
 
     private void conv(List<Kernel> k, String name, int n, int c, int h, int kOut, int r, boolean backwardData) {
+        if (!want.test(name)) {
+            return;
+        }
         ConvSpec spec = new ConvSpec(1, 0);
         int p = spec.outSize(h, r);
         Tensor x = random(Shape.of(n, c, h, h), -1, 1);                 // (N, C, H, W)
@@ -216,6 +249,9 @@ public final class KernelBench {
     }
 
     private void batchNorm(List<Kernel> k, String name, int n, int c, int h, int w, boolean eval) {
+        if (!want.test(name)) {
+            return;
+        }
         Shape s = h == 1 && w == 1 ? Shape.of(n, c) : Shape.of(n, c, h, w);
         Tensor x = random(s, -2, 2);
         Tensor y = zeros(s);
@@ -251,6 +287,9 @@ public final class KernelBench {
      * norm's launches; a CPU backend runs the ops in turn).
      */
     private void block(List<Kernel> k, String name, int n, int c, int h, int w, boolean pool) {
+        if (!want.test(name)) {
+            return;
+        }
         Shape s = h == 1 && w == 1 ? Shape.of(n, c) : Shape.of(n, c, h, w);
         PoolSpec spec = new PoolSpec(2, 2, 0);
         Shape ps = pool ? Shape.of(n, c, spec.outSize(h), spec.outSize(w)) : s;
@@ -295,6 +334,9 @@ public final class KernelBench {
     }
 
     private void sigmoid(List<Kernel> k, String name, Shape s) {
+        if (!want.test(name)) {
+            return;
+        }
         Tensor x = random(s, -4, 4);
         Tensor y = zeros(s);
         Tensor dy = random(s, -1, 1);
@@ -306,6 +348,9 @@ public final class KernelBench {
     }
 
     private void avgPool(List<Kernel> k, String name, int n, int c, int h) {
+        if (!want.test(name)) {
+            return;
+        }
         PoolSpec spec = new PoolSpec(2, 2, 0);
         int p = spec.outSize(h);
         Tensor x = random(Shape.of(n, c, h, h), -1, 1);
@@ -319,6 +364,9 @@ public final class KernelBench {
     }
 
     private void linear(List<Kernel> k, String name, int n, int in, int out) {
+        if (!want.test(name)) {
+            return;
+        }
         Tensor x = random(Shape.of(n, in), -1, 1);      // (N, I)
         Tensor w = random(Shape.of(out, in), -0.1, 0.1); // (O, I)
         Tensor b = random(Shape.of(out), -0.1, 0.1);     // (O)
@@ -340,6 +388,9 @@ public final class KernelBench {
     }
 
     private void softmaxCrossEntropy(List<Kernel> k, int n, int classes) {
+        if (!want.test("softmax_cross_entropy")) {
+            return;
+        }
         Tensor logits = random(Shape.of(n, classes), -3, 3);
         float[] lab = new float[n];
         for (int i = 0; i < n; i++) {
@@ -355,6 +406,9 @@ public final class KernelBench {
     }
 
     private void optimizers(List<Kernel> k, long parameters) {
+        if (!want.test("sgd") && !want.test("sgd_momentum") && !want.test("adam")) {
+            return;
+        }
         Shape s = Shape.of(Math.toIntExact(parameters));
         Tensor p = random(s, -0.1, 0.1);
         Tensor g = random(s, -1e-3, 1e-3);

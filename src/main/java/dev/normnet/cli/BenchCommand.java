@@ -351,7 +351,7 @@ public final class BenchCommand implements Callable<Integer> {
                 KernelBench kb = new KernelBench(backend);
                 try {
                     List<KernelBench.Kernel> list = new ArrayList<>();
-                    for (KernelBench.Kernel k : kb.kernels(o.kernelBatch(), o.large(), lenetParameters)) {
+                    for (KernelBench.Kernel k : kb.kernels(o.kernelBatch(), o.large(), lenetParameters, o.only())) {
                         if (o.only() == null || o.only().matcher(k.id()).find()) {
                             list.add(k);
                         }

@@ -1,6 +1,7 @@
 package dev.normnet.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.normnet.backend.cpu.CpuBackend;
@@ -55,6 +56,40 @@ class KernelBenchTest {
                 kb.free();
             }
         }
+    }
+
+    /**
+     * With a pattern, only the ops it may match are built (their tensors allocated), and the ids
+     * it matches are the same as when every op is built and the list filtered.
+     */
+    @Test
+    void aPatternBuildsOnlyTheOpsItMayMatch() {
+        try (CpuBackend backend = new CpuBackend(1)) {
+            for (String regex : List.of("^bn2/", "^bn2-224/", "backward", "^linear3/backward_weight 8x", "sgd_momentum",
+                    "^(conv1|pool2)/", "x10$", "^nothing")) {
+                java.util.regex.Pattern p = java.util.regex.Pattern.compile(regex);
+                KernelBench all = new KernelBench(backend);
+                KernelBench some = new KernelBench(backend);
+                try {
+                    List<String> expected = all.kernels(8, false, 500).stream().map(KernelBench.Kernel::id)
+                            .filter(id -> p.matcher(id).find()).collect(Collectors.toList());
+                    List<KernelBench.Kernel> built = some.kernels(8, false, 500, p);
+                    assertEquals(expected, built.stream().map(KernelBench.Kernel::id).filter(id -> p.matcher(id).find())
+                            .collect(Collectors.toList()), regex);
+                    if (regex.startsWith("^")) {     // anchored at the op: just the ops of the ids it matches
+                        assertEquals(expected.stream().map(id -> id.substring(0, id.indexOf('/'))).distinct()
+                                .collect(Collectors.toList()), built.stream().map(KernelBench.Kernel::op).distinct()
+                                .collect(Collectors.toList()), regex);
+                    }
+                } finally {
+                    all.free();
+                    some.free();
+                }
+            }
+        }
+        assertTrue(KernelBench.mayMatch(java.util.regex.Pattern.compile("^bn2-224/"), "bn2-224/"));
+        assertFalse(KernelBench.mayMatch(java.util.regex.Pattern.compile("^bn2/"), "bn2-224/"));
+        assertTrue(KernelBench.mayMatch(java.util.regex.Pattern.compile("^bn2-224/backward"), "bn2-224/"), "a longer id may");
     }
 
     @Test

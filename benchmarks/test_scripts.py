@@ -361,7 +361,8 @@ class PrecisionTest(unittest.TestCase):
         tf32 = [i for i in ids if i.endswith("/tf32")]
         self.assertEqual(ids[len(ids) - len(tf32):], tf32, "the TF32 cases are last")
         self.assertEqual(sorted(i[:-len("/tf32")] for i in tf32),
-                         sorted(i for i in ids if i.startswith("lenet-bn-") and "/cuda" in i and not i.endswith("/tf32")))
+                         sorted(i for i in ids if i.startswith("lenet-bn-") and "/train/" in i and "/cuda" in i
+                                and not i.endswith("/tf32")))
         self.assertIn("lenet-bn-224/train/b128/cuda/graph/tf32", tf32)
         self.assertEqual([], [c for c in bench.plan(["cpu", "cuda"], "off", None) if c[6]])
         self.assertEqual([], [c for c in bench.plan(["cpu"], "also", None) if c[6]])

@@ -6,7 +6,7 @@ the device; inference as gather + eval-mode forward + loss and accuracy sums, wi
 On a GPU every case runs eager and captured as a CUDA graph (torch.cuda.graph), in fp32 as normnet
 computes: cuDNN's convolutions with TF32 off (PyTorch's default lets them round their inputs to
 TF32 on the tensor cores). `--tf32 also` adds, after all the others, the convolutional models' GPU
-cases again with PyTorch's default, as ids ending in /tf32. With --json the file is rewritten
+training cases again with PyTorch's default, as ids ending in /tf32. With --json the file is rewritten
 after every case ("complete": false until the last), so a run stopped early keeps what it measured.
 
     /usr/bin/python3 benchmarks/pytorch/bench.py --device cpu --threads 2 --json out.json [--quick]
@@ -41,7 +41,7 @@ CASES = [
 OPTIMIZER = {"lenet-bn": ("sgd", 1.0), "mlp-bn": ("adam", 0.01)}
 
 
-# the models with convolutions, whose GPU cases `--tf32 also` runs a second time with TF32 allowed
+# the models with convolutions, whose GPU training cases `--tf32 also` runs a second time with TF32 allowed
 CONV_MODELS = ("lenet-bn",)
 
 
@@ -147,7 +147,7 @@ def run_case(data, model, size, mode, batch, device, graph, settings, seed, tf32
 
 def plan(devices, tf32, pattern):
     """The (model, size, mode, batch, device, graph, tf32) cases to run, in order: every case, then
-    with tf32 "also" the convolutional models' GPU cases again with TF32 allowed."""
+    with tf32 "also" the convolutional models' GPU training cases again with TF32 allowed."""
     todo = []
     for device in devices:
         for model, size, mode, batch, where in CASES:
@@ -155,7 +155,7 @@ def plan(devices, tf32, pattern):
                 for graph in ([False, True] if device == "cuda" else [False]):
                     todo.append((model, size, mode, batch, device, graph, False))
     if tf32 == "also":
-        todo += [c[:6] + (True,) for c in todo if c[4] == "cuda" and c[0] in CONV_MODELS]
+        todo += [c[:6] + (True,) for c in todo if c[4] == "cuda" and c[0] in CONV_MODELS and c[2] == "train"]
     return [c for c in todo if not pattern or pattern.search(case_id(*c))]
 
 
@@ -201,7 +201,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--tf32", choices=["off", "also"], default="off",
                    help="off (default): cuDNN's convolutions in fp32, as normnet computes; also: then the "
-                        "convolutional models' GPU cases again with PyTorch's default, TF32 allowed (ids end in /tf32)")
+                        "convolutional models' GPU training cases again with PyTorch's default, TF32 allowed (ids end in /tf32)")
     p.add_argument("--json", help="write the results to this file (rewritten after every case)")
     a = p.parse_args(argv)
     if a.threads < 0:

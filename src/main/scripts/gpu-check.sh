@@ -17,7 +17,7 @@
 #                runs' spread (their range widened by max(range, 0.005) on each side)
 #   6 bench      normnet bench --device all --quick (and LeNet-BN 28 train b256 again with --no-fuse),
 #                and PyTorch's bench.py on the same GPU (eager and CUDA-graphed; fp32, and LeNet-BN
-#                again with PyTorch's default TF32 convolutions) when python3 imports torch there,
+#                training again with PyTorch's default TF32 convolutions) when python3 imports torch there,
 #                side by side; the GPU's fp32 GEMM ceiling through cuBLAS
 #                (TF32 off) and its copy bandwidth, through PyTorch; both sides' batch norm at
 #                256x16x106x106 (bench --kernels, kernels.py); the speed targets, met or not
@@ -331,7 +331,7 @@ print(json.dumps({"device": torch.cuda.get_device_name(), "cublas_fp32_tflops": 
             --only '^bn2-224/' --json "$out/kernels-normnet.json"
         logged kernels-pytorch "$(( $(left) * 15 / 100 ))" python3 "$here/benchmarks/pytorch/kernels.py" --device cuda \
             --quick --only '^bn2-224/' --json "$out/kernels-pytorch.json"
-        # fp32 on both sides (cuDNN's convolutions with TF32 off), then LeNet-BN's cases again with
+        # fp32 on both sides (cuDNN's convolutions with TF32 off), then LeNet-BN's training cases again with
         # PyTorch's default TF32 convolutions (ids ending in /tf32)
         logged bench-pytorch "$(( $(left) - 20 ))" python3 "$here/benchmarks/pytorch/bench.py" --device cuda --quick \
             --tf32 also --data "$data" --json "$out/bench-pytorch.json"

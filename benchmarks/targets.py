@@ -12,11 +12,13 @@ Targets (both sides in fp32, on the same GPU, in the same run):
 normnet is taken at its faster mode (eager or CUDA graph: `train --device cuda` replays a graph);
 PyTorch in the mode each target names, and for 3 at its faster mode. A target whose cases are not
 in the files is "not measured"; a case from a file written by a run stopped early still counts.
-Prints a Markdown table; the exit status is 0 whatever the verdicts (2 for an unreadable file).
+Prints a Markdown table; the exit status is 0 whatever the verdicts, 2 (with one line naming the
+option, the file and the fault) for a file that is not a bench file of its kind.
 """
 
 import argparse
 import json
+import math
 import sys
 
 TARGETS = [
@@ -28,16 +30,47 @@ BN_TARGET = "Batch norm forward + backward at N=256, C=16, 106x106: at most PyTo
 BN_OP, BN_SHAPE, BN_DIRECTIONS = "bn2-224", "256x16x106x106", ("forward_train", "backward")
 
 
-def load(path, what):
+class BadFile(Exception):
+    """A file that is not a bench file of the kind asked for: the message names the option, the file and the fault."""
+
+
+def number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
+def load(path, what, kernels):
+    """A bench file (kernels: of kind "kernels"), every field the targets read checked first."""
     if path is None:
         return None
     try:
         with open(path) as f:
             doc = json.load(f)
     except (OSError, ValueError) as e:
-        sys.exit(f"error: {what} {path}: {e}")
+        raise BadFile(f"{what} {path}: {e}")
     if not isinstance(doc, dict) or doc.get("implementation") not in ("normnet", "pytorch"):
-        sys.exit(f"error: {what} {path}: not a bench file (no \"implementation\")")
+        raise BadFile(f"{what} {path}: not a bench file (no \"implementation\" of normnet or pytorch)")
+    if kernels:
+        devices = doc.get("devices")
+        if not isinstance(devices, list):
+            raise BadFile(f"{what} {path}: no \"devices\" list (not a bench --kernels file)")
+        for d in devices:
+            ks = d.get("kernels") if isinstance(d, dict) else None
+            if not isinstance(ks, list):
+                raise BadFile(f"{what} {path}: a device without a \"kernels\" list")
+            for k in ks:
+                if not isinstance(k, dict) or not all(isinstance(k.get(f), str) for f in ("op", "direction", "shape")) \
+                        or not isinstance(k.get("ms"), dict) or not number(k["ms"].get("median")):
+                    raise BadFile(f"{what} {path}: a kernel without op, direction, shape and a positive ms.median: "
+                                  f"{json.dumps(k)[:120]}")
+    else:
+        cases = doc.get("cases")
+        if not isinstance(cases, list):
+            raise BadFile(f"{what} {path}: no \"cases\" list (not a bench throughput file)")
+        for c in cases:
+            if not isinstance(c, dict) or not isinstance(c.get("id"), str) \
+                    or not isinstance(c.get("examples_per_sec"), dict) or not number(c["examples_per_sec"].get("median")):
+                raise BadFile(f"{what} {path}: a case without an id and a positive examples_per_sec.median: "
+                              f"{json.dumps(c)[:120]}")
     return doc
 
 
@@ -119,8 +152,12 @@ def main(argv=None):
     p.add_argument("--out", help="write the Markdown table here too")
     p.add_argument("--json", help="write the rows as JSON here")
     a = p.parse_args(argv)
-    docs = [load(a.normnet, "--normnet"), load(a.pytorch, "--pytorch"), load(a.normnet_kernels, "--normnet-kernels"),
-            load(a.pytorch_kernels, "--pytorch-kernels")]
+    try:
+        docs = [load(a.normnet, "--normnet", False), load(a.pytorch, "--pytorch", False),
+                load(a.normnet_kernels, "--normnet-kernels", True), load(a.pytorch_kernels, "--pytorch-kernels", True)]
+    except BadFile as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     rows = evaluate(*docs)
     gpu = next((d["gpu"].get("name") for d in docs if d and isinstance(d.get("gpu"), dict) and d["gpu"].get("name")), None)
     text = markdown(rows, gpu)

@@ -195,11 +195,44 @@ class TargetsTest(unittest.TestCase):
             self.assertIn("0 of 4 targets met, 0 measured", err.getvalue())
             with open(out) as f:
                 self.assertEqual(4, f.read().count("not measured"))
-            with open(path, "w") as f:
-                f.write("{")
-            with contextlib.redirect_stderr(io.StringIO()), self.assertRaises(SystemExit) as e:
-                targets.main(["--normnet", path])
-            self.assertIn("--normnet", str(e.exception.code))
+
+    def test_a_file_that_is_not_a_bench_file_of_its_kind_is_one_line_and_exit_2(self):
+        good_case = {"id": "x", "examples_per_sec": {"median": 1.0}}
+        good_kernel = {"op": "bn2-224", "direction": "backward", "shape": "s", "ms": {"median": 1.0}}
+        hostile = [
+            ("--normnet", "{"),                                                     # not JSON
+            ("--normnet", "[]"),                                                    # not an object
+            ("--normnet", json.dumps({"implementation": "other", "cases": []})),
+            ("--normnet", json.dumps({"implementation": "normnet"})),               # no cases
+            ("--pytorch", json.dumps({"implementation": "pytorch", "cases": {}})),
+            ("--pytorch", json.dumps({"implementation": "pytorch", "cases": [1]})),
+            ("--pytorch", json.dumps({"implementation": "pytorch", "cases": [{"id": "x"}]})),
+            ("--pytorch", json.dumps({"implementation": "pytorch", "cases": [{"id": 3, "examples_per_sec": {"median": 1}}]})),
+            ("--normnet", json.dumps({"implementation": "normnet", "cases": [dict(good_case, examples_per_sec={"median": "9"})]})),
+            ("--normnet", json.dumps({"implementation": "normnet", "cases": [dict(good_case, examples_per_sec={"median": True})]})),
+            ("--normnet", '{"implementation": "normnet", "cases": [{"id": "x", "examples_per_sec": {"median": NaN}}]}'),
+            ("--normnet", json.dumps({"implementation": "normnet", "cases": [dict(good_case, examples_per_sec={"median": -1})]})),
+            ("--normnet-kernels", json.dumps({"implementation": "normnet", "cases": [good_case]})),  # throughput as kernels
+            ("--normnet-kernels", json.dumps({"implementation": "normnet", "devices": [{"device": "cuda"}]})),
+            ("--pytorch-kernels", json.dumps({"implementation": "pytorch", "devices": [{"kernels": [dict(good_kernel, ms={})]}]})),
+            ("--pytorch-kernels", json.dumps({"implementation": "pytorch", "devices": [{"kernels": [dict(good_kernel, op=None)]}]})),
+            ("--pytorch-kernels", '{"implementation": "pytorch", "devices": [{"kernels": [{"op": "a", "direction": "b", '
+                                  '"shape": "c", "ms": {"median": Infinity}}]}]}'),
+        ]
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "f.json")
+            for flag, text in hostile:
+                with open(path, "w") as f:
+                    f.write(text)
+                err = io.StringIO()
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+                    self.assertEqual(2, targets.main([flag, path]), text)
+                line = err.getvalue()
+                self.assertEqual(1, line.count("\n"), line)
+                self.assertTrue(line.startswith(f"error: {flag} {path}: "), line)
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+                self.assertEqual(2, targets.main(["--pytorch", os.path.join(d, "absent.json")]))
+            self.assertIn("absent.json", err.getvalue())
 
 
 class ReadmeTableTest(unittest.TestCase):

@@ -26,6 +26,7 @@ written by a run stopped early ("complete": false) is used for the cases it hold
 import argparse
 import datetime
 import json
+import math
 import os
 import statistics
 import sys
@@ -36,14 +37,56 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TF32 = "/tf32"
 
 
-def load(path):
+class BadInput(Exception):
+    """Input the script cannot use; the message is one line (the caller exits 2 with it)."""
+
+
+def positive(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
+def problem(doc, kind=None):
+    """What makes doc unusable as a bench file (of `kind`, "kernels" or throughput, when given), or None.
+    Checks every field the scripts read: the header's objects, each case's id and positive finite
+    examples_per_sec.median, each kernel's op, direction, shape and ms.median."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("implementation"), str):
+        return "not a bench result (no \"implementation\")"
+    for key in ("machine", "settings", "runtime", "gpu"):
+        if doc.get(key) is not None and not isinstance(doc[key], dict):
+            return f"\"{key}\" is not an object"
+    is_kernels = doc.get("kind", "throughput") == "kernels"
+    if kind is not None and is_kernels != (kind == "kernels"):
+        return f"a {'kernel' if is_kernels else 'throughput'} file where a {kind} file was expected"
+    if is_kernels:
+        if not isinstance(doc.get("devices"), list):
+            return "no \"devices\" list"
+        for d in doc["devices"]:
+            if not isinstance(d, dict) or not isinstance(d.get("device"), str) or not isinstance(d.get("kernels", []), list):
+                return f"a device without a name or a \"kernels\" list: {json.dumps(d)[:120]}"
+            for k in d.get("kernels", []):
+                if not isinstance(k, dict) or not all(isinstance(k.get(f), str) for f in ("op", "direction", "shape")) \
+                        or not isinstance(k.get("ms"), dict) or not positive(k["ms"].get("median")):
+                    return f"a kernel without op, direction, shape and a positive ms.median: {json.dumps(k)[:120]}"
+        return None
+    if not isinstance(doc.get("cases"), list):
+        return "no \"cases\" list"
+    for c in doc["cases"]:
+        if not isinstance(c, dict) or not isinstance(c.get("id"), str) or not isinstance(c.get("examples_per_sec"), dict) \
+                or not positive(c["examples_per_sec"].get("median")):
+            return f"a case without an id and a positive examples_per_sec.median: {json.dumps(c)[:120]}"
+    return None
+
+
+def read(path, kind=None):
+    """A bench file, checked (see problem); BadInput names the file and the fault."""
     try:
         with open(path) as f:
             doc = json.load(f)
     except (OSError, ValueError) as e:
-        sys.exit(f"error: {path}: {e}")
-    if ("cases" not in doc and "devices" not in doc) or "implementation" not in doc:
-        sys.exit(f"error: {path}: not a bench result (no \"cases\" or \"devices\", or no \"implementation\")")
+        raise BadInput(f"{path}: {e}")
+    why = problem(doc, kind)
+    if why is not None:
+        raise BadInput(f"{path}: {why}")
     return doc
 
 
@@ -91,15 +134,23 @@ def main(argv=None):
     p.add_argument("--best-dir", help="write best-normnet.json and best-pytorch.json here: bench files holding, "
                                       "per case, the entry of the side's best process (for normnet plot)")
     a = p.parse_args(argv)
-    docs = [load(f) for f in a.files]
+    try:
+        return run(a)
+    except BadInput as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def run(a):
+    docs = [read(f) for f in a.files]
     kinds = {d.get("kind", "throughput") for d in docs}
     if "kernels" in kinds and len(kinds) > 1:
-        sys.exit("error: cannot compare throughput and kernel files together")
+        raise BadInput("cannot compare throughput and kernel files together")
     if kinds == {"kernels"}:
         return compare_kernels(docs, a)
     by_impl, medians, order = summarize(docs)
     if "normnet" not in by_impl or "pytorch" not in by_impl:
-        sys.exit("error: need bench files of both normnet and pytorch, got: " + ", ".join(sorted(by_impl)))
+        raise BadInput("need bench files of both normnet and pytorch, got: " + ", ".join(sorted(by_impl)))
     rows = []
     print(f"{'case':<34} {'normnet best':>12} {'thr':>3} {'processes min-max':>19} {'pytorch best':>12} {'thr':>3} "
           f"{'processes min-max':>19} {'ratio':>6} {'typical':>7} {'worst':>6}")
@@ -123,7 +174,7 @@ def main(argv=None):
               f"{t['best']:>12.1f} {t['threads']:>3} {t['min']:>9.0f}-{t['max']:<9.0f} "
               f"{row['ratio']:>5.2f}x {row['ratio_typical']:>6.2f}x {row['ratio_worst']:>5.2f}x")
     if not rows:
-        sys.exit("error: the normnet and pytorch files have no case id in common")
+        raise BadInput("the normnet and pytorch files have no case id in common")
     first = by_impl["normnet"][0]
     loads = [((d.get("machine") or {}).get("load_average") or [None])[0] for d in docs]
     loads = [x for x in loads if isinstance(x, (int, float))]
@@ -200,7 +251,7 @@ def compare_kernels(docs, a):
                     order.append(key)
                 ms.setdefault((d["implementation"],) + key, []).append(k["ms"]["median"])
     if impls != {"normnet", "pytorch"}:
-        sys.exit("error: need kernel files of both normnet and pytorch, got: " + ", ".join(sorted(impls)))
+        raise BadInput("need kernel files of both normnet and pytorch, got: " + ", ".join(sorted(impls)))
     rows = []
     print(f"{'device':<6} {'op':<22} {'direction':<16} {'shape':<34} {'normnet ms':>11} {'pytorch ms':>11} {'ratio':>7}")
     for key in order:
@@ -213,7 +264,7 @@ def compare_kernels(docs, a):
                      "normnet_ms": nx, "pytorch_ms": ny, "ratio": ny / nx})
         print(f"{key[0]:<6} {key[1]:<22} {key[2]:<16} {key[3]:<34} {nx:>11.4f} {ny:>11.4f} {ny / nx:>6.2f}x")
     if not rows:
-        sys.exit("error: the normnet and pytorch kernel files have no kernel in common")
+        raise BadInput("the normnet and pytorch kernel files have no kernel in common")
     first = next(d for d in docs if d["implementation"] == "normnet")
     summary = {"schema": "normnet-kernels-side-by-side/1", "date": first.get("date"), "machine": first.get("machine"),
                "gpu": first.get("gpu"), "git_commit": first.get("git_commit"), "command": a.command,

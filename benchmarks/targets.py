@@ -18,8 +18,11 @@ option, the file and the fault) for a file that is not a bench file of its kind.
 
 import argparse
 import json
-import math
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare  # noqa: E402
 
 TARGETS = [
     ("LeNet-BN 28x28 training, batch 256: at least 10x PyTorch eager", "lenet-bn-28/train/b256/cuda", "eager", 10.0),
@@ -30,47 +33,19 @@ BN_TARGET = "Batch norm forward + backward at N=256, C=16, 106x106: at most PyTo
 BN_OP, BN_SHAPE, BN_DIRECTIONS = "bn2-224", "256x16x106x106", ("forward_train", "backward")
 
 
-class BadFile(Exception):
-    """A file that is not a bench file of the kind asked for: the message names the option, the file and the fault."""
-
-
-def number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-
-
-def load(path, what, kernels):
-    """A bench file (kernels: of kind "kernels"), every field the targets read checked first."""
+def load(path, what, kind):
+    """A bench file of `kind` ("throughput" or "kernels") written by the implementation the option
+    names (--normnet...: normnet), every field the targets read checked first (compare.problem);
+    compare.BadInput names the option, the file and the fault."""
     if path is None:
         return None
     try:
-        with open(path) as f:
-            doc = json.load(f)
-    except (OSError, ValueError) as e:
-        raise BadFile(f"{what} {path}: {e}")
-    if not isinstance(doc, dict) or doc.get("implementation") not in ("normnet", "pytorch"):
-        raise BadFile(f"{what} {path}: not a bench file (no \"implementation\" of normnet or pytorch)")
-    if kernels:
-        devices = doc.get("devices")
-        if not isinstance(devices, list):
-            raise BadFile(f"{what} {path}: no \"devices\" list (not a bench --kernels file)")
-        for d in devices:
-            ks = d.get("kernels") if isinstance(d, dict) else None
-            if not isinstance(ks, list):
-                raise BadFile(f"{what} {path}: a device without a \"kernels\" list")
-            for k in ks:
-                if not isinstance(k, dict) or not all(isinstance(k.get(f), str) for f in ("op", "direction", "shape")) \
-                        or not isinstance(k.get("ms"), dict) or not number(k["ms"].get("median")):
-                    raise BadFile(f"{what} {path}: a kernel without op, direction, shape and a positive ms.median: "
-                                  f"{json.dumps(k)[:120]}")
-    else:
-        cases = doc.get("cases")
-        if not isinstance(cases, list):
-            raise BadFile(f"{what} {path}: no \"cases\" list (not a bench throughput file)")
-        for c in cases:
-            if not isinstance(c, dict) or not isinstance(c.get("id"), str) \
-                    or not isinstance(c.get("examples_per_sec"), dict) or not number(c["examples_per_sec"].get("median")):
-                raise BadFile(f"{what} {path}: a case without an id and a positive examples_per_sec.median: "
-                              f"{json.dumps(c)[:120]}")
+        doc = compare.read(path, kind)
+    except compare.BadInput as e:
+        raise compare.BadInput(f"{what} {e}")
+    impl = what[2:].split("-")[0]
+    if doc["implementation"] != impl:
+        raise compare.BadInput(f"{what} {path}: written by {doc['implementation']}, not {impl}")
     return doc
 
 
@@ -153,9 +128,10 @@ def main(argv=None):
     p.add_argument("--json", help="write the rows as JSON here")
     a = p.parse_args(argv)
     try:
-        docs = [load(a.normnet, "--normnet", False), load(a.pytorch, "--pytorch", False),
-                load(a.normnet_kernels, "--normnet-kernels", True), load(a.pytorch_kernels, "--pytorch-kernels", True)]
-    except BadFile as e:
+        docs = [load(a.normnet, "--normnet", "throughput"), load(a.pytorch, "--pytorch", "throughput"),
+                load(a.normnet_kernels, "--normnet-kernels", "kernels"),
+                load(a.pytorch_kernels, "--pytorch-kernels", "kernels")]
+    except compare.BadInput as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     rows = evaluate(*docs)

@@ -125,6 +125,48 @@ class CompareTest(unittest.TestCase):
                 self.assertAlmostEqual(1.5, json.load(f)["kernels"][0]["ratio"])
 
 
+    def test_bad_files_and_impossible_comparisons_are_one_line_and_exit_2(self):
+        case = {"id": "x", "examples_per_sec": {"median": 2.0}}
+        kernel = {"op": "bn", "direction": "backward", "shape": "s", "ms": {"median": 1.0}}
+        normnet = json.dumps({"implementation": "normnet", "cases": [case]})
+        hostile = [
+            ("{", None, "Expecting"),
+            ("[1]", None, "not a bench result"),
+            (json.dumps({"cases": [case]}), None, "no \"implementation\""),
+            (json.dumps({"implementation": "pytorch"}), None, "no \"cases\" list"),
+            (json.dumps({"implementation": "pytorch", "cases": [{"id": "x"}]}), None, "positive examples_per_sec"),
+            (json.dumps({"implementation": "pytorch", "cases": [dict(case, examples_per_sec={"median": 0})]}), None,
+             "positive examples_per_sec"),
+            ('{"implementation": "pytorch", "cases": [{"id": "x", "examples_per_sec": {"median": NaN}}]}', None,
+             "positive examples_per_sec"),
+            (json.dumps({"implementation": "pytorch", "settings": "fast", "cases": [case]}), None, "\"settings\" is not"),
+            (json.dumps({"implementation": "pytorch", "kind": "kernels", "devices": [{"device": "cuda",
+                                                                                     "kernels": [dict(kernel, ms=3)]}]}),
+             None, "positive ms.median"),
+            (json.dumps({"implementation": "pytorch", "kind": "kernels", "devices": [{"kernels": []}]}), None,
+             "a device without a name"),
+            (json.dumps({"implementation": "normnet", "cases": [case]}), None, "both normnet and pytorch"),
+            (json.dumps({"implementation": "pytorch", "cases": [dict(case, id="y")]}), None, "no case id in common"),
+            (json.dumps({"implementation": "pytorch", "kind": "kernels", "devices": []}), None,
+             "cannot compare throughput and kernel files together"),
+        ]
+        with tempfile.TemporaryDirectory() as d:
+            first = os.path.join(d, "n.json")
+            with open(first, "w") as f:
+                f.write(normnet)
+            path = os.path.join(d, "p.json")
+            for text, _, expected in hostile:
+                with open(path, "w") as f:
+                    f.write(text)
+                err = io.StringIO()
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+                    self.assertEqual(2, compare.main([first, path]), text)
+                line = err.getvalue()
+                self.assertEqual(1, line.count("\n"), line)
+                self.assertTrue(line.startswith("error: ") and expected in line, (text, line))
+                if "in common" not in expected and "both" not in expected and "together" not in expected:
+                    self.assertIn(path, line, "a bad file is named")
+
     def test_a_tf32_case_of_pytorch_is_set_against_normnets_case_without_the_suffix(self):
         with tempfile.TemporaryDirectory() as d:
             base = "lenet-bn-224/train/b128/cuda/graph"
@@ -203,6 +245,8 @@ class TargetsTest(unittest.TestCase):
             ("--normnet", "{"),                                                     # not JSON
             ("--normnet", "[]"),                                                    # not an object
             ("--normnet", json.dumps({"implementation": "other", "cases": []})),
+            ("--normnet", json.dumps({"implementation": "pytorch", "cases": []})),          # the sides swapped
+            ("--normnet", json.dumps({"implementation": "normnet", "machine": [1], "cases": []})),
             ("--normnet", json.dumps({"implementation": "normnet"})),               # no cases
             ("--pytorch", json.dumps({"implementation": "pytorch", "cases": {}})),
             ("--pytorch", json.dumps({"implementation": "pytorch", "cases": [1]})),

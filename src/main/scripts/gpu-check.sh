@@ -296,8 +296,8 @@ else
         --json "$out/bench-normnet.json"
     status=$?
     note="normnet bench exit $status"
-    # What fusing each Sigmoid into the batch norm before it saves (8 launches per LeNet-BN step):
-    # the same case with the activations run on their own.
+    # What running each Sigmoid and average pooling inside the batch norm before it saves (12
+    # launches per LeNet-BN step): the same case with them run on their own.
     logged bench-unfused 60 "$normnet" bench --device cuda --quick --no-fuse --only '^lenet-bn-28/train/b256/' \
         --data "$data" --json "$out/bench-unfused.json" && note="$note; LeNet-BN b256 unfused in bench-unfused.json"
     if [ -s "$out/bench-unfused.json" ] && [ -s "$out/bench-normnet.json" ]; then

@@ -236,7 +236,8 @@ class CudaBackendTest {
     // ---------------------------------------------------------------- linear
 
     @ParameterizedTest(name = "linear N{0} I{1} O{2}")
-    @CsvSource({"256, 256, 120", "256, 120, 84", "256, 84, 10", "7, 13, 5", "16, 3000, 10", "1, 1, 1", "130, 70, 65"})
+    @CsvSource({"256, 256, 120", "256, 120, 84", "256, 84, 10", "7, 13, 5", "16, 3000, 10", "1, 1, 1", "130, 70, 65",
+            "128, 44944, 120"})     // the last: LeNet-BN's first linear layer at 224x224 (split-K forward, 2,813-block backward)
     void linear(int n, int in, int outs) {
         Pair x = randPair(n, in);
         Pair w = randPair(outs, in);

@@ -38,6 +38,16 @@ def bench_doc(impl, medians, date="2026-01-02T03:04:05Z"):
                       for cid, m in medians.items()]}
 
 
+def refused(test, main, argv):
+    """Runs a script's main on bad input: asserts exit status 2 and one line on stderr, returns it."""
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        test.assertEqual(2, main(argv), argv)
+    line = err.getvalue()
+    test.assertEqual(1, line.count("\n"), line)
+    return line
+
+
 class CompareTest(unittest.TestCase):
     def test_each_side_is_taken_at_its_best_process_and_thread_count(self):
         with tempfile.TemporaryDirectory() as d:
@@ -124,30 +134,29 @@ class CompareTest(unittest.TestCase):
             with open(out) as f:
                 self.assertAlmostEqual(1.5, json.load(f)["kernels"][0]["ratio"])
 
-
     def test_bad_files_and_impossible_comparisons_are_one_line_and_exit_2(self):
         case = {"id": "x", "examples_per_sec": {"median": 2.0}}
         kernel = {"op": "bn", "direction": "backward", "shape": "s", "ms": {"median": 1.0}}
         normnet = json.dumps({"implementation": "normnet", "cases": [case]})
         hostile = [
-            ("{", None, "Expecting"),
-            ("[1]", None, "not a bench result"),
-            (json.dumps({"cases": [case]}), None, "no \"implementation\""),
-            (json.dumps({"implementation": "pytorch"}), None, "no \"cases\" list"),
-            (json.dumps({"implementation": "pytorch", "cases": [{"id": "x"}]}), None, "positive examples_per_sec"),
-            (json.dumps({"implementation": "pytorch", "cases": [dict(case, examples_per_sec={"median": 0})]}), None,
+            ("{", "Expecting"),
+            ("[1]", "not a bench result"),
+            (json.dumps({"cases": [case]}), "no \"implementation\""),
+            (json.dumps({"implementation": "pytorch"}), "no \"cases\" list"),
+            (json.dumps({"implementation": "pytorch", "cases": [{"id": "x"}]}), "positive examples_per_sec"),
+            (json.dumps({"implementation": "pytorch", "cases": [dict(case, examples_per_sec={"median": 0})]}),
              "positive examples_per_sec"),
-            ('{"implementation": "pytorch", "cases": [{"id": "x", "examples_per_sec": {"median": NaN}}]}', None,
+            ('{"implementation": "pytorch", "cases": [{"id": "x", "examples_per_sec": {"median": NaN}}]}',
              "positive examples_per_sec"),
-            (json.dumps({"implementation": "pytorch", "settings": "fast", "cases": [case]}), None, "\"settings\" is not"),
+            (json.dumps({"implementation": "pytorch", "settings": "fast", "cases": [case]}), "\"settings\" is not"),
             (json.dumps({"implementation": "pytorch", "kind": "kernels", "devices": [{"device": "cuda",
                                                                                      "kernels": [dict(kernel, ms=3)]}]}),
-             None, "positive ms.median"),
-            (json.dumps({"implementation": "pytorch", "kind": "kernels", "devices": [{"kernels": []}]}), None,
+             "positive ms.median"),
+            (json.dumps({"implementation": "pytorch", "kind": "kernels", "devices": [{"kernels": []}]}),
              "a device without a name"),
-            (json.dumps({"implementation": "normnet", "cases": [case]}), None, "both normnet and pytorch"),
-            (json.dumps({"implementation": "pytorch", "cases": [dict(case, id="y")]}), None, "no case id in common"),
-            (json.dumps({"implementation": "pytorch", "kind": "kernels", "devices": []}), None,
+            (json.dumps({"implementation": "normnet", "cases": [case]}), "both normnet and pytorch"),
+            (json.dumps({"implementation": "pytorch", "cases": [dict(case, id="y")]}), "no case id in common"),
+            (json.dumps({"implementation": "pytorch", "kind": "kernels", "devices": []}),
              "cannot compare throughput and kernel files together"),
         ]
         with tempfile.TemporaryDirectory() as d:
@@ -155,14 +164,10 @@ class CompareTest(unittest.TestCase):
             with open(first, "w") as f:
                 f.write(normnet)
             path = os.path.join(d, "p.json")
-            for text, _, expected in hostile:
+            for text, expected in hostile:
                 with open(path, "w") as f:
                     f.write(text)
-                err = io.StringIO()
-                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-                    self.assertEqual(2, compare.main([first, path]), text)
-                line = err.getvalue()
-                self.assertEqual(1, line.count("\n"), line)
+                line = refused(self, compare.main, [first, path])
                 self.assertTrue(line.startswith("error: ") and expected in line, (text, line))
                 if "in common" not in expected and "both" not in expected and "together" not in expected:
                     self.assertIn(path, line, "a bad file is named")
@@ -268,15 +273,8 @@ class TargetsTest(unittest.TestCase):
             for flag, text in hostile:
                 with open(path, "w") as f:
                     f.write(text)
-                err = io.StringIO()
-                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-                    self.assertEqual(2, targets.main([flag, path]), text)
-                line = err.getvalue()
-                self.assertEqual(1, line.count("\n"), line)
-                self.assertTrue(line.startswith(f"error: {flag} {path}: "), line)
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
-                self.assertEqual(2, targets.main(["--pytorch", os.path.join(d, "absent.json")]))
-            self.assertIn("absent.json", err.getvalue())
+                self.assertTrue(refused(self, targets.main, [flag, path]).startswith(f"error: {flag} {path}: "), text)
+            self.assertIn("absent.json", refused(self, targets.main, ["--pytorch", os.path.join(d, "absent.json")]))
 
 
 class ReadmeTableTest(unittest.TestCase):

@@ -399,18 +399,71 @@ class PrecisionTest(unittest.TestCase):
 
     @staticmethod
     def per_operator_backends():
+        """A stand-in for torch.backends of PyTorch 2.9 to 2.11, as aten/src/ATen/Context.cpp keeps
+        the state: per-operator precisions (convolutions and RNNs "tf32" by default, matrix
+        multiplications "none") beside the legacy flags; a legacy setter also sets the per-operator
+        flags ("tf32" or "none" for cuDNN, "tf32" or "ieee" for matmul) and warns that it is
+        deprecated; a legacy getter raises when the two disagree."""
+        import warnings
         from types import SimpleNamespace as NS
-        # PyTorch 2.9 and later: per-operator flags, convolutions and RNNs in TF32 by default
-        return NS(cudnn=NS(conv=NS(fp32_precision="tf32"), rnn=NS(fp32_precision="tf32")),
-                  cuda=NS(matmul=NS(fp32_precision="ieee")))
+        state = {"conv": "tf32", "rnn": "tf32", "matmul": "none", "cudnn": True, "matmul_highest": True}
 
-    def test_the_per_operator_flags_are_set_and_the_legacy_ones_left_alone(self):
+        def legacy_cudnn():
+            tf32 = state["conv"] == "tf32"
+            if tf32 != (state["rnn"] == "tf32") or tf32 != state["cudnn"]:
+                raise RuntimeError("PyTorch is checking whether allow_tf32 is enabled for cuDNN without a specific "
+                                   "operator name, ... a mix of the legacy and new APIs")
+            return state["cudnn"]
+
+        def set_legacy_cudnn(value):
+            warnings.warn("Please use the new API settings to control TF32 behavior", UserWarning)
+            state["conv"] = state["rnn"] = "tf32" if value else "none"
+            state["cudnn"] = bool(value)
+
+        def legacy_matmul():
+            if (not state["matmul_highest"]) != (state["matmul"] == "tf32"):
+                raise RuntimeError("PyTorch is checking whether allow_tf32_new is enabled for cuBlas matmul, ... mix")
+            return not state["matmul_highest"]
+
+        def set_legacy_matmul(value):
+            warnings.warn("Please use the new API settings to control TF32 behavior", UserWarning)
+            state["matmul_highest"] = not value
+            state["matmul"] = "tf32" if value else "ieee"
+
+        def precision(key):
+            return property(lambda self: state[key], lambda self, v: state.__setitem__(key, v))
+
+        Cudnn = type("Cudnn", (), {"allow_tf32": property(lambda self: legacy_cudnn(),
+                                                          lambda self, v: set_legacy_cudnn(v))})
+        Matmul = type("Matmul", (), {"allow_tf32": property(lambda self: legacy_matmul(),
+                                                            lambda self, v: set_legacy_matmul(v)),
+                                     "fp32_precision": precision("matmul")})
+        cudnn = Cudnn()
+        cudnn.conv = type("Conv", (), {"fp32_precision": precision("conv")})()
+        cudnn.rnn = type("Rnn", (), {"fp32_precision": precision("rnn")})()
+        return NS(cudnn=cudnn, cuda=NS(matmul=Matmul()))
+
+    def test_the_per_operator_flags_are_set_and_the_legacy_ones_kept_in_step(self):
+        import warnings
         b = self.per_operator_backends()
-        self.assertEqual({"conv": "ieee", "matmul": "ieee"}, common.set_conv_tf32(False, b))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a deprecation warning that got through would fail here
+            self.assertEqual({"conv": "ieee", "matmul": "ieee"}, common.set_conv_tf32(False, b))
         self.assertEqual(("ieee", "ieee"), (b.cudnn.conv.fp32_precision, b.cudnn.rnn.fp32_precision))
-        self.assertFalse(hasattr(b.cudnn, "allow_tf32"), "the legacy flag is never touched where the new API is")
+        self.assertEqual((False, False), (b.cudnn.allow_tf32, b.cuda.matmul.allow_tf32),
+                         "the legacy getters answer (PyTorch raises when they disagree with the new flags)")
         self.assertEqual({"conv": "tf32", "matmul": "ieee"}, common.set_conv_tf32(True, b))
         self.assertEqual("tf32", b.cudnn.rnn.fp32_precision, "conv and RNN agree, as PyTorch requires")
+        self.assertEqual((True, False), (b.cudnn.allow_tf32, b.cuda.matmul.allow_tf32))
+
+    def test_the_stand_in_refuses_a_mix_as_pytorch_does(self):
+        b = self.per_operator_backends()
+        b.cudnn.conv.fp32_precision = b.cudnn.rnn.fp32_precision = "ieee"  # the new API alone
+        with self.assertRaises(RuntimeError):
+            b.cudnn.allow_tf32
+        b.cuda.matmul.fp32_precision = "tf32"
+        with self.assertRaises(RuntimeError):
+            b.cuda.matmul.allow_tf32
 
     def test_the_legacy_flags_are_set_where_there_is_no_per_operator_api(self):
         from types import SimpleNamespace as NS

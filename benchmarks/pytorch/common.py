@@ -20,6 +20,7 @@ import struct
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -231,21 +232,28 @@ def set_conv_tf32(allowed, backends=None):
     PyTorch allows TF32 in cuDNN by default (torch.backends.cudnn.allow_tf32; since 2.9
     torch.backends.cudnn.conv.fp32_precision "tf32"), while normnet computes every product in fp32,
     so a reference that is to be compared with it turns TF32 off, and one that shows what PyTorch
-    gives out of the box turns it on. Uses the per-operator flags where this PyTorch has them and
-    the legacy ones only where it does not (PyTorch refuses some mixes of the two), and sets the
-    RNN flag with the convolution's, since a mismatch between them is refused too. Returns what
-    the flags read back: {"conv": "tf32" or "ieee", "matmul": "tf32" or "ieee"}."""
+    gives out of the box turns it on.
+
+    Sets the legacy flags first, then, where this PyTorch has them (2.9 and later), the
+    per-operator ones to the same values: convolutions, RNNs (PyTorch refuses a conv flag that
+    differs from the RNN one) and matrix multiplications. On 2.9 and later a legacy getter
+    (torch.backends.cudnn.allow_tf32, ...cuda.matmul.allow_tf32, read by PyTorch's own code and by
+    libraries) raises when the legacy and the per-operator flags disagree, so setting only the new
+    ones would leave that state behind; the legacy setters keep both in step, and their deprecation
+    warning is silenced here. Nothing here reads a legacy getter where the new API exists. Returns
+    what the flags read back: {"conv": "tf32" or "ieee", "matmul": "tf32" or "ieee"}."""
     b = backends or torch.backends
-    conv = getattr(getattr(b.cudnn, "conv", None), "fp32_precision", None)
-    if conv is not None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b.cudnn.allow_tf32 = bool(allowed)
+        b.cuda.matmul.allow_tf32 = False
+    if getattr(getattr(b.cudnn, "conv", None), "fp32_precision", None) is not None:
         value = "tf32" if allowed else "ieee"
         b.cudnn.conv.fp32_precision = value
         if getattr(getattr(b.cudnn, "rnn", None), "fp32_precision", None) is not None:
             b.cudnn.rnn.fp32_precision = value
         b.cuda.matmul.fp32_precision = "ieee"
         return {"conv": b.cudnn.conv.fp32_precision, "matmul": b.cuda.matmul.fp32_precision}
-    b.cudnn.allow_tf32 = bool(allowed)
-    b.cuda.matmul.allow_tf32 = False
     return {"conv": "tf32" if b.cudnn.allow_tf32 else "ieee", "matmul": "tf32" if b.cuda.matmul.allow_tf32 else "ieee"}
 
 

@@ -17,7 +17,10 @@ if [ -f "$out" ] && [ -z "$(find "$src" \( -name '*.cu' -o -name '*.cuh' -o -nam
 fi
 mkdir -p "$(dirname "$out")"
 started=$SECONDS
-"$nvcc" -fatbin -O3 -std=c++17 --threads 2 \
+# --fmad=false: a multiply and an add are never contracted into one fma unless the source says fmaf,
+# so the same expression gives the same bits in every kernel that holds it (a fused batch norm and
+# the separate ops it replaces), and the host emulator (-ffp-contract=off) computes what the GPU does.
+"$nvcc" -fatbin -O3 -std=c++17 --fmad=false --threads 2 \
     -gencode arch=compute_80,code=sm_80 \
     -gencode arch=compute_86,code=sm_86 \
     -gencode arch=compute_89,code=sm_89 \
@@ -26,7 +29,7 @@ started=$SECONDS
     -o "$out.tmp" "$src/normnet.cu"
 # The kernels' parameter lists, one line per kernel ("name u64 u64 u32 f32 ..."), read from the
 # PTX: CudaBackend checks every launch's arguments against them.
-"$nvcc" -ptx -O3 -std=c++17 -arch=compute_90 -o "$out.ptx" "$src/normnet.cu"
+"$nvcc" -ptx -O3 -std=c++17 --fmad=false -arch=compute_90 -o "$out.ptx" "$src/normnet.cu"
 awk '/\.entry[ \t]/ { name = $0; sub(/.*\.entry[ \t]+/, "", name); sub(/\(.*/, "", name); sig = name; inside = 1; next }
      inside && /\.param/ { for (i = 1; i <= NF; i++) if ($i ~ /^\.[usbf](8|16|32|64)$/) { sig = sig " " substr($i, 2); break } }
      inside && /^\)/ { print sig; inside = 0 }' "$out.ptx" | sort > "${out%.fatbin}.kernels"

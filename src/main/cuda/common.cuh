@@ -7,7 +7,10 @@
 //
 // Determinism: no float atomics anywhere. Reductions use a fixed assignment of elements to
 // threads, fixed-shape trees in shared memory or warp shuffles, and fixed-order merges of
-// per-block partials, so the same inputs give the same bits on the same GPU.
+// per-block partials, so the same inputs give the same bits on the same GPU. The fatbin is built
+// with --fmad=false: only an explicit fmaf is an fma, so an expression computes the same bits in
+// every kernel that holds it (a fused kernel and the separate ones it replaces), whatever the
+// compiler would otherwise contract around it.
 #pragma once
 
 #define NN_KERNEL extern "C" __global__

@@ -91,7 +91,8 @@ inline int __float_as_int(float f) {
     return v;
 }
 // Round-to-nearest arithmetic that the device never contracts into an FMA; emulate.sh compiles
-// with -ffp-contract=off, so plain host arithmetic is the same.
+// with -ffp-contract=off, so plain host arithmetic is the same (and the fatbin is built with
+// --fmad=false, so the device does not contract plain arithmetic either).
 inline float __fadd_rn(float a, float b) { return a + b; }
 inline float __fsub_rn(float a, float b) { return a - b; }
 inline float __fmul_rn(float a, float b) { return a * b; }

@@ -9,6 +9,7 @@ import dev.normnet.tensor.Device;
 import dev.normnet.tensor.Shape;
 import dev.normnet.tensor.Tensor;
 import java.util.Objects;
+import java.util.function.Function;
 
 /**
  * The CUDA backend: normnet's own kernels ({@code src/main/cuda}, compiled ahead of time into a
@@ -57,7 +58,17 @@ public final class CudaBackend implements Backend {
     }
 
     private CudaBackend(CudaDevice device) {
-        this(device, new DriverLauncher(device), new DriverMemory(device));
+        this(device, closingOnFailure(device, DriverLauncher::new), closingOnFailure(device, DriverMemory::new));
+    }
+
+    /** {@code make.apply(device)}; when it throws, the device (its context, stream and module) is closed first. */
+    private static <T> T closingOnFailure(CudaDevice device, Function<CudaDevice, T> make) {
+        try {
+            return make.apply(device);
+        } catch (RuntimeException | Error e) {
+            device.close();
+            throw e;
+        }
     }
 
     /** A backend over the given stream, launcher and memory (the tests' launch recorder passes its own). */

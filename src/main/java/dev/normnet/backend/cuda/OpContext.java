@@ -78,8 +78,13 @@ final class OpContext {
         launcher.launch(kernel, gx, gy, gz, threads, sharedBytes, shapes, args);
     }
 
-    /** Scratch of {@code floats} floats for {@code purpose}, reserved once (by the dry run, for a captured step). */
+    /**
+     * Scratch of {@code floats} floats for {@code purpose}, reserved once (by the dry run, for a
+     * captured step). Enters first: an op asks for its scratch before its first launch, and the
+     * first request allocates, which needs the backend open and its context current on this thread.
+     */
     CUdeviceptr scratch(String purpose, long floats) {
+        enter();
         if (graphs.capturing() && !memory.hasScratch(purpose, floats)) {
             throw new IllegalStateException("scratch " + purpose + " (" + floats + " floats) first needed inside a capture"
                     + " (the dry run should have reserved it)");

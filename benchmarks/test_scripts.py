@@ -500,6 +500,23 @@ class PrecisionTest(unittest.TestCase):
                           "lenet-bn-28/train/b256/cuda/tf32", "lenet-bn-28/train/b256/cuda/graph/tf32"],
                          [bench.case_id(*c) for c in only])
 
+    def test_kernels_py_rewrites_its_file_after_every_kernel(self):
+        import copy
+        import kernels
+        writes = []
+        real = common.write_json
+        common.write_json = lambda path, doc: writes.append(copy.deepcopy(doc))
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):
+                self.assertEqual(0, kernels.main(["--device", "cpu", "--quick", "--no-large", "--repeats", "1",
+                                                  "--seconds", "0.01", "--only", "^sigmoid", "--json", "k.json"]))
+        finally:
+            common.write_json = real
+        counts = [len(w["devices"][0]["kernels"]) for w in writes]
+        self.assertGreaterEqual(len(writes), 3, "two sigmoid kernels, then the end")
+        self.assertEqual(list(range(1, len(writes))) + [len(writes) - 1], counts)
+        self.assertEqual([False] * (len(writes) - 1) + [True], [w["complete"] for w in writes])
+
     def test_write_json_replaces_the_file_whole(self):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "r.json")

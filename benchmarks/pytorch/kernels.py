@@ -8,7 +8,8 @@ forward graph is built once and torch.autograd.grad is called with retain_graph=
 for the gradients the op direction produces (dx alone for backward_data, dw and db alone for
 backward_filter). Bytes and flops are counted exactly as dev.normnet.bench.KernelBench counts them.
 The limits are a device-to-device copy of 256 MB (128 MB on the CPU) and torch.mm (cuBLAS on a
-GPU) at n = 4096 (1024 on the CPU).
+GPU) at n = 4096 (1024 on the CPU). The JSON file is written whole after every kernel ("complete":
+false until the last), so a run stopped early keeps what it measured.
 
     /usr/bin/python3 benchmarks/pytorch/kernels.py --device cuda --json kernels-pytorch.json
 """
@@ -275,6 +276,7 @@ def main(argv=None):
     lenet_parameters = sum(t.numel() for t in models.make_model("lenet-bn").parameters())
     doc = common.header("pytorch", settings)
     doc["kind"] = "kernels"
+    doc["complete"] = False
     doc["devices"] = []
     torch.set_grad_enabled(True)
     for device in devices:
@@ -283,6 +285,10 @@ def main(argv=None):
         lim = limits(device, settings["repeats"])
         print(f"{device}: copy {lim['copy_gb_per_s']:.1f} GB/s, GEMM {lim['gemm_gflop_per_s']:.1f} GFLOP/s", file=sys.stderr)
         rows = []
+        entry = {"device": device, "backend": f"torch {torch.__version__} {device}", "limits": lim, "kernels": rows}
+        if precision is not None:
+            entry["fp32_precision"] = precision
+        doc["devices"].append(entry)
         for k in Kernels(device).build(256, not a.no_large, lenet_parameters):
             kid = f"{k['op']}/{k['direction']} {k['shape']}"
             if pattern and not pattern.search(kid):
@@ -300,10 +306,9 @@ def main(argv=None):
             rows.append(row)
             print(f"  {kid:<44} {ms['median']:9.4f} ms {row['gb_per_s']:8.2f} GB/s {row['gflop_per_s']:8.2f} GFLOP/s",
                   file=sys.stderr, flush=True)
-        entry = {"device": device, "backend": f"torch {torch.__version__} {device}", "limits": lim, "kernels": rows}
-        if precision is not None:
-            entry["fp32_precision"] = precision
-        doc["devices"].append(entry)
+            if a.json:  # the whole file after every kernel: a run stopped early keeps what it measured
+                common.write_json(a.json, doc)
+    doc["complete"] = True
     if a.json:
         common.write_json(a.json, doc)
     return 0

@@ -6,16 +6,17 @@
 #
 #   1 info       device, driver, CUDA version, glibc, libstdc++, normnet's probe
 #   2 tests      the GPU tests (tagged gpu) with NORMNET_REQUIRE_GPU=1: a skip is a failure
-#   3 sanitizer  compute-sanitizer memcheck, racecheck, synccheck over a short GPU training run,
-#                when compute-sanitizer is on the PATH (a sandbox where it answers "Device not
-#                supported" is noted, not failed)
+#   3 sanitizer  compute-sanitizer memcheck, racecheck, synccheck over a short GPU training run
+#                (each at most 60 s), when compute-sanitizer is on the PATH (a sandbox where it
+#                answers "Device not supported" is noted, not failed)
 #   4 profile    where a captured LeNet-BN training step's time goes: Nsight Compute's duration of
 #                every kernel of two replayed steps (batch 256), summed by kernel (profile.md),
 #                when ncu is on the PATH; a profiler that cannot run here is noted, not failed
 #   5 train      LeNet-BN, 2 epochs, on the GPU twice and on the CPU with two seeds: the GPU repeat
 #                bitwise equal (model file and history), the GPU's test accuracy within the CPU
 #                runs' spread (their range widened by max(range, 0.005) on each side)
-#   6 bench      normnet bench --device all --quick (and LeNet-BN 28 train b256 again with --no-fuse),
+#   6 bench      normnet bench --device all --quick, the GPU's cases first (and LeNet-BN 28 train
+#                b256 again with --no-fuse),
 #                and PyTorch's bench.py on the same GPU (eager and CUDA-graphed; fp32, and LeNet-BN
 #                training again with PyTorch's default TF32 convolutions) when python3 imports torch there,
 #                side by side; the GPU's fp32 GEMM ceiling through cuBLAS
@@ -25,7 +26,8 @@
 #   7 lab        the kernel lab (lab/run.sh -k): every version of every op checked against its
 #                reference and timed, in the time the budget has left (lab.log); "skipped" when the
 #                bundle was built without nvcc
-#   8 summary    DIR/summary.md: one row per step; every log and JSON file lies beside it
+#   8 summary    DIR/summary.md: one row per step, rewritten after every step (a check stopped
+#                from outside keeps what it found); every log and JSON file lies beside it
 #
 #   --out DIR   where the results go (default: ./gpu-check-DATE)
 #   --quick     less data (10,000 training, 2,000 test images), memcheck only, bench on cuda only,
@@ -33,9 +35,11 @@
 #   --dry-run   for a machine without a GPU: every step runs up to its GPU part and reports
 #               "no GPU"; exit 0 only if every part that needs no GPU worked
 #
-# Each step runs under a share of an 8-minute budget (GPU_CHECK_SECONDS, default 450 s).
-# Exit status: 0 when every step passed (with --dry-run: every host part), 1 otherwise, 2 for a
-# bad argument.
+# Each step runs under a share of an 8-minute budget (GPU_CHECK_SECONDS, default 450 s); a step
+# stopped by its share is "timed out", which fails only the tests and the train step. Every command
+# that could hang (nvidia-smi, the probe) has a time limit too.
+# Exit status: 1 when a step failed (with --dry-run: a host part), 0 otherwise (a step that timed
+# out, was skipped or passed), 2 for a bad argument.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -67,15 +71,40 @@ failed=0
 left() { echo $((budget - (SECONDS - started))); }
 
 # row STEP RESULT NOTE: one line of the summary table; a result starting with FAIL fails the check.
+# DIR/summary.md is rewritten after every row, so a check stopped from outside keeps its rows.
 row() {
     rows+=("| $1 | $2 | $3 |")
     case "$2" in FAIL*) failed=1 ;; esac
     printf 'gpu-check: %-9s %s: %s\n' "$1" "$2" "$3"
+    write_summary
 }
 
-# logged NAME SECONDS COMMAND...: runs COMMAND with a time limit, output to DIR/NAME.log; its status.
+# write_summary: DIR/summary.md from the rows so far and, once written, the speed targets' table.
+write_summary() {
+    {
+        echo "# normnet GPU check"
+        echo
+        [ -f "$out/info.txt" ] && grep -E '^(date|host|gpu|cuda|glibc):' "$out/info.txt" | sed 's/^/- /'
+        echo "- probe: ${probe_line:-}"
+        echo "- mode: $([ "$dry" = 1 ] && echo 'dry run (no GPU parts)' || echo 'GPU')$([ "$quick" = 1 ] && echo ', quick'), $((SECONDS - started)) s of a $budget s budget"
+        echo
+        echo "| step | result | notes |"
+        echo "| --- | --- | --- |"
+        [ "${#rows[@]}" -gt 0 ] && printf '%s\n' "${rows[@]}"
+        if [ -s "$out/targets.md" ]; then
+            echo
+            cat "$out/targets.md"
+        fi
+    } > "$out/summary.md"
+}
+trap 'row stopped "FAIL: gpu-check was stopped from outside" "after $((SECONDS - started)) s"; exit 1' TERM INT HUP
+
+# logged NAME SECONDS COMMAND...: runs COMMAND with a time limit (stdin /dev/null), output to
+# DIR/NAME.log; its status, 124 when the limit stopped it (also when timeout had to follow its TERM
+# with a KILL, which timeout reports as 137). After a timeout the log ends with the processes still
+# on the GPU, so that one a profiler kept alive does not skew the later steps unseen.
 logged() {
-    local name=$1 limit=$2 remaining
+    local name=$1 limit=$2 remaining began status
     shift 2
     remaining=$(left)
     [ "$limit" -gt "$remaining" ] && limit=$remaining   # no step runs past the budget
@@ -83,7 +112,20 @@ logged() {
         echo "no time left in the budget" > "$out/$name.log"
         return 124
     fi
-    timeout --kill-after=10 "$limit" "$@" > "$out/$name.log" 2>&1
+    began=$SECONDS
+    timeout --kill-after=10 "$limit" "$@" < /dev/null > "$out/$name.log" 2>&1
+    status=$?
+    if [ "$status" = 137 ] && [ $((SECONDS - began)) -ge "$limit" ]; then
+        status=124
+    fi
+    if [ "$status" = 124 ]; then
+        echo "gpu-check: stopped after its $limit s" >> "$out/$name.log"
+        if [ "$gpu" = 1 ]; then
+            echo "processes on the GPU now:" >> "$out/$name.log"
+            timeout 20 nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv >> "$out/$name.log" 2>&1
+        fi
+    fi
+    return "$status"
 }
 
 # test_acc FILE: the last epoch's test accuracy in a normnet history file.
@@ -92,7 +134,7 @@ test_acc() {
 }
 
 gpu=0
-if [ "$dry" = 0 ] && command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L > /dev/null 2>&1; then
+if [ "$dry" = 0 ] && command -v nvidia-smi >/dev/null 2>&1 && timeout 60 nvidia-smi -L > /dev/null 2>&1; then
     gpu=1
 fi
 no_gpu() {  # the result for a GPU part that cannot run here
@@ -107,16 +149,21 @@ no_gpu() {  # the result for a GPU part that cannot run here
     echo "libstdc++: $(ldconfig -p 2>/dev/null | grep -m1 'libstdc++.so.6 ' | sed 's/.*=> //' || true)"
     echo "libcuda: $(ldconfig -p 2>/dev/null | grep -m1 'libcuda.so.1 ' | sed 's/.*=> //' || true)"
     echo "LD_LIBRARY_PATH: ${LD_LIBRARY_PATH:-}"
+    echo "user: $(id -un 2>/dev/null || id -u)"
+    echo "PATH: $PATH"
     echo "compute-sanitizer: $(command -v compute-sanitizer || echo 'not on the PATH')"
+    echo "ncu: $(command -v ncu || echo 'not on the PATH')"
+    echo "python3: $(command -v python3 || echo 'not on the PATH') $(timeout 30 python3 --version 2>&1 || true)"
+    echo "loopback: $(cat /sys/class/net/lo/operstate 2>/dev/null || echo unknown) (the sanitizer and the profiler talk to their target through it)"
     if [ "$gpu" = 1 ]; then
-        echo "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -n 1)"
-        echo "cuda: $(nvidia-smi | sed -n 's/.*CUDA Version: *\([0-9.]*\).*/\1/p' | head -n 1)"
+        echo "gpu: $(timeout 60 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -n 1)"
+        echo "cuda: $(timeout 60 nvidia-smi | sed -n 's/.*CUDA Version: *\([0-9.]*\).*/\1/p' | head -n 1)"
     else
         echo "gpu: none (no nvidia-smi answering$([ "$dry" = 1 ] && echo ', or --dry-run'))"
     fi
 } > "$out/info.txt" 2>&1
-"$java" --add-modules jdk.incubator.vector -cp "$here/test-classes:$here/lib/*" dev.normnet.GpuCheckProbe \
-    > "$out/probe.txt" 2>&1
+timeout --kill-after=10 120 "$java" --add-modules jdk.incubator.vector -cp "$here/test-classes:$here/lib/*" \
+    dev.normnet.GpuCheckProbe < /dev/null > "$out/probe.txt" 2>&1
 probe=$?
 cat "$out/probe.txt" >> "$out/info.txt"
 probe_line=$(grep -m1 '^cuda probe:' "$out/probe.txt" | cut -d' ' -f3- )
@@ -138,7 +185,7 @@ if [ "$gpu" = 1 ]; then
     status=$?
     summary=$(grep -E 'tests (successful|failed|aborted)' "$out/tests.log" | sed 's/[][]//g; s/  */ /g; s/^ //; s/ $//' \
         | paste -sd, - | sed 's/,/, /g')
-    if [ "$status" = 0 ]; then row tests pass "$summary"; elif [ "$status" = 124 ]; then row tests "FAIL: timed out" "$summary"
+    if [ "$status" = 0 ]; then row tests pass "$summary"; elif [ "$status" = 124 ]; then row tests "FAIL: timed out" "$summary; see tests.log"
     else row tests "FAIL (exit $status)" "$summary; see tests.log"; fi
 else
     # Host part: the bundled runtime and launcher find and start every GPU test class (which skip here).
@@ -166,9 +213,12 @@ else
     [ "$quick" = 1 ] && tools=(memcheck)
     notes=()
     for tool in "${tools[@]}"; do
+        # a fifth of what is left, at most 60 s, so that the steps after it keep their time; the
+        # JVM makes its first CUDA call seconds after it starts (the default wait is 10 s)
         limit=$(( $(left) * 20 / 100 ))
-        logged "sanitizer-$tool" "$limit" compute-sanitizer --tool "$tool" --target-processes all --error-exitcode 99 \
-            "$normnet" train --device cuda "${small[@]}"
+        [ "$limit" -gt 60 ] && limit=60
+        logged "sanitizer-$tool" "$limit" compute-sanitizer --tool "$tool" --target-processes all --launch-timeout 120 \
+            --error-exitcode 99 "$normnet" train --device cuda "${small[@]}"
         status=$?
         # Under some sandboxes (gVisor) compute-sanitizer refuses the device before running anything:
         # that says nothing about normnet, so it is reported, not failed.
@@ -185,7 +235,8 @@ else
     note=$(IFS=';'; echo "${notes[*]}")
     case "$note" in
         *FAIL*) row sanitizer "FAIL" "$note" ;;
-        *clean*|*"timed out"*) row sanitizer pass "$note" ;;
+        *clean*) row sanitizer pass "$note" ;;
+        *"timed out"*) row sanitizer "timed out" "$note" ;;
         *) row sanitizer skipped "$note" ;;
     esac
 fi
@@ -202,9 +253,11 @@ if ! command -v ncu > /dev/null 2>&1; then
 elif [ "$gpu" = 0 ]; then
     row profile "$(no_gpu)" "ncu found: $(command -v ncu)"
 else
+    # 12% of what is left, at least 60 s (a JVM, the data and 16 steps under the profiler), at most 120
     limit=$(( $(left) * 12 / 100 ))
+    [ "$limit" -lt 60 ] && limit=60
     [ "$limit" -gt 120 ] && limit=120
-    logged profile "$limit" ncu --clock-control none --target-processes all --metrics gpu__time_duration.sum \
+    logged profile "$limit" ncu --config-file off --clock-control none --target-processes all --metrics gpu__time_duration.sum \
         --launch-skip 280 --launch-count 56 --csv --log-file "$out/profile.csv" \
         "$normnet" train --device cuda "${profiled[@]}"
     status=$?
@@ -214,11 +267,13 @@ else
         all=$(tail -n 1 "$out/profile.md" | cut -d'|' -f4 | xargs)
         row profile pass "${all} us of kernel time per replayed step; heaviest: ${top}; see profile.md"
     elif [ "$status" = 124 ]; then
-        row profile "timed out" "after $limit s; see profile.log"
+        row profile "timed out" "after $limit s; see profile.log and profile.csv"
     else
         # ncu cannot read the counters in some sandboxes (gVisor: LibraryNotLoaded); the training run
-        # itself is checked by the tests and the train step, so this is noted, not failed.
-        row profile skipped "ncu or its summary did not finish (exit $status); see profile.log"
+        # itself is checked by the tests and the train step, so this is noted, not failed. ncu's own
+        # messages go to profile.csv (--log-file), the program's to profile.log.
+        why=$(grep -m1 '==ERROR==' "$out/profile.csv" 2>/dev/null | cut -c1-200)
+        row profile skipped "ncu or its summary did not finish (exit $status)${why:+: $why}; see profile.csv and profile.log"
     fi
 fi
 
@@ -295,7 +350,7 @@ else
     logged bench-normnet "$(( $(left) * 60 / 100 ))" "$normnet" bench --device "$devices" --quick --data "$data" \
         --json "$out/bench-normnet.json"
     status=$?
-    note="normnet bench exit $status"
+    note="normnet bench exit $status$([ "$status" = 124 ] && echo ' (its time share ran out: the cases it measured are in bench-normnet.json)')"
     # What running each Sigmoid and average pooling inside the batch norm before it saves (12
     # launches per LeNet-BN step): the same case with them run on their own.
     logged bench-unfused 60 "$normnet" bench --device cuda --quick --no-fuse --only '^lenet-bn-28/train/b256/' \
@@ -312,8 +367,10 @@ print(", ".join("%s %.2fx" % (c["id"], c["examples_per_sec"]["median"] / rate[c[
     if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' > /dev/null 2>&1; then
         # The ceilings to measure fractions of peak against: cuBLAS fp32 (no TF32) and a device-to-device copy.
         logged ceilings 60 python3 -c '
-import json, torch
-torch.backends.cuda.matmul.allow_tf32 = False
+import json, sys, torch
+sys.path.insert(0, sys.argv[2])
+import common
+common.set_conv_tf32(False)
 n = 8192
 a, b = torch.randn(n, n, device="cuda"), torch.randn(n, n, device="cuda")
 for _ in range(3): a @ b
@@ -324,8 +381,10 @@ x = torch.empty(1 << 30, dtype=torch.uint8, device="cuda").random_(); y = torch.
 for _ in range(3): y.copy_(x)
 s.record(); [y.copy_(x) for _ in range(10)]; e.record(); torch.cuda.synchronize()
 copy = 2 * x.numel() * 10 / (s.elapsed_time(e) / 1e3) / 1e9
-print(json.dumps({"device": torch.cuda.get_device_name(), "cublas_fp32_tflops": round(gemm, 2), "copy_gb_per_s": round(copy, 1)}))
-' && cp "$out/ceilings.log" "$out/ceilings.json" && note="$note; ceilings (cuBLAS fp32, copy) in ceilings.json"
+result = {"device": torch.cuda.get_device_name(), "cublas_fp32_tflops": round(gemm, 2), "copy_gb_per_s": round(copy, 1)}
+common.write_json(sys.argv[1], result)
+print(json.dumps(result))
+' "$out/ceilings.json" "$here/benchmarks/pytorch" && note="$note; ceilings (cuBLAS fp32, copy) in ceilings.json"
         # The batch-norm target's shape (N=256, C=16, 106x106), forward and backward, on each side.
         logged kernels-normnet "$(( $(left) * 15 / 100 ))" "$normnet" bench --kernels --device cuda --quick \
             --only '^bn2-224/' --json "$out/kernels-normnet.json"
@@ -333,7 +392,7 @@ print(json.dumps({"device": torch.cuda.get_device_name(), "cublas_fp32_tflops": 
             --quick --only '^bn2-224/' --json "$out/kernels-pytorch.json"
         # fp32 on both sides (cuDNN's convolutions with TF32 off), then LeNet-BN's training cases again with
         # PyTorch's default TF32 convolutions (ids ending in /tf32)
-        logged bench-pytorch "$(( $(left) - 20 ))" python3 "$here/benchmarks/pytorch/bench.py" --device cuda --quick \
+        logged bench-pytorch "$(( $(left) * 70 / 100 ))" python3 "$here/benchmarks/pytorch/bench.py" --device cuda --quick \
             --tf32 also --data "$data" --json "$out/bench-pytorch.json"
         pstatus=$?
         note="$note; PyTorch bench exit $pstatus"
@@ -354,7 +413,8 @@ print(json.dumps({"device": torch.cuda.get_device_name(), "cublas_fp32_tflops": 
             > /dev/null 2> "$out/targets.log"; then
         note="$note; speed targets: $(tail -n 1 "$out/targets.log") (targets.md)"
     fi
-    if [ "$status" = 0 ]; then row bench pass "$note"; else row bench FAIL "$note"; fi
+    if [ "$status" = 0 ]; then row bench pass "$note"; elif [ "$status" = 124 ]; then row bench "timed out" "$note"
+    else row bench FAIL "$note"; fi
 fi
 
 # ---------------------------------------------------------------- 7 lab
@@ -382,21 +442,7 @@ else
 fi
 
 # ---------------------------------------------------------------- 8 summary
-{
-    echo "# normnet GPU check"
-    echo
-    echo "$(grep -E '^(date|host|gpu|cuda|glibc):' "$out/info.txt" | sed 's/^/- /')"
-    echo "- probe: $probe_line"
-    echo "- mode: $([ "$dry" = 1 ] && echo 'dry run (no GPU parts)' || echo 'GPU')$([ "$quick" = 1 ] && echo ', quick'), $((SECONDS - started)) s of a $budget s budget"
-    echo
-    echo "| step | result | notes |"
-    echo "| --- | --- | --- |"
-    printf '%s\n' "${rows[@]}"
-    if [ -s "$out/targets.md" ]; then
-        echo
-        cat "$out/targets.md"
-    fi
-} > "$out/summary.md"
+write_summary
 cat "$out/summary.md"
 echo "gpu-check: results in $out"
 exit "$failed"

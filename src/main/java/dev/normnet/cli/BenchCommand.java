@@ -175,12 +175,13 @@ public final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    /** The devices to run: cpu and/or cuda; an unusable GPU is an error when asked for alone, and skipped in "all". */
+    /**
+     * The devices to run: cuda and/or cpu, the GPU first (a run stopped by a time limit then has the
+     * GPU's cases, the ones set against PyTorch's); an unusable GPU is an error when asked for
+     * alone, and skipped in "all".
+     */
     private static List<String> devices(String device, PrintStream err) {
         List<String> d = new ArrayList<>();
-        if (!device.equals("cuda")) {
-            d.add("cpu");
-        }
         if (!device.equals("cpu")) {
             dev.normnet.backend.cuda.CudaStatus s = Backends.cudaStatus();
             if (s.available()) {
@@ -190,6 +191,9 @@ public final class BenchCommand implements Callable<Integer> {
             } else {
                 err.println("cuda: skipped (" + s.reason() + ")");
             }
+        }
+        if (!device.equals("cuda")) {
+            d.add("cpu");
         }
         return d;
     }

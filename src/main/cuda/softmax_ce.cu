@@ -4,7 +4,9 @@
 // mean loss, (softmax - onehot) / N; per-row results go to scratch, and the last block to finish
 // (nn_last_block) sums the N per-row values in a fixed order and adds them to metrics[0] (loss
 // sum) and metrics[1] (correct count). No float atomics: deterministic.
-// A label outside [0, K) gives a NaN loss for that row (the device cannot throw).
+// A label outside [0, K) gives a NaN loss for that row (the device cannot throw) and no one-hot in
+// its gradient. dlogits may be logits (the gradient written over the logits, in place): each lane
+// writes only the classes it read, after the warp's lane 0 has read the label's logit.
 #include "common.cuh"
 
 #define SCE_WARPS_PER_BLOCK 8
@@ -12,9 +14,8 @@
 // The rows of this block: warp w of block b takes rows b*8 + w, + gridDim.x*8, ...; lanes stride
 // over the K classes; max and first-arg-max by a shuffle tree on (value, index), sum of
 // exp(x - max) by a shuffle tree. Lane 0 writes rowLoss[n] and rowCorrect[n].
-__device__ __forceinline__ void sce_rows(const float* __restrict__ logits, const float* __restrict__ labels,
-                                         float* __restrict__ dlogits, float* rowLoss, float* rowCorrect, int N,
-                                         int K) {
+__device__ __forceinline__ void sce_rows(const float* logits, const float* __restrict__ labels, float* dlogits,
+                                         float* rowLoss, float* rowCorrect, int N, int K) {
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     for (int n = blockIdx.x * SCE_WARPS_PER_BLOCK + warp; n < N; n += gridDim.x * SCE_WARPS_PER_BLOCK) {
@@ -54,12 +55,13 @@ __device__ __forceinline__ void sce_rows(const float* __restrict__ logits, const
             rowCorrect[n] = (valid && arg == label) ? 1.0f : 0.0f;
         }
         if (dlogits != nullptr) {
+            __syncwarp();  // lane 0 has read row[label] before any lane writes the row (in place)
             const float invN = 1.0f / (float) N;
             const float invSum = 1.0f / sum;
             float* drow = dlogits + (size_t) n * K;
             for (int i = lane; i < K; i += 32) {
                 float pr = expf(row[i] - best) * invSum;
-                drow[i] = (pr - (i == label ? 1.0f : 0.0f)) * invN;
+                drow[i] = (pr - ((valid && i == label) ? 1.0f : 0.0f)) * invN;
             }
         }
     }
@@ -88,9 +90,9 @@ __device__ __forceinline__ void sce_accumulate(const float* rowLoss, const float
 // rows (sce_rows), then the last block to finish (nn_last_block) sums every row's results into
 // metrics (sce_accumulate). The same bits as a separate summing launch of NN_REDUCE_THREADS
 // threads (which it replaces) in any block order. *ticket must be 0 before the first launch.
-NN_KERNEL void softmax_ce(const float* __restrict__ logits,  // (N, K)
+NN_KERNEL void softmax_ce(const float* logits,               // (N, K)
                           const float* __restrict__ labels,  // (N)
-                          float* __restrict__ dlogits,       // (N, K) or null
+                          float* dlogits,                    // (N, K), logits itself, or null
                           float* rowLoss,                    // (N)
                           float* rowCorrect,                 // (N)
                           unsigned int* ticket,              // (1)

@@ -724,6 +724,14 @@ static void testSoftmax(int N, int K) {
     test_softmax_accumulate<<<dim3{1, 1, 1}, 256, 0>>>((const float*) rows.data(), (const float*) rows.data() + N, N,
             m2.data());
     same(std::string("softmax_ce metrics = a summing launch ") + name, m2, m);
+    // In place (dlogits over the logits): the same bits.
+    auto inplace = logits;
+    std::vector<float> m3 = {0.5f, 1.f};
+    softmax_ce<<<dim3{std::max(1u, std::min(3u, cdiv(N, 8))), 1, 1}, 256, 0>>>((const float*) inplace.data(),
+            (const float*) labels.data(), inplace.data(), rows.data(), rows.data() + N, ticket.data(), m3.data(), N, K);
+    zeroTickets(std::string("softmax_ce in place ") + name, ticket);
+    same(std::string("softmax_ce in place: dlogits ") + name, inplace, dlo);
+    same(std::string("softmax_ce in place: metrics ") + name, m3, m);
 }
 
 // ------------------------------------------------------------------ elementwise, optimizers, data

@@ -25,6 +25,10 @@ import dev.normnet.tensor.Tensor;
  *   <li>Reductions (batch statistics, parameter gradients, metrics) are deterministic: the same
  *       inputs give the same bits on the same device.</li>
  *   <li>Integer data (labels, shuffled indices, cursors) is stored as exact integers in float32.</li>
+ *   <li>An op's outputs share no memory with its inputs or with each other unless the method says
+ *       they may (the activations run in place, their backward passes may write dx over dy, and
+ *       the loss may write its gradient over the logits). The CUDA backend refuses such an
+ *       overlap where its kernels would race.</li>
  * </ul>
  *
  * <p>Shape letters: N batch, C input channels, H and W input height and width, K output channels
@@ -273,7 +277,7 @@ public interface Backend extends AutoCloseable {
      * Accumulates into metrics (2): metrics[0] += sum over rows of -log softmax(logits)[label]
      * (computed with log-sum-exp), metrics[1] += number of rows whose first arg-max equals the label.
      * When dlogits (N, K) is not null it is overwritten with (softmax(logits) - onehot(label)) / N,
-     * the gradient of the mean loss over the batch.
+     * the gradient of the mean loss over the batch; it may be logits itself (in place).
      */
     void softmaxCrossEntropy(Tensor logits, Tensor labels, Tensor dlogits, Tensor metrics);
 

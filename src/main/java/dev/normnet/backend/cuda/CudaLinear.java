@@ -39,6 +39,7 @@ final class CudaLinear {
         CudaTensor cy = ctx.cuda(op, "y", y);
         CudaTensor cb = ctx.cudaOrNull(op, "b", b);
         LinearGeometry g = LinearGeometry.forward(op, cx, cw, cb, cy);
+        CudaTensor.requireDisjoint(op, "y", cy, "x", cx, "w", cw, "b", cb);
         gemm(cx.pointer(), g.in(), 1, cw.pointer(), 1, g.in(), cy, cb, g.n(), g.out(), g.in(), g);
     }
 
@@ -49,6 +50,7 @@ final class CudaLinear {
         CudaTensor cw = ctx.cuda(op, "w", w);
         CudaTensor cdx = ctx.cuda(op, "dx", dx);
         LinearGeometry g = LinearGeometry.backwardData(op, cdy, cw, cdx);
+        CudaTensor.requireDisjoint(op, "dx", cdx, "dy", cdy, "w", cw);
         gemm(cdy.pointer(), g.out(), 1, cw.pointer(), g.in(), 1, cdx, null, g.n(), g.in(), g.out(), g);
     }
 
@@ -60,6 +62,8 @@ final class CudaLinear {
         CudaTensor cdw = ctx.cuda(op, "dw", dw);
         CudaTensor cdb = ctx.cudaOrNull(op, "db", db);
         LinearGeometry g = LinearGeometry.backwardWeight(op, cx, cdy, cdw, cdb);
+        CudaTensor.requireDisjoint(op, "dw", cdw, "x", cx, "dy", cdy);
+        CudaTensor.requireDisjoint(op, "db", cdb, "dy", cdy, "dw", cdw);
         gemm(cdy.pointer(), 1, g.out(), cx.pointer(), g.in(), 1, cdw, null, g.out(), g.in(), g.n(), g);
         if (cdb != null) {
             ctx.launch(columnSum, LaunchGeometry.strideBlocks(g.out()), 1, 1, LaunchGeometry.THREADS, 0, g,
@@ -71,8 +75,9 @@ final class CudaLinear {
      * dw = dy^T x, db = the sum of dy over N (when db is not null), dx = dy w (when dx is not null):
      * one launch of linear_backward, whose blocks are the tiles of both products and the columns
      * of db, computed by the code of sgemm_strided and column_sum. When a product would split its
-     * sum over the grid's z (a small output over a long k), or an output overlaps an input that
-     * other blocks read or another output, {@link #backwardWeight} then {@link #backwardData}.
+     * sum over the grid's z (a small output over a long k), or dx overlaps x (which other blocks of
+     * the one launch read), {@link #backwardWeight} then {@link #backwardData}; any other overlap of
+     * an output with an input or another output is refused (the kernels would race).
      */
     void backward(Tensor x, Tensor dy, Tensor w, Tensor dx, Tensor dw, Tensor db) {
         String op = "linearBackward";
@@ -83,9 +88,13 @@ final class CudaLinear {
         CudaTensor cdw = ctx.cuda(op, "dw", dw);
         CudaTensor cdb = ctx.cudaOrNull(op, "db", db);
         LinearGeometry g = LinearGeometry.backward(op, cx, cdy, cw, cdx, cdw, cdb);
+        CudaTensor wRead = cdx == null ? null : cw;  // w is read only for dx
+        CudaTensor.requireDisjoint(op, "dw", cdw, "x", cx, "dy", cdy, "w", wRead);
+        CudaTensor.requireDisjoint(op, "db", cdb, "dy", cdy, "dw", cdw, "w", wRead);
+        CudaTensor.requireDisjoint(op, "dx", cdx, "dy", cdy, "w", cw, "dw", cdw, "db", cdb);
         boolean unsplit = LaunchGeometry.gemmSplit(g.out(), g.in(), g.n()).groups() == 1
                 && (cdx == null || LaunchGeometry.gemmSplit(g.n(), g.in(), g.out()).groups() == 1);
-        if (!unsplit || overlapping(new CudaTensor[] {cdx, cdw, cdb}, new CudaTensor[] {cx, cdy, cdx == null ? null : cw})) {
+        if (!unsplit || (cdx != null && cdx.overlaps(cx))) {
             backwardWeight(x, dy, dw, db);
             if (dx != null) {
                 backwardData(dy, w, dx);
@@ -99,26 +108,6 @@ final class CudaLinear {
         ctx.launch(backward, Math.toIntExact(blocks), 1, 1, LaunchGeometry.THREADS, 0, g,
                 OpContext.args().ptr(cx).ptr(cdy).ptrOrNull(cdx == null ? null : cw).ptrOrNull(cdx).ptr(cdw).ptrOrNull(cdb)
                         .i(g.n()).i(g.in()).i(g.out()));
-    }
-
-    /** Whether an output shares memory with an input or with another output (nulls are absent). */
-    private static boolean overlapping(CudaTensor[] outputs, CudaTensor[] inputs) {
-        for (int i = 0; i < outputs.length; i++) {
-            if (outputs[i] == null) {
-                continue;
-            }
-            for (CudaTensor in : inputs) {
-                if (outputs[i].overlaps(in)) {
-                    return true;
-                }
-            }
-            for (int j = i + 1; j < outputs.length; j++) {
-                if (outputs[i].overlaps(outputs[j])) {
-                    return true;
-                }
-            }
-        }
-        return false;
     }
 
     /** C (m, n) = A (m, k) B (k, n) (+ bias over n), A and B read through element strides; split-K when the output is small. */

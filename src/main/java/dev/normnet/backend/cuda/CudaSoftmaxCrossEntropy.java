@@ -26,6 +26,8 @@ final class CudaSoftmaxCrossEntropy {
         CudaTensor cd = ctx.cudaOrNull(op, "dlogits", dlogits);  // (N, K) or null
         CudaTensor cm = ctx.cuda(op, "metrics", metrics);     // (2)
         LossGeometry g = LossGeometry.softmaxCrossEntropy(op, cl, cy, cd, cm);
+        CudaTensor.requireDisjoint(op, "dlogits", cd, "labels", cy, "metrics", cm);  // over logits itself is fine
+        CudaTensor.requireDisjoint(op, "metrics", cm, "logits", cl, "labels", cy);
         CUdeviceptr rowLoss = ctx.scratch("softmax_ce rows", 2L * g.n());  // (2, N): loss, then correct
         CUdeviceptr rowCorrect = rowLoss.withByteOffset((long) g.n() * Float.BYTES);
         ctx.launch(softmaxCe, LaunchGeometry.softmaxBlocks(g.n()), 1, 1, 32 * LaunchGeometry.SOFTMAX_ROWS_PER_BLOCK, 0, g,

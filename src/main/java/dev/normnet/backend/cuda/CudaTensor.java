@@ -56,6 +56,25 @@ public final class CudaTensor extends Tensor {
         return storage;
     }
 
+    /**
+     * Refuses {@code out} (called {@code outName} in {@code op}'s message) when it shares memory with
+     * one of {@code others}, given as name and tensor pairs (a null tensor, like a null out, is
+     * absent): a kernel's blocks read inputs that other blocks' writes would change under them, so
+     * an op's outputs overlap neither its inputs nor each other unless the op says it may.
+     */
+    static void requireDisjoint(String op, String outName, CudaTensor out, Object... others) {
+        if (out == null) {
+            return;
+        }
+        for (int i = 0; i < others.length; i += 2) {
+            CudaTensor other = (CudaTensor) others[i + 1];
+            if (out.overlaps(other)) {
+                throw new IllegalArgumentException(op + ": " + outName + " " + out.shape() + " shares memory with " + others[i]
+                        + " " + other.shape() + "; an output must not overlap an input or another output");
+            }
+        }
+    }
+
     /** Whether this window and {@code other} share an element of one storage (false when other is null). */
     boolean overlaps(CudaTensor other) {
         return other != null && storage == other.storage && offset() < other.offset() + other.size()

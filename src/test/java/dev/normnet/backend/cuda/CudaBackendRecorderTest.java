@@ -204,6 +204,52 @@ class CudaBackendRecorderTest {
     }
 
     /**
+     * An output that shares memory with an input another block reads (or with another output) is
+     * refused before anything is launched: the GEMM tiles would read what other tiles overwrite.
+     * The loss may write its gradient over the logits: each lane writes only what it read.
+     */
+    @Test
+    void overlappingOutputsAreRefusedWhereTheKernelsWouldRace() {
+        Tensor big = t(2 * 256 * 400);
+        Tensor x = big.view(0, Shape.of(256, 400));
+        Tensor dyOverX = big.view(1000, Shape.of(256, 120));     // inside x
+        Tensor dy = t(256, 120);
+        Tensor w = t(120, 400);
+        Tensor dw = t(120, 400);
+        Tensor db = t(120);
+        Tensor dxOverDy = big.view(256 * 400, Shape.of(256, 400)); // dy's storage is not this one
+        String message = assertThrows(IllegalArgumentException.class,
+                () -> be.linearForward(x, w, null, dyOverX)).getMessage();
+        assertEquals("linearForward: y [256, 120] shares memory with x [256, 400]; an output must not overlap an input"
+                + " or another output", message);
+        Tensor sharedDy = big.view(256 * 400, Shape.of(256, 120));
+        message = assertThrows(IllegalArgumentException.class,
+                () -> be.linearBackward(x, sharedDy, w, dxOverDy, dw, db)).getMessage();
+        assertTrue(message.startsWith("linearBackward: dx [256, 400] shares memory with dy [256, 120]"), message);
+        message = assertThrows(IllegalArgumentException.class,
+                () -> be.linearBackward(x, dy, w, t(256, 400), w, db)).getMessage();
+        assertTrue(message.startsWith("linearBackward: dw [120, 400] shares memory with w [120, 400]"), message);
+        message = assertThrows(IllegalArgumentException.class,
+                () -> be.linearBackwardWeight(x, dy, big.view(0, Shape.of(120, 400)), db)).getMessage();
+        assertTrue(message.startsWith("linearBackwardWeight: dw [120, 400] shares memory with x [256, 400]"), message);
+        Tensor both = t(120 * 400 + 120);
+        message = assertThrows(IllegalArgumentException.class, () -> be.linearBackwardWeight(x, dy,
+                both.view(0, Shape.of(120, 400)), both.view(120 * 400 - 1, Shape.of(120)))).getMessage();
+        assertTrue(message.startsWith("linearBackwardWeight: db [120] shares memory with dw [120, 400]"), message);
+        message = assertThrows(IllegalArgumentException.class,
+                () -> be.linearBackwardData(dyOverX, w, x)).getMessage();
+        assertTrue(message.startsWith("linearBackwardData: dx [256, 400] shares memory with dy [256, 120]"), message);
+        Tensor logits = t(16, 10);
+        Tensor metrics = t(2);
+        message = assertThrows(IllegalArgumentException.class,
+                () -> be.softmaxCrossEntropy(logits, t(16), logits, logits.view(0, Shape.of(2)))).getMessage();
+        assertTrue(message.startsWith("softmaxCrossEntropy: dlogits [16, 10] shares memory with metrics [2]"), message);
+        assertEquals(List.of(), kernels(), "nothing launched");
+        be.softmaxCrossEntropy(logits, t(16), logits, metrics);    // in place: allowed
+        assertEquals(List.of("softmax_ce"), kernels());
+    }
+
+    /**
      * An average pooling whose windows tile the plane rides on the batch norm's launches (the
      * normalizing pass writes y and the pooled output; the backward passes read the pooled
      * gradient); any other pooling runs as its own ops; misuse is refused with the op's name.

@@ -20,6 +20,8 @@ public final class LaunchGeometry {
     public static final int MAX_DYNAMIC_SMEM_BYTES = 48 * 1024;
     /** Upper bound on blocks of a grid-stride kernel: more would only add scheduling overhead. */
     public static final int MAX_STRIDE_BLOCKS = 1 << 16;
+    /** The most elements a grid-stride kernel ({@link #strideBlocks}) walks without its int index wrapping. */
+    public static final long STRIDE_MAX_ELEMENTS = (long) Integer.MAX_VALUE + 1 - (long) MAX_STRIDE_BLOCKS * THREADS;
     /** Largest grid y or z extent CUDA allows. */
     public static final int MAX_GRID_YZ = 65535;
     /** Rows of the softmax kernel per block ({@code SCE_WARPS_PER_BLOCK} in softmax_ce.cu). */
@@ -62,7 +64,13 @@ public final class LaunchGeometry {
 
     /** Blocks of {@link #THREADS} for a grid-stride loop over n elements: at least 1, at most {@link #MAX_STRIDE_BLOCKS}. */
     public static int strideBlocks(long n) {
-        return (int) Math.max(1, Math.min(ceilDiv(n, THREADS), MAX_STRIDE_BLOCKS));
+        int blocks = (int) Math.max(1, Math.min(ceilDiv(n, THREADS), MAX_STRIDE_BLOCKS));
+        if (n - 1 + (long) blocks * THREADS > Integer.MAX_VALUE) {
+            // i += gridDim.x * blockDim.x on an int index would wrap past 2^31 - 1 and go negative
+            throw new IllegalArgumentException(n + " elements is too many for the element-wise kernels' int index (at most "
+                    + STRIDE_MAX_ELEMENTS + ")");
+        }
+        return blocks;
     }
 
     /** Grid z extent striding over a batch of n (conv kernels loop n += gridDim.z). */

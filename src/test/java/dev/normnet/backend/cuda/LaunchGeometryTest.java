@@ -23,7 +23,13 @@ class LaunchGeometryTest {
         assertEquals(1, LaunchGeometry.strideBlocks(256));
         assertEquals(2, LaunchGeometry.strideBlocks(257));
         assertEquals(4704, LaunchGeometry.strideBlocks(256L * 6 * 28 * 28));  // LeNet conv1 output
-        assertEquals(LaunchGeometry.MAX_STRIDE_BLOCKS, LaunchGeometry.strideBlocks(1L << 40));
+        assertEquals((1L << 31) - (1L << 24), LaunchGeometry.STRIDE_MAX_ELEMENTS);
+        assertEquals(LaunchGeometry.MAX_STRIDE_BLOCKS, LaunchGeometry.strideBlocks(LaunchGeometry.STRIDE_MAX_ELEMENTS));
+        // one more and the last thread's i += gridDim.x * blockDim.x would pass 2^31 - 1
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> LaunchGeometry.strideBlocks(LaunchGeometry.STRIDE_MAX_ELEMENTS + 1));
+        assertEquals("2130706433 elements is too many for the element-wise kernels' int index (at most 2130706432)", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> LaunchGeometry.strideBlocks(1L << 40));
     }
 
     @Test

@@ -346,6 +346,15 @@ public interface Backend extends AutoCloseable {
         return step;
     }
 
+    /**
+     * Frees what this backend holds for a step {@link #capture} returned (on the GPU its CUDA
+     * graph), for a step that will not run again, or before the tensors it uses are freed; run
+     * again, the step is captured anew. Does nothing for a step that never captured or that another
+     * backend captured (and, by default, for any step).
+     */
+    default void release(Runnable captured) {
+    }
+
     /** Frees the device resources this backend owns. */
     @Override
     void close();

@@ -125,6 +125,7 @@ public final class ModelBench implements AutoCloseable {
 
     @Override
     public void close() {
+        backend.release(body);  // the captured graph, before the tensors it uses
         if (optimizer != null) {
             optimizer.close();
         }

@@ -264,11 +264,11 @@ public final class Trainer implements AutoCloseable {
     /** Frees the resident data, the trainer's tensors and the optimizer state (the model stays on the backend). */
     @Override
     public void close() {
+        dropSteps();
         for (Resident r : resident.values()) {
             r.close();
         }
         resident.clear();
-        steps.clear();
         if (cursor != null) {
             cursor.close();
             trainMetrics.close();
@@ -346,16 +346,24 @@ public final class Trainer implements AutoCloseable {
         bind();
     }
 
+    /** Forgets the cached steps, releasing what the backend holds for each (a captured step's CUDA graph). */
+    private void dropSteps() {
+        for (Runnable s : steps.values()) {
+            backend.release(s);
+        }
+        steps.clear();
+    }
+
     /** Moves the built model to the backend, attaches the optimizer and allocates the trainer's tensors, each once. */
     private void bind() {
         if (model.backend() != backend) {
             model.to(backend);
-            steps.clear();
+            dropSteps();
         }
         if (attachedParams != model.parameters()) {
             optimizer.attach(backend, model.parameters(), model.gradients());
             attachedParams = model.parameters();
-            steps.clear();
+            dropSteps();
         }
         if (cursor == null) {
             cursor = backend.allocate(Shape.of(1));

@@ -404,6 +404,13 @@ public final class CudaBackend implements Backend {
         return ctx.graphs.capture(step);
     }
 
+    @Override
+    public void release(Runnable captured) {
+        if (!ctx.closed()) {  // a closed backend has destroyed every graph
+            ctx.graphs.release(captured);
+        }
+    }
+
     /** Frees every graph, scratch buffer and still-live tensor, the pinned staging memory, the stream and the module. */
     @Override
     public void close() {

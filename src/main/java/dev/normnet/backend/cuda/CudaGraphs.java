@@ -48,32 +48,65 @@ final class CudaGraphs {
 
     /** The step: run eagerly the first time, captured into a graph on its second run and replayed from then on. */
     Runnable capture(Runnable step) {
-        return new Runnable() {
-            private boolean ranEagerly;
-            private CUgraphExec exec;
+        return new Captured(step);
+    }
 
-            @Override
-            public void run() {
-                enter.run();
-                if (!ranEagerly) {
-                    if (insideStep()) {
-                        throw new IllegalStateException("capture: a captured step cannot capture another");
-                    }
-                    warming = true;
-                    try {
-                        step.run();
-                    } finally {
-                        warming = false;
-                    }
-                    ranEagerly = true;
-                    return;
-                }
-                if (exec == null) {
-                    exec = record(step);
-                }
-                stream.launch(exec);
+    /**
+     * Destroys the graph of a step {@link #capture} returned, if it has one (the driver frees a
+     * graph still running when it completes); the step records a new one when run again. Nothing
+     * for another object, or a step of other graphs.
+     */
+    void release(Runnable captured) {
+        if (captured instanceof Captured c && c.owner() == this && c.exec != null) {
+            if (insideStep()) {
+                throw new IllegalStateException("release: not inside a captured step");
             }
-        };
+            enter.run();
+            graphs.remove(c.exec);
+            stream.destroy(c.exec);
+            c.exec = null;
+        }
+    }
+
+    /** Graphs this object holds (instantiated and not yet released or closed). */
+    int size() {
+        return graphs.size();
+    }
+
+    private final class Captured implements Runnable {
+        private final Runnable step;
+        private boolean ranEagerly;
+        private CUgraphExec exec;
+
+        Captured(Runnable step) {
+            this.step = step;
+        }
+
+        CudaGraphs owner() {
+            return CudaGraphs.this;
+        }
+
+        @Override
+        public void run() {
+            enter.run();
+            if (!ranEagerly) {
+                if (insideStep()) {
+                    throw new IllegalStateException("capture: a captured step cannot capture another");
+                }
+                warming = true;
+                try {
+                    step.run();
+                } finally {
+                    warming = false;
+                }
+                ranEagerly = true;
+                return;
+            }
+            if (exec == null) {
+                exec = record(step);
+            }
+            stream.launch(exec);
+        }
     }
 
     private CUgraphExec record(Runnable step) {

@@ -385,6 +385,38 @@ class CudaBackendRecorderTest {
         assertEquals(4, recorder.recorded().size(), "replays launch the graph, not the step");
     }
 
+    /**
+     * release destroys a captured step's graph (the step records a new one if run again); a step
+     * that never captured, or another backend's, is left alone; close destroys what is left.
+     */
+    @Test
+    void releaseDestroysAStepsGraphAndTheStepCapturesAnew() {
+        Tensor a = t(3, 4);
+        Runnable replay = be.capture(() -> be.addScalar(a, 0, 1f));
+        be.release(replay);
+        replay.run();
+        be.release(replay);  // ran eagerly only: no graph yet
+        assertEquals(0, recorder.graphsDestroyed);
+        replay.run();
+        replay.run();
+        assertEquals(List.of(1, 2, 0), List.of(recorder.graphsMade, recorder.graphLaunches, recorder.graphsDestroyed));
+        be.release(replay);
+        be.release(replay);
+        assertEquals(1, recorder.graphsDestroyed, "released once");
+        replay.run();
+        assertEquals(List.of(2, 3), List.of(recorder.graphsMade, recorder.graphLaunches), "captured anew, then launched");
+        be.release(() -> { });
+        LaunchRecorder other = new LaunchRecorder();
+        try (CudaBackend otherBackend = other.newBackend()) {
+            otherBackend.release(replay);
+        }
+        assertEquals(1, recorder.graphsDestroyed, "neither a plain Runnable nor another backend's release touches it");
+        be.close();
+        assertEquals(2, recorder.graphsDestroyed, "close destroys the graph left");
+        be.release(replay);  // after close: nothing to do
+        assertEquals(2, recorder.graphsDestroyed);
+    }
+
     private List<String> kernelsAndCapture() {
         return recorder.recorded().stream().map(l -> l.kernel() + " " + l.captured()).collect(Collectors.toList());
     }

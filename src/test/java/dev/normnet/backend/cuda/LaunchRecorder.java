@@ -25,6 +25,10 @@ final class LaunchRecorder implements Launcher {
     private final List<Launch> recorded = new ArrayList<>();
     private int lookups;
     private boolean capturing;
+    /** Graphs instantiated, launched and destroyed through the recorder's stream. */
+    int graphsMade;
+    int graphLaunches;
+    int graphsDestroyed;
 
     /** A backend whose launches this recorder checks and records. */
     CudaBackend newBackend() {
@@ -146,6 +150,7 @@ final class LaunchRecorder implements Launcher {
         @Override
         public CUgraphExec endCapture() {
             capturing = false;
+            graphsMade++;
             return new CUgraphExec();
         }
 
@@ -156,10 +161,12 @@ final class LaunchRecorder implements Launcher {
 
         @Override
         public void launch(CUgraphExec graph) {
+            graphLaunches++;
         }
 
         @Override
         public void destroy(CUgraphExec graph) {
+            graphsDestroyed++;
         }
 
         @Override

@@ -64,6 +64,16 @@ java=$here/runtime/bin/java
 normnet=$here/bin/normnet
 data=$here/data
 budget=${GPU_CHECK_SECONDS:-450}
+# The JVMs' largest heap: 70% of the memory the kernel reports, but at least 16 GiB. The JVM sizes it
+# once, at start, from MemTotal, and a microVM whose memory grows as it is used reports far less at
+# first than it can give (the 224x224 GPU tests hold arrays of 300-600 MB). NORMNET_JAVA_OPTS, when
+# set, is used as it is.
+if [ -z "${NORMNET_JAVA_OPTS:-}" ]; then
+    mem_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo 2>/dev/null)
+    heap_mb=$(( ${mem_kb:-0} * 70 / 100 / 1024 ))
+    [ "$heap_mb" -lt 16384 ] && heap_mb=16384
+    export NORMNET_JAVA_OPTS="-Xmx${heap_mb}m"
+fi
 started=$SECONDS
 rows=()
 failed=0
@@ -149,6 +159,7 @@ no_gpu() {  # the result for a GPU part that cannot run here
     echo "libstdc++: $(ldconfig -p 2>/dev/null | grep -m1 'libstdc++.so.6 ' | sed 's/.*=> //' || true)"
     echo "libcuda: $(ldconfig -p 2>/dev/null | grep -m1 'libcuda.so.1 ' | sed 's/.*=> //' || true)"
     echo "LD_LIBRARY_PATH: ${LD_LIBRARY_PATH:-}"
+    echo "memory: $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null) reported at start; NORMNET_JAVA_OPTS: $NORMNET_JAVA_OPTS"
     echo "user: $(id -un 2>/dev/null || id -u)"
     echo "PATH: $PATH"
     echo "compute-sanitizer: $(command -v compute-sanitizer || echo 'not on the PATH')"

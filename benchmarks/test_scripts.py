@@ -513,7 +513,7 @@ class PrecisionTest(unittest.TestCase):
         finally:
             common.write_json = real
         counts = [len(w["devices"][0]["kernels"]) for w in writes]
-        self.assertGreaterEqual(len(writes), 3, "two sigmoid kernels, then the end")
+        self.assertGreaterEqual(len(writes), 3, "the sigmoid kernels (forward and backward at each shape), then the end")
         self.assertEqual(list(range(1, len(writes))) + [len(writes) - 1], counts)
         self.assertEqual([False] * (len(writes) - 1) + [True], [w["complete"] for w in writes])
 

@@ -27,8 +27,8 @@ import dev.normnet.tensor.Tensor;
  *   <li>Integer data (labels, shuffled indices, cursors) is stored as exact integers in float32.</li>
  *   <li>An op's outputs share no memory with its inputs or with each other unless the method says
  *       they may (the activations run in place, their backward passes may write dx over dy, and
- *       the loss may write its gradient over the logits). The CUDA backend refuses such an
- *       overlap where its kernels would race.</li>
+ *       the loss may write its gradient over the logits). The CUDA backend refuses the overlaps
+ *       its linear and loss kernels would race on.</li>
  * </ul>
  *
  * <p>Shape letters: N batch, C input channels, H and W input height and width, K output channels

@@ -54,7 +54,7 @@ final class CudaGather {
         }
         float sh = (float) g.inH() / g.outH();
         float sw = (float) g.inW() / g.outW();
-        ctx.launch(gather, LaunchGeometry.strideBlocks((long) g.b() * g.outH() * g.outW()), 1, 1, LaunchGeometry.THREADS, 0, g,
+        ctx.launch(gather, LaunchGeometry.wideStrideBlocks((long) g.b() * g.outH() * g.outW()), 1, 1, LaunchGeometry.THREADS, 0, g,
                 OpContext.args().raw(im.pixels.base).ptr(im.labels).ptr(co).ptr(cc).raw(ctx.tickets(1)).ptr(cx).ptr(cl)
                         .i(g.b()).i(g.count()).i(g.orderLength()).i(g.inH()).i(g.inW()).i(g.outH()).i(g.outW())
                         .f(sh).f(sw).f(255f));

@@ -59,18 +59,13 @@ final class CudaGraphs {
     void release(Runnable captured) {
         if (captured instanceof Captured c && c.owner() == this && c.exec != null) {
             if (insideStep()) {
-                throw new IllegalStateException("release: not inside a captured step");
+                throw new IllegalStateException("release: called inside a captured step");
             }
             enter.run();
             graphs.remove(c.exec);
             stream.destroy(c.exec);
             c.exec = null;
         }
-    }
-
-    /** Graphs this object holds (instantiated and not yet released or closed). */
-    int size() {
-        return graphs.size();
     }
 
     private final class Captured implements Runnable {

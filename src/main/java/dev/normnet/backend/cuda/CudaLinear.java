@@ -75,9 +75,10 @@ final class CudaLinear {
      * dw = dy^T x, db = the sum of dy over N (when db is not null), dx = dy w (when dx is not null):
      * one launch of linear_backward, whose blocks are the tiles of both products and the columns
      * of db, computed by the code of sgemm_strided and column_sum. When a product would split its
-     * sum over the grid's z (a small output over a long k), or dx overlaps x (which other blocks of
-     * the one launch read), {@link #backwardWeight} then {@link #backwardData}; any other overlap of
-     * an output with an input or another output is refused (the kernels would race).
+     * sum over the grid's z (a small output over a long k), or dx or db overlaps x (which other
+     * blocks of the one launch read), {@link #backwardWeight} then {@link #backwardData}, which read
+     * x before writing over it; any other overlap of an output with an input or another output is
+     * refused (the kernels would race).
      */
     void backward(Tensor x, Tensor dy, Tensor w, Tensor dx, Tensor dw, Tensor db) {
         String op = "linearBackward";
@@ -94,7 +95,7 @@ final class CudaLinear {
         CudaTensor.requireDisjoint(op, "dx", cdx, "dy", cdy, "w", cw, "dw", cdw, "db", cdb);
         boolean unsplit = LaunchGeometry.gemmSplit(g.out(), g.in(), g.n()).groups() == 1
                 && (cdx == null || LaunchGeometry.gemmSplit(g.n(), g.in(), g.out()).groups() == 1);
-        if (!unsplit || (cdx != null && cdx.overlaps(cx))) {
+        if (!unsplit || (cdx != null && cdx.overlaps(cx)) || (cdb != null && cdb.overlaps(cx))) {
             backwardWeight(x, dy, dw, db);
             if (dx != null) {
                 backwardData(dy, w, dx);

@@ -60,6 +60,6 @@ final class CudaPooling {
     /** Every pooling kernel takes its tensors, then planes, H, W, P, Q, kernel, stride, pad. */
     private void launch(Kernel kernel, long threads, PoolGeometry g, KernelArgs a) {
         a.i(g.planes()).i(g.h()).i(g.w()).i(g.p()).i(g.q()).i(g.kernel()).i(g.stride()).i(g.pad());
-        ctx.launch(kernel, LaunchGeometry.strideBlocks(threads), 1, 1, LaunchGeometry.THREADS, 0, g, a);
+        ctx.launch(kernel, LaunchGeometry.wideStrideBlocks(threads), 1, 1, LaunchGeometry.THREADS, 0, g, a);
     }
 }

@@ -26,7 +26,12 @@ final class CudaSoftmaxCrossEntropy {
         CudaTensor cd = ctx.cudaOrNull(op, "dlogits", dlogits);  // (N, K) or null
         CudaTensor cm = ctx.cuda(op, "metrics", metrics);     // (2)
         LossGeometry g = LossGeometry.softmaxCrossEntropy(op, cl, cy, cd, cm);
-        CudaTensor.requireDisjoint(op, "dlogits", cd, "labels", cy, "metrics", cm);  // over logits itself is fine
+        CudaTensor.requireDisjoint(op, "dlogits", cd, "labels", cy, "metrics", cm);
+        if (cd != null && cd.overlaps(cl) && (cd.offset() != cl.offset() || cd.size() != cl.size())) {
+            // in place, each lane writes the classes it read; a shifted window would write rows other warps read
+            throw new IllegalArgumentException(op + ": dlogits " + cd.shape() + " overlaps logits " + cl.shape()
+                    + " without being the same elements; the gradient may be written over the logits only in place");
+        }
         CudaTensor.requireDisjoint(op, "metrics", cm, "logits", cl, "labels", cy);
         CUdeviceptr rowLoss = ctx.scratch("softmax_ce rows", 2L * g.n());  // (2, N): loss, then correct
         CUdeviceptr rowCorrect = rowLoss.withByteOffset((long) g.n() * Float.BYTES);

@@ -73,6 +73,11 @@ public final class LaunchGeometry {
         return blocks;
     }
 
+    /** {@link #strideBlocks} for a kernel whose grid-stride index is 64-bit or unsigned (pooling, the batch gather): no int limit. */
+    public static int wideStrideBlocks(long n) {
+        return (int) Math.max(1, Math.min(ceilDiv(n, THREADS), MAX_STRIDE_BLOCKS));
+    }
+
     /** Grid z extent striding over a batch of n (conv kernels loop n += gridDim.z). */
     public static int batchGrid(int n) {
         return Math.max(1, Math.min(n, MAX_GRID_YZ));

@@ -196,6 +196,8 @@ class CudaBackendRecorderTest {
         assertEquals(List.of("sgemm_strided", "partials_merge_serial", "column_sum", "sgemm_strided"), kernels());
         be.linearBackward(x, dy, w, x, dw, db);     // dx over x: other blocks would read what it writes
         assertEquals(List.of("sgemm_strided", "column_sum", "sgemm_strided"), kernels());
+        be.linearBackward(x, dy, w, dx, dw, x.view(0, Shape.of(120)));     // db over x: the same
+        assertEquals(List.of("sgemm_strided", "column_sum", "sgemm_strided"), kernels());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> be.linearBackward(x, dy, t(120, 300), t(256, 300), dw, db));
         assertTrue(e.getMessage().startsWith("linearBackward: x [256, 400] and w [120, 300] disagree"), e.getMessage());
@@ -244,6 +246,11 @@ class CudaBackendRecorderTest {
         message = assertThrows(IllegalArgumentException.class,
                 () -> be.softmaxCrossEntropy(logits, t(16), logits, logits.view(0, Shape.of(2)))).getMessage();
         assertTrue(message.startsWith("softmaxCrossEntropy: dlogits [16, 10] shares memory with metrics [2]"), message);
+        Tensor rows = t(17, 10);
+        message = assertThrows(IllegalArgumentException.class, () -> be.softmaxCrossEntropy(rows.view(0, Shape.of(16, 10)),
+                t(16), rows.view(10, Shape.of(16, 10)), metrics)).getMessage();
+        assertTrue(message.startsWith("softmaxCrossEntropy: dlogits [16, 10] overlaps logits [16, 10] without being the same"),
+                message);
         assertEquals(List.of(), kernels(), "nothing launched");
         be.softmaxCrossEntropy(logits, t(16), logits, metrics);    // in place: allowed
         assertEquals(List.of("softmax_ce"), kernels());

@@ -30,6 +30,9 @@ class LaunchGeometryTest {
                 () -> LaunchGeometry.strideBlocks(LaunchGeometry.STRIDE_MAX_ELEMENTS + 1));
         assertEquals("2130706433 elements is too many for the element-wise kernels' int index (at most 2130706432)", e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> LaunchGeometry.strideBlocks(1L << 40));
+        // pooling and the gather index in 64 bits or unsigned: no such limit
+        assertEquals(LaunchGeometry.MAX_STRIDE_BLOCKS, LaunchGeometry.wideStrideBlocks(Integer.MAX_VALUE));
+        assertEquals(4704, LaunchGeometry.wideStrideBlocks(256L * 6 * 28 * 28));
     }
 
     @Test

@@ -30,17 +30,18 @@ started=$SECONDS
 # The kernels' parameter lists, one line per kernel ("name u64 u64 u32 f32 ..."), read from the
 # PTX: CudaBackend checks every launch's arguments against them.
 "$nvcc" -ptx -O3 -std=c++17 --fmad=false -arch=compute_90 -o "$out.ptx" "$src/normnet.cu"
-awk '/\.entry[ \t]/ { name = $0; sub(/.*\.entry[ \t]+/, "", name); sub(/\(.*/, "", name); sig = name; inside = 1; next }
-     inside && /\.param/ { for (i = 1; i <= NF; i++) if ($i ~ /^\.[usbf](8|16|32|64)$/) { sig = sig " " substr($i, 2); break } }
-     inside && /^\)/ { print sig; inside = 0 }' "$out.ptx" | sort > "${out%.fatbin}.kernels"
 # With --fmad=false every float multiply, add and subtract in the PTX carries .rn, which forbids
-# fusing it into an fma; one without (mul.f32, add.f32, sub.f32) may be contracted by ptxas.
-if grep -qE '\b(mul|add|sub)(\.ftz)?\.f32\b' "$out.ptx"; then
+# fusing it into an fma; one without (mul.f32, add.f64, ...) may be contracted by ptxas. Checked
+# before anything is written beside the old fatbin.
+if grep -qE '\b(mul|add|sub)(\.ftz)?\.f(32|64)\b' "$out.ptx"; then
     echo "build-fatbin.sh: the PTX has float arithmetic the compiler may contract into fma (was --fmad=false dropped?):" >&2
-    grep -m 5 -nE '\b(mul|add|sub)(\.ftz)?\.f32\b' "$out.ptx" >&2 || true
+    grep -m 5 -nE '\b(mul|add|sub)(\.ftz)?\.f(32|64)\b' "$out.ptx" >&2 || true
     rm -f "$out.ptx" "$out.tmp"
     exit 1
 fi
+awk '/\.entry[ \t]/ { name = $0; sub(/.*\.entry[ \t]+/, "", name); sub(/\(.*/, "", name); sig = name; inside = 1; next }
+     inside && /\.param/ { for (i = 1; i <= NF; i++) if ($i ~ /^\.[usbf](8|16|32|64)$/) { sig = sig " " substr($i, 2); break } }
+     inside && /^\)/ { print sig; inside = 0 }' "$out.ptx" | sort > "${out%.fatbin}.kernels"
 rm -f "$out.ptx"
 mv "$out.tmp" "$out"
 echo "build-fatbin.sh: built $out ($(stat -c %s "$out") bytes) in $((SECONDS - started)) s with $("$nvcc" --version | tail -1)"

@@ -64,7 +64,7 @@ public final class LaunchGeometry {
 
     /** Blocks of {@link #THREADS} for a grid-stride loop over n elements: at least 1, at most {@link #MAX_STRIDE_BLOCKS}. */
     public static int strideBlocks(long n) {
-        int blocks = (int) Math.max(1, Math.min(ceilDiv(n, THREADS), MAX_STRIDE_BLOCKS));
+        int blocks = wideStrideBlocks(n);
         if (n - 1 + (long) blocks * THREADS > Integer.MAX_VALUE) {
             // i += gridDim.x * blockDim.x on an int index would wrap past 2^31 - 1 and go negative
             throw new IllegalArgumentException(n + " elements is too many for the element-wise kernels' int index (at most "

@@ -355,7 +355,13 @@ public interface Backend extends AutoCloseable {
     default void release(Runnable captured) {
     }
 
-    /** Frees the device resources this backend owns. */
+    /**
+     * Frees the device resources this backend owns; its tensors, and a model's state held in them,
+     * go with it (close a model, or move it off with {@code to(null)}, first).
+     */
     @Override
     void close();
+
+    /** Whether {@link #close} ran: the backend's tensors and ops may not be used any more. */
+    boolean isClosed();
 }

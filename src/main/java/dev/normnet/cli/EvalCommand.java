@@ -111,7 +111,12 @@ final class EvalCommand implements Callable<Integer> {
                 }
                 List<String> names = classNames(spec, splits.classes(), k);
                 loaded.model().to(backend);
-                Evaluation result = Evaluation.run(loaded.model(), test, batch, names);
+                Evaluation result;
+                try {
+                    result = Evaluation.run(loaded.model(), test, batch, names);
+                } finally {
+                    loaded.model().close();  // off the device while the backend is open (its state goes with it)
+                }
                 out.print(report(result));
                 if (json != null) {
                     JsonFiles.write("--json", json, jsonDocument(spec, backend, result));

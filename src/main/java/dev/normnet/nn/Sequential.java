@@ -58,6 +58,7 @@ public final class Sequential implements AutoCloseable {
     private long bufferSize;
     private float[] hostParams;      // authoritative while no backend holds the model
     private float[] hostBuffers;
+    private String lostWith;         // the backend closed while it held the state (whose host copy is then stale)
 
     // Set by to(backend).
     private Backend backend;
@@ -263,6 +264,7 @@ public final class Sequential implements AutoCloseable {
      */
     public Sequential copy() {
         requireBuilt();
+        requireState();
         List<Layer> fresh = new ArrayList<>(layers.size());
         for (Layer layer : layers) {
             fresh.add(layer.copy());
@@ -284,6 +286,7 @@ public final class Sequential implements AutoCloseable {
      */
     public Sequential to(Backend target) {
         requireBuilt();
+        forgetClosedBackend();
         if (target == backend) {
             return this;
         }
@@ -295,6 +298,7 @@ public final class Sequential implements AutoCloseable {
         if (target == null) {
             return this;
         }
+        requireState();
         Tensor p = target.upload(hostParams, Shape.of(Math.toIntExact(paramSize)));     // (P)
         Tensor g = target.allocate(Shape.of(Math.toIntExact(paramSize)));               // (P)
         Tensor b = target.upload(hostBuffers, Shape.of(Math.toIntExact(bufferSize)));   // (B)
@@ -347,6 +351,29 @@ public final class Sequential implements AutoCloseable {
     private void requireDevice() {
         if (backend == null) {
             throw new IllegalStateException("the model is not on a backend: call to(backend)");
+        }
+    }
+
+    /**
+     * When the backend holding the model was closed first, forgets the device state it freed, and
+     * with it what was trained there: the host copy is older, so reading the state fails
+     * ({@link #requireState}) until {@link #loadState} gives it one. The same on every backend, so
+     * that code which closes a backend too early fails on the CPU as it would on a GPU.
+     */
+    private void forgetClosedBackend() {
+        if (backend != null && backend.isClosed()) {
+            lostWith = backend.describe();
+            releaseDevice();
+        }
+    }
+
+    /** Throws when the state went with a closed backend ({@link #forgetClosedBackend}). */
+    private void requireState() {
+        forgetClosedBackend();
+        if (lostWith != null) {
+            throw new IllegalStateException("the model's state is gone: its backend (" + lostWith + ") was closed while "
+                    + "it held the model; close the model, or move it with to(null), before closing its backend "
+                    + "(or give it a state with loadState)");
         }
     }
 
@@ -733,6 +760,7 @@ public final class Sequential implements AutoCloseable {
      */
     public Map<String, float[]> state() {
         requireBuilt();
+        requireState();
         float[] p = backend == null ? hostParams : params.toArray();
         float[] b = backend == null ? hostBuffers : buffers.toArray();
         Map<String, float[]> out = new LinkedHashMap<>();
@@ -775,6 +803,7 @@ public final class Sequential implements AutoCloseable {
      * {@link IllegalArgumentException} naming the tensor and leaves the model unchanged.
      */
     public void loadState(Map<String, float[]> state) {
+        forgetClosedBackend();
         Map<String, Shape> expected = stateShapes();
         for (Map.Entry<String, Shape> e : expected.entrySet()) {
             float[] v = state.get(e.getKey());
@@ -809,6 +838,7 @@ public final class Sequential implements AutoCloseable {
         if (backend == null) {
             hostParams = p;
             hostBuffers = b;
+            lostWith = null;
         } else {
             params.copyFrom(p);
             buffers.copyFrom(b);

@@ -231,6 +231,37 @@ class SequentialTest {
         assertNotSame(plan, m.plan(3));
     }
 
+    /**
+     * A backend closed while it holds a model takes the model's state with it (a GPU frees the
+     * memory): closing the model afterwards is quiet, but reading its state fails and names the
+     * backend, on the CPU as on a GPU, until loadState gives it one. The host copy from before the
+     * move is stale, and must not be what a save writes.
+     */
+    @Test
+    void aBackendClosedWhileItHoldsTheModelTakesTheStateWithIt() {
+        Sequential a = lenetBn(28);
+        Map<String, float[]> initial = a.state();
+        CpuBackend early = new CpuBackend(1);
+        a.to(early);
+        a.parameters().copyFrom(new float[a.parameters().shape().sizeInt()]);  // "trained" on the device
+        early.close();
+        assertTrue(early.isClosed());
+        IllegalStateException e = assertThrows(IllegalStateException.class, a::state);
+        assertTrue(e.getMessage().contains("was closed while it held the model") && e.getMessage().contains(early.describe()),
+                e.getMessage());
+        a.close();  // quiet: the backend already freed the device state
+        assertThrows(IllegalStateException.class, a::state, "the host copy is the stale one from before the move");
+        assertThrows(IllegalStateException.class, () -> a.to(backend));
+        assertThrows(IllegalStateException.class, a::copy);
+        a.loadState(initial);
+        a.to(backend);
+        for (String k : initial.keySet()) {
+            assertArrayEquals(initial.get(k), a.state().get(k), k);
+        }
+        a.close();
+        assertTrue(a.state().containsKey("0.weight"), "closed in order, the state is home");
+    }
+
     @Test
     void stateSurvivesMovingAndLoadStateChecksBeforeWriting() {
         Sequential a = lenetBn(28);

@@ -63,6 +63,11 @@ final class CountingBackend implements Backend {
     }
 
     @Override
+    public boolean isClosed() {
+        return inner.isClosed();
+    }
+
+    @Override
     public Device device() {
         return inner.device();
     }

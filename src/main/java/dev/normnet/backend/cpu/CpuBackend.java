@@ -315,6 +315,11 @@ public class CpuBackend implements Backend {
         pool.close();
     }
 
+    @Override
+    public boolean isClosed() {
+        return pool.isClosed();
+    }
+
     // ================================================================ device check
 
     /** {@code t} as a CPU tensor; throws naming the op and the argument when it is null or lives elsewhere. */

@@ -411,6 +411,11 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    @Override
+    public boolean isClosed() {
+        return ctx.closed();
+    }
+
     /** Frees every graph, scratch buffer and still-live tensor, the pinned staging memory, the stream and the module. */
     @Override
     public void close() {

@@ -41,7 +41,7 @@ public final class Closeness {
     public record Report(String what, int worstIndex, double worstError, double worstRatio, double scale) {
         @Override
         public String toString() {
-            return String.format(Locale.ROOT, "%s: worst |diff| %.3e at %d, %.2f of the bound (scale %.3e)",
+            return String.format(Locale.ROOT, "%s: worst |diff| %.3e at %d, %.2g of the bound (scale %.3e)",
                     what, worstError, worstIndex, worstRatio, scale);
         }
     }

@@ -1,11 +1,13 @@
 package dev.normnet;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 
+import dev.normnet.backend.cpu.CpuBackend;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -59,6 +61,14 @@ class RequireGpuTest {
         }
     }
 
+    @ExtendWith(RequireGpu.class)
+    static class TooLargeForTheEmulation {
+        @Test
+        void usesTheGpu() {
+            throw new EmulatedDriver.Limit("left to a GPU: 74 million elements");
+        }
+    }
+
     private static TestExecutionSummary run(Class<?> cls, boolean required) {
         LauncherDiscoveryRequestBuilder b = LauncherDiscoveryRequestBuilder.request().selectors(selectClass(cls));
         if (required) {
@@ -94,6 +104,31 @@ class RequireGpuTest {
             assertTrue(message.contains("no NVIDIA driver"), message);
         }
         assertEquals(1, run(SkipsInBody.class, true).getTestsSucceededCount(), "a test that ran still passes");
+    }
+
+    @Test
+    void aCaseLeftToAGpuByTheEmulatedDriverStaysASkip() {
+        TestExecutionSummary s = run(TooLargeForTheEmulation.class, true);
+        assertEquals(0, s.getTotalFailureCount());
+        assertEquals(1, s.getTestsAbortedCount());
+    }
+
+    @Test
+    void onlyTheEmulatedDriversRunLeavesCasesToAGpu() {
+        try (CpuBackend cpu = new CpuBackend()) {
+            String before = System.getProperty(EmulatedDriver.PROPERTY);
+            try {
+                System.setProperty(EmulatedDriver.PROPERTY, "1");
+                assertFalse(EmulatedDriver.active(cpu), cpu.describe());
+                EmulatedDriver.skipIfTooLarge(cpu, Long.MAX_VALUE);  // not the emulation's device: runs
+            } finally {
+                if (before == null) {
+                    System.clearProperty(EmulatedDriver.PROPERTY);
+                } else {
+                    System.setProperty(EmulatedDriver.PROPERTY, before);
+                }
+            }
+        }
     }
 
     @Test

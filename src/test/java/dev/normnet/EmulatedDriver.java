@@ -6,9 +6,10 @@ import org.opentest4j.TestAbortedException;
 /**
  * The GPU tests' view of the emulated driver (src/test/cuda/emulated_driver.cpp): a libcuda.so.1
  * that runs every kernel on the CPU, under which the build runs the GPU tests a second time. The
- * emulation runs a CUDA thread as a fiber, some thousand times slower than a GPU, so the cases
- * sized like LeNet-BN at 224x224 (tens of millions of elements) are left to the GPU: they skip
- * there, and only there, with {@link Limit}, a skip that {@link RequireGpu} lets stand.
+ * emulation runs each CUDA thread as a fiber on one core, so the cases sized like LeNet-BN at
+ * 224x224 (tens of millions of elements; together about 6 minutes on a 2-core machine) are left
+ * to the GPU: they skip there, and only there, with {@link Limit}, a skip that {@link RequireGpu}
+ * lets stand.
  */
 public final class EmulatedDriver {
     /** The system property the build sets (to 1) for the run on the emulated driver. */

@@ -1,9 +1,10 @@
 #!/bin/sh
-# emulated-driver.sh OUT_DIR: builds OUT_DIR/libcuda.so.1, the CPU emulation of the CUDA driver
+# emulated-driver.sh OUT_DIR [G++ FLAGS...]: builds OUT_DIR/libcuda.so.1, the CPU emulation of the CUDA driver
 # (emulated_driver.cpp, running every kernel of src/main/cuda through cuda_emu.h). A JVM started
 # with LD_LIBRARY_PATH=OUT_DIR loads it through JCuda in place of the NVIDIA driver.
 set -eu
 out=$1
+shift
 here=$(cd "$(dirname "$0")" && pwd)
 cuda=$(cd "$here/../../main/cuda" && pwd)
 mkdir -p "$out"
@@ -18,5 +19,5 @@ if [ "$found" -eq 0 ] || [ "$found" -ne "$declared" ]; then
          "(each must read 'NN_KERNEL void [__launch_bounds__(...) ]name(' on one line)" >&2
     exit 1
 fi
-sh "$here/emulate.sh" "$here/emulated_driver.cpp" "$out/libcuda.so.1.tmp" -I"$cuda" -I"$tmp" -O2 -fPIC -shared
+sh "$here/emulate.sh" "$here/emulated_driver.cpp" "$out/libcuda.so.1.tmp" -I"$cuda" -I"$tmp" -O2 -fPIC -shared "$@"
 mv "$out/libcuda.so.1.tmp" "$out/libcuda.so.1"

@@ -19,8 +19,9 @@
 //   process) and the bytes between its end and that page are checked when it is freed.
 // - A copy or memset outside one live allocation, a kernel pointer argument outside every live
 //   allocation, and a launch configuration the device refuses are errors.
-// Not modelled: concurrency between streams (there is one), timing, and the device's rounding of
-// expf and friends (cuda_emu.h uses the host's libm).
+// Not modelled: concurrency between streams (there is one), timing, and the device's exact
+// rounding of expf and logf (built with -DEMU_DEVICE_ULPS, cuda_emu.h moves the host's results
+// within the device's documented error).
 #include <sys/mman.h>
 #include <unistd.h>
 

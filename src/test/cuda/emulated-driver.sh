@@ -7,6 +7,12 @@ out=$1
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 cuda=$(cd "$here/../../main/cuda" && pwd)
+cxx=${CXX:-g++}
+if ! command -v "$cxx" >/dev/null 2>&1; then
+    echo "emulated-driver.sh: no C++ compiler ($cxx) to build the emulated CUDA driver;" \
+         "install g++ (nvcc needs it too) or build with -Dnormnet.emulation.skip=true" >&2
+    exit 1
+fi
 mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

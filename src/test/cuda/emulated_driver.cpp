@@ -39,8 +39,8 @@ namespace drv {
 typedef int CUresult;
 const CUresult OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, NOT_INITIALIZED = 3, INVALID_DEVICE = 101,
                INVALID_IMAGE = 200, INVALID_CONTEXT = 201, INVALID_HANDLE = 400, NOT_FOUND = 500,
-               ILLEGAL_ADDRESS = 700, CAPTURE_UNSUPPORTED = 900, CAPTURE_INVALIDATED = 901,
-               CAPTURE_UNMATCHED = 903, CAPTURE_WRONG_THREAD = 908, NOT_SUPPORTED = 801;
+               ILLEGAL_ADDRESS = 700, NOT_SUPPORTED = 801, CAPTURE_UNSUPPORTED = 900,
+               CAPTURE_INVALIDATED = 901, CAPTURE_WRONG_THREAD = 908;
 
 const int kDeviceCount = 1;
 const size_t kTotalBytes = (size_t) 80 << 30;
@@ -108,7 +108,7 @@ thread_local int threadTag = 0;
 inline const void* thread_id() { return &threadTag; }
 
 const uint8_t kFill = 0xFF;   // fresh memory: every float a NaN
-const uint8_t kGuard = 0xCD;  // the bytes between an allocation's end and its guard page
+const uint8_t kGuard = 0xCD;  // the slack between an allocation and its guard pages, checked on free
 
 inline size_t page() {
     static size_t p = (size_t) sysconf(_SC_PAGESIZE);

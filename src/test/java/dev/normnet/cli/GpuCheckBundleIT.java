@@ -10,8 +10,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -22,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code bin/gpu-check --dry-run} runs every step up to its GPU part on this machine, reports
  * "no GPU" for each and exits 0.
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class GpuCheckBundleIT {
     private static final Path FASHION = Path.of("/usr/share/datasets/fashion-mnist");
     private static final Path BUNDLE = Path.of("dist", "normnet-gpu-check-linux-x86_64").toAbsolutePath();
@@ -30,7 +35,15 @@ class GpuCheckBundleIT {
     Path dir;
 
     private static String run(Path log, long minutes, String... command) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        return run(log, minutes, Map.of(), command);
+    }
+
+    /** Runs {@code command} with {@code env} added, its output in {@code log}; fails unless it exits 0 within the minutes. */
+    private static String run(Path log, long minutes, Map<String, String> env, String... command)
+            throws IOException, InterruptedException {
+        ProcessBuilder b = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+        b.environment().putAll(env);
+        Process p = b.start();
         if (!p.waitFor(minutes, TimeUnit.MINUTES)) {
             p.destroyForcibly();
             throw new AssertionError(String.join(" ", command) + " ran over " + minutes + " minutes: " + Files.readString(log));
@@ -41,6 +54,7 @@ class GpuCheckBundleIT {
     }
 
     @Test
+    @Order(1)
     void theGpuCheckBundleDryRunsEveryStep() throws Exception {
         assumeTrue(Files.isRegularFile(FASHION.resolve("train-images-idx3-ubyte.gz")) || System.getenv("NORMNET_DATA") != null,
                 "Fashion-MNIST's .gz files are not installed (apt-get install dataset-fashion-mnist)");
@@ -67,5 +81,29 @@ class GpuCheckBundleIT {
         String badOut = new String(bad.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(2, bad.waitFor(), badOut);
         assertTrue(badOut.startsWith("gpu-check: unknown argument --bogus"), badOut);
+    }
+
+    /**
+     * The bundle's own runtime, jars and test launcher on a "GPU": with the emulated driver the build
+     * made (target/emulated-driver) on LD_LIBRARY_PATH, as the NVIDIA driver would be on the GPU
+     * machine, {@code bin/run-gpu-tests} runs a GPU test class with skips failing, and
+     * {@code bin/normnet train --device cuda} trains on the bundled data. So the jlink runtime holds
+     * what JCuda and the CUDA backend need, and the bundled tests find their classes and resources.
+     */
+    @Test
+    @Order(2)
+    void theBundleRunsTheGpuPathOnTheEmulatedDriver() throws Exception {
+        Path driver = Path.of("target/emulated-driver/libcuda.so.1").toAbsolutePath();
+        assumeTrue(Files.isRegularFile(driver), "the build made no emulated driver (no nvcc, or -Dnormnet.emulation.skip=true)");
+        assumeTrue(Files.isRegularFile(BUNDLE.resolve("bin/run-gpu-tests")), "no bundle (the test before builds it)");
+        Map<String, String> env = Map.of("LD_LIBRARY_PATH", driver.getParent().toString(), "NORMNET_REQUIRE_GPU", "1");
+        String tests = run(dir.resolve("gpu-tests.log"), 5, env, BUNDLE.resolve("bin/run-gpu-tests").toString(),
+                "--select-class", "dev.normnet.parity.CudaBackendParityTest");
+        assertTrue(tests.contains("22 tests successful") && tests.contains("0 tests failed"), tests);
+        String train = run(dir.resolve("train.log"), 5, env, BUNDLE.resolve("bin/normnet").toString(), "train",
+                "--device", "cuda", "--epochs", "1", "--limit", "512", "--test-limit", "256", "--batch", "128",
+                "--data", BUNDLE.resolve("data").toString(), "--save", dir.resolve("m.safetensors").toString());
+        assertTrue(train.contains("device: cuda: normnet CPU emulation"), train);
+        assertTrue(Files.size(dir.resolve("m.safetensors")) > 0, train);
     }
 }

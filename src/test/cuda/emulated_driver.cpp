@@ -189,6 +189,22 @@ inline void enqueue(Stream& st, std::function<void()> run) {
     }
 }
 
+// An async copy whose host side is `host`: with pinned host memory queued (or captured); with
+// pageable memory synchronous, as the driver stages it, and refused in a capture.
+inline CUresult async_copy(void* dst, const void* src, size_t bytes, const void* host, Stream* st) {
+    if (!in_pinned(host, bytes)) {
+        if (st->capturing) {
+            st->invalidated = true;
+            return CAPTURE_UNSUPPORTED;
+        }
+        drain(*st);
+        memcpy(dst, src, bytes);
+        return state().sticky;
+    }
+    enqueue(*st, [dst, src, bytes]() { memcpy(dst, src, bytes); });
+    return state().sticky;
+}
+
 inline void check_guards(uintptr_t p, const Allocation& a) {
     const uint8_t* b = (const uint8_t*) p;
     for (size_t i = a.bytes; i < a.span; i++) {
@@ -599,42 +615,18 @@ API cuMemFreeHost(void* p) {
     return OK;
 }
 
-// Copies between the host and the device. An async copy with pinned host memory is queued (or
-// captured); with pageable memory it is synchronous, as the driver stages it.
 API cuMemcpyHtoDAsync_v2(uintptr_t dst, const void* src, size_t bytes, Stream* h) {
     GUARD;
     NEED_CONTEXT;
     if (src == nullptr || find(dst, bytes) == nullptr) return INVALID_VALUE;
-    Stream* st = stream_of(h);
-    if (!in_pinned(src, bytes)) {
-        if (st->capturing) {
-            st->invalidated = true;
-            return CAPTURE_UNSUPPORTED;
-        }
-        drain(*st);
-        memcpy((void*) dst, src, bytes);
-        return state().sticky;
-    }
-    enqueue(*st, [dst, src, bytes]() { memcpy((void*) dst, src, bytes); });
-    return state().sticky;
+    return async_copy((void*) dst, src, bytes, src, stream_of(h));
 }
 
 API cuMemcpyDtoHAsync_v2(void* dst, uintptr_t src, size_t bytes, Stream* h) {
     GUARD;
     NEED_CONTEXT;
     if (dst == nullptr || find(src, bytes) == nullptr) return INVALID_VALUE;
-    Stream* st = stream_of(h);
-    if (!in_pinned(dst, bytes)) {
-        if (st->capturing) {
-            st->invalidated = true;
-            return CAPTURE_UNSUPPORTED;
-        }
-        drain(*st);
-        memcpy(dst, (const void*) src, bytes);
-        return state().sticky;
-    }
-    enqueue(*st, [dst, src, bytes]() { memcpy(dst, (const void*) src, bytes); });
-    return state().sticky;
+    return async_copy(dst, (const void*) src, bytes, dst, stream_of(h));
 }
 
 API cuMemcpyHtoD_v2(uintptr_t dst, const void* src, size_t bytes) {

@@ -398,7 +398,11 @@ public final class Sequential implements AutoCloseable {
         buffers = null;
     }
 
-    /** Frees the device state and all plans; the state stays available on the host. */
+    /**
+     * Frees the device state and all plans; the state stays available on the host. Close a model
+     * before its backend: closed after it, the model has lost what was trained there, and reading
+     * its state fails (closing it is still quiet).
+     */
     @Override
     public void close() {
         if (backend != null) {

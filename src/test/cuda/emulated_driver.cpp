@@ -15,10 +15,12 @@
 //   synchronizing, synchronous copies) fail with CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED and
 //   invalidate the capture, which then ends with CUDA_ERROR_STREAM_CAPTURE_INVALIDATED.
 // - Fresh device memory holds 0xFF bytes (a float NaN), so a read before a write shows. Each
-//   allocation ends against a page that cannot be touched (a read or write past it crashes the
-//   process) and the bytes between its end and that page are checked when it is freed.
+//   allocation sits between pages that cannot be touched (a read or write past them crashes the
+//   process), and the bytes up to them are checked after every kernel that got a pointer into it
+//   and when it is freed. Freed addresses stay untouchable and are never handed out again.
 // - A copy or memset outside one live allocation, a kernel pointer argument outside every live
-//   allocation, and a launch configuration the device refuses are errors.
+//   allocation, and a launch configuration the device refuses are errors; after a fault in a
+//   kernel every call fails with it, as on the device.
 // Not modelled: concurrency between streams (there is one), timing, and the device's exact
 // rounding of expf and logf (built with -DEMU_DEVICE_ULPS, cuda_emu.h moves the host's results
 // within the device's documented error).
@@ -39,7 +41,7 @@ namespace drv {
 typedef int CUresult;
 const CUresult OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, NOT_INITIALIZED = 3, INVALID_DEVICE = 101,
                INVALID_IMAGE = 200, INVALID_CONTEXT = 201, INVALID_HANDLE = 400, NOT_FOUND = 500,
-               ILLEGAL_ADDRESS = 700, NOT_SUPPORTED = 801, CAPTURE_UNSUPPORTED = 900,
+               ILLEGAL_ADDRESS = 700, CAPTURE_UNSUPPORTED = 900,
                CAPTURE_INVALIDATED = 901, CAPTURE_WRONG_THREAD = 908;
 
 const int kDeviceCount = 1;
@@ -181,12 +183,15 @@ inline void drain_all() {
 }
 
 // Queues op on the stream, or records it in the stream's capture.
-inline void enqueue(Stream& st, std::function<void()> run) {
+// (Work on a stream whose capture was invalidated fails until the capture ends.)
+inline CUresult enqueue(Stream& st, std::function<void()> run) {
+    if (st.capturing && st.invalidated) return CAPTURE_INVALIDATED;
     if (st.capturing) {
         st.graph->ops.push_back(Op{std::move(run)});
     } else {
         st.queue.push_back(Op{std::move(run)});
     }
+    return state().sticky;
 }
 
 // An async copy whose host side is `host`: with pinned host memory queued (or captured); with
@@ -201,44 +206,58 @@ inline CUresult async_copy(void* dst, const void* src, size_t bytes, const void*
         memcpy(dst, src, bytes);
         return state().sticky;
     }
-    enqueue(*st, [dst, src, bytes]() { memcpy(dst, src, bytes); });
-    return state().sticky;
+    return enqueue(*st, [dst, src, bytes]() { memcpy(dst, src, bytes); });
 }
 
-inline void check_guards(uintptr_t p, const Allocation& a) {
+// Frees an allocation's memory but keeps its addresses reserved and inaccessible, never to be
+// handed out again: a pointer kept after the free then faults, or is found outside every live
+// allocation, instead of reaching a later allocation at the same address.
+inline void retire(const Allocation& a) {
+    madvise(a.map, a.mapBytes, MADV_DONTNEED);
+    mprotect(a.map, a.mapBytes, PROT_NONE);
+}
+
+// Whether the slack around the allocation at p still holds kGuard; if not, says so, naming `who`
+// (the kernel just run, or the free that found it), and makes the error sticky.
+inline bool check_guards(uintptr_t p, const Allocation& a, const char* who) {
     const uint8_t* b = (const uint8_t*) p;
     for (size_t i = a.bytes; i < a.span; i++) {
         if (b[i] != kGuard) {
-            report("a kernel wrote past the end of the %zu-byte allocation at 0x%lx (byte %zu)", a.bytes,
+            report("%s: a write past the end of the %zu-byte allocation at 0x%lx (byte %zu)", who, a.bytes,
                    (unsigned long) p, i);
             state().sticky = ILLEGAL_ADDRESS;
-            return;
+            return false;
         }
     }
     for (size_t i = 0; i < a.front; i++) {
         if ((uint8_t) a.map[page() + i] != kGuard) {
-            report("a kernel wrote before the start of the %zu-byte allocation at 0x%lx", a.bytes, (unsigned long) p);
+            report("%s: a write before the start of the %zu-byte allocation at 0x%lx", who, a.bytes, (unsigned long) p);
             state().sticky = ILLEGAL_ADDRESS;
-            return;
+            return false;
         }
     }
+    return true;
 }
 
 // Kernel arguments: each is copied from params when the launch is queued (or captured), as the
 // driver does; a pointer argument must point into (or just past) a live allocation when it runs.
+// pointer_ok is false for a pointer outside every live allocation; for one inside, it sets *base
+// to the allocation's address (left alone for null and for values that are no pointer).
 template <class T>
-inline bool pointer_ok(const T&) {
+inline bool pointer_ok(const T&, uintptr_t*) {
     return true;
 }
 template <class T>
-inline bool pointer_ok(T* const& p) {
+inline bool pointer_ok(T* const& p, uintptr_t* base) {
     if (p == nullptr) return true;
     State& s = state();
     uintptr_t v = (uintptr_t) p;
     auto it = s.device.upper_bound(v);
     if (it == s.device.begin()) return false;
     --it;
-    return v >= it->first && v <= it->first + it->second.bytes;
+    if (v < it->first || v > it->first + it->second.bytes) return false;
+    *base = it->first;
+    return true;
 }
 
 template <class... A, size_t... I>
@@ -248,10 +267,14 @@ std::function<void()> bind_impl(void (*k)(A...), dim3 grid, dim3 block, unsigned
     return [k, grid, block, smem, args, name]() {
         bool ok = true;
         int index = 0;
+        std::vector<uintptr_t> touched;
         auto check = [&](const auto& a) {
-            if (!pointer_ok(a)) {
+            uintptr_t base = 0;
+            if (!pointer_ok(a, &base)) {
                 report("kernel %s: pointer argument %d points outside every live allocation", name, index);
                 ok = false;
+            } else if (base != 0) {
+                touched.push_back(base);
             }
             index++;
         };
@@ -264,6 +287,11 @@ std::function<void()> bind_impl(void (*k)(A...), dim3 grid, dim3 block, unsigned
         if (cudaGetLastError() != cudaSuccess) {
             report("kernel %s: the emulation refused the launch", name);
             state().sticky = ILLEGAL_ADDRESS;
+            return;
+        }
+        std::string who = std::string("kernel ") + name;
+        for (uintptr_t base : touched) {
+            if (!check_guards(base, state().device.at(base), who.c_str())) return;
         }
     };
 }
@@ -288,9 +316,11 @@ using namespace drv;
 #define GUARD std::lock_guard<std::recursive_mutex> hold(state().lock)
 #define NEED_INIT \
     if (!state().initialized) return NOT_INITIALIZED
+// After a fault in a kernel "any further CUDA work will return the same error" (CUDA_ERROR_ILLEGAL_ADDRESS).
 #define NEED_CONTEXT                                             \
     NEED_INIT;                                                   \
-    if (current == nullptr || current->refs == 0) return INVALID_CONTEXT
+    if (current == nullptr || current->refs == 0) return INVALID_CONTEXT; \
+    if (state().sticky != OK) return state().sticky
 
 API cuInit(unsigned flags) {
     GUARD;
@@ -377,7 +407,7 @@ API cuDevicePrimaryCtxRelease_v2(int dev) {
         // The primary context is destroyed: its memory, module and streams go with it.
         drain_all();
         State& s = state();
-        for (auto& e : s.device) munmap(e.second.map, e.second.mapBytes);
+        for (auto& e : s.device) retire(e.second);
         s.device.clear();
         s.used = 0;
     }
@@ -479,7 +509,7 @@ API cuStreamSynchronize(Stream* h) {
 API cuStreamBeginCapture_v2(Stream* h, int mode) {
     GUARD;
     NEED_CONTEXT;
-    if (h == nullptr) return NOT_SUPPORTED;  // the legacy stream cannot be captured
+    if (h == nullptr) return INVALID_VALUE;  // the legacy stream cannot be captured
     if (mode < 0 || mode > 2) return INVALID_VALUE;
     if (h->capturing) return INVALID_VALUE;
     h->capturing = true;
@@ -574,11 +604,11 @@ API cuMemFree_v2(uintptr_t dptr) {
     auto it = s.device.find(dptr);
     if (it == s.device.end()) return INVALID_VALUE;
     drain_all();  // cuMemFree waits for the work that may still use the memory
-    check_guards(dptr, it->second);
-    munmap(it->second.map, it->second.mapBytes);
+    bool intact = check_guards(dptr, it->second, "cuMemFree");
+    retire(it->second);
     s.used -= it->second.bytes;
     s.device.erase(it);
-    return OK;
+    return intact ? state().sticky : ILLEGAL_ADDRESS;
 }
 
 API cuMemGetInfo_v2(size_t* free, size_t* total) {
@@ -653,11 +683,10 @@ API cuMemsetD32Async(uintptr_t dst, unsigned value, size_t n, Stream* h) {
     GUARD;
     NEED_CONTEXT;
     if (dst % 4 != 0 || n > SIZE_MAX / 4 || find(dst, n * 4) == nullptr) return INVALID_VALUE;
-    enqueue(*stream_of(h), [dst, value, n]() {
+    return enqueue(*stream_of(h), [dst, value, n]() {
         uint32_t* p = (uint32_t*) dst;
         for (size_t i = 0; i < n; i++) p[i] = value;
     });
-    return state().sticky;
 }
 
 API cuLaunchKernel(const Function* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
@@ -674,8 +703,7 @@ API cuLaunchKernel(const Function* f, unsigned gx, unsigned gy, unsigned gz, uns
         by > 1024 || bz > 64 || threads > 1024 || smem > 48 * 1024) {
         return INVALID_VALUE;
     }
-    enqueue(*stream_of(h), f->bind(dim3(gx, gy, gz), dim3(bx, by, bz), smem, params, f->name));
-    return state().sticky;
+    return enqueue(*stream_of(h), f->bind(dim3(gx, gy, gz), dim3(bx, by, bz), smem, params, f->name));
 }
 
 API cuGetErrorName(CUresult e, const char** s) {

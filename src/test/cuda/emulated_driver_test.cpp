@@ -2,7 +2,8 @@
 // src/test/cuda/README.md says, through the driver API only, as JCuda calls it. Linked against the
 // built libcuda.so.1 by EmulatedDriverTest.
 //   emulated_driver_test FATBIN            the checks that leave the driver usable
-//   emulated_driver_test FATBIN overrun    a kernel writes past an allocation: cuMemFree's check
+//   emulated_driver_test FATBIN overrun    a kernel writes past an allocation
+//   emulated_driver_test FATBIN freed      a kernel gets a pointer that was freed
 //   emulated_driver_test FATBIN pointer    a kernel gets a pointer outside every allocation
 // Prints one line per check and "N passed, M failed" last; exits 1 on a failed check.
 #include <cmath>
@@ -73,7 +74,7 @@ static int finish() {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: emulated_driver_test FATBIN [overrun|pointer]\n");
+        fprintf(stderr, "usage: emulated_driver_test FATBIN [overrun|freed|pointer]\n");
         return 2;
     }
     std::ifstream in(argv[1], std::ios::binary);
@@ -101,9 +102,17 @@ int main(int argc, char** argv) {
 
     if (mode == "overrun") {
         expect(fill(f, stream, p, 1.0f, 5), 0, "fill of 5 floats into 4 (queued)");
-        expect(cuStreamSynchronize(stream), 0, "cuStreamSynchronize (the slack is checked on free)");
-        cuMemFree_v2(p);
-        expect(cuStreamSynchronize(stream), 700, "after the free found the overrun: every call");
+        expect(cuStreamSynchronize(stream), 700, "cuStreamSynchronize after the kernel wrote past the allocation");
+        expect(cuMemAlloc_v2(&p, 16), 700, "after a fault, every call (cuMemAlloc)");
+        return finish();
+    }
+    if (mode == "freed") {
+        expect(cuMemFree_v2(p), 0, "cuMemFree");
+        Dptr again = 0;
+        expect(cuMemAlloc_v2(&again, 4 * sizeof(float)), 0, "cuMemAlloc of the same size");
+        check(again != p, "freed addresses are not handed out again");
+        expect(fill(f, stream, p, 1.0f, 4), 0, "fill of the freed memory (queued)");
+        expect(cuStreamSynchronize(stream), 700, "cuStreamSynchronize after a kernel got a freed pointer");
         return finish();
     }
     if (mode == "pointer") {
@@ -148,6 +157,7 @@ int main(int argc, char** argv) {
     Dptr q = 0;
     expect(cuMemAlloc_v2(&q, 16), 900, "cuMemAlloc during the capture");
     expect(cuModuleGetFunction(&f, module, "fill"), 900, "cuModuleGetFunction during the capture");
+    expect(fill(f, stream, p, 3.0f, 4), 901, "a launch into the invalidated capture");
     expect(cuStreamEndCapture(stream, &graph), 901, "cuStreamEndCapture of the invalidated capture");
     expect(cuStreamBeginCapture_v2(stream, 1), 0, "cuStreamBeginCapture (thread-local)");
     std::thread other([&]() {

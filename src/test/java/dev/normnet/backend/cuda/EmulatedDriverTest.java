@@ -17,7 +17,8 @@ import org.junit.jupiter.api.Test;
  * queued work runs only when the host waits, that fresh memory is NaN, that copies and launches
  * out of bounds are refused, that a capture's forbidden calls fail and invalidate it while a valid
  * capture replays, and, in processes of their own since the error is sticky, that a kernel writing
- * past an allocation or given a pointer outside every allocation fails the next call. The GPU
+ * past an allocation, given a freed pointer or a pointer outside every allocation fails the next
+ * call and every call after. The GPU
  * tests' run on the emulated driver is only as good as this. Skips where the build made no
  * emulated driver (no nvcc, or -Dnormnet.emulation.skip=true) or no g++.
  */
@@ -37,7 +38,7 @@ class EmulatedDriverTest {
         NativeTools.run(List.of(gxx, "-std=c++17", "-O1", NativeTools.HARNESS.resolve("emulated_driver_test.cpp").toString(),
                 "-o", binary.toString(), "-L" + dir, "-l:libcuda.so.1", "-Wl,-rpath," + dir, "-pthread"), Map.of(), 300);
         int checks = 0;
-        for (String mode : List.of("", "overrun", "pointer")) {
+        for (String mode : List.of("", "overrun", "freed", "pointer")) {
             List<String> command = new ArrayList<>(List.of(binary.toString(), FATBIN.toAbsolutePath().toString()));
             if (!mode.isEmpty()) {
                 command.add(mode);

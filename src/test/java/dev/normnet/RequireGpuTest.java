@@ -135,7 +135,7 @@ class RequireGpuTest {
     void theGpuTestsAreMarked() throws ClassNotFoundException {
         for (String name : new String[] {"dev.normnet.backend.cuda.CudaBackendTest",
                 "dev.normnet.parity.CudaBackendParityTest", "dev.normnet.parity.CudaModelParityTest",
-                "dev.normnet.cli.CudaTrainCommandTest"}) {
+                "dev.normnet.cli.CudaTrainCommandTest", "dev.normnet.predict.CudaPredictorTest"}) {
             assertTrue(Class.forName(name).isAnnotationPresent(GpuTest.class), name);
         }
     }

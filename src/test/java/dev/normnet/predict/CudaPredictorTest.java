@@ -1,6 +1,5 @@
 package dev.normnet.predict;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.normnet.Closeness;
@@ -8,13 +7,10 @@ import dev.normnet.GpuTest;
 import dev.normnet.backend.Backends;
 import dev.normnet.backend.cuda.CudaBackend;
 import dev.normnet.io.SafeTensors;
+import dev.normnet.data.Resize;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -57,40 +53,23 @@ class CudaPredictorTest {
             for (int i = 0; i < images; i++) {
                 expected.add(p.logits(inputs(pixels, i), 1));
             }
-            ExecutorService pool = Executors.newFixedThreadPool(8);
-            try {
-                CountDownLatch start = new CountDownLatch(1);
-                List<Future<Boolean>> results = new ArrayList<>();
-                for (int t = 0; t < 8; t++) {
-                    int thread = t;
-                    Callable<Boolean> task = () -> {
-                        start.await();
-                        for (int j = 0; j < images; j++) {
-                            int i = (j + thread * 5) % images;
-                            if (!java.util.Arrays.equals(expected.get(i), p.logits(inputs(pixels, i), 1))) {
-                                return false;
-                            }
-                        }
-                        return true;
-                    };
-                    results.add(pool.submit(task));
+            PredictorTest.allAtOnce(8, thread -> {
+                for (int j = 0; j < images; j++) {
+                    int i = (j + thread * 5) % images;
+                    if (!Arrays.equals(expected.get(i), p.logits(inputs(pixels, i), 1))) {
+                        return false;
+                    }
                 }
-                start.countDown();
-                for (Future<Boolean> f : results) {
-                    assertTrue(f.get(), "a thread got other logits than the sequential calls");
-                }
-            } finally {
-                pool.shutdownNow();
-            }
+                return true;
+            }, "a thread got other logits than the sequential calls");
         }
     }
 
-    /** Image i as the model's input: pixels / 255. */
+    /** Image i as the model's input (pixels / 255, as the predictor's own byte paths make it). */
     private static float[] inputs(byte[] pixels, int i) {
         float[] x = new float[PX];
-        for (int k = 0; k < PX; k++) {
-            x[k] = (pixels[i * PX + k] & 0xff) / 255f;
-        }
+        int side = PredictorTest.SIDE;
+        Resize.bilinear(pixels, i * PX, side, side, x, 0, side, side, 255f);
         return x;
     }
 }

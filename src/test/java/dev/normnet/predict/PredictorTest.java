@@ -159,35 +159,47 @@ class PredictorTest {
                 expectedSingle.add(p.predict(image(pixels, i, 1), 3));
                 expectedBatch.add(p.predictBatch(image(pixels, i, Math.min(6, images - i)), Math.min(6, images - i), SIDE, SIDE, 2));
             }
-            ExecutorService pool = Executors.newFixedThreadPool(8);
-            try {
-                CountDownLatch start = new CountDownLatch(1);
-                List<Future<Boolean>> results = new ArrayList<>();
-                for (int t = 0; t < 8; t++) {
-                    int thread = t;
-                    Callable<Boolean> task = () -> {
-                        start.await();
-                        for (int round = 0; round < 3; round++) {
-                            for (int j = 0; j < images; j++) {
-                                int i = (j + thread * 7) % images;
-                                int n = Math.min(6, images - i);
-                                if (!expectedSingle.get(i).equals(p.predict(image(pixels, i, 1), 3))
-                                        || !expectedBatch.get(i).equals(p.predictBatch(image(pixels, i, n), n, SIDE, SIDE, 2))) {
-                                    return false;
-                                }
-                            }
+            allAtOnce(8, thread -> {
+                for (int round = 0; round < 3; round++) {
+                    for (int j = 0; j < images; j++) {
+                        int i = (j + thread * 7) % images;
+                        int n = Math.min(6, images - i);
+                        if (!expectedSingle.get(i).equals(p.predict(image(pixels, i, 1), 3))
+                                || !expectedBatch.get(i).equals(p.predictBatch(image(pixels, i, n), n, SIDE, SIDE, 2))) {
+                            return false;
                         }
-                        return true;
-                    };
-                    results.add(pool.submit(task));
+                    }
                 }
-                start.countDown();
-                for (Future<Boolean> f : results) {
-                    assertTrue(f.get(), "a thread got another answer than the sequential calls");
-                }
-            } finally {
-                pool.shutdownNow();
+                return true;
+            }, "a thread got another answer than the sequential calls");
+        }
+    }
+
+    /** One thread's work in {@link #allAtOnce}: true when every answer it got was the expected one. */
+    interface ThreadTask {
+        boolean run(int thread) throws Exception;
+    }
+
+    /** Runs {@code task} on {@code threads} threads released at the same moment; fails with {@code message} unless all return true. */
+    static void allAtOnce(int threads, ThreadTask task, String message) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            CountDownLatch start = new CountDownLatch(1);
+            List<Future<Boolean>> results = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int thread = t;
+                Callable<Boolean> call = () -> {
+                    start.await();
+                    return task.run(thread);
+                };
+                results.add(pool.submit(call));
             }
+            start.countDown();
+            for (Future<Boolean> f : results) {
+                assertTrue(f.get(), message);
+            }
+        } finally {
+            pool.shutdownNow();
         }
     }
 

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Assumptions;
@@ -34,7 +35,7 @@ class KernelEmulationTest {
         Path binary = work.resolve("kernels_test");
         Path deviceUlps = work.resolve("kernels_test_device_ulps");
         for (Path out : List.of(binary, deviceUlps)) {
-            List<String> build = new java.util.ArrayList<>(List.of("sh", NativeTools.HARNESS.resolve("emulate.sh").toString(),
+            List<String> build = new ArrayList<>(List.of("sh", NativeTools.HARNESS.resolve("emulate.sh").toString(),
                     NativeTools.HARNESS.resolve("kernels_test.cpp").toString(), out.toString(),
                     "-I" + NativeTools.SOURCES.toAbsolutePath()));
             if (out == deviceUlps) {

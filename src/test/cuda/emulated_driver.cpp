@@ -30,6 +30,7 @@
 #include <cstdarg>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -41,11 +42,12 @@ namespace drv {
 typedef int CUresult;
 const CUresult OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, NOT_INITIALIZED = 3, INVALID_DEVICE = 101,
                INVALID_IMAGE = 200, INVALID_CONTEXT = 201, INVALID_HANDLE = 400, NOT_FOUND = 500,
-               ILLEGAL_ADDRESS = 700, CAPTURE_UNSUPPORTED = 900,
+               ILLEGAL_ADDRESS = 700, LAUNCH_OUT_OF_RESOURCES = 701, CAPTURE_UNSUPPORTED = 900,
                CAPTURE_INVALIDATED = 901, CAPTURE_WRONG_THREAD = 908;
 
 const int kDeviceCount = 1;
 const size_t kTotalBytes = (size_t) 80 << 30;
+const int kSharedPerBlock = 48 * 1024;  // static and dynamic together, without the opt-in attribute
 const char* kDeviceName = "normnet CPU emulation of an sm_90 device (src/test/cuda/emulated_driver.cpp)";
 
 struct Op {
@@ -69,15 +71,29 @@ struct Context {
     int refs = 0;
 };
 
+struct Function;
+
+// A function handle: one kernel as one module gave it out (cuModuleGetFunction), unusable once
+// that module is unloaded.
+struct Handle {
+    const Function* kernel;
+    const struct Module* module;
+};
+
 struct Module {
     bool loaded = true;
+    std::map<const Function*, Handle> handles;  // one per kernel looked up; never freed
 };
 
 typedef std::function<void()> (*Binder)(dim3 grid, dim3 block, unsigned smem, void** params, const char* name);
 
+// A kernel and its resources as ptxas compiled it for sm_90 (emulated-driver.sh).
 struct Function {
     const char* name;
     Binder bind;
+    int registers;
+    int sharedBytes;  // static shared memory
+    int maxThreads;   // threads a block may have: __launch_bounds__, registers, 1024
 };
 
 struct Allocation {
@@ -301,8 +317,9 @@ std::function<void()> bind(void (*k)(A...), dim3 grid, dim3 block, unsigned smem
     return bind_impl(k, grid, block, smem, params, name, std::index_sequence_for<A...>{});
 }
 
-#define K(name) \
-    {#name, [](dim3 g, dim3 b, unsigned smem, void** p, const char* n) { return bind(&::name, g, b, smem, p, n); }},
+#define K(name, registers, shared, maxThreads)                                                                \
+    {#name, [](dim3 g, dim3 b, unsigned smem, void** p, const char* n) { return bind(&::name, g, b, smem, p, n); }, \
+     registers, shared, maxThreads},
 const Function kFunctions[] = {
 #include "emulated_kernels.inc"
 };
@@ -372,7 +389,7 @@ API cuDeviceGetAttribute(int* v, int attribute, int dev) {
         case 4: *v = 64; break;                   // max block z
         case 5: *v = 2147483647; break;           // max grid x
         case 6: case 7: *v = 65535; break;        // max grid y, z
-        case 8: *v = 48 * 1024; break;            // shared memory per block
+        case 8: *v = kSharedPerBlock; break;      // shared memory per block
         case 10: *v = 32; break;                  // warp size
         case 16: *v = 132; break;                 // multiprocessors
         case 38: *v = 50 * 1024 * 1024; break;    // L2 bytes
@@ -445,7 +462,7 @@ API cuModuleLoadData(Module** module, const void* image) {
     return OK;
 }
 
-API cuModuleGetFunction(const Function** f, Module* module, const char* name) {
+API cuModuleGetFunction(const Handle** f, Module* module, const char* name) {
     GUARD;
     NEED_CONTEXT;
     if (f == nullptr || module == nullptr || name == nullptr) return INVALID_VALUE;
@@ -454,7 +471,7 @@ API cuModuleGetFunction(const Function** f, Module* module, const char* name) {
     if (unsafe_during_capture("cuModuleGetFunction")) return CAPTURE_UNSUPPORTED;
     for (const Function& k : kFunctions) {
         if (strcmp(k.name, name) == 0) {
-            *f = &k;
+            *f = &module->handles.emplace(&k, Handle{&k, module}).first->second;
             return OK;
         }
     }
@@ -689,21 +706,53 @@ API cuMemsetD32Async(uintptr_t dst, unsigned value, size_t n, Stream* h) {
     });
 }
 
-API cuLaunchKernel(const Function* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
-                   unsigned smem, Stream* h, void** params, void** extra) {
+// The kernel's attributes as the device reports them, from ptxas's account of its sm_90 code.
+API cuFuncGetAttribute(int* v, int attribute, const Handle* h) {
     GUARD;
     NEED_CONTEXT;
-    if (f == nullptr) return INVALID_HANDLE;
+    if (v == nullptr) return INVALID_VALUE;
+    if (h == nullptr || !h->module->loaded) return INVALID_HANDLE;
+    const Function& f = *h->kernel;
+    switch (attribute) {
+        case 0: *v = f.maxThreads; break;                           // max threads per block
+        case 1: *v = f.sharedBytes; break;                          // static shared memory
+        case 2: case 3: *v = 0; break;                              // constant, local memory
+        case 4: *v = f.registers; break;                            // registers per thread
+        case 5: case 6: *v = 90; break;                             // PTX, binary version
+        case 8: *v = kSharedPerBlock - f.sharedBytes; break;        // max dynamic shared memory
+        default:
+            report("cuFuncGetAttribute(%s): attribute %d is not emulated", f.name, attribute);
+            return INVALID_VALUE;
+    }
+    return OK;
+}
+
+API cuLaunchKernel(const Handle* h, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                   unsigned smem, Stream* st, void** params, void** extra) {
+    GUARD;
+    NEED_CONTEXT;
+    if (h == nullptr || !h->module->loaded) return INVALID_HANDLE;
+    const Function& f = *h->kernel;
     if (extra != nullptr || params == nullptr) {
-        report("cuLaunchKernel(%s): only kernelParams are emulated", f->name);
+        report("cuLaunchKernel(%s): only kernelParams are emulated", f.name);
         return INVALID_VALUE;
     }
     unsigned long long threads = (unsigned long long) bx * by * bz;
     if (gx == 0 || gy == 0 || gz == 0 || threads == 0 || gx > 2147483647u || gy > 65535 || gz > 65535 || bx > 1024 ||
-        by > 1024 || bz > 64 || threads > 1024 || smem > 48 * 1024) {
+        by > 1024 || bz > 64 || threads > 1024) {
         return INVALID_VALUE;
     }
-    return enqueue(*stream_of(h), f->bind(dim3(gx, gy, gz), dim3(bx, by, bz), smem, params, f->name));
+    if (smem > (unsigned) (kSharedPerBlock - f.sharedBytes)) {
+        report("cuLaunchKernel(%s): %u bytes of dynamic shared memory and %d of static are more than a block's %d",
+               f.name, smem, f.sharedBytes, kSharedPerBlock);
+        return INVALID_VALUE;
+    }
+    if (threads > (unsigned long long) f.maxThreads) {
+        report("cuLaunchKernel(%s): a block of %llu threads; its __launch_bounds__ or its %d registers allow %d",
+               f.name, threads, f.registers, f.maxThreads);
+        return LAUNCH_OUT_OF_RESOURCES;
+    }
+    return enqueue(*stream_of(st), f.bind(dim3(gx, gy, gz), dim3(bx, by, bz), smem, params, f.name));
 }
 
 API cuGetErrorName(CUresult e, const char** s) {

@@ -26,6 +26,8 @@ CUresult cuDevicePrimaryCtxRetain(Handle*, int);
 CUresult cuCtxSetCurrent(Handle);
 CUresult cuModuleLoadData(Handle*, const void*);
 CUresult cuModuleGetFunction(Handle*, Handle, const char*);
+CUresult cuModuleUnload(Handle);
+CUresult cuFuncGetAttribute(int*, int, Handle);
 CUresult cuStreamCreate(Handle*, unsigned);
 CUresult cuStreamSynchronize(Handle);
 CUresult cuStreamBeginCapture_v2(Handle, int);
@@ -151,6 +153,31 @@ int main(int argc, char** argv) {
                "a launch with 49 KiB of dynamic shared memory (no opt-in)");
     }
 
+    // Each kernel's limits, as ptxas compiled it: __launch_bounds__, registers, static shared memory.
+    {
+        Handle gemm = nullptr, stats = nullptr;
+        expect(cuModuleGetFunction(&gemm, module, "sgemm_strided"), 0, "cuModuleGetFunction(sgemm_strided)");
+        expect(cuModuleGetFunction(&stats, module, "batchnorm_stats"), 0, "cuModuleGetFunction(batchnorm_stats)");
+        int v = -1;
+        expect(cuFuncGetAttribute(&v, 0, gemm), 0, "cuFuncGetAttribute(sgemm_strided, max threads)");
+        check(v == 256, "sgemm_strided allows its __launch_bounds__' 256 threads a block (got " + std::to_string(v) + ")");
+        expect(cuFuncGetAttribute(&v, 4, gemm), 0, "cuFuncGetAttribute(sgemm_strided, registers)");
+        check(v > 32 && v <= 255, "sgemm_strided's registers are ptxas's count (got " + std::to_string(v) + ")");
+        expect(cuFuncGetAttribute(&v, 0, f), 0, "cuFuncGetAttribute(fill, max threads)");
+        check(v == 1024, "fill allows 1024 threads a block (got " + std::to_string(v) + ")");
+        int shared = -1;
+        expect(cuFuncGetAttribute(&shared, 1, stats), 0, "cuFuncGetAttribute(batchnorm_stats, static shared)");
+        check(shared > 0 && shared < 48 * 1024, "batchnorm_stats has static shared memory (got " + std::to_string(shared) + ")");
+        expect(cuFuncGetAttribute(&v, 8, stats), 0, "cuFuncGetAttribute(batchnorm_stats, max dynamic shared)");
+        check(v == 48 * 1024 - shared, "its dynamic shared memory is what the static leaves of 48 KiB");
+        Dptr none = 0;
+        void* args[] = {&none};
+        expect(cuLaunchKernel(gemm, 1, 1, 1, 512, 1, 1, 0, stream, args, nullptr), 701,
+               "a launch of sgemm_strided with 512 threads a block, above its __launch_bounds__");
+        expect(cuLaunchKernel(stats, 1, 1, 1, 256, 1, 1, 48 * 1024 - shared + 4, stream, args, nullptr), 1,
+               "a launch of batchnorm_stats whose dynamic and static shared memory pass 48 KiB");
+    }
+
     // Capture: forbidden calls fail and invalidate it; a valid capture replays.
     Handle graph = nullptr, exec = nullptr;
     expect(cuStreamBeginCapture_v2(stream, 1), 0, "cuStreamBeginCapture (thread-local)");
@@ -184,5 +211,12 @@ int main(int argc, char** argv) {
     expect(cuGraphDestroy(graph), 0, "cuGraphDestroy");
     expect(cuMemFree_v2(p), 0, "cuMemFree");
     expect(cuMemFree_v2(p), 1, "a second cuMemFree of the same pointer");
+
+    // A function of an unloaded module is no function.
+    expect(cuModuleUnload(module), 0, "cuModuleUnload");
+    int v = 0;
+    expect(cuFuncGetAttribute(&v, 0, f), 400, "cuFuncGetAttribute of a function of the unloaded module");
+    expect(fill(f, stream, q, 1.0f, 4), 400, "a launch of a function of the unloaded module");
+    expect(cuModuleUnload(module), 400, "a second cuModuleUnload");
     return finish();
 }

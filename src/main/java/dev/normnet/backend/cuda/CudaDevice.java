@@ -13,6 +13,7 @@ import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUfunction_attribute;
 import jcuda.driver.CUgraph;
 import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUmodule;
@@ -44,7 +45,7 @@ final class CudaDevice implements CudaStream {
     private final String name;
     private final int major;
     private final int minor;
-    private final Map<String, CUfunction> functions;
+    private final Map<String, Kernel> kernels;
     private Thread contextThread;
     private boolean capturing;
     /** The kernel queued last and what it worked on, for the message of a fault that surfaces later. */
@@ -85,13 +86,16 @@ final class CudaDevice implements CudaStream {
             check(JCudaDriver.cuModuleLoadData(module, fatbin),
                     "cuModuleLoadData(" + FATBIN_RESOURCE + ") on " + name + " (sm_" + major + minor + ")");
             loaded = true;
-            Map<String, CUfunction> found = new HashMap<>();
-            for (String kernel : readSignatures().keySet()) {
+            Map<String, Kernel> found = new HashMap<>();
+            for (Map.Entry<String, List<String>> e : readSignatures().entrySet()) {
+                String kernel = e.getKey();
                 CUfunction f = new CUfunction();
                 check(JCudaDriver.cuModuleGetFunction(f, module, kernel), "cuModuleGetFunction(" + kernel + ")");
-                found.put(kernel, f);
+                int maxThreads = functionAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, kernel);
+                int shared = functionAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, kernel);
+                found.put(kernel, new Kernel(kernel, e.getValue(), f, maxThreads, shared));
             }
-            functions = Collections.unmodifiableMap(found);
+            kernels = Collections.unmodifiableMap(found);
             check(JCudaDriver.cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
         } catch (RuntimeException e) {
             if (loaded) {
@@ -253,9 +257,21 @@ final class CudaDevice implements CudaStream {
         return stream;
     }
 
-    /** The function of {@code kernel}, looked up when the module loaded; null when the module has none. */
-    CUfunction function(String kernel) {
-        return functions.get(kernel);
+    /** {@code kernel} as the module gave it when it loaded, with its limits; null when the module has none. */
+    Kernel kernel(String kernel) {
+        return kernels.get(kernel);
+    }
+
+    /** The kernels of the module, by name. */
+    Map<String, Kernel> kernels() {
+        return kernels;
+    }
+
+    private static int functionAttribute(CUfunction f, int attribute, String kernel) {
+        int[] v = new int[1];
+        check(JCudaDriver.cuFuncGetAttribute(v, attribute, f),
+                "cuFuncGetAttribute(" + kernel + ", " + CUfunction_attribute.stringFor(attribute) + ")");
+        return v[0];
     }
 
     /** Whether the stream is being captured into a graph (no synchronizing then). */

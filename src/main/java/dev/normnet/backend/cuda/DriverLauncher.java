@@ -1,8 +1,5 @@
 package dev.normnet.backend.cuda;
 
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
 import jcuda.driver.CUresult;
 import jcuda.driver.JCudaDriver;
 
@@ -14,19 +11,15 @@ import jcuda.driver.JCudaDriver;
  */
 final class DriverLauncher implements Launcher {
     private final CudaDevice device;
-    private final Map<String, Kernel> kernels = new HashMap<>();
 
-    /** Builds every kernel of the module once, with its expected parameter types. */
+    /** Launches the kernels {@code device} looked up when its module loaded. */
     DriverLauncher(CudaDevice device) {
         this.device = device;
-        for (Map.Entry<String, List<String>> e : CudaDevice.readSignatures().entrySet()) {
-            kernels.put(e.getKey(), new Kernel(e.getKey(), e.getValue(), device.function(e.getKey())));
-        }
     }
 
     @Override
     public Kernel kernel(String name) {
-        Kernel k = kernels.get(name);
+        Kernel k = device.kernel(name);
         if (k == null || k.function() == null) {
             throw new IllegalStateException("kernel " + name + " is not in " + CudaDevice.SIGNATURES_RESOURCE
                     + " (rebuild the kernels)");

@@ -16,7 +16,7 @@ public final class LaunchGeometry {
     public static final int CONV_CB_NARROW = 6;
     /** Shared-memory budget, in floats, for the staged convolution weights (24 KiB). */
     public static final int CONV_SMEM_FLOATS = 6144;
-    /** Largest dynamic shared memory a launch may ask for without opting in (48 KiB). */
+    /** Shared memory a block may have without opting in, static and dynamic together (48 KiB). */
     public static final int MAX_DYNAMIC_SMEM_BYTES = 48 * 1024;
     /** Upper bound on blocks of a grid-stride kernel: more would only add scheduling overhead. */
     public static final int MAX_STRIDE_BLOCKS = 1 << 16;

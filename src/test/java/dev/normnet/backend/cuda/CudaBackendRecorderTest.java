@@ -11,6 +11,8 @@ import dev.normnet.backend.PoolSpec;
 import dev.normnet.backend.ResidentImages;
 import dev.normnet.tensor.Shape;
 import dev.normnet.tensor.Tensor;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
@@ -550,5 +552,18 @@ class CudaBackendRecorderTest {
         assertEquals("fill: grid (1, 65536, 1), block 256, shared 0 bytes out of range for [2, 3]", grid.getMessage());
         fill.checkLaunch(1, 1, 1, 256, 0, Shape.of(2), right);
         assertThrows(IllegalStateException.class, () -> recorder.kernel("no_such_kernel"));
+    }
+
+    @Test
+    void eachKernelHasTheLimitsPtxasGaveIt() {
+        Assumptions.assumeTrue(Files.isRegularFile(Path.of(LaunchRecorder.RESOURCES)),
+                "the build made no emulated driver, so no " + LaunchRecorder.RESOURCES);
+        Kernel gemm = recorder.kernel("sgemm_strided");
+        assertEquals(256, gemm.maxThreads(), "sgemm_strided is compiled with __launch_bounds__(256, 3)");
+        assertTrue(gemm.staticSharedBytes() >= 2 * 16 * 65 * Float.BYTES, "its two tiles: " + gemm.staticSharedBytes());
+        assertEquals(Kernel.MAX_THREADS, recorder.kernel("fill").maxThreads());
+        assertEquals(0, recorder.kernel("conv2d_forward").staticSharedBytes(), "the convolution's shared memory is dynamic");
+        runEveryOp();  // every launch above was checked against its kernel's limits
+        assertFalse(recorder.recorded().isEmpty());
     }
 }

@@ -1,6 +1,11 @@
 package dev.normnet.backend.cuda;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -10,8 +15,9 @@ import jcuda.driver.CUgraphExec;
 
 /**
  * A {@link Launcher} that needs no GPU: each launch is checked like a real one (grid, block and
- * shared memory within CUDA's limits, argument types equal to the kernel's parameters in
- * normnet.kernels) and then recorded instead of run. {@link #newBackend()} builds a
+ * shared memory within CUDA's limits and within each kernel's as ptxas compiled it for sm_90, read
+ * from {@value #RESOURCES} when the build made it; argument types equal to the kernel's
+ * parameters in normnet.kernels) and then recorded instead of run. {@link #newBackend()} builds a
  * {@link CudaBackend} over it, with memory that holds nothing (tensors read as zeros) and a
  * stream that does nothing, so the backend's host side runs on any machine.
  */
@@ -21,7 +27,11 @@ final class LaunchRecorder implements Launcher {
                   boolean captured) {
     }
 
+    /** "name registers static-shared-bytes max-threads" per kernel, written by src/test/cuda/emulated-driver.sh. */
+    static final String RESOURCES = "target/emulated-driver/kernel-resources.txt";
+
     private final Map<String, List<String>> signatures = CudaDevice.readSignatures();
+    private final Map<String, int[]> resources = readResources(Path.of(RESOURCES));
     private final List<Launch> recorded = new ArrayList<>();
     private int lookups;
     private boolean capturing;
@@ -60,7 +70,31 @@ final class LaunchRecorder implements Launcher {
         if (parameters == null) {
             throw new IllegalStateException("kernel " + name + " is not in " + CudaDevice.SIGNATURES_RESOURCE);
         }
-        return new Kernel(name, parameters, null);
+        int[] limits = resources.get(name);
+        if (limits == null && !resources.isEmpty()) {
+            throw new IllegalStateException("kernel " + name + " is not in " + RESOURCES + " (rebuild the emulated driver)");
+        }
+        return limits == null ? new Kernel(name, parameters, null) : new Kernel(name, parameters, null, limits[0], limits[1]);
+    }
+
+    /** Each kernel's {max threads, static shared bytes} from {@code file}; empty when the build made none. */
+    static Map<String, int[]> readResources(Path file) {
+        Map<String, int[]> map = new HashMap<>();
+        if (!Files.isRegularFile(file)) {
+            return map;
+        }
+        try {
+            for (String line : Files.readAllLines(file)) {
+                String[] w = line.trim().split("\\s+");
+                if (w.length != 4) {
+                    throw new IllegalStateException(file + ": not \"name registers shared max-threads\": " + line);
+                }
+                map.put(w[0], new int[] {Integer.parseInt(w[3]), Integer.parseInt(w[2])});
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return map;
     }
 
     @Override

@@ -47,7 +47,7 @@ class EmulatedDriverTest {
             System.out.print(out);
             checks += NativeTools.passedChecks(out, "emulated_driver_test " + mode);
         }
-        assertTrue(checks >= 70, checks + " checks");
+        assertTrue(checks >= 110, checks + " checks");
         System.out.println("EmulatedDriverTest: " + checks + " checks passed");
     }
 }

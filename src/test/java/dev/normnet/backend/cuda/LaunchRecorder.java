@@ -39,6 +39,11 @@ final class LaunchRecorder implements Launcher {
     int graphsMade;
     int graphLaunches;
     int graphsDestroyed;
+    /** Host waits for the stream, copies each way and allocations (scratch included) made through the recorder. */
+    int synchronizes;
+    int uploads;
+    int downloads;
+    int allocations;
 
     /** A backend whose launches this recorder checks and records. */
     CudaBackend newBackend() {
@@ -104,7 +109,7 @@ final class LaunchRecorder implements Launcher {
     }
 
     /** Memory that allocates nothing: every address is the null pointer, copies do nothing. */
-    private static final class EmptyMemory implements CudaMemory {
+    private final class EmptyMemory implements CudaMemory {
         private final Set<String> scratch = new HashSet<>();
         private final long capacity;
         private long used;
@@ -120,6 +125,7 @@ final class LaunchRecorder implements Launcher {
                         capacity * Float.BYTES);
             }
             used += elements;
+            allocations++;
             return new CudaTensor.Storage(new CUdeviceptr(), elements);
         }
 
@@ -140,20 +146,25 @@ final class LaunchRecorder implements Launcher {
 
         @Override
         public CUdeviceptr scratch(String purpose, long floats) {
-            scratch.add(purpose + " " + floats);
+            if (scratch.add(purpose + " " + floats)) {
+                allocations++;
+            }
             return new CUdeviceptr();
         }
 
         @Override
         public void download(CUdeviceptr src, float[] out, Object what) {
+            downloads++;
         }
 
         @Override
         public void upload(CUdeviceptr dst, float[] src, Object what) {
+            uploads++;
         }
 
         @Override
         public void upload(CUdeviceptr dst, byte[] src, Object what) {
+            uploads++;
         }
 
         @Override
@@ -174,6 +185,7 @@ final class LaunchRecorder implements Launcher {
 
         @Override
         public void synchronize(String what) {
+            synchronizes++;
         }
 
         @Override

@@ -22,8 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The trainer's warm-up on the CUDA backend's host side ({@link LaunchRecorder}: no GPU, but every
  * tensor allocated and freed is counted): what the warm-up allocates (the model's copy, its
  * optimizer state, its plan and buffers) is all freed again, and a warm-up that would not fit
- * beside the run is skipped; and what one captured training step launches, activations fused into
- * batch norm or not.
+ * beside the run is skipped; what one captured training step launches, activations fused into
+ * batch norm or not; and that every later step is one graph launch and nothing else.
  */
 class TrainerWarmupRecorderTest {
     private static final long CAPACITY = 1L << 32;   // floats
@@ -149,5 +149,48 @@ class TrainerWarmupRecorderTest {
         rest.remove("batchnorm_normalize");
         rest.put("batchnorm_normalize_pool", 2);
         assertEquals(fused, rest, "every other kernel as often");
+    }
+
+    /**
+     * After its first two steps (one eager, one captured), a training step is one graph launch and
+     * nothing else: no kernel launched on its own, no wait for the device, no copy either way and
+     * no allocation. On a GPU any of these per step would cost more than LeNet-BN's whole step;
+     * the epoch ends with one read-back of its metrics and parameters.
+     */
+    @Test
+    void aReplayedStepIsOneGraphLaunchAndNothingElse() {
+        int batches = 10;
+        LaunchRecorder recorder = new LaunchRecorder();
+        int[][] at = new int[batches + 1][];
+        try (CudaBackend backend = recorder.newBackend(CAPACITY);
+             Sequential model = Models.create("lenet-bn", ModelOptions.defaults()).build(1)) {
+            Trainer trainer = Trainer.builder().setModel(model).setBackend(backend)
+                    .setOptimizer(Adam.builder().setLearningRate(0.01f).build()).optBatchSize(256).build();
+            trainer.fit(blank(256 * batches), null, 1, new dev.normnet.train.EpochListener() {
+                @Override
+                public void onEpoch(dev.normnet.train.EpochRecord record) {
+                }
+
+                @Override
+                public void onBatch(int epoch, int batch, int all) {
+                    at[batch] = counts(recorder);
+                }
+            });
+            trainer.close();
+        }
+        assertEquals(List.of(0, 0, 0, 0, 0, 1), diff(at[2], at[3]), "the third step: launches, syncs, uploads, "
+                + "downloads, allocations, graph launches");
+        assertEquals(List.of(0, 0, 0, 0, 0, batches - 2), diff(at[2], at[batches]), "steps 3 to " + batches);
+        assertEquals(1, diff(at[1], at[2]).get(5), "the second step is captured, then launched");
+        assertTrue(at[2][0] > at[1][0], "it launches its kernels into the capture");
+    }
+
+    /** Launches recorded, host waits, uploads, downloads, allocations, graph launches, so far. */
+    private static int[] counts(LaunchRecorder r) {
+        return new int[] {r.recorded().size(), r.synchronizes, r.uploads, r.downloads, r.allocations, r.graphLaunches};
+    }
+
+    private static List<Integer> diff(int[] from, int[] to) {
+        return java.util.stream.IntStream.range(0, from.length).map(i -> to[i] - from[i]).boxed().collect(Collectors.toList());
     }
 }

@@ -193,4 +193,26 @@ class TrainerWarmupRecorderTest {
     private static List<Integer> diff(int[] from, int[] to) {
         return java.util.stream.IntStream.range(0, from.length).map(i -> to[i] - from[i]).boxed().collect(Collectors.toList());
     }
+
+    /**
+     * An evaluation, once its steps are captured, is a graph launch per batch, the two fills that
+     * zero its cursor and metrics, and one read-back of the metrics at the end.
+     */
+    @Test
+    void aSecondEvaluationIsAGraphLaunchPerBatchAndOneReadBack() {
+        int batches = 10;
+        LaunchRecorder recorder = new LaunchRecorder();
+        try (CudaBackend backend = recorder.newBackend(CAPACITY);
+             Sequential model = Models.create("lenet-bn", ModelOptions.defaults()).build(1)) {
+            Trainer trainer = Trainer.builder().setModel(model).setBackend(backend)
+                    .setOptimizer(Adam.builder().setLearningRate(0.01f).build()).optBatchSize(256).build();
+            LabeledImages test = blank(256 * batches);
+            trainer.fit(blank(512), test, 1, null);
+            int[] before = counts(recorder);
+            trainer.evaluate(test);
+            assertEquals(List.of(2, 0, 0, 1, 0, batches), diff(before, counts(recorder)),
+                    "launches, syncs, uploads, downloads, allocations, graph launches");
+            trainer.close();
+        }
+    }
 }

@@ -20,10 +20,11 @@ trap 'rm -rf "$tmp"' EXIT
 # shared memory, and the most threads a block may have, the smallest of 1024, its
 # __launch_bounds__ (.maxntid in the PTX) and what its registers allow (CUDA's occupancy
 # calculator: a warp's registers are allocated in units of 256, a block has at most 65,536).
-# Written to OUT_DIR/kernel-resources.txt ("name registers static-shared-bytes max-threads" per
-# line, read by the tests' launch recorder) and, one K(name, registers, shared, max threads) per
-# kernel, into the driver, which answers cuFuncGetAttribute with them and refuses a launch above
-# them as the device does.
+# Also its stack frame (local memory a thread uses; register spills go there). Written to
+# OUT_DIR/kernel-resources.txt ("name registers static-shared-bytes max-threads local-bytes" per
+# line, read by the tests' launch recorder) and, one K(name, registers, shared, max threads, local)
+# per kernel, into the driver, which answers cuFuncGetAttribute with them and refuses a launch
+# above them as the device does.
 nvcc=${NVCC:-/usr/local/cuda/bin/nvcc}
 if [ ! -x "$nvcc" ]; then
     nvcc=$(command -v nvcc || true)
@@ -40,7 +41,8 @@ awk '/\.entry[ \t]/ { name = $0; sub(/.*\.entry[ \t]+/, "", name); sub(/\(.*/, "
                     for (i = 1; i <= n; i++) if (d[i] != "") t *= d[i];
                     print name, t }' "$tmp/normnet.ptx" > "$tmp/maxntid"
 awk 'NR == FNR { bound[$1] = $2; next }
-     /Compiling entry function/ { name = $0; sub(/.*function .\047?/, "", name); sub(/\047.*/, "", name); next }
+     /Compiling entry function/ { name = $0; sub(/.*function .\047?/, "", name); sub(/\047.*/, "", name); local = 0; next }
+     /bytes stack frame/ && name != "" { local = $0; sub(/^[ \t]*/, "", local); sub(/ bytes stack frame.*/, "", local); next }
      /Compile time/ { name = ""; next }
      /Used [0-9]+ registers/ && name != "" {
          regs = $0; sub(/.*Used /, "", regs); sub(/ registers.*/, "", regs);
@@ -48,9 +50,9 @@ awk 'NR == FNR { bound[$1] = $2; next }
          perWarp = int((regs * 32 + 255) / 256) * 256;
          max = int(65536 / perWarp) * 32; if (max > 1024) max = 1024;
          if (bound[name] > 0 && bound[name] < max) max = bound[name];
-         print name, regs, smem, max; name = "" }' "$tmp/maxntid" "$tmp/ptxas.log" | sort > "$tmp/kernel-resources.txt"
-sed 's/^\([A-Za-z0-9_]*\) \([0-9]*\) \([0-9]*\) \([0-9]*\)$/K(\1, \2, \3, \4)/' "$tmp/kernel-resources.txt" > "$tmp/emulated_kernels.inc"
-found=$(grep -c '^K([A-Za-z0-9_]*, [0-9]*, [0-9]*, [0-9]*)$' "$tmp/emulated_kernels.inc" || true)
+         print name, regs, smem, max, local; name = "" }' "$tmp/maxntid" "$tmp/ptxas.log" | sort > "$tmp/kernel-resources.txt"
+sed 's/^\([A-Za-z0-9_]*\) \([0-9]*\) \([0-9]*\) \([0-9]*\) \([0-9]*\)$/K(\1, \2, \3, \4, \5)/' "$tmp/kernel-resources.txt" > "$tmp/emulated_kernels.inc"
+found=$(grep -c '^K([A-Za-z0-9_]*, [0-9]*, [0-9]*, [0-9]*, [0-9]*)$' "$tmp/emulated_kernels.inc" || true)
 declared=$(grep -h '^NN_KERNEL ' "$cuda"/*.cu | wc -l)
 if [ "$found" -eq 0 ] || [ "$found" -ne "$declared" ]; then
     echo "emulated-driver.sh: ptxas reported the resources of $found kernels, but $cuda declares $declared" \

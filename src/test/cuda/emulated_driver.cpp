@@ -94,6 +94,7 @@ struct Function {
     int registers;
     int sharedBytes;  // static shared memory
     int maxThreads;   // threads a block may have: __launch_bounds__, registers, 1024
+    int localBytes;   // stack frame and spills, per thread
 };
 
 struct Allocation {
@@ -317,9 +318,9 @@ std::function<void()> bind(void (*k)(A...), dim3 grid, dim3 block, unsigned smem
     return bind_impl(k, grid, block, smem, params, name, std::index_sequence_for<A...>{});
 }
 
-#define K(name, registers, shared, maxThreads)                                                                \
+#define K(name, registers, shared, maxThreads, local)                                                         \
     {#name, [](dim3 g, dim3 b, unsigned smem, void** p, const char* n) { return bind(&::name, g, b, smem, p, n); }, \
-     registers, shared, maxThreads},
+     registers, shared, maxThreads, local},
 const Function kFunctions[] = {
 #include "emulated_kernels.inc"
 };
@@ -716,7 +717,8 @@ API cuFuncGetAttribute(int* v, int attribute, const Handle* h) {
     switch (attribute) {
         case 0: *v = f.maxThreads; break;                           // max threads per block
         case 1: *v = f.sharedBytes; break;                          // static shared memory
-        case 2: case 3: *v = 0; break;                              // constant, local memory
+        case 2: *v = 0; break;                                      // constant memory
+        case 3: *v = f.localBytes; break;                           // local memory (stack, spills)
         case 4: *v = f.registers; break;                            // registers per thread
         case 5: case 6: *v = 90; break;                             // PTX, binary version
         case 8: *v = kSharedPerBlock - f.sharedBytes; break;        // max dynamic shared memory

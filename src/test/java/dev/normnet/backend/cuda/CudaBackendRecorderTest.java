@@ -14,7 +14,9 @@ import dev.normnet.tensor.Tensor;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
@@ -565,5 +567,24 @@ class CudaBackendRecorderTest {
         assertEquals(0, recorder.kernel("conv2d_forward").staticSharedBytes(), "the convolution's shared memory is dynamic");
         runEveryOp();  // every launch above was checked against its kernel's limits
         assertFalse(recorder.recorded().isEmpty());
+    }
+
+    /**
+     * No kernel needs local memory on sm_90: no stack frame, so no register spills (which would
+     * go to memory on every use). ptxas's account of the build's own code.
+     */
+    @Test
+    void noKernelSpillsOnSm90() {
+        Assumptions.assumeTrue(Files.isRegularFile(Path.of(LaunchRecorder.RESOURCES)),
+                "the build made no emulated driver, so no " + LaunchRecorder.RESOURCES);
+        Map<String, int[]> resources = LaunchRecorder.readResources(Path.of(LaunchRecorder.RESOURCES));
+        assertEquals(CudaDevice.readSignatures().keySet(), resources.keySet(), "ptxas's kernels are the module's");
+        Map<String, Integer> local = new TreeMap<>();
+        resources.forEach((kernel, r) -> {
+            if (r[3] != 0) {
+                local.put(kernel, r[3]);
+            }
+        });
+        assertEquals(Map.of(), local, "kernels with a stack frame (bytes per thread)");
     }
 }

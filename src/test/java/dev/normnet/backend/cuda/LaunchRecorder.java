@@ -27,7 +27,10 @@ final class LaunchRecorder implements Launcher {
                   boolean captured) {
     }
 
-    /** "name registers static-shared-bytes max-threads" per kernel, written by src/test/cuda/emulated-driver.sh. */
+    /**
+     * "name registers static-shared-bytes max-threads local-bytes" per kernel, as ptxas compiled it
+     * for sm_90, written by src/test/cuda/emulated-driver.sh.
+     */
     static final String RESOURCES = "target/emulated-driver/kernel-resources.txt";
 
     private final Map<String, List<String>> signatures = CudaDevice.readSignatures();
@@ -82,7 +85,7 @@ final class LaunchRecorder implements Launcher {
         return limits == null ? new Kernel(name, parameters, null) : new Kernel(name, parameters, null, limits[0], limits[1]);
     }
 
-    /** Each kernel's {max threads, static shared bytes} from {@code file}; empty when the build made none. */
+    /** Each kernel's {max threads, static shared bytes, registers, local bytes} from {@code file}; empty when the build made none. */
     static Map<String, int[]> readResources(Path file) {
         Map<String, int[]> map = new HashMap<>();
         if (!Files.isRegularFile(file)) {
@@ -91,10 +94,11 @@ final class LaunchRecorder implements Launcher {
         try {
             for (String line : Files.readAllLines(file)) {
                 String[] w = line.trim().split("\\s+");
-                if (w.length != 4) {
-                    throw new IllegalStateException(file + ": not \"name registers shared max-threads\": " + line);
+                if (w.length != 5) {
+                    throw new IllegalStateException(file + ": not \"name registers shared max-threads local\": " + line);
                 }
-                map.put(w[0], new int[] {Integer.parseInt(w[3]), Integer.parseInt(w[2])});
+                map.put(w[0], new int[] {Integer.parseInt(w[3]), Integer.parseInt(w[2]), Integer.parseInt(w[1]),
+                        Integer.parseInt(w[4])});
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -37,12 +37,17 @@ public final class Closeness {
     private Closeness() {
     }
 
-    /** The outcome of one comparison: the worst element and its error relative to the bound (<= 1 passes). */
+    /**
+     * The outcome of one comparison: the worst element and its error relative to the bound (<= 1
+     * passes); {@code scale} is the tensor's max |expected|, NaN where each element had its own
+     * term scale.
+     */
     public record Report(String what, int worstIndex, double worstError, double worstRatio, double scale) {
         @Override
         public String toString() {
-            return String.format(Locale.ROOT, "%s: worst |diff| %.3e at %d, %.2g of the bound (scale %.3e)",
-                    what, worstError, worstIndex, worstRatio, scale);
+            return String.format(Locale.ROOT, "%s: worst |diff| %.3e at %d, %.2g of the bound (%s)",
+                    what, worstError, worstIndex, worstRatio,
+                    Double.isNaN(scale) ? "term-relative" : String.format(Locale.ROOT, "scale %.3e", scale));
         }
     }
 
